@@ -1,0 +1,33 @@
+# grant-ledger: `make demo` runs the main job on the embedded defaults, `make test` passes the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test lint bench schemas clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+demo: $(INSTALLED)
+	$(PY) -m commands.demo
+
+test: $(INSTALLED)
+	$(PY) -m pytest -q
+
+lint: $(INSTALLED)
+	$(PY) -m ruff check ledger commands projections schemas tests
+	$(PY) -m ruff format --check ledger commands projections schemas tests
+	$(PY) -m mypy
+
+bench: $(INSTALLED)
+	$(PY) -m pytest tests/benchmarks -o addopts="" --benchmark-only --benchmark-columns=min,median,mean,ops,rounds -q
+
+schemas: $(INSTALLED)
+	$(PY) -m schemas.publish
+
+clean:
+	rm -rf $(VENV) .grant-ledger .pytest_cache .mypy_cache .ruff_cache

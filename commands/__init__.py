@@ -1,0 +1,1 @@
+"""Entry points: parse commands (JSON Lines, HTTP), run them on the ledger, print results."""

@@ -1,0 +1,1 @@
+"""Batch command files: JSON Lines, one command a line, each its own transaction."""

@@ -1,0 +1,50 @@
+"""Turn one line of JSON into a validated command, or a refusal naming the field and value."""
+
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from ledger.domain.errors import LedgerError
+from schemas.commands import COMMAND_ADAPTER, CommandBase
+
+
+class CommandParseError(LedgerError):
+    """The line is not a valid command."""
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    # Drop the discriminator step pydantic adds for tagged unions ("AwardGrant.amounts_ore").
+    parts = [str(p) for p in loc]
+    if parts and parts[0][:1].isupper():
+        parts = parts[1:]
+    return ".".join(parts) or "(command)"
+
+
+def parse_command(raw: bytes | str) -> CommandBase:
+    """Validate one JSON command; raise CommandParseError with field, value and reason."""
+    try:
+        obj: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        raise CommandParseError("(line)", text.strip()[:80], f"not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise CommandParseError("(line)", str(obj)[:80], "a command is a JSON object")
+    try:
+        command = COMMAND_ADAPTER.validate_python(obj)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = _field_path(tuple(first["loc"]))
+        value = first.get("input")
+        if first["type"] == "missing":
+            value = None
+        elif first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            field, value = "type", obj.get("type")
+        message = first["msg"]
+        if first["type"] == "union_tag_invalid":
+            message = f"unknown command type; expected one of {first['ctx']['expected_tags']}"
+        if isinstance(value, dict | list):
+            value = orjson.dumps(value).decode()[:80]
+        raise CommandParseError(field, value, message) from None
+    assert isinstance(command, CommandBase)
+    return command

@@ -1,0 +1,1 @@
+"""The `grant-ledger` console script: one module per subcommand."""

@@ -1,0 +1,75 @@
+"""`grant-ledger history`: a grant's or a recipient's full event trail, in order."""
+
+import argparse
+import sys
+
+import orjson
+
+from commands.cli.options import add_store_option, open_ledger
+from ledger.application.envelopes import chained_envelopes
+from ledger.domain.errors import LedgerError, NotFound
+from schemas.money import format_sek
+from schemas.recipients import recipient_name
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add the `history` subcommand."""
+    parser = subparsers.add_parser("history", help="the event trail of an application or recipient")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--application", metavar="ID")
+    target.add_argument("--recipient", metavar="CODE")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    add_store_option(parser)
+    parser.set_defaults(run=run)
+
+
+def _amount_text(data: dict[str, object]) -> str:
+    parts = []
+    for key, value in data.items():
+        if key.endswith("_ore"):
+            if isinstance(value, dict):
+                years = ", ".join(f"{y}: {format_sek(int(v))}" for y, v in value.items())
+                parts.append(f"{key[:-4]} {{{years}}}")
+            elif isinstance(value, int):
+                parts.append(f"{key[:-4]} {format_sek(value)}")
+    if "year" in data:
+        parts.insert(0, f"year {data['year']}")
+    return "; ".join(parts)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print every matching event with both dates, actor and agency."""
+    ledger = open_ledger(args)
+    try:
+        if args.application is not None:
+            ledger.programme_of_application(args.application)  # NotFound names the id
+
+        def matches(data: dict[str, object]) -> bool:
+            if args.application is not None:
+                return data.get("application_id") == args.application
+            return data.get("recipient") == args.recipient
+
+        events = (event for _, event in ledger.programme_events())
+        found = 0
+        for envelope in chained_envelopes(events):
+            data = envelope["data"]
+            if not matches(data):
+                continue
+            found += 1
+            if args.format == "json":
+                sys.stdout.buffer.write(orjson.dumps(envelope) + b"\n")
+                continue
+            who = data.get("recipient", "")
+            name = recipient_name(str(who)) if who else None
+            subject = f"{data.get('application_id', '')} {who} {name or ''}".strip()
+            sys.stdout.write(
+                f"#{envelope['position']:<6} effective {envelope['effective_date']}  "
+                f"recorded {envelope['recorded_at']}  {envelope['type']:<20} {subject}  "
+                f"{_amount_text(data)}  by {envelope['actor']} ({envelope['agency']})"
+                f"{'  ref ' + str(data.get('decision_ref') or data.get('payment_ref')) if data.get('decision_ref') or data.get('payment_ref') else ''}\n"
+            )
+        if found == 0 and args.recipient is not None:
+            raise NotFound("recipient", args.recipient, "no events for this recipient")
+    finally:
+        ledger.close()
+    return 0

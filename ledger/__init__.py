@@ -1,0 +1,1 @@
+"""grant-ledger's write side: domain (pure), application (eventsourcing) and infrastructure."""

@@ -1,0 +1,1 @@
+"""Application layer: executes commands against aggregates and reads the notification log."""

@@ -1,0 +1,260 @@
+"""The GrantLedger application: commands in, immutable events out, on eventsourcing."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from threading import RLock
+from typing import Any
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import OperationalError, RecordConflictError
+from eventsourcing.utils import get_topic
+
+from ledger.application.digest import command_digest
+from ledger.application.outcome import Outcome
+from ledger.application.positions import PositionCounter
+from ledger.domain.context import CommandContext
+from ledger.domain.errors import CommandIdConflict, ConcurrencyExhausted, NotFound, RuleViolation
+from ledger.domain.programme import Programme
+from ledger.domain.recorded import IndexEntry, ProgrammeEvent, application_key, command_key
+from ledger.infrastructure.event_log_sql import event_log_sql
+from ledger.infrastructure.store_url import parse_store_url, store_url_from_env
+from schemas import commands as c
+from schemas.calendar import today_in_stockholm
+
+PROGRAMME_EVENT_TOPIC = get_topic(ProgrammeEvent)
+# A racing writer that loses re-reads and re-decides; past this many losses it gives up.
+MAX_WRITE_ATTEMPTS = 50
+RETRY_BACKOFF_MAX_S = 0.05
+AGGREGATE_CACHE_SIZE = 256
+NOTIFICATION_PAGE_SIZE = 1_000
+
+
+class GrantLedger(Application[str]):
+    """Records grant actions as events in the programme streams of the event store."""
+
+    name = "GrantLedger"
+    env = {  # noqa: RUF012 (eventsourcing reads this class attribute)
+        "MAPPER_TOPIC": "ledger.infrastructure.mapping:PydanticMapper",
+        "TRANSCODER_TOPIC": "ledger.infrastructure.mapping:OrjsonTranscoder",
+        "AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_SIZE),
+        # Commands validate before they mutate, and a failed save evicts the aggregate, so the
+        # cache can hand out its own object instead of a deep copy of a large programme.
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+    }
+
+    def __init__(self, store_url: str | None = None, env: dict[str, str] | None = None) -> None:
+        self.store = parse_store_url(store_url or store_url_from_env())
+        super().__init__(env={**self.store.env, **(env or {})})
+        self._positions = PositionCounter(event_log_sql(self.recorder), PROGRAMME_EVENT_TOPIC)
+        self._sql = event_log_sql(self.recorder)
+        # One command at a time per process: the cached aggregate is shared, not copied.
+        self._command_lock = RLock()
+
+    # ----------------------------------------------------------------- commands
+
+    def execute(self, command: c.CommandBase, now: datetime | None = None) -> Outcome:
+        """Decide and record one command, exactly once per command_id."""
+        digest = command_digest(command)
+        with self._command_lock:
+            for attempt in range(MAX_WRITE_ATTEMPTS):
+                earlier = self._earlier_outcome(command.command_id, digest)
+                if earlier is not None:
+                    return earlier
+                ctx = self._context(command, digest, now)
+                programme, index_entries = self._decide(command, ctx)
+                try:
+                    recordings = self.save(programme, *index_entries)
+                except (RecordConflictError, OperationalError):
+                    # Another writer got there first: re-read and decide again.
+                    self._evict(programme.id)
+                    time.sleep(random.uniform(0, RETRY_BACKOFF_MAX_S * (attempt + 1)))  # noqa: S311
+                    continue
+                except BaseException:
+                    self._evict(programme.id)
+                    raise
+                event_recording = recordings[0]
+                assert isinstance(event_recording.domain_event, ProgrammeEvent)
+                return Outcome(
+                    command_id=command.command_id,
+                    programme_id=programme.id,
+                    aggregate_version=event_recording.domain_event.originator_version,
+                    event_type=event_recording.domain_event.data.type,
+                    position=self._positions.position_of(event_recording.notification.id),
+                    duplicate=False,
+                )
+        raise ConcurrencyExhausted(
+            "command_id", command.command_id, f"lost the write race {MAX_WRITE_ATTEMPTS} times"
+        )
+
+    def _context(self, command: c.CommandBase, digest: str, now: datetime | None) -> CommandContext:
+        recorded_at = (now or datetime.now(tz=UTC)).astimezone(UTC)
+        return CommandContext(
+            event_id=uuid.uuid4(),
+            recorded_at=recorded_at,
+            effective_date=command.effective_date or today_in_stockholm(recorded_at),
+            actor=command.actor,
+            agency=command.agency,
+            command_id=command.command_id,
+            command_digest=digest,
+            note=command.note,
+        )
+
+    def _decide(  # noqa: C901 (one branch per command type)
+        self, command: c.CommandBase, ctx: CommandContext
+    ) -> tuple[Programme, list[IndexEntry]]:
+        if isinstance(command, c.EstablishProgramme):
+            if command.programme_id in self.repository:
+                raise RuleViolation(
+                    "programme_id", command.programme_id, "a programme with this id already exists"
+                )
+            programme = Programme.establish(command, ctx)
+        elif isinstance(command, c.SubmitApplication):
+            existing = self._index_entry(application_key(command.application_id))
+            if existing is not None:
+                raise RuleViolation(
+                    "application_id",
+                    command.application_id,
+                    f"already used by an application in programme {existing.programme_id}",
+                )
+            programme = self.programme(command.programme_id)
+            programme.submit_application(command, ctx)
+        elif isinstance(command, c.SetAppropriation | c.AmendAppropriation | c.HandOverProgramme):
+            programme = self.programme(command.programme_id)
+            if isinstance(command, c.SetAppropriation):
+                programme.set_appropriation(command, ctx)
+            elif isinstance(command, c.AmendAppropriation):
+                programme.amend_appropriation(command, ctx)
+            else:
+                programme.hand_over(command, ctx)
+        else:
+            application_id = getattr(command, "application_id", None)
+            assert isinstance(application_id, str), f"unroutable command {type(command).__name__}"
+            programme = self.programme(self.programme_of_application(application_id))
+            if isinstance(command, c.AwardGrant):
+                programme.award(command, ctx)
+            elif isinstance(command, c.RejectApplication):
+                programme.reject_application(command, ctx)
+            elif isinstance(command, c.DisburseFunds):
+                programme.disburse(command, ctx)
+            elif isinstance(command, c.ExtendGrant):
+                programme.extend(command, ctx)
+            elif isinstance(command, c.AmendAward):
+                programme.amend_award(command, ctx)
+            elif isinstance(command, c.RecoverFunds):
+                programme.recover(command, ctx)
+            else:
+                raise AssertionError(f"unhandled command {type(command).__name__}")
+
+        version = programme.version
+        entries = [self._entry(command_key(ctx.command_id), programme.id, version, ctx)]
+        if isinstance(command, c.SubmitApplication):
+            entries.append(
+                self._entry(application_key(command.application_id), programme.id, version, ctx)
+            )
+        return programme, entries
+
+    @staticmethod
+    def _entry(key: str, programme_id: str, version: int, ctx: CommandContext) -> IndexEntry:
+        return IndexEntry(
+            originator_id=key,
+            originator_version=1,
+            timestamp=ctx.recorded_at,
+            programme_id=programme_id,
+            aggregate_version=version,
+            digest=ctx.command_digest,
+        )
+
+    def _earlier_outcome(self, command_id: str, digest: str) -> Outcome | None:
+        entry = self._index_entry(command_key(command_id))
+        if entry is None:
+            return None
+        if entry.digest != digest:
+            raise CommandIdConflict(
+                "command_id",
+                command_id,
+                "already used for a different command; choose a new command_id",
+            )
+        event = self.programme_event(entry.programme_id, entry.aggregate_version)
+        notification_id = self._sql.notification_id_of(entry.programme_id, entry.aggregate_version)
+        assert notification_id is not None, f"index entry for {command_id} without its event"
+        return Outcome(
+            command_id=command_id,
+            programme_id=entry.programme_id,
+            aggregate_version=entry.aggregate_version,
+            event_type=event.data.type,
+            position=self._positions.position_of(notification_id),
+            duplicate=True,
+        )
+
+    def _index_entry(self, key: str) -> IndexEntry | None:
+        for event in self.events.get(key, limit=1):
+            assert isinstance(event, IndexEntry)
+            return event
+        return None
+
+    def _evict(self, programme_id: str) -> None:
+        cache = self.repository.cache
+        if cache is not None:
+            try:
+                cache.get(programme_id, evict=True)
+            except KeyError:
+                pass
+
+    # ----------------------------------------------------------------- queries
+
+    def programme(self, programme_id: str) -> Programme:
+        """The current state of a programme."""
+        try:
+            programme = self.repository.get(programme_id)
+        except AggregateNotFoundError:
+            raise NotFound("programme_id", programme_id, "no such programme") from None
+        assert isinstance(programme, Programme)
+        return programme
+
+    def programme_of_application(self, application_id: str) -> str:
+        """The programme an application belongs to."""
+        entry = self._index_entry(application_key(application_id))
+        if entry is None:
+            raise NotFound("application_id", application_id, "no such application")
+        return entry.programme_id
+
+    def programme_event(self, programme_id: str, version: int) -> ProgrammeEvent:
+        """One event of a programme's stream."""
+        for event in self.events.get(programme_id, gt=version - 1, lte=version):
+            assert isinstance(event, ProgrammeEvent)
+            return event
+        raise NotFound("aggregate_version", version, f"programme {programme_id} has no such event")
+
+    def programme_events(
+        self, after_notification_id: int = 0, limit: int | None = None
+    ) -> Iterator[tuple[int, ProgrammeEvent]]:
+        """Programme events in global order, as (notification id, event), from the log."""
+        start = after_notification_id + 1
+        remaining = limit
+        while remaining is None or remaining > 0:
+            page_size = NOTIFICATION_PAGE_SIZE if remaining is None else min(remaining, NOTIFICATION_PAGE_SIZE)
+            page = self.recorder.select_notifications(
+                start=start, limit=page_size, topics=[PROGRAMME_EVENT_TOPIC]
+            )
+            for notification in page:
+                event = self.mapper.to_domain_event(notification)
+                assert isinstance(event, ProgrammeEvent)
+                yield notification.id, event
+            if len(page) < page_size:
+                return
+            start = page[-1].id + 1
+            if remaining is not None:
+                remaining -= len(page)
+
+    def close(self) -> None:
+        """Close database connections."""
+        super().close()
+
+    def describe(self) -> dict[str, Any]:
+        """Where this ledger stores its events."""
+        return {"store": self.store.url, "kind": self.store.kind}

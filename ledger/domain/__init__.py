@@ -1,0 +1,1 @@
+"""Domain layer: aggregates and rules, pure Python with no I/O."""

@@ -1,0 +1,50 @@
+"""The state of one application/grant inside its programme."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class GrantStatus(StrEnum):
+    """Where an application stands."""
+
+    SUBMITTED = "submitted"
+    AWARDED = "awarded"
+    REJECTED = "rejected"
+
+
+@dataclass(slots=True)
+class Grant:
+    """An application and, once decided, its grant: amounts per year in öre."""
+
+    application_id: str
+    recipient: str
+    recipient_type: str
+    requested_ore: dict[int, int]
+    total_cost_ore: int | None
+    status: GrantStatus = GrantStatus.SUBMITTED
+    awarded_ore: dict[int, int] = field(default_factory=dict)
+    disbursed_ore: dict[int, int] = field(default_factory=dict)
+    recovered_ore: dict[int, int] = field(default_factory=dict)
+    conditions: list[str] = field(default_factory=list)
+
+    @property
+    def last_awarded_year(self) -> int:
+        """The last year the grant covers."""
+        assert self.awarded_ore, "only an awarded grant has years"
+        return max(self.awarded_ore)
+
+    def net_disbursed_ore(self, year: int) -> int:
+        """Paid out minus claimed back for a year."""
+        return self.disbursed_ore.get(year, 0) - self.recovered_ore.get(year, 0)
+
+    def undisbursed_ore(self, year: int) -> int:
+        """Awarded but not yet paid out for a year."""
+        return self.awarded_ore.get(year, 0) - self.disbursed_ore.get(year, 0)
+
+    def check_invariants(self) -> None:
+        """Assert what must hold after every event."""
+        for year, disbursed in self.disbursed_ore.items():
+            recovered = self.recovered_ore.get(year, 0)
+            assert 0 <= recovered <= disbursed, (self.application_id, year, recovered, disbursed)
+        for year, awarded in self.awarded_ore.items():
+            assert awarded >= self.net_disbursed_ore(year), (self.application_id, year)

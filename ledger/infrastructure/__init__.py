@@ -1,0 +1,1 @@
+"""Infrastructure layer: event store configuration, mapping, SQL helpers, Kafka adapters."""

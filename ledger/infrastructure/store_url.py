@@ -1,0 +1,74 @@
+"""GRANT_LEDGER_STORE: an event store URL turned into eventsourcing's environment."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ledger.domain.errors import LedgerError
+
+STORE_ENV_VAR = "GRANT_LEDGER_STORE"
+DEFAULT_STORE_URL = "sqlite:///./.grant-ledger/ledger.db"
+SQLITE_LOCK_TIMEOUT_S = 30
+POSTGRES_LOCK_TIMEOUT_S = 30
+POSTGRES_DEFAULT_PORT = 5432
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where the event store lives, as eventsourcing environment variables."""
+
+    url: str
+    kind: str  # "sqlite" | "postgresql"
+    env: dict[str, str]
+    sqlite_path: Path | None = None
+
+
+def store_url_from_env() -> str:
+    """The configured event store URL (or the embedded SQLite default)."""
+    return os.environ.get(STORE_ENV_VAR) or DEFAULT_STORE_URL
+
+
+def parse_store_url(url: str) -> StoreConfig:
+    """Translate `sqlite:///path` or `postgresql://user@host:port/db[?schema=s]`."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        raw_path = unquote(url[len("sqlite://") :])
+        if raw_path.startswith("/./") or raw_path.startswith("/../"):
+            raw_path = raw_path[1:]
+        if not raw_path or raw_path == "/":
+            raise LedgerError(STORE_ENV_VAR, url, "sqlite URL needs a file path: sqlite:///path/ledger.db")
+        path = Path(raw_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return StoreConfig(
+            url=url,
+            kind="sqlite",
+            sqlite_path=path,
+            env={
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(path),
+                "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_S),
+                "ORIGINATOR_ID_TYPE": "text",
+            },
+        )
+    if parts.scheme in ("postgresql", "postgres"):
+        dbname = parts.path.lstrip("/")
+        if not dbname:
+            raise LedgerError(STORE_ENV_VAR, url, "postgresql URL needs a database: postgresql://host/db")
+        query = parse_qs(parts.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dbname,
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or POSTGRES_DEFAULT_PORT),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_TIMEOUT_S),
+            "ORIGINATOR_ID_TYPE": "text",
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return StoreConfig(url=url, kind="postgresql", env=env)
+    raise LedgerError(
+        STORE_ENV_VAR, url, "expected sqlite:///path/to/ledger.db or postgresql://user@host:port/db"
+    )

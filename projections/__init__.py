@@ -1,0 +1,1 @@
+"""Read side: balance projections, the read store and the hot replay engine."""

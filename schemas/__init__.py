@@ -1,0 +1,1 @@
+"""The public contract of grant-ledger: command and event models, and the files generated from them."""

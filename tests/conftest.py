@@ -1,0 +1,66 @@
+"""Shared fixtures: event stores (SQLite file, real PostgreSQL) and the dev broker.
+
+PostgreSQL tests skip with a reason when the server is unreachable, except when
+GRANT_LEDGER_REQUIRE_POSTGRES=1 (set by CI), which turns that skip into a failure.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+POSTGRES_URL_ENV = "GRANT_LEDGER_TEST_POSTGRES"
+DEFAULT_TEST_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+REQUIRE_POSTGRES_ENV = "GRANT_LEDGER_REQUIRE_POSTGRES"
+POSTGRES_CONNECT_TIMEOUT_S = 3
+
+
+def postgres_base_url() -> str:
+    """The PostgreSQL server the tests use."""
+    return os.environ.get(POSTGRES_URL_ENV, DEFAULT_TEST_POSTGRES)
+
+
+def _require_postgres() -> bool:
+    return os.environ.get(REQUIRE_POSTGRES_ENV, "") not in ("", "0", "false", "no")
+
+
+def _connect_or_skip() -> psycopg.Connection[tuple[object, ...]]:
+    try:
+        return psycopg.connect(
+            postgres_base_url(), autocommit=True, connect_timeout=POSTGRES_CONNECT_TIMEOUT_S
+        )
+    except psycopg.OperationalError as exc:
+        reason = f"PostgreSQL unreachable at {postgres_base_url()}: {exc}"
+        if _require_postgres():
+            pytest.fail(f"{reason} ({REQUIRE_POSTGRES_ENV} is set)")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def sqlite_store_url(tmp_path: Path) -> str:
+    """A fresh SQLite event store file."""
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture
+def postgres_store_url() -> Iterator[str]:
+    """A fresh schema in the test PostgreSQL database, dropped afterwards."""
+    schema = f"gl_test_{uuid.uuid4().hex[:12]}"
+    with _connect_or_skip() as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{postgres_base_url()}?schema={schema}"
+    finally:
+        with _connect_or_skip() as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_store_url"))
+    return str(request.getfixturevalue("postgres_store_url"))
