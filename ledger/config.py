@@ -1,0 +1,66 @@
+"""Configuration from the environment (flags on the CLI override these)."""
+
+import os
+from dataclasses import dataclass
+
+from ledger.domain.errors import LedgerError
+from ledger.infrastructure.store_url import DEFAULT_STORE_URL, STORE_ENV_VAR
+
+BOOTSTRAP_ENV_VAR = "KAFKA_BOOTSTRAP_SERVERS"
+TOPIC_ENV_VAR = "GRANT_LEDGER_TOPIC"
+CHECKPOINT_TOPIC_ENV_VAR = "GRANT_LEDGER_CHECKPOINT_TOPIC"
+CHECKPOINT_EVERY_ENV_VAR = "GRANT_LEDGER_CHECKPOINT_EVERY"
+PARTITIONS_ENV_VAR = "GRANT_LEDGER_PARTITIONS"
+READ_STORE_ENV_VAR = "GRANT_LEDGER_READ_STORE"
+
+DEFAULT_TOPIC = "grant-ledger.events"
+DEFAULT_CHECKPOINT_TOPIC = "grant-ledger.checkpoints"
+DEFAULT_CHECKPOINT_EVERY = 1_000
+DEFAULT_PARTITIONS = 6
+DEFAULT_DEV_BROKER_PORT = 9092
+MAX_PARTITIONS = 1_000
+
+ENVIRONMENT_DEFAULTS: dict[str, str | None] = {
+    STORE_ENV_VAR: DEFAULT_STORE_URL,
+    BOOTSTRAP_ENV_VAR: None,
+    TOPIC_ENV_VAR: DEFAULT_TOPIC,
+    CHECKPOINT_TOPIC_ENV_VAR: DEFAULT_CHECKPOINT_TOPIC,
+    CHECKPOINT_EVERY_ENV_VAR: str(DEFAULT_CHECKPOINT_EVERY),
+    PARTITIONS_ENV_VAR: str(DEFAULT_PARTITIONS),
+    READ_STORE_ENV_VAR: None,
+}
+
+
+def _positive_int(name: str, default: int, maximum: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise LedgerError(name, raw, "must be a whole number") from None
+    if not 1 <= value <= maximum:
+        raise LedgerError(name, raw, f"must be between 1 and {maximum}")
+    return value
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Where and how events are published."""
+
+    bootstrap_servers: str | None
+    topic: str
+    checkpoint_topic: str
+    checkpoint_every: int
+    partitions: int
+
+
+def kafka_settings_from_env() -> KafkaSettings:
+    """Kafka settings from the environment, defaults where unset."""
+    return KafkaSettings(
+        bootstrap_servers=os.environ.get(BOOTSTRAP_ENV_VAR) or None,
+        topic=os.environ.get(TOPIC_ENV_VAR) or DEFAULT_TOPIC,
+        checkpoint_topic=os.environ.get(CHECKPOINT_TOPIC_ENV_VAR) or DEFAULT_CHECKPOINT_TOPIC,
+        checkpoint_every=_positive_int(CHECKPOINT_EVERY_ENV_VAR, DEFAULT_CHECKPOINT_EVERY, 10**9),
+        partitions=_positive_int(PARTITIONS_ENV_VAR, DEFAULT_PARTITIONS, MAX_PARTITIONS),
+    )
