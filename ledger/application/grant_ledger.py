@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from dataclasses import dataclass
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from threading import RLock
 from typing import Any
 
+import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import OperationalError, RecordConflictError
 from eventsourcing.utils import get_topic
@@ -27,6 +29,17 @@ from schemas import commands as c
 from schemas.calendar import today_in_stockholm
 
 PROGRAMME_EVENT_TOPIC = get_topic(ProgrammeEvent)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredProgrammeEvent:
+    """A programme event as stored: its place in the log and its JSON state."""
+
+    notification_id: int
+    aggregate_id: str
+    aggregate_version: int
+    state: dict[str, Any]
+
 # A racing writer that loses re-reads and re-decides; past this many losses it gives up.
 MAX_WRITE_ATTEMPTS = 50
 RETRY_BACKOFF_MAX_S = 0.05
@@ -54,6 +67,7 @@ class GrantLedger(Application[str]):
         self._sql = event_log_sql(self.recorder)
         # One command at a time per process: the cached aggregate is shared, not copied.
         self._command_lock = RLock()
+        self._application_programmes: dict[str, str] = {}
 
     # ----------------------------------------------------------------- commands
 
@@ -62,16 +76,25 @@ class GrantLedger(Application[str]):
         digest = command_digest(command)
         with self._command_lock:
             for attempt in range(MAX_WRITE_ATTEMPTS):
-                earlier = self._earlier_outcome(command.command_id, digest)
-                if earlier is not None:
-                    return earlier
                 ctx = self._context(command, digest, now)
-                programme, index_entries = self._decide(command, ctx)
+                try:
+                    programme, index_entries = self._decide(command, ctx)
+                except RuleViolation:
+                    # A repeat of an earlier command is refused by the rules it already changed
+                    # (e.g. "already awarded"): report the earlier outcome instead.
+                    earlier = self._earlier_outcome(command.command_id, digest)
+                    if earlier is not None:
+                        return earlier
+                    raise
                 try:
                     recordings = self.save(programme, *index_entries)
                 except (RecordConflictError, OperationalError):
-                    # Another writer got there first: re-read and decide again.
+                    # Another writer got there first, or this command_id is already recorded:
+                    # the index entry's uniqueness makes the save fail. Re-read and decide again.
                     self._evict(programme.id)
+                    earlier = self._earlier_outcome(command.command_id, digest)
+                    if earlier is not None:
+                        return earlier
                     time.sleep(random.uniform(0, RETRY_BACKOFF_MAX_S * (attempt + 1)))  # noqa: S311
                     continue
                 except BaseException:
@@ -79,6 +102,8 @@ class GrantLedger(Application[str]):
                     raise
                 event_recording = recordings[0]
                 assert isinstance(event_recording.domain_event, ProgrammeEvent)
+                if isinstance(command, c.SubmitApplication):
+                    self._application_programmes[command.application_id] = programme.id
                 return Outcome(
                     command_id=command.command_id,
                     programme_id=programme.id,
@@ -218,9 +243,14 @@ class GrantLedger(Application[str]):
 
     def programme_of_application(self, application_id: str) -> str:
         """The programme an application belongs to."""
+        known = self._application_programmes.get(application_id)
+        if known is not None:
+            return known
         entry = self._index_entry(application_key(application_id))
         if entry is None:
             raise NotFound("application_id", application_id, "no such application")
+        # An application never changes programme, so the answer can be kept for good.
+        self._application_programmes[application_id] = entry.programme_id
         return entry.programme_id
 
     def programme_event(self, programme_id: str, version: int) -> ProgrammeEvent:
@@ -250,6 +280,24 @@ class GrantLedger(Application[str]):
             start = page[-1].id + 1
             if remaining is not None:
                 remaining -= len(page)
+
+    def stored_programme_events(
+        self, after_notification_id: int = 0, limit: int = NOTIFICATION_PAGE_SIZE
+    ) -> list[StoredProgrammeEvent]:
+        """One page of programme events in global order, as stored (the relay's fast path)."""
+        assert self.mapper.cipher is None and self.mapper.compressor is None, "raw state is JSON"
+        page = self.recorder.select_notifications(
+            start=after_notification_id + 1, limit=limit, topics=[PROGRAMME_EVENT_TOPIC]
+        )
+        return [
+            StoredProgrammeEvent(
+                notification_id=n.id,
+                aggregate_id=str(n.originator_id),
+                aggregate_version=n.originator_version,
+                state=orjson.loads(n.state),
+            )
+            for n in page
+        ]
 
     def close(self) -> None:
         """Close database connections."""

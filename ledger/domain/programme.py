@@ -16,6 +16,7 @@ from ledger.domain.grant import Grant, GrantStatus
 from ledger.domain.recorded import APPLICATION_KEY_PREFIX, COMMAND_KEY_PREFIX, ProgrammeEvent
 from schemas import commands as c
 from schemas import events as e
+from schemas.calendar import today_in_stockholm
 from schemas.recipients import RecipientType
 
 
@@ -162,7 +163,7 @@ class Programme:
     def hand_over(self, cmd: c.HandOverProgramme, ctx: CommandContext) -> None:
         """Move administration to another agency from the command's effective date."""
         self._require_agency(ctx)
-        if cmd.to_agency == self.agency:
+        if cmd.to_agency == self.current_agency(ctx):
             raise RuleViolation(
                 "to_agency", cmd.to_agency, "a handover must go to a different agency"
             )
@@ -176,7 +177,7 @@ class Programme:
         self._trigger(
             e.ProgrammeHandedOver(
                 programme_id=self.id,
-                from_agency=self.agency,
+                from_agency=self.current_agency(ctx),
                 to_agency=cmd.to_agency,
                 decision_ref=cmd.decision_ref,
             ),
@@ -385,12 +386,20 @@ class Programme:
 
     # ----------------------------------------------------------------- rules
 
+    def current_agency(self, ctx: CommandContext) -> str:
+        """The agency administering the programme when the command is recorded.
+
+        A handover recorded ahead of its effective date takes effect on that date, not before.
+        """
+        return self.agency_on(today_in_stockholm(ctx.recorded_at))
+
     def _require_agency(self, ctx: CommandContext) -> None:
-        if ctx.agency != self.agency:
+        current = self.current_agency(ctx)
+        if ctx.agency != current:
             raise RuleViolation(
                 "agency",
                 ctx.agency,
-                f"only the administering agency {self.agency!r} may act on programme {self.id}",
+                f"only the administering agency {current!r} may act on programme {self.id}",
             )
 
     def _require_programme_year(self, field: str, year: int) -> None:
