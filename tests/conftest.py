@@ -6,7 +6,7 @@ GRANT_LEDGER_REQUIRE_POSTGRES=1 (set by CI), which turns that skip into a failur
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -56,6 +56,25 @@ def postgres_store_url() -> Iterator[str]:
     finally:
         with _connect_or_skip() as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgres_schema_factory() -> Iterator[Callable[[], str]]:
+    """Make any number of fresh PostgreSQL schemas (store URLs); all dropped afterwards."""
+    schemas: list[str] = []
+
+    def make() -> str:
+        schema = f"gl_test_{uuid.uuid4().hex[:12]}"
+        with _connect_or_skip() as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        schemas.append(schema)
+        return f"{postgres_base_url()}?schema={schema}"
+
+    yield make
+    if schemas:
+        with _connect_or_skip() as conn:
+            for schema in schemas:
+                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
