@@ -1,38 +1,43 @@
-"""Stored programme events as the published envelope (the Kafka contract), chained by hash."""
+"""Stored programme events as the published envelope (the Kafka contract), chained by hash.
 
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+Envelopes are built from the stored JSON state, not from re-validated models: the state was
+validated when it was recorded, and this is the relay's hot path.
+"""
+
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ledger.domain.recorded import ProgrammeEvent
 from schemas.chain import GENESIS_HASH, canonical_bytes, chain_hash
 
 
-def format_recorded_at(moment: datetime) -> str:
-    """UTC, microseconds, `Z`: one spelling, so the canonical bytes are reproducible."""
-    assert moment.tzinfo is not None, "recorded_at must be timezone-aware"
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def envelope_body(position: int, event: ProgrammeEvent) -> dict[str, Any]:
-    """The envelope without its chain fields."""
+def envelope_body(
+    position: int, aggregate_id: str, aggregate_version: int, state: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The envelope without its chain fields, from a stored event's state."""
     assert position >= 1, position
+    data = state["data"]
     return {
         "position": position,
-        "event_id": str(event.event_id),
-        "type": event.data.type,
-        "schema_version": event.schema_version,
-        "aggregate_id": event.originator_id,
-        "aggregate_version": event.originator_version,
-        "recorded_at": format_recorded_at(event.timestamp),
-        "effective_date": event.effective_date.isoformat(),
-        "programme_id": event.data.programme_id,
-        "actor": event.actor,
-        "agency": event.agency,
-        "command_id": event.command_id,
-        "note": event.note,
-        "data": event.data.model_dump(mode="json"),
+        "event_id": state["event_id"],
+        "type": data["type"],
+        "schema_version": state["schema_version"],
+        "aggregate_id": aggregate_id,
+        "aggregate_version": aggregate_version,
+        "recorded_at": state["timestamp"],
+        "effective_date": state["effective_date"],
+        "programme_id": data["programme_id"],
+        "actor": state["actor"],
+        "agency": state["agency"],
+        "command_id": state["command_id"],
+        "note": state["note"],
+        "data": data,
     }
+
+
+def event_state(event: ProgrammeEvent) -> dict[str, Any]:
+    """A domain event's state exactly as the mapper stores it."""
+    return event.model_dump(mode="json", exclude={"originator_id", "originator_version"})
 
 
 def seal(body: dict[str, Any], prev_hash: str) -> dict[str, Any]:
@@ -48,13 +53,21 @@ def chained_envelopes(
     """Envelopes with consecutive positions, each chained to the one before."""
     position = first_position
     for event in events:
-        envelope = seal(envelope_body(position, event), prev_hash)
+        body = envelope_body(
+            position, event.originator_id, event.originator_version, event_state(event)
+        )
+        envelope = seal(body, prev_hash)
         prev_hash = envelope["hash"]
         yield envelope
         position += 1
 
 
-def message_key(event: ProgrammeEvent) -> str:
+def key_of(data: Mapping[str, Any]) -> str:
     """Kafka key: the recipient for grant events (one partition per municipality), else the programme."""
-    recipient = getattr(event.data, "recipient", None)
-    return recipient if isinstance(recipient, str) else event.data.programme_id
+    recipient = data.get("recipient")
+    return recipient if isinstance(recipient, str) else str(data["programme_id"])
+
+
+def message_key(event: ProgrammeEvent) -> str:
+    """Kafka key of a domain event."""
+    return key_of(event.data.model_dump(mode="json"))

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_serializer
 
 from schemas.events import EVENT_SCHEMA_VERSION, AnyEventData
+
+RECORDED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def format_utc(moment: datetime) -> str:
+    """An instant as UTC with microseconds and `Z`, e.g. 2018-06-26T09:00:00.000000Z."""
+    assert moment.tzinfo is not None, "instants must be timezone-aware"
+    return moment.astimezone(UTC).strftime(RECORDED_AT_FORMAT)
+
 
 if TYPE_CHECKING:
     from ledger.domain.programme import Programme
@@ -31,6 +40,12 @@ class ProgrammeEvent(BaseModel):
     note: str | None
     schema_version: int = EVENT_SCHEMA_VERSION
     data: AnyEventData
+
+    @field_serializer("timestamp")
+    def _utc_microseconds(self, moment: datetime) -> str:
+        # One spelling of an instant (UTC, 6 digits, Z) so the published envelope and its hash
+        # can be rebuilt byte for byte from the stored state alone.
+        return format_utc(moment)
 
     @property
     def recorded_at(self) -> datetime:
