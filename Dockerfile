@@ -1,0 +1,29 @@
+# grant-ledger: one image for every long-running process (relay, projector, ...);
+# the subcommand is the container's command, e.g. `docker run grant-ledger:0.1.0 relay`.
+
+# Build the wheel in its own stage, so the runtime image holds the installed package only
+# (no source tree, no build tools).
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY ledger ./ledger
+COPY commands ./commands
+COPY projections ./projections
+COPY schemas ./schemas
+RUN pip wheel --no-deps --wheel-dir /wheels .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# psycopg (the PostgreSQL event store) is the pure-Python build: it loads libpq at run time.
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends libpq5 \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /wheels /wheels
+RUN pip install /wheels/*.whl && rm -rf /wheels
+# A fixed, unprivileged uid: nothing in the container needs root, and volumes can be chowned to it.
+RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/grant-ledger --create-home grant-ledger
+USER 10001:10001
+WORKDIR /var/lib/grant-ledger
+ENTRYPOINT ["grant-ledger"]
+CMD ["--help"]
