@@ -1,1 +1,1 @@
-"""The public contract of grant-ledger: command and event models, and the files generated from them."""
+"""The public contract of grant-ledger: command and event models, and files generated from them."""

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, StrictInt
+from pydantic import BeforeValidator, Field, StrictInt
 
 # The programme's calendar is Swedish: "today" for a command without effective_date is today
 # in Stockholm, not in UTC.
@@ -16,6 +16,24 @@ MAX_YEAR = 2100
 Year = Annotated[StrictInt, Field(ge=MIN_YEAR, le=MAX_YEAR)]
 # Per-year amounts travel as JSON objects, whose keys are strings: "2019": öre.
 YearKey = Annotated[str, Field(pattern=r"^(19|20|21)\d{2}$")]
+
+
+ISO_DATE_CHARS = len("YYYY-MM-DD")
+
+
+def _iso_date_only(value: object) -> object:
+    # pydantic's lax date also takes Unix timestamps and datetimes; a business date is
+    # exactly YYYY-MM-DD, nothing else.
+    if isinstance(value, datetime):
+        raise ValueError("a date is YYYY-MM-DD, not a timestamp")
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or len(value) != ISO_DATE_CHARS or value[4] != "-":
+        raise ValueError(f"a date is YYYY-MM-DD, got {value!r}")
+    return date.fromisoformat(value)
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
 
 
 def today_in_stockholm(now: datetime | None = None) -> date:

@@ -1,11 +1,10 @@
 """Commands, version 1: what an agency officer asks the ledger to record."""
 
-from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
 
-from schemas.calendar import Year, YearKey
+from schemas.calendar import IsoDate, Year, YearKey
 from schemas.identifiers import (
     AgencySlug,
     CostSharePercent,
@@ -30,7 +29,7 @@ class CommandBase(BaseModel):
     command_id: Identifier = Field(description="Client-chosen idempotency key.")
     actor: Text = Field(description="User id of the officer issuing the command.")
     agency: AgencySlug = Field(description="The acting agency (slug), e.g. tillvaxtverket.")
-    effective_date: date | None = Field(
+    effective_date: IsoDate | None = Field(
         default=None, description="Business date (YYYY-MM-DD); default today in Europe/Stockholm."
     )
     note: Text | None = None
@@ -57,22 +56,36 @@ class EstablishProgramme(CommandBase):
     max_years_per_decision: MaxYearsPerDecision = 3
     cost_share_cap_percent: CostSharePercent | None = None
 
-    @model_validator(mode="after")
-    def _years_and_eligible(self) -> "EstablishProgramme":
-        if self.last_year < self.first_year:
-            raise ValueError(
-                f"last_year {self.last_year} is before first_year {self.first_year}"
-            )
-        if len(set(self.recipient_types)) != len(self.recipient_types):
-            raise ValueError(f"recipient_types has duplicates: {self.recipient_types}")
-        if self.eligible is not None:
-            if len(set(self.eligible)) != len(self.eligible):
-                raise ValueError("eligible has duplicate codes")
-            for code in self.eligible:
-                problems = [recipient_code_problem(code, t) for t in self.recipient_types]
-                if all(problems):
-                    raise ValueError(f"eligible code {code!r}: {problems[0]}")
-        return self
+    # Field validators (not a model validator) so a refusal names the field and its value;
+    # each sees the fields declared before it in `info.data`.
+    @field_validator("last_year")
+    @classmethod
+    def _not_before_first_year(cls, last_year: int, info: ValidationInfo) -> int:
+        first_year = info.data.get("first_year")
+        if first_year is not None and last_year < first_year:
+            raise ValueError(f"last_year {last_year} is before first_year {first_year}")
+        return last_year
+
+    @field_validator("recipient_types")
+    @classmethod
+    def _distinct_types(cls, types: list[RecipientType]) -> list[RecipientType]:
+        if len(set(types)) != len(types):
+            raise ValueError("recipient_types has duplicates")
+        return types
+
+    @field_validator("eligible")
+    @classmethod
+    def _eligible_codes(cls, eligible: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if eligible is None:
+            return None
+        if len(set(eligible)) != len(eligible):
+            raise ValueError("eligible has duplicate codes")
+        types = info.data.get("recipient_types") or list(RecipientType)
+        for code in eligible:
+            problems = [recipient_code_problem(code, t) for t in types]
+            if all(problems):
+                raise ValueError(f"eligible code {code!r}: {problems[0]}")
+        return eligible
 
 
 class SetAppropriation(CommandBase):
@@ -113,17 +126,20 @@ class SubmitApplication(CommandBase):
     type: Literal["SubmitApplication"]
     application_id: Identifier
     programme_id: Identifier
-    recipient: RecipientCode
     recipient_type: RecipientType
+    recipient: RecipientCode
     amounts_ore: Annotated[dict[YearKey, PositiveOre], Field(min_length=1)]
     total_cost_ore: PositiveOre | None = None
 
-    @model_validator(mode="after")
-    def _recipient_code(self) -> "SubmitApplication":
-        problem = recipient_code_problem(self.recipient, self.recipient_type)
-        if problem:
-            raise ValueError(f"recipient: {problem}")
-        return self
+    @field_validator("recipient")
+    @classmethod
+    def _recipient_code(cls, recipient: str, info: ValidationInfo) -> str:
+        recipient_type = info.data.get("recipient_type")
+        if recipient_type is not None:
+            problem = recipient_code_problem(recipient, recipient_type)
+            if problem:
+                raise ValueError(problem)
+        return recipient
 
 
 class AwardGrant(CommandBase):

@@ -20,7 +20,9 @@ AgencySlug = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", min_length=2, max_length=64)
 ]
 RecipientCode = Annotated[str, StringConstraints(pattern=r"^\d{2}$|^\d{4}$|^\d{10}$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX_CHARS, strip_whitespace=True)]
+Text = Annotated[
+    str, StringConstraints(min_length=1, max_length=TEXT_MAX_CHARS, strip_whitespace=True)
+]
 Reference = Annotated[
     str, StringConstraints(min_length=1, max_length=IDENTIFIER_MAX_CHARS, strip_whitespace=True)
 ]

@@ -1,4 +1,4 @@
-"""Official recipient codes: kommunkod, länskod and organisationsnummer, with the shipped reference data."""
+"""Official recipient codes (kommunkod, länskod, organisationsnummer) and the reference data."""
 
 import csv
 from enum import StrEnum

@@ -63,7 +63,7 @@ def chained_envelopes(
 
 
 def key_of(data: Mapping[str, Any]) -> str:
-    """Kafka key: the recipient for grant events (one partition per municipality), else the programme."""
+    """Kafka key: a grant event's recipient (one partition per recipient), else the programme."""
     recipient = data.get("recipient")
     return recipient if isinstance(recipient, str) else str(data["programme_id"])
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 import uuid
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from threading import RLock
 from typing import Any
@@ -24,6 +25,7 @@ from ledger.domain.errors import CommandIdConflict, ConcurrencyExhausted, NotFou
 from ledger.domain.programme import Programme
 from ledger.domain.recorded import IndexEntry, ProgrammeEvent, application_key, command_key
 from ledger.infrastructure.event_log_sql import event_log_sql
+from ledger.infrastructure.table_setup import create_tables
 from ledger.infrastructure.store_url import parse_store_url, store_url_from_env
 from schemas import commands as c
 from schemas.calendar import today_in_stockholm
@@ -39,6 +41,7 @@ class StoredProgrammeEvent:
     aggregate_id: str
     aggregate_version: int
     state: dict[str, Any]
+
 
 # A racing writer that loses re-reads and re-decides; past this many losses it gives up.
 MAX_WRITE_ATTEMPTS = 50
@@ -62,7 +65,9 @@ class GrantLedger(Application[str]):
 
     def __init__(self, store_url: str | None = None, env: dict[str, str] | None = None) -> None:
         self.store = parse_store_url(store_url or store_url_from_env())
-        super().__init__(env={**self.store.env, **(env or {})})
+        # Tables are created below under a lock, not by eventsourcing on construction.
+        super().__init__(env={**self.store.env, **(env or {}), "CREATE_TABLE": "n"})
+        create_tables(self.recorder, self.store)
         self._positions = PositionCounter(event_log_sql(self.recorder), PROGRAMME_EVENT_TOPIC)
         self._sql = event_log_sql(self.recorder)
         # One command at a time per process: the cached aggregate is shared, not copied.
@@ -95,7 +100,7 @@ class GrantLedger(Application[str]):
                     earlier = self._earlier_outcome(command.command_id, digest)
                     if earlier is not None:
                         return earlier
-                    time.sleep(random.uniform(0, RETRY_BACKOFF_MAX_S * (attempt + 1)))  # noqa: S311
+                    time.sleep(random.uniform(0, RETRY_BACKOFF_MAX_S * (attempt + 1)))
                     continue
                 except BaseException:
                     self._evict(programme.id)
@@ -129,7 +134,7 @@ class GrantLedger(Application[str]):
             note=command.note,
         )
 
-    def _decide(  # noqa: C901 (one branch per command type)
+    def _decide(
         self, command: c.CommandBase, ctx: CommandContext
     ) -> tuple[Programme, list[IndexEntry]]:
         if isinstance(command, c.EstablishProgramme):
@@ -225,17 +230,15 @@ class GrantLedger(Application[str]):
     def _evict(self, programme_id: str) -> None:
         cache = self.repository.cache
         if cache is not None:
-            try:
+            with contextlib.suppress(KeyError):
                 cache.get(programme_id, evict=True)
-            except KeyError:
-                pass
 
     # ----------------------------------------------------------------- queries
 
     def programme(self, programme_id: str) -> Programme:
         """The current state of a programme."""
         try:
-            programme = self.repository.get(programme_id)
+            programme: object = self.repository.get(programme_id)
         except AggregateNotFoundError:
             raise NotFound("programme_id", programme_id, "no such programme") from None
         assert isinstance(programme, Programme)
@@ -267,7 +270,11 @@ class GrantLedger(Application[str]):
         start = after_notification_id + 1
         remaining = limit
         while remaining is None or remaining > 0:
-            page_size = NOTIFICATION_PAGE_SIZE if remaining is None else min(remaining, NOTIFICATION_PAGE_SIZE)
+            page_size = (
+                NOTIFICATION_PAGE_SIZE
+                if remaining is None
+                else min(remaining, NOTIFICATION_PAGE_SIZE)
+            )
             page = self.recorder.select_notifications(
                 start=start, limit=page_size, topics=[PROGRAMME_EVENT_TOPIC]
             )

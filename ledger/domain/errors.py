@@ -14,7 +14,11 @@ class LedgerError(Exception):
 
     def as_dict(self) -> dict[str, Any]:
         """The refusal as a JSON-ready object."""
-        value = self.value if isinstance(self.value, str | int | float | bool | type(None)) else str(self.value)
+        value = (
+            self.value
+            if isinstance(self.value, str | int | float | bool | type(None))
+            else str(self.value)
+        )
         return {"field": self.field, "value": value, "message": self.message}
 
 

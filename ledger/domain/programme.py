@@ -133,7 +133,7 @@ class Programme:
         )
 
     def amend_appropriation(self, cmd: c.AmendAppropriation, ctx: CommandContext) -> None:
-        """Raise or cut a year's appropriation; a cut below what is awarded is recorded as over-commitment."""
+        """Raise or cut a year's appropriation; a cut below the awarded total is over-commitment."""
         self._require_agency(ctx)
         self._require_programme_year("year", cmd.year)
         if cmd.year not in self.appropriated_ore:
@@ -168,6 +168,14 @@ class Programme:
                 "to_agency", cmd.to_agency, "a handover must go to a different agency"
             )
         last_since = self.agency_timeline[-1][0]
+        recorded_on = today_in_stockholm(ctx.recorded_at)
+        if last_since > recorded_on:
+            raise RuleViolation(
+                "effective_date",
+                ctx.effective_date.isoformat(),
+                f"the handover to {self.agency_timeline[-1][1]!r} recorded ahead takes effect on "
+                f"{last_since.isoformat()}; the next handover can be recorded from that day",
+            )
         if ctx.effective_date < last_since:
             raise RuleViolation(
                 "effective_date",
@@ -199,7 +207,9 @@ class Programme:
             )
         if self.eligible is not None and cmd.recipient not in self.eligible:
             raise RuleViolation(
-                "recipient", cmd.recipient, f"not eligible under programme {self.id} ({self.ordinance})"
+                "recipient",
+                cmd.recipient,
+                f"not eligible under programme {self.id} ({self.ordinance})",
             )
         requested = years_of(cmd.amounts_ore)
         self._require_decision_years("amounts_ore", requested)
@@ -502,11 +512,9 @@ class Programme:
         programme.version = event.originator_version
         return programme
 
-    def _apply(self, event: ProgrammeEvent) -> None:  # noqa: C901 (one branch per event type)
+    def _apply(self, event: ProgrammeEvent) -> None:
         data = event.data
-        if isinstance(data, e.AppropriationSet):
-            self.appropriated_ore[data.year] = data.amount_ore
-        elif isinstance(data, e.AppropriationAmended):
+        if isinstance(data, e.AppropriationSet | e.AppropriationAmended):
             self.appropriated_ore[data.year] = data.amount_ore
         elif isinstance(data, e.ProgrammeHandedOver):
             self.agency = data.to_agency

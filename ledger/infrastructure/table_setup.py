@@ -1,0 +1,36 @@
+"""Create the event store's tables once, safely when several processes start together."""
+
+import psycopg
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder
+
+from ledger.infrastructure.store_url import StoreConfig
+
+# Any fixed 64-bit number works; it only has to be the same for every grant-ledger process.
+TABLE_SETUP_LOCK_KEY = 0x6772616E74  # "grant"
+
+
+def create_tables(recorder: ApplicationRecorder, store: StoreConfig) -> None:
+    """Create missing tables; on PostgreSQL under an advisory lock.
+
+    eventsourcing's DDL (CREATE TABLE IF NOT EXISTS, CREATE OR REPLACE FUNCTION) is not safe
+    to run concurrently on PostgreSQL ("tuple concurrently updated"), which is what a relay, a
+    projector and an API starting together would do.
+    """
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        recorder.create_table()
+        return
+    env = store.env
+    with psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        autocommit=True,
+    ) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (TABLE_SETUP_LOCK_KEY,))
+        try:
+            recorder.create_table()
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (TABLE_SETUP_LOCK_KEY,))
