@@ -3,6 +3,7 @@
 import psycopg
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from ledger.infrastructure.store_url import StoreConfig
 
@@ -17,9 +18,10 @@ def create_tables(recorder: ApplicationRecorder, store: StoreConfig) -> None:
     to run concurrently on PostgreSQL ("tuple concurrently updated"), which is what a relay, a
     projector and an API starting together would do.
     """
-    if not isinstance(recorder, PostgresApplicationRecorder):
-        recorder.create_table()
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        recorder.create_table()  # SQLite serialises DDL itself
         return
+    assert isinstance(recorder, PostgresApplicationRecorder), type(recorder).__name__
     env = store.env
     with psycopg.connect(
         dbname=env["POSTGRES_DBNAME"],
