@@ -12,6 +12,9 @@ SUBCOMMAND_MODULES = (
     "commands.cli.submit",
     "commands.cli.history",
     "commands.cli.events",
+    "commands.cli.relay",
+    "commands.cli.verify",
+    "commands.cli.broker",
 )
 EXIT_OK = 0
 EXIT_REFUSED = 1

@@ -1,0 +1,68 @@
+"""`grant-ledger verify`: prove the topic equals the store and the hash chain is intact."""
+
+import argparse
+import sys
+
+import orjson
+
+from commands.cli.kafka_options import add_kafka_options, kafka_settings
+from commands.cli.options import add_store_option, open_ledger
+from ledger.audit.topic_verification import verify_store_against_kafka
+from ledger.config import BOOTSTRAP_ENV_VAR
+from ledger.domain.errors import LedgerError
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add the `verify` subcommand."""
+    parser = subparsers.add_parser(
+        "verify", help="recompute the hash chain and check the topic against the store"
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    add_store_option(parser)
+    add_kafka_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 only when positions 1..N are each on the topic once and every hash matches."""
+    settings = kafka_settings(args)
+    if not settings.bootstrap_servers:
+        raise LedgerError(
+            BOOTSTRAP_ENV_VAR,
+            None,
+            "verify reads the topic of a running broker: set KAFKA_BOOTSTRAP_SERVERS or pass "
+            "--bootstrap-servers (an embedded broker started for the run would be empty)",
+        )
+    ledger = open_ledger(args)
+    try:
+        report = verify_store_against_kafka(ledger, settings, settings.bootstrap_servers)
+    finally:
+        ledger.close()
+    if args.format == "json":
+        sys.stdout.buffer.write(
+            orjson.dumps(
+                {
+                    "ok": report.ok,
+                    "store_events": report.store_events,
+                    "topic_messages": report.topic_messages,
+                    "last_checkpoint": report.last_checkpoint,
+                    "first_bad_position": report.first_bad_position,
+                    "problems": [str(p) for p in report.problems],
+                }
+            )
+            + b"\n"
+        )
+    else:
+        checkpoint = report.last_checkpoint
+        print(
+            f"store: {report.store_events} events; topic {settings.topic}: "
+            f"{report.topic_messages} messages; last checkpoint: "
+            f"{checkpoint.get('position') if checkpoint else 'none'}"
+        )
+        if report.ok:
+            print(f"OK: positions 1..{report.store_events} each once, every hash matches")
+        else:
+            print(f"FAILED: first bad position {report.first_bad_position}")
+            for problem in report.problems:
+                print(f"  {problem}")
+    return 0 if report.ok else 1

@@ -1,0 +1,23 @@
+"""Run `verify` against a real topic: read everything, then hold it against the store's chain."""
+
+from ledger.application.grant_ledger import GrantLedger
+from ledger.audit.verification import StoreChain, TopicMessage, VerificationReport, verify_topic
+from ledger.config import KafkaSettings
+from ledger.infrastructure.kafka.reading import read_all
+
+
+def verify_store_against_kafka(
+    ledger: GrantLedger, settings: KafkaSettings, bootstrap_servers: str
+) -> VerificationReport:
+    """Recompute the chain from the store and compare the events and checkpoint topics with it."""
+    chain = StoreChain(ledger)
+    chain.compute()
+    messages = (
+        TopicMessage(record.partition, record.offset, record.value)
+        for record in read_all(bootstrap_servers, settings.topic)
+    )
+    checkpoints = (
+        TopicMessage(record.partition, record.offset, record.value)
+        for record in read_all(bootstrap_servers, settings.checkpoint_topic)
+    )
+    return verify_topic(chain, messages, checkpoints)

@@ -1,0 +1,62 @@
+"""Wait for new events in the store: LISTEN/NOTIFY on PostgreSQL, a short poll on SQLite."""
+
+import time
+from typing import Protocol
+
+import psycopg
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder
+
+SQLITE_POLL_INTERVAL_S = 0.05
+
+
+class LogWaiter(Protocol):
+    """Blocks until the log may have grown, or a timeout passes."""
+
+    def wait(self, timeout_s: float) -> None:
+        """Return when new events may be there (or after timeout_s)."""
+
+    def close(self) -> None:
+        """Release the connection, if any."""
+
+
+class PollingWaiter:
+    """SQLite has no notifications: sleep briefly, then let the caller look again."""
+
+    def wait(self, timeout_s: float) -> None:
+        """Sleep the poll interval (bounded by the timeout)."""
+        time.sleep(min(SQLITE_POLL_INTERVAL_S, timeout_s))
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class ListenNotifyWaiter:
+    """PostgreSQL: eventsourcing NOTIFYs its channel on every insert; LISTEN and wake on it."""
+
+    def __init__(self, recorder: PostgresApplicationRecorder, store_env: dict[str, str]) -> None:
+        self._conn = psycopg.connect(
+            dbname=store_env["POSTGRES_DBNAME"],
+            host=store_env["POSTGRES_HOST"],
+            port=int(store_env["POSTGRES_PORT"]),
+            user=store_env["POSTGRES_USER"],
+            password=store_env["POSTGRES_PASSWORD"],
+            autocommit=True,
+        )
+        self._conn.execute(f'LISTEN "{recorder.channel_name}"')
+
+    def wait(self, timeout_s: float) -> None:
+        """Block until a NOTIFY arrives or the timeout passes."""
+        for _ in self._conn.notifies(timeout=timeout_s, stop_after=1):
+            pass
+
+    def close(self) -> None:
+        """Close the LISTEN connection."""
+        self._conn.close()
+
+
+def log_waiter(recorder: ApplicationRecorder, store_env: dict[str, str]) -> LogWaiter:
+    """The best way to wait for new events on this store."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        return ListenNotifyWaiter(recorder, store_env)
+    return PollingWaiter()

@@ -1,0 +1,307 @@
+"""The relay loop: notification log -> Kafka, exactly once, in global order, with checkpoints."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from kafka import KafkaProducer
+from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.partitioner.default import murmur2
+
+from ledger.application.grant_ledger import GrantLedger
+from ledger.config import BOOTSTRAP_ENV_VAR, KafkaSettings
+from ledger.domain.errors import LedgerError
+from ledger.domain.recorded import format_utc
+from ledger.infrastructure.kafka.reading import producer_config, read_partition_tails
+from ledger.infrastructure.kafka.topics import ensure_topics
+from ledger.infrastructure.log_waiter import log_waiter
+from ledger.relay.messages import (
+    CHECKPOINT_KEY,
+    NOTIFICATION_ID_HEADER,
+    header_value,
+    outgoing_message,
+)
+from ledger.relay.resume import ChainMark, ResumePoint, find_resume_point
+from schemas.envelope import CONTENT_TYPE, Checkpoint
+
+log = logging.getLogger("grant_ledger.relay")
+
+STORE_PAGE_EVENTS = 2_000
+IDLE_WAIT_S = 1.0
+FLUSH_WAIT_S = 5.0
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 15.0
+CHECKPOINT_PARTITIONS = 1
+PROBE_TIMEOUT_S = 2.0
+
+
+class BrokerUnreachableError(LedgerError):
+    """No broker answers at the bootstrap address (yet)."""
+
+
+def _require_listening(bootstrap_servers: str) -> None:
+    # A refused TCP connection tells at once that the broker is down; kafka-python's own
+    # bootstrap would retry silently for its whole timeout first.
+    for address in bootstrap_servers.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "localhost", int(port)), PROBE_TIMEOUT_S):
+                return
+        except OSError:
+            continue
+    raise BrokerUnreachableError(BOOTSTRAP_ENV_VAR, bootstrap_servers, "connection refused")
+
+
+class PublishFailedError(LedgerError):
+    """The broker refused or lost a message; the relay reconnects and resumes from the topic."""
+
+
+@dataclass(slots=True)
+class RelayStats:
+    """What a relay run did."""
+
+    published: int = 0
+    skipped_already_on_topic: int = 0
+    checkpoints: int = 0
+    reconnects: int = 0
+    last_position: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def events_per_s(self) -> float:
+        """Published events per second over the run."""
+        return self.published / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+def _mark(value: bytes | None, headers: list[tuple[str, bytes]] | None) -> ChainMark | None:
+    if value is None:
+        return None
+    body = orjson.loads(value)
+    notification_id = header_value(headers, NOTIFICATION_ID_HEADER)
+    if notification_id is None:
+        raise PublishFailedError(
+            "topic", body.get("position"), f"message without the {NOTIFICATION_ID_HEADER} header"
+        )
+    return ChainMark(int(body["position"]), str(body["hash"]), int(notification_id))
+
+
+class Relay:
+    """Publishes every programme event of the store to the events topic, once, in order."""
+
+    def __init__(
+        self, ledger: GrantLedger, settings: KafkaSettings, bootstrap_servers: str
+    ) -> None:
+        self._ledger = ledger
+        self._settings = settings
+        self._bootstrap = bootstrap_servers
+        self._stop = threading.Event()
+        self._producer: KafkaProducer | None = None
+        self._partition_cache: dict[bytes, int] = {}
+        self._partitions = 0
+        self._failure: BaseException | None = None
+        self.stats = RelayStats()
+
+    def stop(self) -> None:
+        """Ask the loop to finish its page, flush, checkpoint and return."""
+        self._stop.set()
+
+    def run(self, once: bool = False) -> RelayStats:
+        """Publish until caught up (`once`) or until stopped; survive broker outages."""
+        started = time.monotonic()
+        backoff_s = BACKOFF_FIRST_S
+        waiter = log_waiter(self._ledger.recorder, self._ledger.store.env)
+        try:
+            while not self._stop.is_set():
+                try:
+                    resume = self._connect()
+                    backoff_s = BACKOFF_FIRST_S
+                    self._pump(resume, once, waiter)
+                    if once:
+                        break
+                except (KafkaError, PublishFailedError, BrokerUnreachableError, OSError) as exc:
+                    self._disconnect()
+                    self.stats.reconnects += 1
+                    log.warning(
+                        "waiting for Kafka at %s (%s); events stay safe in the store and are "
+                        "published when it is back; retrying in %.1f s",
+                        self._bootstrap,
+                        exc,
+                        backoff_s,
+                    )
+                    self._stop.wait(backoff_s)
+                    backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
+        finally:
+            self._disconnect(flush=True)
+            waiter.close()
+            self.stats.elapsed_s = time.monotonic() - started
+        return self.stats
+
+    # ----------------------------------------------------------------- connection
+
+    def _connect(self) -> ResumePoint:
+        settings = self._settings
+        log.info("relay: connecting to Kafka at %s", self._bootstrap)
+        _require_listening(self._bootstrap)
+        try:
+            ensure_topics(
+                self._bootstrap,
+                {
+                    settings.topic: settings.partitions,
+                    settings.checkpoint_topic: CHECKPOINT_PARTITIONS,
+                },
+            )
+        except LedgerError as exc:
+            if exc.field != BOOTSTRAP_ENV_VAR:
+                raise  # a topic that would lose events: refuse, do not retry
+            raise BrokerUnreachableError(exc.field, exc.value, exc.message) from None
+        self._failure = None
+        self._producer = KafkaProducer(bootstrap_servers=self._bootstrap, **producer_config())
+        partitions = self._producer.partitions_for(settings.topic)
+        assert partitions, f"topic {settings.topic} has no partitions"
+        self._partitions = len(partitions)
+        self._partition_cache.clear()
+        tails = {
+            partition: _mark(record.value, list(record.headers or ())) if record else None
+            for partition, record in read_partition_tails(self._bootstrap, settings.topic).items()
+        }
+        checkpoint_tails = read_partition_tails(self._bootstrap, settings.checkpoint_topic)
+        checkpoint_record = checkpoint_tails.get(0)
+        checkpoint = (
+            _mark(checkpoint_record.value, list(checkpoint_record.headers or ()))
+            if checkpoint_record
+            else None
+        )
+        resume = find_resume_point(self._ledger, tails, checkpoint, self._partition_of)
+        log.info(
+            "relay: publishing to %s from position %d (%d already on the topic ahead)",
+            settings.topic,
+            resume.next_position,
+            len(resume.published_ahead),
+        )
+        return resume
+
+    def _disconnect(self, flush: bool = False) -> None:
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        try:
+            if flush:
+                producer.flush(timeout=FLUSH_WAIT_S)
+        except KafkaError as exc:
+            log.warning("relay: unacknowledged messages at shutdown (%s); resumed next run", exc)
+        finally:
+            producer.close(timeout=0 if not flush else FLUSH_WAIT_S)
+
+    def _partition_of(self, key: bytes) -> int:
+        # kafka-python's default partitioner (murmur2, as the Java client), cached per key:
+        # the few hundred recipient keys make the pure-Python hash a hot-path cost otherwise.
+        partition = self._partition_cache.get(key)
+        if partition is None:
+            partition = (murmur2(key) & 0x7FFFFFFF) % self._partitions
+            self._partition_cache[key] = partition
+        return partition
+
+    # ----------------------------------------------------------------- publishing
+
+    def _pump(self, resume: ResumePoint, once: bool, waiter: object) -> None:
+        producer = self._producer
+        assert producer is not None
+        topic = self._settings.topic
+        checkpoint_every = self._settings.checkpoint_every
+        after_id, position, prev_hash = (
+            resume.after_notification_id,
+            resume.next_position - 1,
+            resume.prev_hash,
+        )
+        checkpointed = resume.last_checkpoint_position
+        ahead = resume.published_ahead
+        on_error = self._record_failure
+        while not self._stop.is_set():
+            page = self._ledger.stored_programme_events(after_id, STORE_PAGE_EVENTS)
+            if not page:
+                if position > checkpointed:
+                    self._checkpoint(position, prev_hash, after_id)
+                    checkpointed = position
+                if once:
+                    return
+                waiter.wait(IDLE_WAIT_S)  # type: ignore[attr-defined]
+                continue
+            for stored in page:
+                position += 1
+                message = outgoing_message(stored, position, prev_hash)
+                if position in ahead:
+                    self.stats.skipped_already_on_topic += 1
+                else:
+                    producer.send(
+                        topic,
+                        key=message.key,
+                        value=message.value,
+                        headers=message.headers,
+                        partition=self._partition_of(message.key),
+                    ).add_errback(on_error)
+                    self.stats.published += 1
+                prev_hash, after_id = message.hash, stored.notification_id
+                if position % checkpoint_every == 0:
+                    self._checkpoint(position, prev_hash, after_id)
+                    checkpointed = position
+            self.stats.last_position = position
+            if self._failure is not None:
+                raise PublishFailedError("position", position, str(self._failure))
+
+    def _record_failure(self, exc: BaseException) -> None:
+        if self._failure is None:
+            self._failure = exc
+
+    def _flush(self, through_position: int) -> None:
+        producer = self._producer
+        assert producer is not None
+        while True:
+            try:
+                producer.flush(timeout=FLUSH_WAIT_S)
+                break
+            except KafkaTimeoutError:
+                log.warning(
+                    "relay: waiting for Kafka at %s to acknowledge events up to position %d",
+                    self._bootstrap,
+                    through_position,
+                )
+                if self._stop.is_set():
+                    raise
+        if self._failure is not None:
+            raise PublishFailedError("position", through_position, str(self._failure))
+
+    def _checkpoint(self, position: int, chain_hash: str, notification_id: int) -> None:
+        """Flush every event up to `position`, then publish the chain point as a checkpoint."""
+        self._flush(position)
+        producer = self._producer
+        assert producer is not None
+        checkpoint = Checkpoint(
+            position=position,
+            hash=chain_hash,
+            events=position,
+            recorded_at=datetime.now(tz=UTC),
+        )
+        value = orjson.dumps(
+            {
+                **checkpoint.model_dump(mode="json"),
+                "recorded_at": format_utc(checkpoint.recorded_at),
+            }
+        )
+        producer.send(
+            self._settings.checkpoint_topic,
+            key=CHECKPOINT_KEY,
+            value=value,
+            headers=[
+                ("content-type", CONTENT_TYPE.encode()),
+                (NOTIFICATION_ID_HEADER, str(notification_id).encode()),
+            ],
+        ).add_errback(self._record_failure)
+        self._flush(position)
+        self.stats.checkpoints += 1
+        self.stats.last_position = position
