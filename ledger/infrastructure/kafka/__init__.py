@@ -1,0 +1,1 @@
+"""Kafka adapters: the embedded dev broker, topic setup, and reading what is on a topic."""
