@@ -16,12 +16,18 @@ from schemas.envelope import GENESIS_HASH
 
 CHAIN_FIELDS = ("prev_hash", "hash")
 
-__all__ = ["GENESIS_HASH", "canonical_bytes", "chain_hash"]
+__all__ = ["GENESIS_HASH", "canonical_body_bytes", "canonical_bytes", "chain_hash"]
 
 
 def canonical_bytes(envelope: Mapping[str, Any]) -> bytes:
     """The bytes the chain hashes: the envelope minus prev_hash/hash, keys sorted."""
     body = {key: value for key, value in envelope.items() if key not in CHAIN_FIELDS}
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+def canonical_body_bytes(body: Mapping[str, Any]) -> bytes:
+    """canonical_bytes for an envelope body that has no chain fields yet (skips the copy)."""
+    assert "hash" not in body and "prev_hash" not in body
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 

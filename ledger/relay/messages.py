@@ -2,16 +2,16 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-import orjson
-
-from ledger.application.envelopes import envelope_body, key_of, seal
+from ledger.application.envelopes import envelope_body, key_of
 from ledger.application.grant_ledger import StoredProgrammeEvent
+from schemas.chain import canonical_body_bytes, chain_hash
 from schemas.envelope import CLOUDEVENTS_SOURCE, CLOUDEVENTS_SPECVERSION, CONTENT_TYPE
 
-# Transport metadata for the relay itself (not part of the value contract): where the message
-# came from in the store, so a restarted relay resumes without re-reading the whole log.
+# Transport metadata of checkpoint messages (not part of the value contract): where the chain
+# point sits in the store, so a restarted relay resumes without re-reading the whole log.
 NOTIFICATION_ID_HEADER = "gl_notification_id"
 CHECKPOINT_KEY = b"checkpoint"
 
@@ -31,32 +31,55 @@ class OutgoingMessage:
 def cloudevents_headers(envelope: Mapping[str, Any]) -> list[tuple[str, bytes]]:
     """CloudEvents 1.0 Kafka binding (binary mode) attributes for an envelope."""
     return [
-        ("ce_specversion", CLOUDEVENTS_SPECVERSION.encode()),
+        _SPECVERSION_HEADER,
         ("ce_id", str(envelope["event_id"]).encode()),
-        ("ce_type", f"grant-ledger.{envelope['type']}.v{envelope['schema_version']}".encode()),
-        ("ce_source", f"{CLOUDEVENTS_SOURCE}:programme:{envelope['programme_id']}".encode()),
+        ("ce_type", _ce_type(envelope["type"], envelope["schema_version"])),
+        ("ce_source", _ce_source(envelope["programme_id"])),
         ("ce_time", str(envelope["recorded_at"]).encode()),
-        ("content-type", CONTENT_TYPE.encode()),
+        _CONTENT_TYPE_HEADER,
     ]
+
+
+_SPECVERSION_HEADER = ("ce_specversion", CLOUDEVENTS_SPECVERSION.encode())
+_CONTENT_TYPE_HEADER = ("content-type", CONTENT_TYPE.encode())
+
+
+@cache
+def _ce_type(event_type: str, schema_version: int) -> bytes:
+    return f"grant-ledger.{event_type}.v{schema_version}".encode()
+
+
+@cache
+def _ce_source(programme_id: str) -> bytes:
+    return f"{CLOUDEVENTS_SOURCE}:programme:{programme_id}".encode()
 
 
 def outgoing_message(
     stored: StoredProgrammeEvent, position: int, prev_hash: str
 ) -> OutgoingMessage:
-    """Chain one stored event at `position` after `prev_hash`."""
-    envelope = seal(
-        envelope_body(position, stored.aggregate_id, stored.aggregate_version, stored.state),
-        prev_hash,
+    """Chain one stored event at `position` after `prev_hash` (the relay's hot path)."""
+    body = envelope_body(position, stored.aggregate_id, stored.aggregate_version, stored.state)
+    canonical = canonical_body_bytes(body)
+    event_hash = chain_hash(prev_hash, canonical)
+    # The value is the canonical body with the chain fields appended: one serialisation, and
+    # removing prev_hash/hash and sorting keys gives back exactly the bytes that were hashed.
+    value = b"".join(
+        (
+            canonical[:-1],
+            b',"prev_hash":"',
+            prev_hash.encode(),
+            b'","hash":"',
+            event_hash.encode(),
+            b'"}',
+        )
     )
-    headers = cloudevents_headers(envelope)
-    headers.append((NOTIFICATION_ID_HEADER, str(stored.notification_id).encode()))
     return OutgoingMessage(
         position=position,
         notification_id=stored.notification_id,
-        hash=envelope["hash"],
+        hash=event_hash,
         key=key_of(stored.state["data"]).encode(),
-        value=orjson.dumps(envelope),
-        headers=headers,
+        value=value,
+        headers=cloudevents_headers(body),
     )
 
 

@@ -27,7 +27,7 @@ from ledger.relay.messages import (
     header_value,
     outgoing_message,
 )
-from ledger.relay.resume import ChainMark, ResumePoint, find_resume_point
+from ledger.relay.resume import ChainMark, ResumePoint, TailMark, find_resume_point
 from schemas.envelope import CONTENT_TYPE, Checkpoint
 
 log = logging.getLogger("grant_ledger.relay")
@@ -79,15 +79,18 @@ class RelayStats:
         return self.published / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
-def _mark(value: bytes | None, headers: list[tuple[str, bytes]] | None) -> ChainMark | None:
+def _tail_mark(value: bytes | None) -> TailMark | None:
     if value is None:
         return None
     body = orjson.loads(value)
+    return TailMark(int(body["position"]), str(body["hash"]))
+
+
+def _checkpoint_mark(value: bytes | None, headers: list[tuple[str, bytes]]) -> ChainMark | None:
     notification_id = header_value(headers, NOTIFICATION_ID_HEADER)
-    if notification_id is None:
-        raise PublishFailedError(
-            "topic", body.get("position"), f"message without the {NOTIFICATION_ID_HEADER} header"
-        )
+    if value is None or notification_id is None:
+        return None  # not a checkpoint of ours: resume from genesis instead of trusting it
+    body = orjson.loads(value)
     return ChainMark(int(body["position"]), str(body["hash"]), int(notification_id))
 
 
@@ -167,13 +170,13 @@ class Relay:
         self._partitions = len(partitions)
         self._partition_cache.clear()
         tails = {
-            partition: _mark(record.value, list(record.headers or ())) if record else None
+            partition: _tail_mark(record.value) if record else None
             for partition, record in read_partition_tails(self._bootstrap, settings.topic).items()
         }
         checkpoint_tails = read_partition_tails(self._bootstrap, settings.checkpoint_topic)
         checkpoint_record = checkpoint_tails.get(0)
         checkpoint = (
-            _mark(checkpoint_record.value, list(checkpoint_record.headers or ()))
+            _checkpoint_mark(checkpoint_record.value, list(checkpoint_record.headers or ()))
             if checkpoint_record
             else None
         )

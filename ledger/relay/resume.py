@@ -25,6 +25,14 @@ class ChainMark:
     notification_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class TailMark:
+    """The last message of a partition: its position and hash."""
+
+    position: int
+    hash: str
+
+
 GENESIS_MARK = ChainMark(position=0, hash=GENESIS_HASH, notification_id=0)
 
 
@@ -45,7 +53,7 @@ class TopicDivergedError(LedgerError):
 
 def find_resume_point(
     ledger: GrantLedger,
-    tails: Mapping[int, ChainMark | None],
+    tails: Mapping[int, TailMark | None],
     checkpoint: ChainMark | None,
     partition_of: Callable[[bytes], int],
 ) -> ResumePoint:
