@@ -25,8 +25,8 @@ from ledger.domain.errors import CommandIdConflict, ConcurrencyExhausted, NotFou
 from ledger.domain.programme import Programme
 from ledger.domain.recorded import IndexEntry, ProgrammeEvent, application_key, command_key
 from ledger.infrastructure.event_log_sql import event_log_sql
-from ledger.infrastructure.table_setup import create_tables
 from ledger.infrastructure.store_url import parse_store_url, store_url_from_env
+from ledger.infrastructure.table_setup import create_tables
 from schemas import commands as c
 from schemas.calendar import today_in_stockholm
 
@@ -293,17 +293,12 @@ class GrantLedger(Application[str]):
     ) -> list[StoredProgrammeEvent]:
         """One page of programme events in global order, as stored (the relay's fast path)."""
         assert self.mapper.cipher is None and self.mapper.compressor is None, "raw state is JSON"
-        page = self.recorder.select_notifications(
-            start=after_notification_id + 1, limit=limit, topics=[PROGRAMME_EVENT_TOPIC]
-        )
+        loads = orjson.loads
         return [
-            StoredProgrammeEvent(
-                notification_id=n.id,
-                aggregate_id=str(n.originator_id),
-                aggregate_version=n.originator_version,
-                state=orjson.loads(n.state),
+            StoredProgrammeEvent(notification_id, aggregate_id, version, loads(state))
+            for notification_id, aggregate_id, version, state in self._sql.topic_rows(
+                PROGRAMME_EVENT_TOPIC, after_notification_id, limit
             )
-            for n in page
         ]
 
     def close(self) -> None:

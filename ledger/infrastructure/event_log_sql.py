@@ -20,6 +20,11 @@ class EventLogSql(Protocol):
     def count_topic_between(self, topic: str, after_id: int, through_id: int) -> int:
         """How many events of `topic` have after_id < notification id <= through_id."""
 
+    def topic_rows(
+        self, topic: str, after_id: int, limit: int
+    ) -> list[tuple[int, str, int, bytes]]:
+        """(notification id, originator id, version, state) of `topic`'s next events, in order."""
+
 
 class SqliteEventLogSql:
     """Position queries on the SQLite store (notification id = rowid)."""
@@ -37,6 +42,18 @@ class SqliteEventLogSql:
             )
             row = cursor.fetchone()
         return None if row is None else int(row[0])
+
+    def topic_rows(
+        self, topic: str, after_id: int, limit: int
+    ) -> list[tuple[int, str, int, bytes]]:
+        """One topic's next rows after a rowid, without building eventsourcing objects."""
+        with self._recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT rowid, originator_id, originator_version, state FROM {self._table} "
+                "WHERE rowid>? AND topic=? ORDER BY rowid LIMIT ?",
+                (after_id, topic, limit),
+            )
+            return [(row[0], row[1], row[2], row[3]) for row in cursor.fetchall()]
 
     def count_topic_between(self, topic: str, after_id: int, through_id: int) -> int:
         """Count one topic's events in a rowid range."""
@@ -60,22 +77,44 @@ class PostgresEventLogSql:
         """The notification id of one stored event."""
         with self._recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
             cursor.execute(
-                f"SELECT notification_id FROM {self._table} "  # noqa: S608 (table name from recorder)
+                f"SELECT notification_id FROM {self._table} "
                 "WHERE originator_id=%s AND originator_version=%s",
                 (originator_id, version),
             )
             row = cursor.fetchone()
         return None if row is None else int(row["notification_id"])
 
+    def topic_rows(
+        self, topic: str, after_id: int, limit: int
+    ) -> list[tuple[int, str, int, bytes]]:
+        """One topic's next rows after a notification id."""
+        with self._recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT notification_id, originator_id, originator_version, state "
+                f"FROM {self._table} WHERE notification_id>%s AND topic=%s "
+                "ORDER BY notification_id LIMIT %s",
+                (after_id, topic, limit),
+            )
+            return [
+                (
+                    row["notification_id"],
+                    row["originator_id"],
+                    row["originator_version"],
+                    bytes(row["state"]),
+                )
+                for row in cursor.fetchall()
+            ]
+
     def count_topic_between(self, topic: str, after_id: int, through_id: int) -> int:
         """Count one topic's events in a notification id range."""
         with self._recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
             cursor.execute(
-                f"SELECT COUNT(*) AS n FROM {self._table} "  # noqa: S608
+                f"SELECT COUNT(*) AS n FROM {self._table} "
                 "WHERE notification_id>%s AND notification_id<=%s AND topic=%s",
                 (after_id, through_id, topic),
             )
             row = cursor.fetchone()
+        assert row is not None, "COUNT(*) returns one row"
         return int(row["n"])
 
 

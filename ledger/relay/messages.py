@@ -1,9 +1,8 @@
 """Stored events as Kafka messages: chained envelope value, key, CloudEvents headers."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger.application.envelopes import envelope_body, key_of
 from ledger.application.grant_ledger import StoredProgrammeEvent
@@ -16,9 +15,8 @@ NOTIFICATION_ID_HEADER = "gl_notification_id"
 CHECKPOINT_KEY = b"checkpoint"
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingMessage:
-    """One event ready to produce."""
+class OutgoingMessage(NamedTuple):
+    """One event ready to produce (a tuple: pages of them cross a process boundary cheaply)."""
 
     position: int
     notification_id: int

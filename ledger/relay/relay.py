@@ -6,13 +6,15 @@ import logging
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.partitioner.default import murmur2
+from kafka.producer.future import FutureRecordMetadata
 
 from ledger.application.grant_ledger import GrantLedger
 from ledger.config import BOOTSTRAP_ENV_VAR, KafkaSettings
@@ -20,19 +22,24 @@ from ledger.domain.errors import LedgerError
 from ledger.domain.recorded import format_utc
 from ledger.infrastructure.kafka.reading import producer_config, read_partition_tails
 from ledger.infrastructure.kafka.topics import ensure_topics
-from ledger.infrastructure.log_waiter import log_waiter
+from ledger.infrastructure.log_waiter import LogWaiter, log_waiter
+from ledger.relay.chained_log import (
+    PREFETCH_MIN_BACKLOG,
+    ChainedLog,
+    ChainStart,
+    InlineChainedLog,
+    PrefetchedChainedLog,
+)
 from ledger.relay.messages import (
     CHECKPOINT_KEY,
     NOTIFICATION_ID_HEADER,
     header_value,
-    outgoing_message,
 )
 from ledger.relay.resume import ChainMark, ResumePoint, TailMark, find_resume_point
 from schemas.envelope import CONTENT_TYPE, Checkpoint
 
 log = logging.getLogger("grant_ledger.relay")
 
-STORE_PAGE_EVENTS = 2_000
 IDLE_WAIT_S = 1.0
 FLUSH_WAIT_S = 5.0
 BACKOFF_FIRST_S = 0.5
@@ -79,6 +86,28 @@ class RelayStats:
         return self.published / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
 
+@dataclass(slots=True)
+class _Window:
+    """Events sent since the previous checkpoint; its checkpoint waits for all their acks.
+
+    Checkpointing this way, instead of flushing at every checkpoint, keeps the producer's
+    pipeline full: the checkpoint still goes out only once every event at or below it is
+    acknowledged, which is what a restarted relay relies on. The idempotent producer
+    completes a partition's sends in order, so the last send to each partition stands for
+    all of that partition's sends in the window.
+    """
+
+    last_send: dict[int, FutureRecordMetadata] = field(default_factory=dict)
+    position: int = 0
+    hash: str = ""
+    notification_id: int = 0
+
+    @property
+    def settled(self) -> bool:
+        """Every event of the window is acknowledged."""
+        return all(future.succeeded() for future in self.last_send.values())
+
+
 def _tail_mark(value: bytes | None) -> TailMark | None:
     if value is None:
         return None
@@ -108,6 +137,7 @@ class Relay:
         self._partition_cache: dict[bytes, int] = {}
         self._partitions = 0
         self._failure: BaseException | None = None
+        self._prefetcher: PrefetchedChainedLog | None = None
         self.stats = RelayStats()
 
     def stop(self) -> None:
@@ -122,6 +152,7 @@ class Relay:
         try:
             while not self._stop.is_set():
                 try:
+                    self._spawn_prefetcher()
                     resume = self._connect()
                     backoff_s = BACKOFF_FIRST_S
                     self._pump(resume, once, waiter)
@@ -140,6 +171,9 @@ class Relay:
                     self._stop.wait(backoff_s)
                     backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
         finally:
+            if self._prefetcher is not None:
+                self._prefetcher.close()
+                self._prefetcher = None
             self._disconnect(flush=True)
             waiter.close()
             self.stats.elapsed_s = time.monotonic() - started
@@ -212,7 +246,28 @@ class Relay:
 
     # ----------------------------------------------------------------- publishing
 
-    def _pump(self, resume: ResumePoint, once: bool, waiter: object) -> None:
+    def _spawn_prefetcher(self) -> None:
+        # Started before connecting to Kafka, so its start-up overlaps ours; used only when
+        # the backlog turns out large enough to be worth a second core.
+        if self._prefetcher is None and self._store_size() >= PREFETCH_MIN_BACKLOG:
+            self._prefetcher = PrefetchedChainedLog(self._ledger.store.url)
+
+    def _store_size(self) -> int:
+        return self._ledger.recorder.max_notification_id() or 0
+
+    def _open_log(self, after_id: int, next_position: int, prev_hash: str) -> ChainedLog:
+        start = ChainStart(after_id, next_position, prev_hash)
+        prefetcher, self._prefetcher = self._prefetcher, None
+        backlog = self._store_size() - after_id
+        if prefetcher is not None and backlog >= PREFETCH_MIN_BACKLOG:
+            log.info("relay: catching up on about %d stored events in a prefetch process", backlog)
+            prefetcher.begin(start)
+            return prefetcher
+        if prefetcher is not None:
+            prefetcher.close()
+        return InlineChainedLog(self._ledger, start)
+
+    def _pump(self, resume: ResumePoint, once: bool, waiter: LogWaiter) -> None:
         producer = self._producer
         assert producer is not None
         topic = self._settings.topic
@@ -225,37 +280,76 @@ class Relay:
         checkpointed = resume.last_checkpoint_position
         ahead = resume.published_ahead
         on_error = self._record_failure
-        while not self._stop.is_set():
-            page = self._ledger.stored_programme_events(after_id, STORE_PAGE_EVENTS)
-            if not page:
-                if position > checkpointed:
-                    self._checkpoint(position, prev_hash, after_id)
-                    checkpointed = position
-                if once:
-                    return
-                waiter.wait(IDLE_WAIT_S)  # type: ignore[attr-defined]
-                continue
-            for stored in page:
-                position += 1
-                message = outgoing_message(stored, position, prev_hash)
-                if position in ahead:
-                    self.stats.skipped_already_on_topic += 1
-                else:
-                    producer.send(
-                        topic,
-                        key=message.key,
-                        value=message.value,
-                        headers=message.headers,
-                        partition=self._partition_of(message.key),
-                    ).add_errback(on_error)
-                    self.stats.published += 1
-                prev_hash, after_id = message.hash, stored.notification_id
-                if position % checkpoint_every == 0:
-                    self._checkpoint(position, prev_hash, after_id)
-                    checkpointed = position
-            self.stats.last_position = position
-            if self._failure is not None:
-                raise PublishFailedError("position", position, str(self._failure))
+        window = _Window()
+        sealed: deque[_Window] = deque()
+        chained = self._open_log(after_id, position + 1, prev_hash)
+        try:
+            while not self._stop.is_set():
+                page = chained.next_page(IDLE_WAIT_S)
+                if not page:
+                    if isinstance(chained, PrefetchedChainedLog):
+                        # Caught up: follow new events in this process (LISTEN/NOTIFY or poll).
+                        chained.close()
+                        chained = InlineChainedLog(
+                            self._ledger, ChainStart(after_id, position + 1, prev_hash)
+                        )
+                        continue
+                    if position > checkpointed:
+                        # Idle: the chain's tip gets a checkpoint too.
+                        self._seal(window, position, prev_hash, after_id, sealed)
+                        window = _Window()
+                        checkpointed = position
+                    if sealed:
+                        self._flush(position)
+                        self._publish_settled(sealed)
+                        self._flush(position)
+                        assert not sealed, "after a flush every window is acknowledged"
+                    if once:
+                        return
+                    waiter.wait(IDLE_WAIT_S)
+                    continue
+                for message in page:
+                    position = message.position
+                    if position in ahead:
+                        self.stats.skipped_already_on_topic += 1
+                    else:
+                        partition = self._partition_of(message.key)
+                        window.last_send[partition] = producer.send(
+                            topic,
+                            key=message.key,
+                            value=message.value,
+                            headers=message.headers,
+                            partition=partition,
+                        ).add_errback(on_error)
+                        self.stats.published += 1
+                    prev_hash, after_id = message.hash, message.notification_id
+                    if position % checkpoint_every == 0:
+                        self._seal(window, position, prev_hash, after_id, sealed)
+                        window = _Window()
+                        checkpointed = position
+                self.stats.last_position = position
+                if self._failure is not None:
+                    raise PublishFailedError("position", position, str(self._failure))
+                self._publish_settled(sealed)
+        finally:
+            chained.close()
+
+    @staticmethod
+    def _seal(
+        window: _Window,
+        position: int,
+        chain_hash: str,
+        notification_id: int,
+        sealed: deque[_Window],
+    ) -> None:
+        window.position, window.hash, window.notification_id = position, chain_hash, notification_id
+        sealed.append(window)
+
+    def _publish_settled(self, sealed: deque[_Window]) -> None:
+        """Publish, in order, the checkpoints whose events are all acknowledged."""
+        while sealed and sealed[0].settled:
+            window = sealed.popleft()
+            self._send_checkpoint(window.position, window.hash, window.notification_id)
 
     def _record_failure(self, exc: BaseException) -> None:
         if self._failure is None:
@@ -279,9 +373,8 @@ class Relay:
         if self._failure is not None:
             raise PublishFailedError("position", through_position, str(self._failure))
 
-    def _checkpoint(self, position: int, chain_hash: str, notification_id: int) -> None:
-        """Flush every event up to `position`, then publish the chain point as a checkpoint."""
-        self._flush(position)
+    def _send_checkpoint(self, position: int, chain_hash: str, notification_id: int) -> None:
+        """Publish a chain point whose events are all acknowledged."""
         producer = self._producer
         assert producer is not None
         checkpoint = Checkpoint(
@@ -305,6 +398,5 @@ class Relay:
                 (NOTIFICATION_ID_HEADER, str(notification_id).encode()),
             ],
         ).add_errback(self._record_failure)
-        self._flush(position)
         self.stats.checkpoints += 1
         self.stats.last_position = position

@@ -1,0 +1,143 @@
+"""Relay throughput: 100 000 stored events to Kafka, against a bare kafka-python producer.
+
+Baseline (same run, same broker, same producer settings): a KafkaProducer sending the very
+bytes the relay produces (keys, values, headers), prepared in memory beforehand. The relay
+must reach at least 0.8x its events/s while reading the store, chaining hashes and
+checkpointing.
+"""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from kafka import KafkaProducer
+
+from ledger.application.grant_ledger import GrantLedger
+from ledger.config import KafkaSettings
+from ledger.domain.context import CommandContext
+from ledger.domain.programme import Programme
+from ledger.infrastructure.kafka.reading import producer_config
+from ledger.infrastructure.kafka.topics import ensure_topics
+from ledger.relay.messages import OutgoingMessage, outgoing_message
+from ledger.relay.relay import Relay
+from schemas.chain import GENESIS_HASH
+from tests.fill import disbursements, setup_commands
+
+pytestmark = pytest.mark.kafka
+
+EVENTS = 100_000
+SAVE_BATCH_EVENTS = 1_000
+PARTITIONS = 6
+RELAY_TO_BARE_TARGET = 0.8
+
+
+def _context(command: Any, at: datetime) -> CommandContext:
+    return CommandContext(
+        event_id=uuid4(),
+        recorded_at=at,
+        effective_date=at.date(),
+        actor=command.actor,
+        agency=command.agency,
+        command_id=command.command_id,
+        command_digest="0" * 64,
+        note=None,
+    )
+
+
+def _decide(programme: Programme | None, command: Any, at: datetime) -> Programme:
+    ctx = _context(command, at)
+    if programme is None:
+        return Programme.establish(command, ctx)
+    method = {
+        "SetAppropriation": programme.set_appropriation,
+        "SubmitApplication": programme.submit_application,
+        "AwardGrant": programme.award,
+        "DisburseFunds": programme.disburse,
+    }[command.type]
+    method(command, ctx)
+    return programme
+
+
+@pytest.fixture(scope="session")
+def store_with_events(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """EVENTS real programme events, decided by the aggregate, saved a batch at a time."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('relay-bench') / 'ledger.db'}"
+    ledger = GrantLedger(url)
+    start = datetime(2019, 1, 1, tzinfo=UTC)
+    programme: Programme | None = None
+    commands = [*setup_commands(), *disbursements(0, EVENTS - len(setup_commands()))]
+    for index, command in enumerate(commands):
+        programme = _decide(programme, command, start + timedelta(seconds=index))
+        if (index + 1) % SAVE_BATCH_EVENTS == 0 or index + 1 == len(commands):
+            ledger.save(programme)
+    ledger.close()
+    return url
+
+
+@pytest.fixture(scope="session")
+def relay_messages(store_with_events: str) -> list[OutgoingMessage]:
+    """The exact messages the relay produces, prepared for the bare producer."""
+    ledger = GrantLedger(store_with_events)
+    messages: list[OutgoingMessage] = []
+    prev_hash, after_id = GENESIS_HASH, 0
+    while page := ledger.stored_programme_events(after_id, 5_000):
+        for stored in page:
+            message = outgoing_message(stored, len(messages) + 1, prev_hash)
+            messages.append(message)
+            prev_hash, after_id = message.hash, stored.notification_id
+    ledger.close()
+    assert len(messages) == EVENTS
+    return messages
+
+
+def _fresh_topics(bootstrap: str) -> KafkaSettings:
+    topic = f"bench-{uuid.uuid4().hex[:10]}"
+    settings = KafkaSettings(bootstrap, topic, f"{topic}.checkpoints", 1_000, PARTITIONS)
+    ensure_topics(bootstrap, {settings.topic: PARTITIONS, settings.checkpoint_topic: 1})
+    return settings
+
+
+def _rounds(benchmark: Any, kafka_bootstrap: str, run: Any) -> None:
+    def setup() -> tuple[tuple[KafkaSettings], dict[str, Any]]:
+        return (_fresh_topics(kafka_bootstrap),), {}
+
+    benchmark.pedantic(run, setup=setup, rounds=3, iterations=1)
+    benchmark.extra_info["events"] = EVENTS
+    benchmark.extra_info["events_per_s"] = round(EVENTS / benchmark.stats.stats.median)
+
+
+@pytest.mark.benchmark(group="relay")
+def test_bare_producer_baseline(
+    benchmark: Any, kafka_bootstrap: str, relay_messages: list[OutgoingMessage]
+) -> None:
+    """Baseline: kafka-python sending the relay's bytes, same settings, then flush."""
+
+    def run(settings: KafkaSettings) -> None:
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, **producer_config())
+        for message in relay_messages:
+            producer.send(
+                settings.topic, key=message.key, value=message.value, headers=message.headers
+            )
+        producer.flush()
+        producer.close()
+
+    _rounds(benchmark, kafka_bootstrap, run)
+
+
+@pytest.mark.benchmark(group="relay")
+def test_relay_publishes_the_store(
+    benchmark: Any, kafka_bootstrap: str, store_with_events: str
+) -> None:
+    """The relay from store to topic (target: at least 0.8x the bare producer)."""
+
+    def run(settings: KafkaSettings) -> None:
+        ledger = GrantLedger(store_with_events)
+        try:
+            stats = Relay(ledger, settings, kafka_bootstrap).run(once=True)
+        finally:
+            ledger.close()
+        assert stats.published == EVENTS
+
+    _rounds(benchmark, kafka_bootstrap, run)
