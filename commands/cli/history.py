@@ -7,7 +7,7 @@ import orjson
 
 from commands.cli.options import add_store_option, open_ledger
 from ledger.application.envelopes import chained_envelopes
-from ledger.domain.errors import LedgerError, NotFound
+from ledger.domain.errors import NotFound
 from schemas.money import format_sek
 from schemas.recipients import recipient_name
 
@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
         def matches(data: dict[str, object]) -> bool:
             if args.application is not None:
-                return data.get("application_id") == args.application
-            return data.get("recipient") == args.recipient
+                return bool(data.get("application_id") == args.application)
+            return bool(data.get("recipient") == args.recipient)
 
         events = (event for _, event in ledger.programme_events())
         found = 0
@@ -62,11 +62,12 @@ def run(args: argparse.Namespace) -> int:
             who = data.get("recipient", "")
             name = recipient_name(str(who)) if who else None
             subject = f"{data.get('application_id', '')} {who} {name or ''}".strip()
+            reference = data.get("decision_ref") or data.get("payment_ref")
             sys.stdout.write(
                 f"#{envelope['position']:<6} effective {envelope['effective_date']}  "
                 f"recorded {envelope['recorded_at']}  {envelope['type']:<20} {subject}  "
                 f"{_amount_text(data)}  by {envelope['actor']} ({envelope['agency']})"
-                f"{'  ref ' + str(data.get('decision_ref') or data.get('payment_ref')) if data.get('decision_ref') or data.get('payment_ref') else ''}\n"
+                f"{f'  ref {reference}' if reference else ''}\n"
             )
         if found == 0 and args.recipient is not None:
             raise NotFound("recipient", args.recipient, "no events for this recipient")

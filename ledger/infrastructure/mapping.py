@@ -1,4 +1,4 @@
-"""Pydantic mapper and orjson transcoder for eventsourcing (after its aggregate7/aggregate8 examples)."""
+"""Pydantic mapper and orjson transcoder for eventsourcing (after its aggregate8 example)."""
 
 from typing import Any, cast
 

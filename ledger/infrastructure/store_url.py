@@ -37,7 +37,9 @@ def parse_store_url(url: str) -> StoreConfig:
         if raw_path.startswith("/./") or raw_path.startswith("/../"):
             raw_path = raw_path[1:]
         if not raw_path or raw_path == "/":
-            raise LedgerError(STORE_ENV_VAR, url, "sqlite URL needs a file path: sqlite:///path/ledger.db")
+            raise LedgerError(
+                STORE_ENV_VAR, url, "sqlite URL needs a file path: sqlite:///path/ledger.db"
+            )
         path = Path(raw_path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return StoreConfig(
@@ -54,7 +56,9 @@ def parse_store_url(url: str) -> StoreConfig:
     if parts.scheme in ("postgresql", "postgres"):
         dbname = parts.path.lstrip("/")
         if not dbname:
-            raise LedgerError(STORE_ENV_VAR, url, "postgresql URL needs a database: postgresql://host/db")
+            raise LedgerError(
+                STORE_ENV_VAR, url, "postgresql URL needs a database: postgresql://host/db"
+            )
         query = parse_qs(parts.query)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",

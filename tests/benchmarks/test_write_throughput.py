@@ -29,13 +29,25 @@ def realistic_mix(programme_id: str = "bench") -> list[c.CommandBase]:
     base = {"actor": "bench", "agency": AGENCY}
     commands: list[c.CommandBase] = [
         c.EstablishProgramme(
-            type="EstablishProgramme", command_id="est", programme_id=programme_id, name="Bench",
-            ordinance="SFS 2018:151", administering_agency=AGENCY, first_year=2018,
-            last_year=2022, recipient_types=["municipality"], **base,
+            type="EstablishProgramme",
+            command_id="est",
+            programme_id=programme_id,
+            name="Bench",
+            ordinance="SFS 2018:151",
+            administering_agency=AGENCY,
+            first_year=2018,
+            last_year=2022,
+            recipient_types=["municipality"],
+            **base,
         ),
         c.SetAppropriation(
-            type="SetAppropriation", command_id="app", programme_id=programme_id, year=YEAR,
-            amount_ore=10**13, decision_ref="budget", **base,
+            type="SetAppropriation",
+            command_id="app",
+            programme_id=programme_id,
+            year=YEAR,
+            amount_ore=10**13,
+            decision_ref="budget",
+            **base,
         ),
     ]
     for index in range(APPLICATIONS):
@@ -43,22 +55,36 @@ def realistic_mix(programme_id: str = "bench") -> list[c.CommandBase]:
         code = codes[index % len(codes)]
         commands.append(
             c.SubmitApplication(
-                type="SubmitApplication", command_id=f"s{index}", application_id=app_id,
-                programme_id=programme_id, recipient=code, recipient_type="municipality",
-                amounts_ore={str(YEAR): 3_000_000}, **base,
+                type="SubmitApplication",
+                command_id=f"s{index}",
+                application_id=app_id,
+                programme_id=programme_id,
+                recipient=code,
+                recipient_type="municipality",
+                amounts_ore={str(YEAR): 3_000_000},
+                **base,
             )
         )
         commands.append(
             c.AwardGrant(
-                type="AwardGrant", command_id=f"w{index}", application_id=app_id,
-                amounts_ore={str(YEAR): 3_000_000}, decision_ref=f"d{index}", **base,
+                type="AwardGrant",
+                command_id=f"w{index}",
+                application_id=app_id,
+                amounts_ore={str(YEAR): 3_000_000},
+                decision_ref=f"d{index}",
+                **base,
             )
         )
         for part in range(DISBURSEMENTS_PER_GRANT):
             commands.append(
                 c.DisburseFunds(
-                    type="DisburseFunds", command_id=f"p{index}-{part}", application_id=app_id,
-                    year=YEAR, amount_ore=1_000_000, payment_ref=f"pay{index}-{part}", **base,
+                    type="DisburseFunds",
+                    command_id=f"p{index}-{part}",
+                    application_id=app_id,
+                    year=YEAR,
+                    amount_ore=1_000_000,
+                    payment_ref=f"pay{index}-{part}",
+                    **base,
                 )
             )
     return commands
@@ -131,10 +157,14 @@ def test_sqlite_bare_store_baseline(benchmark: Any, fresh_sqlite: Callable[[], s
 
 @pytest.mark.benchmark(group="write-postgres")
 @pytest.mark.postgres
-def test_postgres_ledger_commands(benchmark: Any, postgres_schema_factory: Callable[[], str]) -> None:
+def test_postgres_ledger_commands(
+    benchmark: Any, postgres_schema_factory: Callable[[], str]
+) -> None:
     """The ledger's commands/s on PostgreSQL."""
     commands = realistic_mix()
-    _bench(benchmark, postgres_schema_factory, lambda url: _run_ledger(url, commands), len(commands))
+    _bench(
+        benchmark, postgres_schema_factory, lambda url: _run_ledger(url, commands), len(commands)
+    )
 
 
 @pytest.mark.benchmark(group="write-postgres")
