@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import orjson
 import pytest
+from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 
 from commands.cli.main import main
@@ -246,3 +247,19 @@ def test_a_restarted_empty_broker_gets_the_whole_log_again(
     own_broker.restart()
     assert relay_once(sqlite_store_url, settings, bootstrap).published == 40
     assert_exactly_once_in_order(envelopes_on(bootstrap, topic_name), 40)
+
+
+def test_the_relay_refuses_a_topic_that_would_lose_events(
+    sqlite_store_url: str, kafka_bootstrap: str, topic_name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An existing compacted topic is refused by name and setting; nothing is published."""
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    admin.create_topics([NewTopic(topic_name, 3, 1, topic_configs={"cleanup.policy": "compact"})])
+    admin.close()
+    fill(sqlite_store_url, 10)
+    args = ["relay", "--once", "--store", sqlite_store_url, "--bootstrap-servers", kafka_bootstrap]
+    assert main([*args, "--topic", topic_name]) == 2
+    error = capsys.readouterr().err
+    assert "cleanup.policy" in error
+    assert topic_name in error
+    assert count_on(kafka_bootstrap, topic_name) == 0
