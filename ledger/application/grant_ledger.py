@@ -13,7 +13,7 @@ from threading import RLock
 from typing import Any
 
 import orjson
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.persistence import OperationalError, RecordConflictError
 from eventsourcing.utils import get_topic
 
@@ -84,12 +84,17 @@ class GrantLedger(Application[str]):
                 ctx = self._context(command, digest, now)
                 try:
                     programme, index_entries = self._decide(command, ctx)
-                except RuleViolation:
+                except (RuleViolation, NotFound):
+                    # Rules refuse before they change anything, so the cached programme is intact.
                     # A repeat of an earlier command is refused by the rules it already changed
                     # (e.g. "already awarded"): report the earlier outcome instead.
                     earlier = self._earlier_outcome(command.command_id, digest)
                     if earlier is not None:
                         return earlier
+                    raise
+                except BaseException:
+                    # Anything else may have left a cached programme half-changed: drop them all.
+                    self._clear_cache()
                     raise
                 try:
                     recordings = self.save(programme, *index_entries)
@@ -226,6 +231,10 @@ class GrantLedger(Application[str]):
             assert isinstance(event, IndexEntry)
             return event
         return None
+
+    def _clear_cache(self) -> None:
+        if self.repository.cache is not None:
+            self.repository.cache = LRUCache(maxsize=AGGREGATE_CACHE_SIZE)
 
     def _evict(self, programme_id: str) -> None:
         cache = self.repository.cache
