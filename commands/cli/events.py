@@ -6,7 +6,7 @@ import sys
 import orjson
 
 from commands.cli.options import add_store_option, open_ledger
-from ledger.application.envelopes import chained_envelopes
+from ledger.application.published_log import store_envelopes
 from ledger.domain.errors import LedgerError
 
 
@@ -28,8 +28,7 @@ def run(args: argparse.Namespace) -> int:
     ledger = open_ledger(args)
     printed = 0
     try:
-        events = (event for _, event in ledger.programme_events())
-        for envelope in chained_envelopes(events):
+        for envelope in store_envelopes(ledger):
             if args.limit is not None and printed >= args.limit:
                 break
             if envelope["position"] >= args.from_position:

@@ -6,8 +6,7 @@ import sys
 import orjson
 
 from commands.cli.options import add_store_option, open_ledger
-from ledger.application.envelopes import chained_envelopes
-from ledger.domain.errors import NotFound
+from ledger.application.published_log import trail
 from schemas.money import format_sek
 from schemas.recipients import recipient_name
 
@@ -41,21 +40,9 @@ def run(args: argparse.Namespace) -> int:
     """Print every matching event with both dates, actor and agency."""
     ledger = open_ledger(args)
     try:
-        if args.application is not None:
-            ledger.programme_of_application(args.application)  # NotFound names the id
-
-        def matches(data: dict[str, object]) -> bool:
-            if args.application is not None:
-                return bool(data.get("application_id") == args.application)
-            return bool(data.get("recipient") == args.recipient)
-
-        events = (event for _, event in ledger.programme_events())
-        found = 0
-        for envelope in chained_envelopes(events):
+        envelopes = trail(ledger, application_id=args.application, recipient=args.recipient)
+        for envelope in envelopes:
             data = envelope["data"]
-            if not matches(data):
-                continue
-            found += 1
             if args.format == "json":
                 sys.stdout.buffer.write(orjson.dumps(envelope) + b"\n")
                 continue
@@ -69,8 +56,6 @@ def run(args: argparse.Namespace) -> int:
                 f"{_amount_text(data)}  by {envelope['actor']} ({envelope['agency']})"
                 f"{f'  ref {reference}' if reference else ''}\n"
             )
-        if found == 0 and args.recipient is not None:
-            raise NotFound("recipient", args.recipient, "no events for this recipient")
     finally:
         ledger.close()
     return 0

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from ledger.application.envelopes import envelope_body, seal
-from ledger.application.grant_ledger import NOTIFICATION_PAGE_SIZE, GrantLedger
+from ledger.application.grant_ledger import GrantLedger
+from ledger.application.published_log import store_envelopes
 from schemas.chain import GENESIS_HASH, canonical_bytes, chain_hash
 
 HASH_BYTES = 32
@@ -80,24 +80,7 @@ class StoreChain:
 
     def envelopes(self, through_position: int | None = None) -> Iterator[dict[str, Any]]:
         """The store's envelopes in order, chained from genesis."""
-        after_id, position, prev_hash = 0, 0, GENESIS_HASH
-        while True:
-            page = self._ledger.stored_programme_events(after_id, NOTIFICATION_PAGE_SIZE)
-            if not page:
-                return
-            for stored in page:
-                position += 1
-                envelope = seal(
-                    envelope_body(
-                        position, stored.aggregate_id, stored.aggregate_version, stored.state
-                    ),
-                    prev_hash,
-                )
-                prev_hash = envelope["hash"]
-                after_id = stored.notification_id
-                yield envelope
-                if through_position is not None and position >= through_position:
-                    return
+        return store_envelopes(self._ledger, through_position)
 
     def __len__(self) -> int:
         return len(self._hashes) // HASH_BYTES

@@ -1,0 +1,47 @@
+"""The published log read back from the store: envelopes in order, chained from genesis.
+
+What the relay puts on the topic, rebuilt from the event store alone; auditors' tools (history,
+events, verify) read it through here.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+from ledger.application.envelopes import envelope_body, seal
+from ledger.application.grant_ledger import NOTIFICATION_PAGE_SIZE, GrantLedger
+from ledger.domain.errors import NotFound
+from schemas.chain import GENESIS_HASH
+
+
+def store_envelopes(
+    ledger: GrantLedger, through_position: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every programme event as its envelope, positions from 1, chained from genesis."""
+    after_id, position, prev_hash = 0, 0, GENESIS_HASH
+    while page := ledger.stored_programme_events(after_id, NOTIFICATION_PAGE_SIZE):
+        for stored in page:
+            position += 1
+            body = envelope_body(
+                position, stored.aggregate_id, stored.aggregate_version, stored.state
+            )
+            envelope = seal(body, prev_hash)
+            prev_hash, after_id = envelope["hash"], stored.notification_id
+            yield envelope
+            if through_position is not None and position >= through_position:
+                return
+
+
+def trail(
+    ledger: GrantLedger, *, application_id: str | None = None, recipient: str | None = None
+) -> list[dict[str, Any]]:
+    """A grant's or a recipient's events, in order; NotFound when there are none."""
+    assert (application_id is None) != (recipient is None), "one of application_id, recipient"
+    if application_id is not None:
+        ledger.programme_of_application(application_id)  # NotFound names the id
+        field, value = "application_id", application_id
+    else:
+        field, value = "recipient", str(recipient)
+    found = [e for e in store_envelopes(ledger) if e["data"].get(field) == value]
+    if not found:
+        raise NotFound(field, value, f"no events for this {field.replace('_', ' ')}")
+    return found
