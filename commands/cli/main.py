@@ -15,6 +15,7 @@ SUBCOMMAND_MODULES = (
     "commands.cli.relay",
     "commands.cli.verify",
     "commands.cli.broker",
+    "commands.cli.serve",
 )
 EXIT_OK = 0
 EXIT_REFUSED = 1

@@ -28,7 +28,9 @@ from ledger.infrastructure.store_url import STORE_ENV_VAR, parse_store_url
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-GRANT_LEDGER_SERVICES = ("relay", "projector")
+GRANT_LEDGER_SERVICES = ("relay", "projector", "api")
+# What each service talks to: the API records commands and reads the store, never Kafka.
+NEEDS = {"relay": ("kafka", "postgres"), "projector": ("kafka", "postgres"), "api": ("postgres",)}
 # Every variable the code reads (ledger/config.py, ledger/infrastructure/store_url.py).
 KNOWN_VARIABLES = {
     STORE_ENV_VAR,
@@ -43,7 +45,7 @@ KNOWN_VARIABLES = {
 # `project` are being written alongside this file: until they are registered in
 # commands/cli/main.py SUBCOMMAND_MODULES, this list is what the compose file is held to.
 # Once both are registered, test_compose_commands_are_registered_subcommands covers them alone.
-DOCUMENTED_SUBCOMMANDS = {"relay": "relay", "projector": "project"}
+DOCUMENTED_SUBCOMMANDS = {"relay": "relay", "projector": "project", "api": "serve"}
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +169,7 @@ def test_services_wait_for_healthy_dependencies(compose: dict[str, Any]) -> None
         assert services(compose)[dependency].get("healthcheck", {}).get("test")
     for name in GRANT_LEDGER_SERVICES:
         depends_on = services(compose)[name]["depends_on"]
-        for dependency in ("kafka", "postgres"):
+        for dependency in NEEDS[name]:
             assert depends_on[dependency]["condition"] == "service_healthy", name
 
 
