@@ -1,0 +1,318 @@
+"""The replay store on disk: append-only column files of one generation, and their manifest.
+
+Appends write column bytes first and the manifest last (the commit point). Rewrites
+(compaction into position order, a re-fetch from Kafka) write a new generation of files,
+commit the manifest naming it, then delete the old generation. One writer at a time holds the
+directory's lock; readers need none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import crc32c
+import numpy as np
+
+from ledger.domain.errors import LedgerError
+from projections.replay.columns import Dictionaries, ReplayColumns, Table
+from projections.replay.layout import COLUMNS, EVENTS, column_file
+from projections.replay.manifest import MANIFEST_FILE, Manifest, PartitionMark, write_atomically
+
+LOCK_FILE = "writer.lock"
+# Growth step of the in-memory "position already stored" bitmap.
+BITMAP_GROWTH_FACTOR = 2
+READ_RETRIES = 3
+
+
+class ReplayStoreError(LedgerError):
+    """The replay store cannot be used as it is (damaged, locked, or of another format)."""
+
+
+class ReplayStore:
+    """A directory of column files and a manifest."""
+
+    def __init__(self, directory: Path, *, durable: bool = True) -> None:
+        self.directory = directory
+        self.durable = durable
+        self.manifest = self._read_manifest()
+        self.dictionaries = Dictionaries.from_lists(
+            self.manifest.dictionaries.get("programmes", []),
+            self.manifest.dictionaries.get("recipients", [""]),
+            self.manifest.dictionaries.get("agencies", []),
+        )
+        self._stored: np.ndarray[Any, np.dtype[np.bool_]] | None = None
+        self._lock_handle: Any = None
+
+    # ----------------------------------------------------------------- opening
+
+    def _read_manifest(self) -> Manifest:
+        path = self.directory / MANIFEST_FILE
+        if not path.exists():
+            return Manifest()
+        try:
+            return Manifest.from_json(path.read_bytes())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ReplayStoreError(
+                "replay store", str(self.directory), f"unreadable manifest: {exc}"
+            ) from None
+
+    def path_of(self, table: str, column: str, generation: int | None = None) -> Path:
+        """The file of a column (current generation by default)."""
+        return self.directory / column_file(
+            table, column, self.manifest.generation if generation is None else generation
+        )
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[ReplayStore]:
+        """Hold the writer lock; cut torn appends back to what the manifest counts."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        handle = (self.directory / LOCK_FILE).open("a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise ReplayStoreError(
+                "replay store", str(self.directory), "another process is writing to it"
+            ) from None
+        self._lock_handle = handle
+        try:
+            self.manifest = self._read_manifest()
+            self._truncate_torn_tails()
+            yield self
+        finally:
+            self._lock_handle = None
+            handle.close()
+
+    def _truncate_torn_tails(self) -> None:
+        for table, columns in COLUMNS.items():
+            for column, dtype in columns.items():
+                path = self.path_of(table, column)
+                expected = self.manifest.rows[table] * dtype.itemsize
+                size = path.stat().st_size if path.exists() else 0
+                if size < expected:
+                    raise ReplayStoreError(
+                        "replay store",
+                        str(path),
+                        f"holds {size} bytes, the manifest counts {expected}: re-fetch it",
+                    )
+                if size > expected:
+                    os.truncate(path, expected)
+
+    # ----------------------------------------------------------------- reading
+
+    def load(self) -> ReplayColumns:
+        """The stored rows, memory-mapped read-only (no copy)."""
+        for attempt in range(READ_RETRIES):
+            try:
+                return self._load()
+            except FileNotFoundError:
+                # A rewrite committed a new generation between our manifest read and open.
+                if attempt == READ_RETRIES - 1:
+                    raise
+                self.manifest = self._read_manifest()
+        raise AssertionError("unreachable")
+
+    def _load(self) -> ReplayColumns:
+        tables: dict[str, Table] = {}
+        for table, columns in COLUMNS.items():
+            rows = self.manifest.rows[table]
+            tables[table] = {}
+            for column, dtype in columns.items():
+                if rows == 0:
+                    tables[table][column] = np.empty(0, dtype=dtype)
+                else:
+                    tables[table][column] = np.memmap(
+                        self.path_of(table, column), dtype=dtype, mode="r", shape=(rows,)
+                    )
+        return ReplayColumns(tables["events"], tables["postings"], tables["timeline"])
+
+    def digest_problems(self) -> list[str]:
+        """Column files whose bytes do not match the manifest's CRC-32C (empty: all match)."""
+        problems = []
+        for table, columns in COLUMNS.items():
+            rows = self.manifest.rows[table]
+            for column, dtype in columns.items():
+                key = f"{table}.{column}"
+                path = self.path_of(table, column)
+                expected_bytes = rows * dtype.itemsize
+                if rows == 0:
+                    actual = 0
+                elif not path.exists() or path.stat().st_size < expected_bytes:
+                    problems.append(f"{path.name}: shorter than the {rows} rows counted")
+                    continue
+                else:
+                    mapped = np.memmap(path, dtype=np.uint8, mode="r", shape=(expected_bytes,))
+                    actual = crc32c.crc32c(mapped.data)
+                if actual != self.manifest.crc32c.get(key):
+                    problems.append(
+                        f"{path.name}: CRC-32C {actual} != manifest {self.manifest.crc32c.get(key)}"
+                    )
+        return problems
+
+    # ----------------------------------------------------------------- dedup
+
+    def stored_mask(
+        self, positions: np.ndarray[Any, np.dtype[np.int64]]
+    ) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """True where a position is already in the store."""
+        stored = self._stored_bitmap()
+        inside = positions < len(stored)
+        result = np.zeros(len(positions), dtype=np.bool_)
+        result[inside] = stored[positions[inside]]
+        return result
+
+    def _stored_bitmap(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        if self._stored is None:
+            positions = self.load().events["position"]
+            size = int(positions.max()) + 1 if len(positions) else 1
+            self._stored = np.zeros(size, dtype=np.bool_)
+            self._stored[positions] = True
+        return self._stored
+
+    def _mark_stored(self, positions: np.ndarray[Any, np.dtype[np.int64]]) -> None:
+        stored = self._stored_bitmap()
+        needed = int(positions.max()) + 1
+        if needed > len(stored):
+            grown = np.zeros(max(needed, len(stored) * BITMAP_GROWTH_FACTOR), dtype=np.bool_)
+            grown[: len(stored)] = stored
+            self._stored = stored = grown
+        stored[positions] = True
+
+    # ----------------------------------------------------------------- writing
+
+    def _require_lock(self) -> None:
+        assert self._lock_handle is not None, "write inside `with store.writing():`"
+
+    def append(
+        self,
+        columns: ReplayColumns,
+        *,
+        newest_hash: tuple[int, str] | None,
+        topic: str | None = None,
+        partitions: Mapping[int, PartitionMark] | None = None,
+    ) -> int:
+        """Add the events not stored yet; returns how many were new. Commits the manifest."""
+        self._require_lock()
+        positions = columns.events["position"]
+        if len(positions):
+            fresh = ~self.stored_mask(positions)
+            # Within a batch a position may repeat (a re-delivered message): keep the first.
+            _, first = np.unique(positions, return_index=True)
+            once = np.zeros(len(positions), dtype=np.bool_)
+            once[first] = True
+            columns = columns.select_events(fresh & once).in_position_order()
+        manifest = self.manifest
+        added = columns.event_count
+        if added:
+            new_positions = columns.events["position"]
+            if int(new_positions[0]) <= manifest.max_position:
+                manifest.position_sorted = False
+            for table, arrays in columns.tables().items():
+                for column, array in arrays.items():
+                    if len(array) == 0:
+                        continue
+                    payload = np.ascontiguousarray(array).tobytes()
+                    with self.path_of(table, column).open("ab") as handle:
+                        handle.write(payload)
+                        if self.durable:
+                            handle.flush()
+                            os.fsync(handle.fileno())
+                    key = f"{table}.{column}"
+                    manifest.crc32c[key] = crc32c.crc32c(payload, manifest.crc32c[key])
+                manifest.rows[table] += len(next(iter(arrays.values())))
+            self._mark_stored(new_positions)
+            top = int(new_positions[-1])
+            if top > manifest.max_position:
+                manifest.max_position, manifest.max_position_hash = top, None
+        if newest_hash is not None and newest_hash[0] == manifest.max_position:
+            manifest.max_position_hash = newest_hash[1]
+        if topic is not None:
+            self._merge_partitions(topic, partitions or {})
+        manifest.dictionaries = self.dictionaries.as_lists()
+        write_atomically(self.directory / MANIFEST_FILE, manifest.to_json(), durable=self.durable)
+        return added
+
+    def _merge_partitions(self, topic: str, partitions: Mapping[int, PartitionMark]) -> None:
+        manifest = self.manifest
+        if manifest.topic not in (None, topic):
+            # Offsets of another topic mean nothing here.
+            manifest.partitions = {}
+        manifest.topic = topic
+        for partition, mark in partitions.items():
+            old = manifest.partitions.get(partition)
+            if old is None:
+                manifest.partitions[partition] = mark
+            else:
+                manifest.partitions[partition] = PartitionMark(
+                    max(old.next_offset, mark.next_offset), max(old.max_position, mark.max_position)
+                )
+
+    def rewrite(
+        self,
+        columns: ReplayColumns,
+        *,
+        dictionaries: Dictionaries,
+        max_position_hash: str | None,
+        topic: str | None,
+        partitions: Mapping[int, PartitionMark],
+    ) -> None:
+        """Replace the whole content with `columns` (a new generation), atomically."""
+        self._require_lock()
+        old = self.manifest
+        new = Manifest(generation=old.generation + 1)
+        positions = columns.events["position"]
+        increasing = len(positions) < 2 or bool(np.all(positions[1:] > positions[:-1]))
+        # Strictly increasing implies unique; otherwise check the slow way.
+        assert increasing or len(np.unique(positions)) == len(positions), (
+            "a position is stored once"
+        )
+        for table, arrays in columns.tables().items():
+            for column, array in arrays.items():
+                payload = np.ascontiguousarray(array)
+                path = self.path_of(table, column, new.generation)
+                with path.open("wb") as handle:
+                    payload.tofile(handle)
+                    if self.durable:
+                        handle.flush()
+                        os.fsync(handle.fileno())
+                new.crc32c[f"{table}.{column}"] = crc32c.crc32c(payload.data) if len(payload) else 0
+            new.rows[table] = len(next(iter(arrays.values())))
+        new.position_sorted = increasing
+        new.max_position = int(positions.max()) if len(positions) else 0
+        new.max_position_hash = max_position_hash
+        new.dictionaries = dictionaries.as_lists()
+        new.topic = topic
+        new.partitions = dict(partitions)
+        write_atomically(self.directory / MANIFEST_FILE, new.to_json(), durable=self.durable)
+        self.manifest = new
+        self.dictionaries = dictionaries
+        self._stored = None
+        for table, cols in COLUMNS.items():
+            for column in cols:
+                self.path_of(table, column, old.generation).unlink(missing_ok=True)
+
+    def compact(self) -> bool:
+        """Sort the events into position order when appends left them out of it."""
+        self._require_lock()
+        if self.manifest.position_sorted:
+            return False
+        # Sorting copies the rows out of the memory maps before the old files are deleted.
+        columns = self.load().in_position_order()
+        self.rewrite(
+            columns,
+            dictionaries=self.dictionaries,
+            max_position_hash=self.manifest.max_position_hash,
+            topic=self.manifest.topic,
+            partitions=self.manifest.partitions,
+        )
+        return True
+
+    @property
+    def event_count(self) -> int:
+        """Stored events."""
+        return self.manifest.rows[EVENTS]
