@@ -16,6 +16,9 @@ SUBCOMMAND_MODULES = (
     "commands.cli.verify",
     "commands.cli.broker",
     "commands.cli.serve",
+    "commands.cli.project",
+    "commands.cli.rebuild",
+    "commands.cli.balances",
 )
 EXIT_OK = 0
 EXIT_REFUSED = 1

@@ -1,0 +1,1 @@
+"""Use cases of the read side: project, rebuild, answer balance questions; and progress output."""

@@ -1,0 +1,1 @@
+"""The Kafka side: the live projector, the fast bulk fetch for rebuilds, the checkpoints."""

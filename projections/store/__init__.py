@@ -1,0 +1,1 @@
+"""Read stores: the balance tables in SQLite (default) or PostgreSQL, applied exactly once."""

@@ -1,0 +1,435 @@
+"""The read store: balances and consumed positions, written together in one transaction.
+
+Exactly once: every batch runs in one transaction that (1) locks and reads the partitions'
+marks (next offset, highest position applied), (2) keeps only messages past both marks and past
+the position a rebuild covered, (3) adds their sums, (4) moves the marks. A crash before commit
+leaves nothing behind; a batch re-delivered after commit is skipped by its marks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg.errors
+
+from projections.domain.facts import EventFacts
+from projections.domain.rows import (
+    AgencyYearRow,
+    BalanceRow,
+    ProgrammeYearRow,
+    RecipientYearRow,
+    View,
+)
+from projections.domain.selection import EVERYTHING, Selection
+from projections.replay.engine import (
+    PROGRAMME_DAY_SUMS,
+    PROGRAMME_YEAR_SUMS,
+    RECIPIENT_YEAR_SUMS,
+    BaseTotals,
+)
+from projections.replay.manifest import PartitionMark
+from projections.store import schema as s
+from projections.store.deltas import BatchDeltas, deltas_of
+from projections.store.dialects import Dialect, dialect_for
+from projections.store.location import ReadStoreLocation, parse_read_store_url
+
+# PostgreSQL: two projectors upserting the same programme-year rows can deadlock or conflict;
+# the loser's transaction is rolled back whole and retried.
+MAX_APPLY_ATTEMPTS = 10
+RETRY_PAUSE_S = 0.05
+RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedEvent:
+    """One message as consumed: where it was on the topic, and what it says."""
+
+    partition: int
+    offset: int
+    facts: EventFacts
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOutcome:
+    """What one batch did."""
+
+    applied: tuple[EventFacts, ...]
+    skipped: int
+
+
+class ReadStore:
+    """Balance tables and views in SQLite or PostgreSQL."""
+
+    def __init__(self, location: ReadStoreLocation) -> None:
+        self.location = location
+        self.db: Dialect = dialect_for(location)
+        self._ensure_schema()
+
+    @classmethod
+    def open(cls, url: str) -> ReadStore:
+        """Open (creating tables and views when missing)."""
+        return cls(parse_read_store_url(url))
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def __enter__(self) -> ReadStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- schema
+
+    def _ensure_schema(self) -> None:
+        if {t.name for t in s.TABLES} <= self.db.table_names():
+            return
+        self.db.begin()
+        try:
+            self.db.lock_schema()
+            for table in s.TABLES:
+                self.db.execute(s.create_table(table, suffix=self.db.table_suffix))
+            existing_views = self._view_names()
+            for name, statement in s.create_views(self.db.year_end_or_today):
+                if name not in existing_views:
+                    self.db.execute(statement)
+            self.db.execute(
+                f"INSERT INTO projection_state (key, value) VALUES ({self._marks(2)}) "
+                "ON CONFLICT (key) DO NOTHING",
+                (s.SCHEMA_VERSION_KEY, s.SCHEMA_VERSION),
+            )
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    def _view_names(self) -> set[str]:
+        if self.db.name == "sqlite":
+            return {
+                row[0]
+                for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'view'")
+            }
+        rows = self.db.execute(
+            "SELECT table_name FROM information_schema.views WHERE table_schema = current_schema()"
+        )
+        return {row[0] for row in rows}
+
+    def _marks(self, count: int) -> str:
+        return ", ".join(self.db.placeholder for _ in range(count))
+
+    # ----------------------------------------------------------------- applying
+
+    def apply(self, topic: str, messages: Sequence[ConsumedEvent]) -> ApplyOutcome:
+        """Apply a batch exactly once (see the module docstring); retried on PG conflicts."""
+        for attempt in range(1, MAX_APPLY_ATTEMPTS + 1):
+            try:
+                return self._apply_once(topic, messages)
+            except RETRYABLE:
+                self.db.rollback()
+                if attempt == MAX_APPLY_ATTEMPTS:
+                    raise
+                time.sleep(RETRY_PAUSE_S * attempt)
+        raise AssertionError("unreachable")
+
+    def _apply_once(self, topic: str, messages: Sequence[ConsumedEvent]) -> ApplyOutcome:
+        if not messages:
+            return ApplyOutcome((), 0)
+        partitions = sorted({message.partition for message in messages})
+        self.db.begin()
+        try:
+            marks = self._locked_marks(topic, partitions)
+            complete_through = self._complete_through()
+            kept: list[EventFacts] = []
+            next_offsets = {p: marks[p].next_offset for p in partitions}
+            max_positions = {p: marks[p].max_position for p in partitions}
+            for message in messages:
+                p, position = message.partition, message.facts.position
+                fresh = (
+                    message.offset >= marks[p].next_offset
+                    and position > max_positions[p]
+                    and position > complete_through
+                )
+                if fresh:
+                    kept.append(message.facts)
+                    max_positions[p] = position
+                next_offsets[p] = max(next_offsets[p], message.offset + 1)
+            self._write_deltas(deltas_of(kept))
+            self.db.executemany(
+                f"UPDATE consumed_partitions SET next_offset = {self.db.placeholder}, "
+                f"max_position = {self.db.placeholder} WHERE topic = {self.db.placeholder} "
+                f"AND kafka_partition = {self.db.placeholder}",
+                [(next_offsets[p], max_positions[p], topic, p) for p in partitions],
+            )
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+        return ApplyOutcome(tuple(kept), len(messages) - len(kept))
+
+    def _locked_marks(self, topic: str, partitions: list[int]) -> dict[int, PartitionMark]:
+        if not partitions:
+            return {}
+        self.db.executemany(
+            f"INSERT INTO consumed_partitions (topic, kafka_partition, next_offset, max_position) "
+            f"VALUES ({self._marks(4)}) ON CONFLICT (topic, kafka_partition) DO NOTHING",
+            [(topic, p, 0, 0) for p in partitions],
+        )
+        rows = self.db.execute(
+            "SELECT kafka_partition, next_offset, max_position FROM consumed_partitions "
+            f"WHERE topic = {self.db.placeholder} "
+            f"AND kafka_partition IN ({self._marks(len(partitions))}) "
+            f"ORDER BY kafka_partition{self.db.lock_partitions_sql()}",
+            (topic, *partitions),
+        )
+        return {int(p): PartitionMark(int(n), int(m)) for p, n, m in rows}
+
+    def _complete_through(self) -> int:
+        rows = self.db.execute(
+            f"SELECT value FROM projection_state WHERE key = {self.db.placeholder}",
+            (s.STATE_COMPLETE_THROUGH,),
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def _upsert(self, table: s.Table, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        keys = ", ".join(name for name, _ in table.keys)
+        updates = ", ".join(
+            f"{name} = {table.name}.{name} + excluded.{name}" for name, _ in table.values
+        )
+        self.db.executemany(
+            f"INSERT INTO {table.name} ({', '.join(table.columns)}) "
+            f"VALUES ({self._marks(len(table.columns))}) "
+            f"ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+            rows,
+        )
+
+    def _write_deltas(self, deltas: BatchDeltas) -> None:
+        # Keys in sorted order, tables in a fixed order: concurrent projectors lock rows in
+        # the same order and so cannot deadlock each other on them.
+        date_param = self.db.date_param
+        self._upsert(
+            s.RECIPIENT_YEAR, [(*key, *sums) for key, sums in sorted(deltas.recipient_year.items())]
+        )
+        self._upsert(
+            s.PROGRAMME_YEAR, [(*key, *sums) for key, sums in sorted(deltas.programme_year.items())]
+        )
+        self._upsert(
+            s.PROGRAMME_DAY,
+            [
+                (p, y, date_param(d), *sums)
+                for (p, y, d), sums in sorted(deltas.programme_day.items())
+            ],
+        )
+        if deltas.timeline:
+            self.db.executemany(
+                f"INSERT INTO agency_timeline (programme_id, position, effective_date, agency) "
+                f"VALUES ({self._marks(4)}) ON CONFLICT (programme_id, position) DO NOTHING",
+                [(p, position, date_param(d), a) for p, position, d, a in sorted(deltas.timeline)],
+            )
+
+    # ----------------------------------------------------------------- state
+
+    def partition_marks(self, topic: str) -> dict[int, PartitionMark]:
+        """Consumed marks per partition of `topic`."""
+        rows = self.db.execute(
+            "SELECT kafka_partition, next_offset, max_position FROM consumed_partitions "
+            f"WHERE topic = {self.db.placeholder}",
+            (topic,),
+        )
+        return {int(p): PartitionMark(int(n), int(m)) for p, n, m in rows}
+
+    def state(self) -> dict[str, str]:
+        """The projection_state table."""
+        return {
+            str(k): str(v) for k, v in self.db.execute("SELECT key, value FROM projection_state")
+        }
+
+    def projector_lock(self, *, exclusive: bool) -> contextlib.AbstractContextManager[None]:
+        """Shared while projecting, exclusive while rebuilding."""
+        return self.db.projector_lock(exclusive=exclusive)
+
+    # ----------------------------------------------------------------- blue/green rebuild
+
+    def replace(
+        self,
+        totals: BaseTotals,
+        *,
+        topic: str | None,
+        marks: dict[int, PartitionMark],
+        complete_through: int,
+        source: str,
+    ) -> None:
+        """Swap in tables built from `totals`, in one transaction: readers see old or new."""
+        suffix = f"__b{uuid.uuid4().hex[:8]}"
+        db = self.db
+        rows = self._rows_of(totals)
+        state = {
+            s.SCHEMA_VERSION_KEY: s.SCHEMA_VERSION,
+            s.STATE_COMPLETE_THROUGH: str(complete_through),
+            s.STATE_REBUILT_AT: datetime.now(tz=UTC).isoformat(),
+            s.STATE_SOURCE: source,
+        }
+        rows[s.CONSUMED_PARTITIONS.name] = (
+            [(topic, p, m.next_offset, m.max_position) for p, m in sorted(marks.items())]
+            if topic
+            else []
+        )
+        rows[s.PROJECTION_STATE.name] = sorted(state.items())
+        db.begin()
+        try:
+            for table in s.TABLES:
+                db.execute(s.create_table(table, table.name + suffix, db.table_suffix))
+                # In key order: appends to the B-tree instead of inserts all over it.
+                db.bulk_insert(table.name + suffix, table.columns, sorted(rows[table.name]))
+            for view in reversed(s.VIEWS):
+                db.execute(f"DROP VIEW IF EXISTS {view}")
+            for table in s.TABLES:
+                db.execute(f"DROP TABLE IF EXISTS {table.name}")
+                db.execute(f"ALTER TABLE {table.name + suffix} RENAME TO {table.name}")
+            for _, statement in s.create_views(db.year_end_or_today):
+                db.execute(statement)
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
+
+    def _rows_of(self, totals: BaseTotals) -> dict[str, list[tuple[Any, ...]]]:
+        programmes, recipients, agencies = totals.programmes, totals.recipients, totals.agencies
+        date_param = self.db.date_param
+
+        def names(codes: Any, dictionary: list[str]) -> list[str]:
+            return [dictionary[code] for code in codes.tolist()]
+
+        ry = totals.recipient_year
+        py = totals.programme_year
+        pd = totals.programme_day
+        tl = totals.timeline
+        day_cache: dict[int, Any] = {}
+
+        def day(value: int) -> Any:
+            found = day_cache.get(value)
+            if found is None:
+                found = day_cache[value] = date_param(value)
+            return found
+
+        return {
+            s.RECIPIENT_YEAR.name: list(
+                zip(
+                    names(ry["programme"], programmes),
+                    names(ry["recipient"], recipients),
+                    ry["year"].tolist(),
+                    *(ry[name].tolist() for name in RECIPIENT_YEAR_SUMS),
+                    strict=True,
+                )
+            ),
+            s.PROGRAMME_YEAR.name: list(
+                zip(
+                    names(py["programme"], programmes),
+                    py["year"].tolist(),
+                    *(py[name].tolist() for name in PROGRAMME_YEAR_SUMS),
+                    strict=True,
+                )
+            ),
+            s.PROGRAMME_DAY.name: list(
+                zip(
+                    names(pd["programme"], programmes),
+                    pd["year"].tolist(),
+                    [day(d) for d in pd["effective_day"].tolist()],
+                    *(pd[name].tolist() for name in PROGRAMME_DAY_SUMS),
+                    strict=True,
+                )
+            ),
+            s.AGENCY_TIMELINE.name: list(
+                zip(
+                    names(tl["programme"], programmes),
+                    tl["position"].tolist(),
+                    [day(d) for d in tl["effective_day"].tolist()],
+                    names(tl["agency"], agencies),
+                    strict=True,
+                )
+            ),
+        }
+
+    # ----------------------------------------------------------------- reading
+
+    def has_programme(self, programme_id: str) -> bool:
+        """True when the store has any row of the programme."""
+        mark = self.db.placeholder
+        return bool(
+            self.db.execute(
+                f"SELECT 1 FROM programme_year_totals WHERE programme_id = {mark} UNION ALL "
+                f"SELECT 1 FROM agency_timeline WHERE programme_id = {mark} LIMIT 1",
+                (programme_id, programme_id),
+            )
+        )
+
+    def has_recipient(self, recipient: str) -> bool:
+        """True when the store has any row of the recipient."""
+        return bool(
+            self.db.execute(
+                "SELECT 1 FROM recipient_year_totals "
+                f"WHERE recipient = {self.db.placeholder} LIMIT 1",
+                (recipient,),
+            )
+        )
+
+    def balances(self, view: View, selection: Selection = EVERYTHING) -> list[BalanceRow]:
+        """Rows of a view, filtered, sorted by key."""
+        mark = self.db.placeholder
+        conditions: list[str] = []
+        params: list[Any] = []
+        if view is View.AGENCY_YEAR and selection.programme_id is not None:
+            sql = s.agency_year_query(mark)
+            params.append(selection.programme_id)
+            if selection.year is not None:
+                sql = f"SELECT * FROM ({sql}) q WHERE q.year = {mark}"
+                params.append(selection.year)
+            rows = self.db.execute(sql, params)
+            return sorted(
+                AgencyYearRow(str(a), int(y), int(aw), int(di), int(rc))
+                for a, y, aw, di, rc in rows
+            )
+        if selection.programme_id is not None and view is not View.AGENCY_YEAR:
+            conditions.append(f"programme_id = {mark}")
+            params.append(selection.programme_id)
+        if selection.recipient is not None and view is View.RECIPIENT_YEAR:
+            conditions.append(f"recipient = {mark}")
+            params.append(selection.recipient)
+        if selection.year is not None:
+            conditions.append(f"year = {mark}")
+            params.append(selection.year)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        if view is View.RECIPIENT_YEAR:
+            rows = self.db.execute(
+                "SELECT programme_id, recipient, year, requested_ore, awarded_ore, disbursed_ore, "
+                f"recovered_ore FROM recipient_year_balances{where}",
+                params,
+            )
+            return sorted(
+                RecipientYearRow(str(p), str(r), int(y), *map(int, sums)) for p, r, y, *sums in rows
+            )
+        if view is View.PROGRAMME_YEAR:
+            rows = self.db.execute(
+                "SELECT programme_id, year, agency, appropriated_ore, awarded_ore, disbursed_ore, "
+                f"recovered_ore FROM programme_year_balances{where}",
+                params,
+            )
+            return sorted(
+                ProgrammeYearRow(str(p), int(y), str(a), *map(int, sums)) for p, y, a, *sums in rows
+            )
+        rows = self.db.execute(
+            "SELECT agency, year, awarded_ore, disbursed_ore, recovered_ore "
+            f"FROM agency_year_balances{where}",
+            params,
+        )
+        return sorted(
+            AgencyYearRow(str(a), int(y), int(aw), int(di), int(rc)) for a, y, aw, di, rc in rows
+        )

@@ -1,0 +1,136 @@
+"""A projector killed with SIGKILL mid-batch and restarted ends with exactly the same balances.
+
+Killed at the worst moment (the batch is in the replay store, the read store has not committed
+it) and at a random moment while catching up; the restart re-reads from the read store's marks.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from projections.consumer.projector import FAILPOINT_ENV_VAR, KILL_AFTER_REPLAY
+from projections.domain.asof import AsOf
+from projections.replay.manifest import MANIFEST_FILE, Manifest
+from projections.replay.store import ReplayStore
+from projections.replay.verify import verify_store
+from projections.store.read_store import ReadStore
+from tests.synthetic_ledger import (
+    checkpoints_of,
+    engine_balances,
+    produce_envelopes,
+    stored_view_balances,
+    synthetic_envelopes,
+)
+
+EVENTS = 12_000
+START_TIMEOUT_S = 60
+RUN_TIMEOUT_S = 180
+
+
+@pytest.fixture(scope="module")
+def envelopes() -> list[dict[str, object]]:
+    """A synthetic ledger with a real chain."""
+    return list(synthetic_envelopes(EVENTS))
+
+
+@pytest.fixture(scope="module")
+def topic(kafka_bootstrap: str, envelopes: list[dict[str, object]]) -> str:
+    """The ledger on a topic of six partitions."""
+    name = f"gl-crash-{datetime.now(tz=UTC).strftime('%H%M%S%f')}"
+    produce_envelopes(kafka_bootstrap, name, envelopes, checkpoint_topic=f"{name}.checkpoints")
+    return name
+
+
+def project(
+    kafka_bootstrap: str,
+    topic: str,
+    directory: Path,
+    *,
+    once: bool,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """`grant-ledger project` in a process of its own."""
+    command = [
+        sys.executable,
+        "-m",
+        "commands.cli.main",
+        "project",
+        "--read-store",
+        f"sqlite:///{directory / 'read.db'}",
+        "--replay-dir",
+        str(directory / "replay"),
+        "--bootstrap-servers",
+        kafka_bootstrap,
+        "--topic",
+        topic,
+        "--group",
+        f"crash-{directory.name}",
+        "--session-timeout-ms",
+        "3000",
+        "--max-poll-interval-ms",
+        "3000",
+        "--idle-ms",
+        "1500",
+    ]
+    if once:
+        command.append("--once")
+    return subprocess.Popen(command, env={**os.environ, **(env or {})}, stderr=subprocess.PIPE)
+
+
+def replay_events(directory: Path) -> int:
+    """Events the replay store has committed so far."""
+    path = directory / "replay" / MANIFEST_FILE
+    return Manifest.from_json(path.read_bytes()).events if path.exists() else 0
+
+
+def assert_exact(directory: Path, envelopes: list[dict[str, object]]) -> None:
+    """Read store and replay store hold exactly the ledger."""
+    today = datetime.now(tz=UTC).date()
+    with ReadStore.open(f"sqlite:///{directory / 'read.db'}") as read_store:
+        assert stored_view_balances(read_store) == engine_balances(envelopes, AsOf(), today=today)
+    replay = ReplayStore(directory / "replay")
+    with replay.writing():
+        replay.compact()
+    verdict = verify_store(replay, checkpoints_of(envelopes))
+    assert verdict.trusted, verdict.problems
+    assert replay.event_count == EVENTS
+
+
+def test_killed_between_replay_append_and_commit(
+    kafka_bootstrap: str, topic: str, envelopes: list[dict[str, object]], tmp_path: Path
+) -> None:
+    """SIGKILL after the 3rd batch reached the replay store, before the read store committed."""
+    first = project(
+        kafka_bootstrap,
+        topic,
+        tmp_path,
+        once=True,
+        env={FAILPOINT_ENV_VAR: f"{KILL_AFTER_REPLAY}:3"},
+    )
+    assert first.wait(RUN_TIMEOUT_S) == -signal.SIGKILL
+    assert replay_events(tmp_path) > 0
+    second = project(kafka_bootstrap, topic, tmp_path, once=True)
+    assert second.wait(RUN_TIMEOUT_S) == 0, second.stderr.read() if second.stderr else ""
+    assert_exact(tmp_path, envelopes)
+
+
+def test_killed_at_a_random_moment(
+    kafka_bootstrap: str, topic: str, envelopes: list[dict[str, object]], tmp_path: Path
+) -> None:
+    """SIGKILL while catching up, wherever it lands; the restart finishes the job exactly once."""
+    running = project(kafka_bootstrap, topic, tmp_path, once=False)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while replay_events(tmp_path) < EVENTS // 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    running.send_signal(signal.SIGKILL)
+    assert running.wait(RUN_TIMEOUT_S) == -signal.SIGKILL
+    assert 0 < replay_events(tmp_path) < EVENTS
+    restarted = project(kafka_bootstrap, topic, tmp_path, once=True)
+    assert restarted.wait(RUN_TIMEOUT_S) == 0, restarted.stderr.read() if restarted.stderr else ""
+    assert_exact(tmp_path, envelopes)
