@@ -17,6 +17,8 @@ from ledger.infrastructure.kafka.dev_broker import DevBroker
 
 SCENARIO_RESOURCE = "scenarios/sfs_2018_151.jsonl"
 DEMO_APPLICATION = "sfs2018151-1280-2018"  # Malmö's three-year grant
+PROGRAMME = "sfs-2018-151"
+AS_OF = "2019-12-31"
 
 
 def _step(title: str) -> None:
@@ -70,12 +72,38 @@ def main() -> int:
         if _run(["verify"]) != 0:
             return 1
 
+        _step("6. Project the topic into the read store (and the local replay store)")
+        if _run(["project", "--once", "--group", "grant-ledger-demo"]) != 0:
+            return 1
+
+    _step("7. Finance: programme x year (appropriated, awarded, paid, available)")
+    if _run(["balances", "--by", "programme-year", "--programme", PROGRAMME]) != 0:
+        return 1
+
+    _step("8. Finance: the 32 municipalities x year")
+    if _run(["balances", "--by", "recipient-year", "--programme", PROGRAMME]) != 0:
+        return 1
+
+    _step("9. Finance: the Tillväxtverket -> Delmos handover in the agency split")
+    if _run(["balances", "--by", "agency-year", "--programme", PROGRAMME]) != 0:
+        return 1
+
+    _step("10. Auditor: the programme as of 2019-12-31 (the hot replay path)")
+    if _run(
+        ["balances", "--by", "programme-year", "--programme", PROGRAMME, "--as-of-date", AS_OF]
+    ):
+        return 1
+
     _step("Next")
     print(
-        "grant-ledger history --recipient 1280            # everything about Malmö\n"
-        "grant-ledger events --limit 3                    # the global log as JSON Lines\n"
-        "grant-ledger broker & export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092\n"
-        "grant-ledger relay --once && grant-ledger verify  # against a broker that stays up"
+        "grant-ledger history --recipient 1280             # everything about Malmö\n"
+        "grant-ledger events --limit 3                     # the global log as JSON Lines\n"
+        "grant-ledger balances --recipient 1280 --format csv\n"
+        "grant-ledger balances --by agency-year --as-known-at 2026-01-01T00:00:00Z\n"
+        "grant-ledger broker &                             # a broker that stays up, then:\n"
+        "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092\n"
+        "grant-ledger relay --once && grant-ledger verify && grant-ledger project --once\n"
+        "grant-ledger rebuild                              # every projection from the replay store"
     )
     print(f"\ndemo finished in {time.monotonic() - started:.1f} s; nothing left running")
     return 0

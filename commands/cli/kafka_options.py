@@ -18,7 +18,7 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
         "--bootstrap-servers",
         metavar="HOST:PORT",
         default=None,
-        help=f"Kafka bootstrap servers (default ${BOOTSTRAP_ENV_VAR}; unset: embedded dev broker)",
+        help=f"Kafka bootstrap servers (default ${BOOTSTRAP_ENV_VAR})",
     )
     parser.add_argument("--topic", default=None, help=f"event topic (default ${TOPIC_ENV_VAR})")
     parser.add_argument(
