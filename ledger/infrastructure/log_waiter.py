@@ -3,9 +3,10 @@
 import time
 from typing import Protocol
 
-import psycopg
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
+
+from ledger.infrastructure.store_url import StoreConfig, connect_postgres
 
 SQLITE_POLL_INTERVAL_S = 0.05
 
@@ -34,15 +35,8 @@ class PollingWaiter:
 class ListenNotifyWaiter:
     """PostgreSQL: eventsourcing NOTIFYs its channel on every insert; LISTEN and wake on it."""
 
-    def __init__(self, recorder: PostgresApplicationRecorder, store_env: dict[str, str]) -> None:
-        self._conn = psycopg.connect(
-            dbname=store_env["POSTGRES_DBNAME"],
-            host=store_env["POSTGRES_HOST"],
-            port=int(store_env["POSTGRES_PORT"]),
-            user=store_env["POSTGRES_USER"],
-            password=store_env["POSTGRES_PASSWORD"],
-            autocommit=True,
-        )
+    def __init__(self, recorder: PostgresApplicationRecorder, store: StoreConfig) -> None:
+        self._conn = connect_postgres(store)
         self._conn.execute(f'LISTEN "{recorder.channel_name}"')
 
     def wait(self, timeout_s: float) -> None:
@@ -55,8 +49,8 @@ class ListenNotifyWaiter:
         self._conn.close()
 
 
-def log_waiter(recorder: ApplicationRecorder, store_env: dict[str, str]) -> LogWaiter:
+def log_waiter(recorder: ApplicationRecorder, store: StoreConfig) -> LogWaiter:
     """The best way to wait for new events on this store."""
     if isinstance(recorder, PostgresApplicationRecorder):
-        return ListenNotifyWaiter(recorder, store_env)
+        return ListenNotifyWaiter(recorder, store)
     return PollingWaiter()

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import psycopg
+
 from ledger.domain.errors import LedgerError
 
 STORE_ENV_VAR = "GRANT_LEDGER_STORE"
@@ -75,4 +77,18 @@ def parse_store_url(url: str) -> StoreConfig:
         return StoreConfig(url=url, kind="postgresql", env=env)
     raise LedgerError(
         STORE_ENV_VAR, url, "expected sqlite:///path/to/ledger.db or postgresql://user@host:port/db"
+    )
+
+
+def connect_postgres(store: StoreConfig) -> "psycopg.Connection[tuple[object, ...]]":
+    """A separate autocommit connection to a PostgreSQL event store (for LISTEN, locks)."""
+    assert store.kind == "postgresql", store.kind
+    env = store.env
+    return psycopg.connect(
+        dbname=env["POSTGRES_DBNAME"],
+        host=env["POSTGRES_HOST"],
+        port=int(env["POSTGRES_PORT"]),
+        user=env["POSTGRES_USER"],
+        password=env["POSTGRES_PASSWORD"],
+        autocommit=True,
     )

@@ -1,11 +1,10 @@
 """Create the event store's tables once, safely when several processes start together."""
 
-import psycopg
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-from ledger.infrastructure.store_url import StoreConfig
+from ledger.infrastructure.store_url import StoreConfig, connect_postgres
 
 # Any fixed 64-bit number works; it only has to be the same for every grant-ledger process.
 TABLE_SETUP_LOCK_KEY = 0x6772616E74  # "grant"
@@ -22,15 +21,7 @@ def create_tables(recorder: ApplicationRecorder, store: StoreConfig) -> None:
         recorder.create_table()  # SQLite serialises DDL itself
         return
     assert isinstance(recorder, PostgresApplicationRecorder), type(recorder).__name__
-    env = store.env
-    with psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=int(env["POSTGRES_PORT"]),
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"],
-        autocommit=True,
-    ) as conn:
+    with connect_postgres(store) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (TABLE_SETUP_LOCK_KEY,))
         try:
             recorder.create_table()

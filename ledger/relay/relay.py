@@ -148,7 +148,7 @@ class Relay:
         """Publish until caught up (`once`) or until stopped; survive broker outages."""
         started = time.monotonic()
         backoff_s = BACKOFF_FIRST_S
-        waiter = log_waiter(self._ledger.recorder, self._ledger.store.env)
+        waiter = log_waiter(self._ledger.recorder, self._ledger.store)
         try:
             while not self._stop.is_set():
                 try:

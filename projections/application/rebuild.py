@@ -15,7 +15,7 @@ import numpy.typing as npt
 from ledger.domain.errors import LedgerError
 from projections.application.progress import Progress
 from projections.consumer.checkpoints import read_checkpoints
-from projections.consumer.fetch import DEFAULT_IDLE_MS, Fetched, fetch_topic, topic_size
+from projections.consumer.fetch import DEFAULT_IDLE_MS, Fetched, fetch_topic, recode, topic_size
 from projections.domain.asof import AsOf
 from projections.replay import asof_index
 from projections.replay.columns import ReplayColumns
@@ -237,24 +237,8 @@ def _local_ready(
 
 def _append_fetched(replay: ReplayStore, fetched: Fetched, topic: str) -> None:
     """Append fetched columns, recoded into the store's dictionaries."""
-    columns = fetched.columns
-    lists = fetched.dictionaries.as_lists()
-    into = replay.dictionaries
-    programmes = np.array([into.programmes.code(v) for v in lists["programmes"]], dtype=np.int64)
-    recipients = np.array([into.recipients.code(v) for v in lists["recipients"]], dtype=np.int64)
-    agencies = np.array([into.agencies.code(v) for v in lists["agencies"]], dtype=np.int64)
-    events = dict(columns.events)
-    timeline = dict(columns.timeline)
-    if len(programmes):
-        events["programme"] = programmes[events["programme"]].astype(events["programme"].dtype)
-        timeline["programme"] = programmes[timeline["programme"]].astype(
-            timeline["programme"].dtype
-        )
-    events["recipient"] = recipients[events["recipient"]].astype(events["recipient"].dtype)
-    if len(agencies):
-        timeline["agency"] = agencies[timeline["agency"]].astype(timeline["agency"].dtype)
     replay.append(
-        ReplayColumns(events, dict(columns.postings), timeline),
+        recode(fetched.columns, fetched.dictionaries.as_lists(), replay.dictionaries),
         newest_hash=fetched.newest,
         topic=topic,
         partitions=fetched.marks,

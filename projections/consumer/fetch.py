@@ -182,7 +182,7 @@ def fetch_topic(
     newest: tuple[int, str] | None = None
     messages = 0
     for columns, lists, worker_marks, worker_newest, worker_messages in results:
-        parts.append(_recode(columns, lists, dictionaries))
+        parts.append(recode(columns, lists, dictionaries))
         marks.update(worker_marks)
         newest = _newer(newest, worker_newest)
         messages += worker_messages
@@ -234,7 +234,7 @@ def _in_workers(
     return results
 
 
-def _recode(
+def recode(
     columns: ReplayColumns, lists: dict[str, list[str]], into: Dictionaries
 ) -> ReplayColumns:
     """Columns with a worker's dictionary codes replaced by the merged dictionaries' codes."""
