@@ -14,8 +14,8 @@ SQLITE_POLL_INTERVAL_S = 0.05
 class LogWaiter(Protocol):
     """Blocks until the log may have grown, or a timeout passes."""
 
-    def wait(self, timeout_s: float) -> None:
-        """Return when new events may be there (or after timeout_s)."""
+    def wait(self, timeout_s: float) -> bool:
+        """Return when new events may be there (or after timeout_s); True when told so."""
 
     def close(self) -> None:
         """Release the connection, if any."""
@@ -24,9 +24,10 @@ class LogWaiter(Protocol):
 class PollingWaiter:
     """SQLite has no notifications: sleep briefly, then let the caller look again."""
 
-    def wait(self, timeout_s: float) -> None:
-        """Sleep the poll interval (bounded by the timeout)."""
+    def wait(self, timeout_s: float) -> bool:
+        """Sleep the poll interval (bounded by the timeout): nobody tells, so always False."""
         time.sleep(min(SQLITE_POLL_INTERVAL_S, timeout_s))
+        return False
 
     def close(self) -> None:
         """Nothing to release."""
@@ -39,10 +40,9 @@ class ListenNotifyWaiter:
         self._conn = connect_postgres(store)
         self._conn.execute(f'LISTEN "{recorder.channel_name}"')
 
-    def wait(self, timeout_s: float) -> None:
-        """Block until a NOTIFY arrives or the timeout passes."""
-        for _ in self._conn.notifies(timeout=timeout_s, stop_after=1):
-            pass
+    def wait(self, timeout_s: float) -> bool:
+        """Block until a NOTIFY arrives (True) or the timeout passes (False)."""
+        return any(True for _ in self._conn.notifies(timeout=timeout_s, stop_after=1))
 
     def close(self) -> None:
         """Close the LISTEN connection."""

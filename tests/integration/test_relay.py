@@ -263,3 +263,35 @@ def test_the_relay_refuses_a_topic_that_would_lose_events(
     assert "cleanup.policy" in error
     assert topic_name in error
     assert count_on(kafka_bootstrap, topic_name) == 0
+
+
+@pytest.mark.postgres
+def test_following_a_postgresql_store_wakes_on_notify(
+    postgres_store_url: str, kafka_bootstrap: str, topic_name: str
+) -> None:
+    """On PostgreSQL the following relay is woken by LISTEN/NOTIFY and publishes new events."""
+    settings = settings_for(topic_name)
+    fill(postgres_store_url, 10)
+    relay = relay_process(postgres_store_url, settings, kafka_bootstrap)
+    try:
+        wait_for_positions(kafka_bootstrap, topic_name, 10)
+        add_payments(postgres_store_url, 30_000, 25)
+        wait_for_positions(kafka_bootstrap, topic_name, 35)
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        _, stderr = relay.communicate(timeout=30)
+    assert relay.returncode == 0, stderr[-2000:]
+    assert_exactly_once_in_order(envelopes_on(kafka_bootstrap, topic_name), 35)
+
+
+@pytest.mark.postgres
+def test_a_postgresql_store_resumes_like_sqlite(
+    postgres_store_url: str, kafka_bootstrap: str, topic_name: str
+) -> None:
+    """Positions stay gap-free on PostgreSQL, whose notification ids may skip after a conflict."""
+    settings = settings_for(topic_name, checkpoint_every=20)
+    fill(postgres_store_url, 45)
+    assert relay_once(postgres_store_url, settings, kafka_bootstrap).published == 45
+    add_payments(postgres_store_url, 40_000, 5)
+    assert relay_once(postgres_store_url, settings, kafka_bootstrap).published == 5
+    assert_exactly_once_in_order(envelopes_on(kafka_bootstrap, topic_name), 50)
