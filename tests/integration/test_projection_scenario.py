@@ -18,7 +18,7 @@ from projections.application.rebuild import KafkaSource, rebuild
 from projections.consumer.projector import Projector, ProjectorSettings
 from projections.domain.asof import AsOf
 from projections.domain.reference import reference_balances
-from projections.domain.rows import View
+from projections.domain.rows import AgencyYearRow, ProgrammeYearRow, RecipientYearRow, View
 from projections.domain.selection import Selection
 from projections.replay.store import ReplayStore
 from projections.store.read_store import ReadStore
@@ -180,3 +180,59 @@ def test_the_cli_projects_and_answers(
     )
     assert '"agency": "tillvaxtverket"' in capsys.readouterr().out
     assert {row.agency for row in expected.agency_years} == {"tillvaxtverket"}
+
+
+MKR_ORE = 100_000_000  # one million kronor in öre
+
+
+def test_the_projected_scenario_matches_the_hand_checked_totals(
+    published: Published, tmp_path: Path
+) -> None:
+    """The numbers a person checks against DOMAIN.md, read from the projected views."""
+    replay = ReplayStore(tmp_path / "replay", durable=False)
+    with ReadStore.open(f"sqlite:///{tmp_path / 'read.db'}") as read_store:
+        rebuild(read_store, replay, source="kafka", kafka=kafka_source(published))
+        programme = {
+            row.year: row
+            for row in read_store.balances(View.PROGRAMME_YEAR)
+            if isinstance(row, ProgrammeYearRow)
+        }
+        agencies = {
+            (row.agency, row.year): row
+            for row in read_store.balances(View.AGENCY_YEAR)
+            if isinstance(row, AgencyYearRow)
+        }
+        recipients = [
+            row
+            for row in read_store.balances(View.RECIPIENT_YEAR)
+            if isinstance(row, RecipientYearRow)
+        ]
+    # 2018: the 425 M appropriation fully awarded and paid, by Tillväxtverket.
+    assert programme[2018].appropriated_ore == programme[2018].awarded_ore == 425 * MKR_ORE
+    assert programme[2018].disbursed_ore == 425 * MKR_ORE
+    # 2019 after the cut and the amending budget: 410 M, fully used; Filipstad's återkrav.
+    assert programme[2019].appropriated_ore == programme[2019].awarded_ore == 410 * MKR_ORE
+    assert programme[2019].recovered_ore == 250_000 * 100
+    # 2020: 415 M; 2021: 160 M decided by Delmos.
+    assert programme[2020].awarded_ore == 415 * MKR_ORE
+    assert programme[2021].awarded_ore == 160 * MKR_ORE
+    assert programme[2021].agency == "delmos"
+    assert all(row.available_ore == 0 for row in programme.values())
+    # The handover shows in the agency split.
+    assert agencies[("tillvaxtverket", 2020)].disbursed_ore == 415 * MKR_ORE
+    assert agencies[("delmos", 2021)].disbursed_ore == 160 * MKR_ORE
+    assert ("delmos", 2019) not in agencies
+    # All 32 eligible municipalities had money in 2018; Malmö exactly its 22 M.
+    in_2018 = {row.recipient: row for row in recipients if row.year == 2018}
+    assert len(in_2018) == 32
+    assert in_2018["1280"].awarded_ore == 22 * MKR_ORE
+
+    # As of 2019-12-31 the 2020 cut had left the year over-committed (reductions came in 2020).
+    as_of = AsOf(as_of_date=date(2019, 12, 31))
+    year_end = {
+        row.year: row
+        for row in replay_balances(replay, View.PROGRAMME_YEAR, Selection(), as_of)
+        if isinstance(row, ProgrammeYearRow)
+    }
+    assert year_end[2020].appropriated_ore == 415 * MKR_ORE
+    assert year_end[2020].available_ore == -1_785 * MKR_ORE
