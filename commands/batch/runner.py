@@ -1,5 +1,6 @@
 """Run a JSON Lines command stream: every line its own transaction, every line a result."""
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -8,6 +9,8 @@ from commands.batch.parsing import parse_command
 from ledger.application.grant_ledger import GrantLedger
 from ledger.application.outcome import Outcome
 from ledger.domain.errors import LedgerError
+
+log = logging.getLogger("grant_ledger.batch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,5 +64,10 @@ def run_lines(ledger: GrantLedger, lines: Iterable[bytes]) -> Iterator[LineResul
             outcome = ledger.execute(parse_command(raw))
         except LedgerError as error:
             yield LineResult(number, None, error)
+        except Exception as error:
+            log.exception("line %d: unexpected error", number)
+            yield LineResult(
+                number, None, LedgerError("(line)", number, f"internal error: {error!r}")
+            )
         else:
             yield LineResult(number, outcome, None)

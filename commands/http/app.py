@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from commands.batch.parsing import parse_command
 from commands.batch.runner import run_lines
-from commands.http.errors import ledger_error_handler
+from commands.http.errors import ledger_error_handler, request_error_handler
 from ledger.application.grant_ledger import GrantLedger
 from ledger.application.published_log import store_envelopes, trail
 from ledger.domain.errors import LedgerError
@@ -41,6 +43,7 @@ def create_app(store_url: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_exception_handler(LedgerError, ledger_error_handler)
+    app.add_exception_handler(RequestValidationError, request_error_handler)
 
     def ledger_of(request: Request) -> GrantLedger:
         ledger = request.app.state.ledger
@@ -51,7 +54,8 @@ def create_app(store_url: str | None = None) -> FastAPI:
     async def submit_command(request: Request) -> JSONResponse:
         """Record one command (JSON object); 201 new, 200 when already recorded."""
         command = parse_command(await request.body())
-        outcome = ledger_of(request).execute(command)
+        # The write blocks (database, lock, retries): off the event loop, in the threadpool.
+        outcome = await run_in_threadpool(ledger_of(request).execute, command)
         return JSONResponse(
             {"ok": True, **outcome.as_dict()}, status_code=OK if outcome.duplicate else CREATED
         )
@@ -60,7 +64,10 @@ def create_app(store_url: str | None = None) -> FastAPI:
     async def submit_batch(request: Request) -> list[dict[str, Any]]:
         """Record JSON Lines, one transaction and one result a line (as `submit --format json`)."""
         lines = (await request.body()).splitlines()
-        return [result.as_dict() for result in run_lines(ledger_of(request), lines)]
+        ledger = ledger_of(request)
+        return await run_in_threadpool(
+            lambda: [result.as_dict() for result in run_lines(ledger, lines)]
+        )
 
     @app.get("/v1/applications/{application_id}/history")
     def application_history(request: Request, application_id: str) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """Refusals as HTTP responses: the status says what kind, the body names field and value."""
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from commands.batch.parsing import CommandParseError
@@ -10,6 +11,7 @@ from ledger.domain.errors import (
     LedgerError,
     NotFound,
     RuleViolation,
+    StoreUnavailable,
 )
 
 UNPROCESSABLE = 422
@@ -27,7 +29,7 @@ def status_of(error: LedgerError) -> int:
         return NOT_FOUND
     if isinstance(error, RuleViolation | CommandIdConflict):
         return CONFLICT
-    if isinstance(error, ConcurrencyExhausted):
+    if isinstance(error, ConcurrencyExhausted | StoreUnavailable):
         return UNAVAILABLE
     return BAD_REQUEST
 
@@ -36,3 +38,15 @@ async def ledger_error_handler(_request: Request, error: Exception) -> JSONRespo
     """`{"ok": false, "error": {"field", "value", "message"}}`; nothing was recorded."""
     assert isinstance(error, LedgerError)
     return JSONResponse({"ok": False, "error": error.as_dict()}, status_code=status_of(error))
+
+
+async def request_error_handler(_request: Request, error: Exception) -> JSONResponse:
+    """A bad query parameter in the same shape as every other refusal."""
+    assert isinstance(error, RequestValidationError)
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"] if part not in ("query", "path", "body"))
+    value = first.get("input")
+    body = {"field": field, "value": value if isinstance(value, str | int) else None}
+    return JSONResponse(
+        {"ok": False, "error": {**body, "message": first["msg"]}}, status_code=UNPROCESSABLE
+    )

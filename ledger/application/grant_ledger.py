@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from threading import RLock
@@ -21,7 +22,13 @@ from ledger.application.digest import command_digest
 from ledger.application.outcome import Outcome
 from ledger.application.positions import PositionCounter
 from ledger.domain.context import CommandContext
-from ledger.domain.errors import CommandIdConflict, ConcurrencyExhausted, NotFound, RuleViolation
+from ledger.domain.errors import (
+    CommandIdConflict,
+    ConcurrencyExhausted,
+    NotFound,
+    RuleViolation,
+    StoreUnavailable,
+)
 from ledger.domain.programme import Programme
 from ledger.domain.recorded import IndexEntry, ProgrammeEvent, application_key, command_key
 from ledger.infrastructure.event_log_sql import event_log_sql
@@ -45,6 +52,8 @@ class StoredProgrammeEvent:
 
 # A racing writer that loses re-reads and re-decides; past this many losses it gives up.
 MAX_WRITE_ATTEMPTS = 50
+MAX_STORE_FAILURES = 5
+STORE_RETRY_WAIT_S = 0.2
 RETRY_BACKOFF_MAX_S = 0.05
 AGGREGATE_CACHE_SIZE = 256
 NOTIFICATION_PAGE_SIZE = 1_000
@@ -79,6 +88,7 @@ class GrantLedger(Application[str]):
     def execute(self, command: c.CommandBase, now: datetime | None = None) -> Outcome:
         """Decide and record one command, exactly once per command_id."""
         digest = command_digest(command)
+        store_failures = 0
         with self._command_lock:
             for attempt in range(MAX_WRITE_ATTEMPTS):
                 ctx = self._context(command, digest, now)
@@ -98,7 +108,17 @@ class GrantLedger(Application[str]):
                     raise
                 try:
                     recordings = self.save(programme, *index_entries)
-                except (RecordConflictError, OperationalError):
+                except OperationalError as exc:
+                    # The store is busy (a lock timeout) or down: retry a few times, then say so.
+                    self._evict(programme.id)
+                    store_failures += 1
+                    if store_failures >= MAX_STORE_FAILURES:
+                        raise StoreUnavailable(
+                            "store", self.store.url, f"the event store did not accept it: {exc}"
+                        ) from None
+                    time.sleep(STORE_RETRY_WAIT_S * store_failures)
+                    continue
+                except RecordConflictError:
                     # Another writer got there first, or this command_id is already recorded:
                     # the index entry's uniqueness makes the save fail. Re-read and decide again.
                     self._evict(programme.id)
@@ -148,42 +168,13 @@ class GrantLedger(Application[str]):
                     "programme_id", command.programme_id, "a programme with this id already exists"
                 )
             programme = Programme.establish(command, ctx)
-        elif isinstance(command, c.SubmitApplication):
-            existing = self._index_entry(application_key(command.application_id))
-            if existing is not None:
-                raise RuleViolation(
-                    "application_id",
-                    command.application_id,
-                    f"already used by an application in programme {existing.programme_id}",
-                )
-            programme = self.programme(command.programme_id)
-            programme.submit_application(command, ctx)
-        elif isinstance(command, c.SetAppropriation | c.AmendAppropriation | c.HandOverProgramme):
-            programme = self.programme(command.programme_id)
-            if isinstance(command, c.SetAppropriation):
-                programme.set_appropriation(command, ctx)
-            elif isinstance(command, c.AmendAppropriation):
-                programme.amend_appropriation(command, ctx)
-            else:
-                programme.hand_over(command, ctx)
         else:
-            application_id = getattr(command, "application_id", None)
-            assert isinstance(application_id, str), f"unroutable command {type(command).__name__}"
-            programme = self.programme(self.programme_of_application(application_id))
-            if isinstance(command, c.AwardGrant):
-                programme.award(command, ctx)
-            elif isinstance(command, c.RejectApplication):
-                programme.reject_application(command, ctx)
-            elif isinstance(command, c.DisburseFunds):
-                programme.disburse(command, ctx)
-            elif isinstance(command, c.ExtendGrant):
-                programme.extend(command, ctx)
-            elif isinstance(command, c.AmendAward):
-                programme.amend_award(command, ctx)
-            elif isinstance(command, c.RecoverFunds):
-                programme.recover(command, ctx)
-            else:
-                raise AssertionError(f"unhandled command {type(command).__name__}")
+            programme = self._target(command)
+            # Stamped no earlier than the stream's last event: the clock read before loading
+            # may lag a write another process committed meanwhile.
+            if programme.last_recorded_at > ctx.recorded_at:
+                ctx = dataclasses.replace(ctx, recorded_at=programme.last_recorded_at)
+            self._dispatch(programme, command, ctx)
 
         version = programme.version
         entries = [self._entry(command_key(ctx.command_id), programme.id, version, ctx)]
@@ -192,6 +183,41 @@ class GrantLedger(Application[str]):
                 self._entry(application_key(command.application_id), programme.id, version, ctx)
             )
         return programme, entries
+
+    def _target(self, command: c.CommandBase) -> Programme:
+        """The programme a command acts on (refusing a reused application_id on submission)."""
+        if isinstance(command, c.SubmitApplication):
+            existing = self._index_entry(application_key(command.application_id))
+            if existing is not None:
+                raise RuleViolation(
+                    "application_id",
+                    command.application_id,
+                    f"already used by an application in programme {existing.programme_id}",
+                )
+        programme_id = getattr(command, "programme_id", None)
+        if programme_id is None:
+            application_id = getattr(command, "application_id", None)
+            assert isinstance(application_id, str), f"unroutable {type(command).__name__}"
+            programme_id = self.programme_of_application(application_id)
+        return self.programme(programme_id)
+
+    @staticmethod
+    def _dispatch(programme: Programme, command: c.CommandBase, ctx: CommandContext) -> None:
+        decisions: dict[type[c.CommandBase], Callable[[Any, CommandContext], None]] = {
+            c.SetAppropriation: programme.set_appropriation,
+            c.AmendAppropriation: programme.amend_appropriation,
+            c.HandOverProgramme: programme.hand_over,
+            c.SubmitApplication: programme.submit_application,
+            c.AwardGrant: programme.award,
+            c.RejectApplication: programme.reject_application,
+            c.DisburseFunds: programme.disburse,
+            c.ExtendGrant: programme.extend,
+            c.AmendAward: programme.amend_award,
+            c.RecoverFunds: programme.recover,
+        }
+        decide = decisions.get(type(command))
+        assert decide is not None, f"unhandled command {type(command).__name__}"
+        decide(command, ctx)
 
     @staticmethod
     def _entry(key: str, programme_id: str, version: int, ctx: CommandContext) -> IndexEntry:
@@ -249,8 +275,9 @@ class GrantLedger(Application[str]):
         try:
             programme: object = self.repository.get(programme_id)
         except AggregateNotFoundError:
-            raise NotFound("programme_id", programme_id, "no such programme") from None
-        assert isinstance(programme, Programme)
+            programme = None
+        if not isinstance(programme, Programme):  # also an index entry's reserved id
+            raise NotFound("programme_id", programme_id, "no such programme")
         return programme
 
     def programme_of_application(self, application_id: str) -> str:

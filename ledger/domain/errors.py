@@ -36,3 +36,7 @@ class CommandIdConflict(LedgerError):
 
 class ConcurrencyExhausted(LedgerError):
     """Other writers kept winning the race; the command was not recorded."""
+
+
+class StoreUnavailable(LedgerError):
+    """The event store could not be reached or kept refusing; nothing was recorded."""

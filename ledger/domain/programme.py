@@ -8,7 +8,7 @@ concurrency: two writers racing for the last kronor of a year conflict on its ve
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 
 from ledger.domain.context import CommandContext
 from ledger.domain.errors import RuleViolation
@@ -17,6 +17,7 @@ from ledger.domain.recorded import APPLICATION_KEY_PREFIX, COMMAND_KEY_PREFIX, P
 from schemas import commands as c
 from schemas import events as e
 from schemas.calendar import today_in_stockholm
+from schemas.money import MAX_AMOUNT_ORE
 from schemas.recipients import RecipientType
 
 
@@ -53,6 +54,10 @@ class Programme:
         self.agency_timeline: list[tuple[date, str]] = [
             (established.effective_date, data.administering_agency)
         ]
+        # The newest business date and system time in the stream: a handover may not reach back
+        # behind acts already recorded, and recorded_at never runs backwards within a programme.
+        self.latest_effective_date: date = established.effective_date
+        self.last_recorded_at: datetime = established.timestamp
         self.appropriated_ore: dict[int, int] = {}
         self.awarded_ore: dict[int, int] = {}
         self.grants: dict[str, Grant] = {}
@@ -141,6 +146,13 @@ class Programme:
                 "year", cmd.year, f"no appropriation set for {cmd.year}; use SetAppropriation first"
             )
         new_amount_ore = self.appropriated_ore[cmd.year] + cmd.change_ore
+        if new_amount_ore > MAX_AMOUNT_ORE:
+            raise RuleViolation(
+                "change_ore",
+                cmd.change_ore,
+                f"would take the {cmd.year} appropriation above the ledger's maximum "
+                f"of {MAX_AMOUNT_ORE} öre",
+            )
         if new_amount_ore < 0:
             raise RuleViolation(
                 "change_ore",
@@ -175,6 +187,13 @@ class Programme:
                 ctx.effective_date.isoformat(),
                 f"the handover to {self.agency_timeline[-1][1]!r} recorded ahead takes effect on "
                 f"{last_since.isoformat()}; the next handover can be recorded from that day",
+            )
+        if ctx.effective_date < self.latest_effective_date:
+            raise RuleViolation(
+                "effective_date",
+                ctx.effective_date.isoformat(),
+                f"the books already hold acts effective {self.latest_effective_date.isoformat()}"
+                f" under {self.current_agency(ctx)!r}; a handover cannot take effect before them",
             )
         if ctx.effective_date < last_since:
             raise RuleViolation(
@@ -509,6 +528,10 @@ class Programme:
                 f"{programme.id}: event v{event.originator_version} after v{programme.version}"
             )
             programme._apply(event)
+            programme.latest_effective_date = max(
+                programme.latest_effective_date, event.effective_date
+            )
+            programme.last_recorded_at = max(programme.last_recorded_at, event.timestamp)
         programme.version = event.originator_version
         return programme
 

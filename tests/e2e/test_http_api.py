@@ -100,3 +100,11 @@ def test_history_and_events_serve_the_auditors_views(client: TestClient) -> None
     missing = client.get("/v1/applications/nope/history")
     assert missing.status_code == 404
     assert missing.json()["error"]["field"] == "application_id"
+
+
+def test_a_bad_query_parameter_is_refused_in_the_same_shape(client: TestClient) -> None:
+    """`?from=abc` is a 422 naming `from` and the value, like any refusal."""
+    response = client.get("/v1/events", params={"from": "abc"})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "from"
+    assert response.json()["error"]["value"] == "abc"

@@ -6,7 +6,7 @@ a throwaway SQLite file.
 """
 
 import contextlib
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ import pytest
 from ledger.application.grant_ledger import GrantLedger
 from ledger.domain.errors import NotFound, RuleViolation
 from ledger.domain.programme import Programme
+from schemas.money import MAX_AMOUNT_ORE
 from tests.builders import (
     AGENCY,
     DECIDED_ON,
@@ -714,3 +715,22 @@ def test_a_handover_comes_from_the_agency_in_charge_just_before_it():
     for event in handovers:
         day_before = event.effective_date - timedelta(days=1)
         assert event.data.from_agency == programme.agency_on(day_before), event.data
+
+
+# --------------------------------------------------------------- limits and the books' order
+
+
+def test_an_appropriation_cannot_be_raised_past_the_ledgers_maximum():
+    """A raise beyond MAX_AMOUNT_ORE is refused on `change_ore`, not an overflow crash."""
+    programme = programme_with(set_appropriation(2019, MAX_AMOUNT_ORE))
+    assert_refused(programme, amend_appropriation(2019, 1), "change_ore")
+    assert_recorded(programme, amend_appropriation(2019, -1), "AppropriationAmended")
+
+
+def test_a_handover_cannot_reach_back_behind_acts_already_in_the_books():
+    """A handover effective before an act already recorded would re-attribute it: refused."""
+    programme = with_grants(disburse(year=2018, amount_ore=1, effective_date=date(2021, 2, 1)))
+    late = hand_over(SUCCESSOR, effective_date=date(2021, 1, 1))
+    assert_refused(programme, late, "effective_date", recorded_at=recorded_on(date(2021, 3, 1)))
+    on_time = hand_over(SUCCESSOR, effective_date=date(2021, 2, 1))
+    assert_recorded(programme, on_time, "ProgrammeHandedOver", recorded_on(date(2021, 3, 1)))
