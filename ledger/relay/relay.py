@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import orjson
+import psycopg
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.partitioner.default import murmur2
@@ -20,7 +22,11 @@ from ledger.application.grant_ledger import GrantLedger
 from ledger.config import BOOTSTRAP_ENV_VAR, KafkaSettings
 from ledger.domain.errors import LedgerError
 from ledger.domain.recorded import format_utc
-from ledger.infrastructure.kafka.reading import producer_config, read_partition_tails
+from ledger.infrastructure.kafka.reading import (
+    producer_config,
+    read_from_offsets,
+    read_partition_tails,
+)
 from ledger.infrastructure.kafka.topics import ensure_topics
 from ledger.infrastructure.log_waiter import LogWaiter, log_waiter
 from ledger.relay.chained_log import (
@@ -35,7 +41,15 @@ from ledger.relay.messages import (
     NOTIFICATION_ID_HEADER,
     header_value,
 )
-from ledger.relay.resume import ChainMark, ResumePoint, TailMark, find_resume_point
+from ledger.relay.publisher_lock import PublisherLock, PublisherLockHeld
+from ledger.relay.resume import (
+    ChainMark,
+    ResumePoint,
+    TopicDivergedError,
+    TopicState,
+    find_resume_point,
+    usable_anchor,
+)
 from schemas.envelope import CONTENT_TYPE, Checkpoint
 
 log = logging.getLogger("grant_ledger.relay")
@@ -46,6 +60,9 @@ BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 15.0
 CHECKPOINT_PARTITIONS = 1
 PROBE_TIMEOUT_S = 2.0
+STANDBY_RETRY_S = 1.0
+IDLE_CHECKPOINT_EVERY_S = 5.0
+STANDBY_LOG_EVERY_S = 30.0
 
 
 class BrokerUnreachableError(LedgerError):
@@ -101,26 +118,44 @@ class _Window:
     position: int = 0
     hash: str = ""
     notification_id: int = 0
+    # Set from the producer's sender thread when any send of the window fails: a later send to
+    # the same partition may still succeed (the client bumps its epoch and carries on), so the
+    # window's last sends alone cannot prove it complete.
+    failed: list[BaseException] = field(default_factory=list)
+
+    def fail(self, exc: BaseException) -> None:
+        """Producer errback: this window will never be checkpointed."""
+        self.failed.append(exc)
 
     @property
     def settled(self) -> bool:
         """Every event of the window is acknowledged."""
-        return all(future.succeeded() for future in self.last_send.values())
+        return not self.failed and all(f.succeeded() for f in self.last_send.values())
 
 
-def _tail_mark(value: bytes | None) -> TailMark | None:
-    if value is None:
+def _envelope_mark(value: bytes | None) -> tuple[int, str] | None:
+    """(position, hash) of a message that is one of our envelopes, else None."""
+    try:
+        body = orjson.loads(value or b"")
+        position, chain_hash = body["position"], body["hash"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
         return None
-    body = orjson.loads(value)
-    return TailMark(int(body["position"]), str(body["hash"]))
+    if not isinstance(position, int) or not isinstance(chain_hash, str) or position < 1:
+        return None
+    return position, chain_hash
+
+
+def _position_of(value: bytes | None) -> int | None:
+    mark = _envelope_mark(value)
+    return mark[0] if mark else None
 
 
 def _checkpoint_mark(value: bytes | None, headers: list[tuple[str, bytes]]) -> ChainMark | None:
     notification_id = header_value(headers, NOTIFICATION_ID_HEADER)
-    if value is None or notification_id is None:
+    mark = _envelope_mark(value)
+    if mark is None or notification_id is None or not notification_id.isdigit():
         return None  # not a checkpoint of ours: resume from genesis instead of trusting it
-    body = orjson.loads(value)
-    return ChainMark(int(body["position"]), str(body["hash"]), int(notification_id))
+    return ChainMark(mark[0], mark[1], int(notification_id))
 
 
 class Relay:
@@ -147,6 +182,39 @@ class Relay:
     def run(self, once: bool = False) -> RelayStats:
         """Publish until caught up (`once`) or until stopped; survive broker outages."""
         started = time.monotonic()
+        lock = PublisherLock(self._ledger.store, self._settings.topic)
+        if not self._take(lock, once):
+            self.stats.elapsed_s = time.monotonic() - started
+            return self.stats
+        try:
+            return self._run_holding_lock(once, started)
+        finally:
+            lock.release()
+
+    def _take(self, lock: PublisherLock, once: bool) -> bool:
+        """Become the one publisher; `--once` refuses, a follower stands by until it can."""
+        if lock.acquire():
+            return True
+        if once:
+            raise PublisherLockHeld(
+                "topic",
+                self._settings.topic,
+                "another relay is publishing this store to this topic; it publishes what "
+                "`--once` would have",
+            )
+        waited_s = 0.0
+        while not self._stop.is_set():
+            if waited_s % STANDBY_LOG_EVERY_S == 0:
+                log.info(
+                    "relay: standing by, another relay is publishing to %s", self._settings.topic
+                )
+            self._stop.wait(STANDBY_RETRY_S)
+            waited_s += STANDBY_RETRY_S
+            if lock.acquire():
+                return True
+        return False
+
+    def _run_holding_lock(self, once: bool, started: float) -> RelayStats:
         backoff_s = BACKOFF_FIRST_S
         waiter = log_waiter(self._ledger.recorder, self._ledger.store)
         try:
@@ -167,6 +235,13 @@ class Relay:
                         self._bootstrap,
                         exc,
                         backoff_s,
+                    )
+                    self._stop.wait(backoff_s)
+                    backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
+                except (StoreOperationalError, psycopg.OperationalError) as exc:
+                    self._disconnect()
+                    log.warning(
+                        "waiting for the event store (%s); retrying in %.1f s", exc, backoff_s
                     )
                     self._stop.wait(backoff_s)
                     backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
@@ -203,18 +278,13 @@ class Relay:
         assert partitions, f"topic {settings.topic} has no partitions"
         self._partitions = len(partitions)
         self._partition_cache.clear()
-        tails = {
-            partition: _tail_mark(record.value) if record else None
-            for partition, record in read_partition_tails(self._bootstrap, settings.topic).items()
-        }
-        checkpoint_tails = read_partition_tails(self._bootstrap, settings.checkpoint_topic)
-        checkpoint_record = checkpoint_tails.get(0)
-        checkpoint = (
-            _checkpoint_mark(checkpoint_record.value, list(checkpoint_record.headers or ()))
-            if checkpoint_record
-            else None
-        )
-        resume = find_resume_point(self._ledger, tails, checkpoint, self._partition_of)
+        try:
+            topic_state, anchor = self._read_back()
+        except LedgerError as exc:
+            if isinstance(exc, TopicDivergedError):
+                raise
+            raise BrokerUnreachableError(exc.field, exc.value, exc.message) from None
+        resume = find_resume_point(self._ledger, topic_state, anchor)
         log.info(
             "relay: publishing to %s from position %d (%d already on the topic ahead)",
             settings.topic,
@@ -222,6 +292,47 @@ class Relay:
             len(resume.published_ahead),
         )
         return resume
+
+    def _read_back(self) -> tuple[TopicState, ChainMark]:
+        """What the topic holds after the last checkpoint, read back message by message."""
+        topic = self._settings.topic
+        tails = read_partition_tails(self._bootstrap, topic)
+        tail_positions = {p: _position_of(r.value) for p, r in tails.items() if r is not None}
+        last_on_topic = max((pos for pos in tail_positions.values() if pos), default=0)
+        checkpoint_record = read_partition_tails(
+            self._bootstrap, self._settings.checkpoint_topic
+        ).get(0)
+        checkpoint = (
+            _checkpoint_mark(checkpoint_record.value, list(checkpoint_record.headers or ()))
+            if checkpoint_record
+            else None
+        )
+        anchor = usable_anchor(checkpoint, last_on_topic)
+        span = last_on_topic - anchor.position
+        # At most `span` messages per partition can carry a position after the anchor; a
+        # partition whose tail is not ours is read whole.
+        starts = {
+            p: (max(0, record.offset - span) if tail_positions.get(p) else 0)
+            for p, record in tails.items()
+            if record is not None and span > 0
+        }
+        hashes: dict[int, str] = {}
+        for record in read_from_offsets(self._bootstrap, topic, starts):
+            envelope = _envelope_mark(record.value)
+            if envelope is None:
+                log.warning(
+                    "relay: partition %d offset %d of %s is not an envelope (ignored)",
+                    record.partition,
+                    record.offset,
+                    topic,
+                )
+            elif envelope[0] > anchor.position:
+                position, chain_hash = envelope
+                if hashes.setdefault(position, chain_hash) != chain_hash:
+                    raise TopicDivergedError(
+                        "position", position, "appears twice on the topic with different hashes"
+                    )
+        return TopicState(hashes, last_on_topic), anchor
 
     def _disconnect(self, flush: bool = False) -> None:
         producer, self._producer = self._producer, None
@@ -282,6 +393,7 @@ class Relay:
         on_error = self._record_failure
         window = _Window()
         sealed: deque[_Window] = deque()
+        tip_checkpointed_at = 0.0
         chained = self._open_log(after_id, position + 1, prev_hash)
         try:
             while not self._stop.is_set():
@@ -294,8 +406,14 @@ class Relay:
                             self._ledger, ChainStart(after_id, position + 1, prev_hash)
                         )
                         continue
-                    if position > checkpointed:
-                        # Idle: the chain's tip gets a checkpoint too.
+                    tip_due = (
+                        once or time.monotonic() - tip_checkpointed_at >= IDLE_CHECKPOINT_EVERY_S
+                    )
+                    if position > checkpointed and tip_due:
+                        # Idle: the chain's tip gets a checkpoint too (at most every few
+                        # seconds while following, so a trickle of commands does not turn
+                        # into one checkpoint per event).
+                        tip_checkpointed_at = time.monotonic()
                         self._seal(window, position, prev_hash, after_id, sealed)
                         window = _Window()
                         checkpointed = position
@@ -314,13 +432,17 @@ class Relay:
                         self.stats.skipped_already_on_topic += 1
                     else:
                         partition = self._partition_of(message.key)
-                        window.last_send[partition] = producer.send(
-                            topic,
-                            key=message.key,
-                            value=message.value,
-                            headers=message.headers,
-                            partition=partition,
-                        ).add_errback(on_error)
+                        window.last_send[partition] = (
+                            producer.send(
+                                topic,
+                                key=message.key,
+                                value=message.value,
+                                headers=message.headers,
+                                partition=partition,
+                            )
+                            .add_errback(window.fail)
+                            .add_errback(on_error)
+                        )
                         self.stats.published += 1
                     prev_hash, after_id = message.hash, message.notification_id
                     if position % checkpoint_every == 0:

@@ -1,13 +1,15 @@
 """Where a (re)started relay continues: decided by what is actually on the topic.
 
-Per partition, the topic holds a prefix of what the relay sent to that partition (idempotent
-producer: in order, no duplicates). So position q is on the topic exactly when q is at or below
-the tail position of q's partition. Everything at or below the last checkpoint was flushed before
-the checkpoint was sent; only the positions after it need that test. The first missing position
-is where publishing resumes; later positions already present are skipped, never re-sent.
+Everything at or below the last checkpoint is on the topic: a checkpoint goes out only once
+every send of its window has been acknowledged, and a window with a failed send never gets one.
+What lies after the checkpoint is read back from the topic itself: at most (T - C) messages per
+partition, T being the highest position on any partition's tail and C the checkpoint's. That
+gives the exact set of positions present, with no assumption about how a failed batch left a
+partition. Publishing resumes at the first missing position; positions already present later
+are skipped, never re-sent; every position read back must carry the store's hash.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 
 from ledger.application.grant_ledger import NOTIFICATION_PAGE_SIZE, GrantLedger
@@ -25,14 +27,6 @@ class ChainMark:
     notification_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class TailMark:
-    """The last message of a partition: its position and hash."""
-
-    position: int
-    hash: str
-
-
 GENESIS_MARK = ChainMark(position=0, hash=GENESIS_HASH, notification_id=0)
 
 
@@ -47,24 +41,31 @@ class ResumePoint:
     last_checkpoint_position: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class TopicState:
+    """What the topic holds after the anchor: position -> hash, and the highest position."""
+
+    hashes_after_anchor: Mapping[int, str]
+    last_on_topic: int
+
+
 class TopicDivergedError(LedgerError):
     """The topic holds something the event store does not: refuse to publish on top of it."""
 
 
-def find_resume_point(
-    ledger: GrantLedger,
-    tails: Mapping[int, TailMark | None],
-    checkpoint: ChainMark | None,
-    partition_of: Callable[[bytes], int],
-) -> ResumePoint:
-    """Compare the topic's partition tails with the store and return where to continue."""
-    tail_positions = {p: (mark.position if mark else 0) for p, mark in tails.items()}
-    tail_hashes = {mark.position: mark.hash for mark in tails.values() if mark}
-    last_on_topic = max(tail_positions.values(), default=0)
+def usable_anchor(checkpoint: ChainMark | None, last_on_topic: int) -> ChainMark:
+    """The checkpoint to trust: the last one, unless the topic was emptied behind it."""
+    if checkpoint is not None and checkpoint.position <= last_on_topic:
+        return checkpoint
+    return GENESIS_MARK
+
+
+def find_resume_point(ledger: GrantLedger, topic: TopicState, anchor: ChainMark) -> ResumePoint:
+    """Compare what the topic holds after the anchor with the store; return where to continue."""
+    last_on_topic = topic.last_on_topic
     if last_on_topic == 0:
         return ResumePoint(0, 1, GENESIS_HASH)
-    anchor = checkpoint if checkpoint and checkpoint.position <= last_on_topic else GENESIS_MARK
-
+    present: Set[int] = topic.hashes_after_anchor.keys()
     position, prev_hash, notification_id = anchor.position, anchor.hash, anchor.notification_id
     first_missing: ResumePoint | None = None
     ahead: set[int] = set()
@@ -75,18 +76,17 @@ def find_resume_point(
         for stored in page:
             position += 1
             message = outgoing_message(stored, position, prev_hash)
-            partition = partition_of(message.key)
-            present = tail_positions.get(partition, 0) >= position
-            if position in tail_hashes and tail_hashes[position] != message.hash:
+            on_topic = topic.hashes_after_anchor.get(position)
+            if on_topic is not None and on_topic != message.hash:
                 raise TopicDivergedError(
                     "position",
                     position,
-                    f"the topic's hash {tail_hashes[position][:12]}… differs from the store's "
+                    f"the topic's hash {on_topic[:12]}… differs from the store's "
                     f"{message.hash[:12]}…: run `grant-ledger verify` before publishing more",
                 )
-            if present and first_missing is not None:
+            if position in present and first_missing is not None:
                 ahead.add(position)
-            elif not present and first_missing is None:
+            elif position not in present and first_missing is None:
                 first_missing = ResumePoint(notification_id, position, prev_hash)
             prev_hash, notification_id = message.hash, stored.notification_id
             if position == last_on_topic:

@@ -7,7 +7,7 @@ read forward until the topic stays quiet for an idle window.
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -191,6 +191,29 @@ def read_all(
         partitions = _topic_partitions(consumer, topic, bootstrap_servers)
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
+        reported_ends = consumer.end_offsets(partitions)
+        yield from _drain(consumer, reported_ends, idle_ms)
+    finally:
+        consumer.close()
+
+
+def read_from_offsets(
+    bootstrap_servers: str,
+    topic: str,
+    start_offsets: Mapping[int, int],
+    *,
+    idle_ms: int = DEFAULT_IDLE_MS,
+) -> Iterator[ConsumerRecord]:
+    """Every record of the given partitions from the given offsets, until quiet for idle_ms."""
+    _check_idle_ms(idle_ms)
+    if not start_offsets:
+        return
+    consumer = _open_consumer(bootstrap_servers)
+    try:
+        partitions = [TopicPartition(topic, partition) for partition in sorted(start_offsets)]
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, start_offsets[tp.partition])
         reported_ends = consumer.end_offsets(partitions)
         yield from _drain(consumer, reported_ends, idle_ms)
     finally:
