@@ -5,6 +5,7 @@ events, verify) read it through here.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from ledger.application.envelopes import envelope_body, seal
@@ -13,19 +14,31 @@ from ledger.domain.errors import NotFound
 from schemas.chain import GENESIS_HASH
 
 
+@dataclass(slots=True)
+class ChainCursor:
+    """How far a walk of the store's chain has come; a walk can continue from it later."""
+
+    after_notification_id: int = 0
+    position: int = 0
+    prev_hash: str = GENESIS_HASH
+
+
 def store_envelopes(
-    ledger: GrantLedger, through_position: int | None = None
+    ledger: GrantLedger, through_position: int | None = None, cursor: ChainCursor | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Every programme event as its envelope, positions from 1, chained from genesis."""
-    after_id, position, prev_hash = 0, 0, GENESIS_HASH
-    while page := ledger.stored_programme_events(after_id, NOTIFICATION_PAGE_SIZE):
+    """Every programme event as its envelope, positions from 1 (or the cursor), chained."""
+    cursor = cursor or ChainCursor()
+    while page := ledger.stored_programme_events(
+        cursor.after_notification_id, NOTIFICATION_PAGE_SIZE
+    ):
         for stored in page:
-            position += 1
+            position = cursor.position + 1
             body = envelope_body(
                 position, stored.aggregate_id, stored.aggregate_version, stored.state
             )
-            envelope = seal(body, prev_hash)
-            prev_hash, after_id = envelope["hash"], stored.notification_id
+            envelope = seal(body, cursor.prev_hash)
+            cursor.position, cursor.prev_hash = position, envelope["hash"]
+            cursor.after_notification_id = stored.notification_id
             yield envelope
             if through_position is not None and position >= through_position:
                 return

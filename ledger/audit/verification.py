@@ -14,11 +14,12 @@ from typing import Any
 import orjson
 
 from ledger.application.grant_ledger import GrantLedger
-from ledger.application.published_log import store_envelopes
-from schemas.chain import GENESIS_HASH, canonical_bytes, chain_hash
+from ledger.application.published_log import ChainCursor, store_envelopes
+from schemas.chain import canonical_bytes, chain_hash
 
 HASH_BYTES = 32
 MAX_DIFFERENCES_LISTED = 5
+MAX_DIFFERENCES_EXPLAINED = 5  # each explanation re-walks the store
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class VerificationReport:
     store_events: int = 0
     topic_messages: int = 0
     last_checkpoint: dict[str, Any] | None = None
+    not_yet_published: int = 0
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -69,13 +71,12 @@ class StoreChain:
     def __init__(self, ledger: GrantLedger) -> None:
         self._ledger = ledger
         self._hashes = bytearray()
+        self._cursor = ChainCursor()
 
     def compute(self) -> int:
-        """Walk the store once; returns the number of events (N)."""
-        prev_hash = GENESIS_HASH
-        for envelope in self.envelopes():
-            prev_hash = envelope["hash"]
-            self._hashes += bytes.fromhex(prev_hash)
+        """Walk the store (on from where the last walk ended); returns the number of events."""
+        for envelope in store_envelopes(self._ledger, cursor=self._cursor):
+            self._hashes += bytes.fromhex(envelope["hash"])
         return len(self)
 
     def envelopes(self, through_position: int | None = None) -> Iterator[dict[str, Any]]:
@@ -111,75 +112,139 @@ def _differences(expected: dict[str, Any], actual: dict[str, Any], prefix: str =
     return found
 
 
-def verify_topic(
-    chain: StoreChain,
-    messages: Iterable[TopicMessage],
-    checkpoints: Iterable[TopicMessage],
-) -> VerificationReport:
-    """Hold the topic's messages and the last checkpoint against the store's chain."""
-    report = VerificationReport(store_events=len(chain))
-    seen: dict[int, tuple[int, int]] = {}
-    for message in messages:
-        report.topic_messages += 1
+def _parse_envelope(value: bytes | None) -> tuple[dict[str, Any], int, str, bool] | None:
+    """(envelope, position, hash, matches its own hash), or None when it is no envelope."""
+    try:
+        envelope = orjson.loads(value or b"")
+        position, claimed_hash, prev_hash = (
+            envelope["position"],
+            envelope["hash"],
+            envelope["prev_hash"],
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+    if not isinstance(position, int) or not isinstance(claimed_hash, str):
+        return None
+    try:
+        consistent = chain_hash(prev_hash, canonical_bytes(envelope)) == claimed_hash
+    except (TypeError, ValueError, AttributeError):
+        consistent = False
+    return envelope, position, claimed_hash, consistent
+
+
+class _TopicCheck:
+    """Holds each message against the chain, once per position."""
+
+    def __init__(self, chain: StoreChain, report: VerificationReport) -> None:
+        self.chain = chain
+        self.report = report
+        self.seen: dict[int, tuple[int, int]] = {}
+        self.explained = 0
+        self.deferred: list[TopicMessage] = []
+
+    def check(self, message: TopicMessage, *, final: bool) -> None:
         where = f"partition {message.partition} offset {message.offset}"
-        try:
-            envelope = orjson.loads(message.value or b"")
-            position = envelope["position"]
-            claimed_hash = envelope["hash"]
-            prev_hash = envelope["prev_hash"]
-            assert isinstance(position, int)
-        except (orjson.JSONDecodeError, KeyError, TypeError, AssertionError):
-            report.problems.append(Problem(None, f"foreign message at {where}: not an envelope"))
-            continue
-        if position in seen:
-            first = seen[position]
-            report.problems.append(
+        parsed = _parse_envelope(message.value)
+        if parsed is None:
+            self.report.problems.append(
+                Problem(None, f"foreign message at {where}: not an envelope")
+            )
+            return
+        envelope, position, claimed_hash, consistent = parsed
+        if not consistent:
+            self.report.problems.append(
+                Problem(position, f"foreign message at {where}: does not match its own hash")
+            )
+            return
+        if position in self.seen:
+            first = self.seen[position]
+            self.report.problems.append(
                 Problem(
                     position,
                     f"published twice (partition {first[0]} offset {first[1]} and {where})",
                 )
             )
-            continue
-        seen[position] = (message.partition, message.offset)
-        if chain_hash(prev_hash, canonical_bytes(envelope)) != claimed_hash:
-            report.problems.append(
-                Problem(position, f"message at {where} does not match its own hash")
-            )
-            continue
-        expected = chain.hash_at(position)
+            return
+        expected = self.chain.hash_at(position)
+        if expected is None and not final:
+            self.deferred.append(message)  # recorded after the store was read: look again
+            return
+        self.seen[position] = (message.partition, message.offset)
         if expected is None:
-            report.problems.append(
+            self.report.problems.append(
                 Problem(
-                    position, f"on the topic ({where}) but the store has only {len(chain)} events"
+                    position,
+                    f"on the topic ({where}) but the store has only {len(self.chain)} events",
                 )
             )
         elif expected != claimed_hash:
-            store_envelope = chain.envelope_at(position) or {}
-            diffs = _differences(store_envelope, envelope)
-            listed = "; ".join(diffs[:MAX_DIFFERENCES_LISTED]) or "hash differs"
-            report.problems.append(Problem(position, f"topic differs from store: {listed}"))
-    missing = [p for p in range(1, len(chain) + 1) if p not in seen]
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        report.problems.append(Problem(missing[0], f"in the store but not on the topic{more}"))
+            listed = "hash differs"
+            if self.explained < MAX_DIFFERENCES_EXPLAINED:
+                self.explained += 1
+                diffs = _differences(self.chain.envelope_at(position) or {}, envelope)
+                listed = "; ".join(diffs[:MAX_DIFFERENCES_LISTED]) or listed
+            self.report.problems.append(Problem(position, f"topic differs from store: {listed}"))
 
+
+def _last_checkpoint(
+    checkpoints: Iterable[TopicMessage], report: VerificationReport
+) -> dict[str, Any] | None:
     last: dict[str, Any] | None = None
     for message in checkpoints:
         try:
-            last = orjson.loads(message.value or b"")
+            body = orjson.loads(message.value or b"")
         except orjson.JSONDecodeError:
+            body = None
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("position"), int)
+            or not isinstance(body.get("hash"), str)
+        ):
             report.problems.append(
                 Problem(None, f"foreign checkpoint message at offset {message.offset}")
             )
+            continue
+        last = body
+    return last
+
+
+def verify_topic(
+    chain: StoreChain,
+    messages: Iterable[TopicMessage],
+    checkpoints: Iterable[TopicMessage],
+) -> VerificationReport:
+    """Hold the topic's messages and the last checkpoint against the store's chain.
+
+    The store is read first; messages with positions beyond it are held back, the chain is
+    extended by what was recorded meanwhile, and they are checked then, so a running relay
+    does not make a live system look tampered with.
+    """
+    report = VerificationReport()
+    check = _TopicCheck(chain, report)
+    for message in messages:
+        report.topic_messages += 1
+        check.check(message, final=False)
+    last = _last_checkpoint(checkpoints, report)
+    chain.compute()
+    for message in check.deferred:
+        check.check(message, final=True)
+    report.store_events = len(chain)
+    highest_on_topic = max(check.seen, default=0)
+    missing = [p for p in range(1, highest_on_topic + 1) if p not in check.seen]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        report.problems.append(Problem(missing[0], f"in the store but not on the topic{more}"))
+    report.not_yet_published = max(0, len(chain) - highest_on_topic)
+
     report.last_checkpoint = last
     if last is not None:
-        position = last.get("position")
-        expected = chain.hash_at(position) if isinstance(position, int) else None
-        if expected is None or expected != last.get("hash"):
+        position = last["position"]
+        expected = chain.hash_at(position)
+        if expected is None or expected != last["hash"]:
             report.problems.append(
                 Problem(
-                    position if isinstance(position, int) else None,
-                    f"last checkpoint {last.get('hash', '')[:12]}… is not on the store's chain"
+                    position,
+                    f"last checkpoint {last['hash'][:12]}… is not on the store's chain"
                     f" (store: {expected[:12] + '…' if expected else 'no such position'})",
                 )
             )

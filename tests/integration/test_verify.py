@@ -13,7 +13,7 @@ from ledger.audit.topic_verification import verify_store_against_kafka
 from ledger.audit.verification import VerificationReport
 from ledger.config import KafkaSettings
 from ledger.relay.relay import Relay
-from tests.fill import fill
+from tests.fill import add_payments, fill
 
 pytestmark = pytest.mark.kafka
 
@@ -155,3 +155,32 @@ def test_the_cli_exits_non_zero_and_names_the_first_bad_position(
         conn.execute("DELETE FROM stored_events WHERE rowid=?", (rowid_at(conn, 5),))
     assert main(args) == 1
     assert "first bad position 5" in capsys.readouterr().out
+
+
+def test_malformed_messages_are_reported_not_crashed_on(
+    sqlite_store_url: str, published: KafkaSettings
+) -> None:
+    """A non-hex prev_hash, a number for a hash, a list as checkpoint: reported as foreign."""
+    producer = KafkaProducer(bootstrap_servers=published.bootstrap_servers)
+    for bad in (
+        {"position": 3, "hash": "a" * 64, "prev_hash": "not hex"},
+        {"position": 4, "hash": 12, "prev_hash": 7},
+    ):
+        producer.send(published.topic, key=b"0180", value=orjson.dumps(bad))
+    producer.send(published.checkpoint_topic, key=b"checkpoint", value=b"[1, 2]")
+    producer.flush()
+    producer.close()
+    report = verify(sqlite_store_url, published)
+    text = [str(p) for p in report.problems]
+    assert sum("foreign message" in t for t in text) == 2
+    assert any("foreign checkpoint" in t for t in text)
+
+
+def test_events_recorded_while_verifying_are_not_a_failure(
+    sqlite_store_url: str, published: KafkaSettings
+) -> None:
+    """Events the relay has not published yet are reported as lag, not as tampering."""
+    add_payments(sqlite_store_url, 50_000, 3)
+    report = verify(sqlite_store_url, published)
+    assert report.ok, [str(p) for p in report.problems]
+    assert report.not_yet_published == 3
