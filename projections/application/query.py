@@ -46,6 +46,20 @@ def replay_balances(
             str(replay.directory),
             "is empty: run `grant-ledger project` or `grant-ledger rebuild --from kafka` first",
         )
+    if manifest.events != manifest.max_position:
+        # A scaled-out instance holds only its partitions; an interrupted catch-up has holes.
+        raise LedgerError(
+            "replay store",
+            str(replay.directory),
+            f"does not hold every position 1..{manifest.max_position} (it holds "
+            f"{manifest.events}): run `grant-ledger rebuild` to complete it first",
+        )
+    if as_of.at_position is not None and as_of.at_position > manifest.max_position:
+        raise LedgerError(
+            "--at-position",
+            as_of.at_position,
+            f"the replay store reaches position {manifest.max_position}; project or rebuild first",
+        )
     dictionaries = replay.dictionaries
     programme: int | None = None
     if selection.programme_id is not None:

@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ HEARTBEAT_INTERVAL_MS = 2_000
 MAX_POLL_INTERVAL_MS = 30_000
 # Test hook: GRANT_LEDGER_PROJECTOR_FAILPOINT=kill-after-replay:N kills the process with
 # SIGKILL after the N-th batch reached the replay store and before the read store committed it.
+SEEN_WINDOW_EVENTS = 65_536  # positions remembered for wait_for_position
 FAILPOINT_ENV_VAR = "GRANT_LEDGER_PROJECTOR_FAILPOINT"
 KILL_AFTER_REPLAY = "kill-after-replay"
 
@@ -121,7 +123,7 @@ class Projector:
         self._consumer: KafkaConsumer | None = None
         self._assigned = False
         self._seen: set[int] = set()
-        self._seen_through = 0
+        self._seen_order: deque[int] = deque()
         self._failpoint = _failpoint()
         self._progress_base = 0
 
@@ -245,16 +247,18 @@ class Projector:
             os.kill(os.getpid(), signal.SIGKILL)
 
     def _mark_seen(self, position: int) -> None:
-        if position <= self._seen_through:
+        # Only the most recent positions are remembered: a projector that starts mid-log or
+        # owns some partitions never sees a contiguous run to fold, and must not grow forever.
+        if position in self._seen:
             return
         self._seen.add(position)
-        while self._seen_through + 1 in self._seen:
-            self._seen_through += 1
-            self._seen.discard(self._seen_through)
+        self._seen_order.append(position)
+        if len(self._seen_order) > SEEN_WINDOW_EVENTS:
+            self._seen.discard(self._seen_order.popleft())
 
     def visible(self, position: int) -> bool:
-        """True once this projector has applied (or found applied) the event at `position`."""
-        return position <= self._seen_through or position in self._seen
+        """True once this projector has recently applied (or found applied) `position`."""
+        return position in self._seen
 
     def run(self, *, once: bool = False, idle_ms: int = DEFAULT_IDLE_MS) -> ProjectorStats:
         """Apply until stopped; with `once`, until nothing arrives for `idle_ms` after joining."""
@@ -289,7 +293,14 @@ def _decode(partition: int, offset: int, value: bytes) -> EventFacts:
     """An envelope's facts; a message that is not one stops the projector, naming where it is."""
     try:
         return facts_of(orjson.loads(value))
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (
+        orjson.JSONDecodeError,
+        KeyError,
+        TypeError,
+        ValueError,
+        AttributeError,
+        AssertionError,
+    ) as exc:
         raise LedgerError(
             "message", f"partition {partition} offset {offset}", f"not a ledger envelope: {exc!r}"
         ) from None

@@ -6,6 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ledger.domain.errors import LedgerError
+from projections.application.query import replay_balances
+from projections.domain.asof import AsOf
+from projections.domain.rows import View
+from projections.domain.selection import Selection
 from projections.replay.columns import ReplayColumns
 from projections.replay.layout import EVENT_BYTES, POSTING_BYTES, column_file
 from projections.replay.manifest import PartitionMark
@@ -166,3 +171,21 @@ def test_bytes_per_event_on_disk(tmp_path: Path, columns: ReplayColumns) -> None
     timeline_bytes = sum(array.nbytes for array in columns.timeline.values())
     assert on_disk == EVENTS * EVENT_BYTES + columns.posting_count * POSTING_BYTES + timeline_bytes
     assert on_disk / EVENTS < BYTES_PER_EVENT_LIMIT
+
+
+def test_as_of_questions_refuse_a_store_with_holes(tmp_path: Path, columns: ReplayColumns) -> None:
+    """A store missing positions (one partition's share, a cut catch-up) answers nothing."""
+    store = store_with(tmp_path / "holes", columns, slice(0, 100), slice(200, 300))
+    with pytest.raises(LedgerError) as refusal:
+        replay_balances(store, View.PROGRAMME_YEAR, Selection(), AsOf(at_position=50))
+    assert refusal.value.field == "replay store"
+
+
+def test_as_of_a_position_beyond_the_store_is_refused(
+    tmp_path: Path, columns: ReplayColumns
+) -> None:
+    """--at-position past what the store holds is refused, not silently answered short."""
+    store = store_with(tmp_path / "short", columns, slice(0, 100))
+    with pytest.raises(LedgerError) as refusal:
+        replay_balances(store, View.PROGRAMME_YEAR, Selection(), AsOf(at_position=5_000))
+    assert refusal.value.field == "--at-position"
