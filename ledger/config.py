@@ -12,11 +12,14 @@ CHECKPOINT_TOPIC_ENV_VAR = "GRANT_LEDGER_CHECKPOINT_TOPIC"
 CHECKPOINT_EVERY_ENV_VAR = "GRANT_LEDGER_CHECKPOINT_EVERY"
 PARTITIONS_ENV_VAR = "GRANT_LEDGER_PARTITIONS"
 READ_STORE_ENV_VAR = "GRANT_LEDGER_READ_STORE"
+REPLICATION_FACTOR_ENV_VAR = "GRANT_LEDGER_REPLICATION_FACTOR"
 
 DEFAULT_TOPIC = "grant-ledger.events"
 DEFAULT_CHECKPOINT_TOPIC = "grant-ledger.checkpoints"
 DEFAULT_CHECKPOINT_EVERY = 1_000
 DEFAULT_PARTITIONS = 6
+DEFAULT_REPLICATION_FACTOR = 1  # one broker here; a production cluster sets 3
+MAX_REPLICATION_FACTOR = 10
 DEFAULT_DEV_BROKER_PORT = 9092
 MAX_PARTITIONS = 1_000
 
@@ -27,6 +30,7 @@ ENVIRONMENT_DEFAULTS: dict[str, str | None] = {
     CHECKPOINT_TOPIC_ENV_VAR: DEFAULT_CHECKPOINT_TOPIC,
     CHECKPOINT_EVERY_ENV_VAR: str(DEFAULT_CHECKPOINT_EVERY),
     PARTITIONS_ENV_VAR: str(DEFAULT_PARTITIONS),
+    REPLICATION_FACTOR_ENV_VAR: str(DEFAULT_REPLICATION_FACTOR),
     READ_STORE_ENV_VAR: None,
 }
 
@@ -53,6 +57,7 @@ class KafkaSettings:
     checkpoint_topic: str
     checkpoint_every: int
     partitions: int
+    replication_factor: int = DEFAULT_REPLICATION_FACTOR
 
 
 def kafka_settings_from_env() -> KafkaSettings:
@@ -63,4 +68,7 @@ def kafka_settings_from_env() -> KafkaSettings:
         checkpoint_topic=os.environ.get(CHECKPOINT_TOPIC_ENV_VAR) or DEFAULT_CHECKPOINT_TOPIC,
         checkpoint_every=_positive_int(CHECKPOINT_EVERY_ENV_VAR, DEFAULT_CHECKPOINT_EVERY, 10**9),
         partitions=_positive_int(PARTITIONS_ENV_VAR, DEFAULT_PARTITIONS, MAX_PARTITIONS),
+        replication_factor=_positive_int(
+            REPLICATION_FACTOR_ENV_VAR, DEFAULT_REPLICATION_FACTOR, MAX_REPLICATION_FACTOR
+        ),
     )

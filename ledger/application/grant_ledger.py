@@ -337,10 +337,6 @@ class GrantLedger(Application[str]):
             )
         ]
 
-    def close(self) -> None:
-        """Close database connections."""
-        super().close()
-
     def describe(self) -> dict[str, Any]:
         """Where this ledger stores its events."""
         return {"store": self.store.url, "kind": self.store.kind}

@@ -31,18 +31,28 @@ def store_url_from_env() -> str:
     return os.environ.get(STORE_ENV_VAR) or DEFAULT_STORE_URL
 
 
+def sqlite_path(url: str, setting: str) -> Path:
+    """The file of a `sqlite:///path` URL (`sqlite:///./rel` stays relative)."""
+    raw_path = unquote(url[len("sqlite://") :])
+    if raw_path.startswith(("/./", "/../")):
+        raw_path = raw_path[1:]
+    if not raw_path or raw_path == "/":
+        raise LedgerError(setting, url, "sqlite URL needs a file path: sqlite:///path/file.db")
+    return Path(raw_path)
+
+
+def _port(url: str, setting: str) -> int:
+    try:
+        return urlsplit(url).port or POSTGRES_DEFAULT_PORT
+    except ValueError:
+        raise LedgerError(setting, url, "the port must be a number from 1 to 65535") from None
+
+
 def parse_store_url(url: str) -> StoreConfig:
     """Translate `sqlite:///path` or `postgresql://user@host:port/db[?schema=s]`."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        raw_path = unquote(url[len("sqlite://") :])
-        if raw_path.startswith("/./") or raw_path.startswith("/../"):
-            raw_path = raw_path[1:]
-        if not raw_path or raw_path == "/":
-            raise LedgerError(
-                STORE_ENV_VAR, url, "sqlite URL needs a file path: sqlite:///path/ledger.db"
-            )
-        path = Path(raw_path)
+        path = sqlite_path(url, STORE_ENV_VAR)
         path.parent.mkdir(parents=True, exist_ok=True)
         return StoreConfig(
             url=url,
@@ -66,14 +76,17 @@ def parse_store_url(url: str) -> StoreConfig:
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": dbname,
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(parts.port or POSTGRES_DEFAULT_PORT),
+            "POSTGRES_PORT": str(_port(url, STORE_ENV_VAR)),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_TIMEOUT_S),
             "ORIGINATOR_ID_TYPE": "text",
         }
         if "schema" in query:
-            env["POSTGRES_SCHEMA"] = query["schema"][0]
+            schema = query["schema"][0]
+            if not schema.replace("_", "").isalnum() or not schema.isascii():
+                raise LedgerError(STORE_ENV_VAR, url, f"schema {schema!r}: letters, digits, _")
+            env["POSTGRES_SCHEMA"] = schema
         return StoreConfig(url=url, kind="postgresql", env=env)
     raise LedgerError(
         STORE_ENV_VAR, url, "expected sqlite:///path/to/ledger.db or postgresql://user@host:port/db"

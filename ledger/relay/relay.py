@@ -267,6 +267,7 @@ class Relay:
                     settings.topic: settings.partitions,
                     settings.checkpoint_topic: CHECKPOINT_PARTITIONS,
                 },
+                settings.replication_factor,
             )
         except LedgerError as exc:
             if exc.field != BOOTSTRAP_ENV_VAR:

@@ -9,7 +9,12 @@ from psycopg.conninfo import make_conninfo
 
 from ledger.config import READ_STORE_ENV_VAR
 from ledger.domain.errors import LedgerError
-from ledger.infrastructure.store_url import DEFAULT_STORE_URL, POSTGRES_DEFAULT_PORT, STORE_ENV_VAR
+from ledger.infrastructure.store_url import (
+    DEFAULT_STORE_URL,
+    POSTGRES_DEFAULT_PORT,
+    STORE_ENV_VAR,
+    sqlite_path,
+)
 
 REPLAY_DIR_ENV_VAR = "GRANT_LEDGER_REPLAY_DIR"
 READ_DB_FILE = "read.db"
@@ -30,14 +35,7 @@ class ReadStoreLocation:
 
 
 def _sqlite_path(url: str) -> Path:
-    raw = unquote(url[len("sqlite://") :])
-    if raw.startswith(("/./", "/../")):
-        raw = raw[1:]
-    if not raw or raw == "/":
-        raise LedgerError(
-            READ_STORE_ENV_VAR, url, "sqlite URL needs a file path: sqlite:///path/read.db"
-        )
-    return Path(raw)
+    return sqlite_path(url, READ_STORE_ENV_VAR)
 
 
 def default_read_store_url() -> str:

@@ -121,7 +121,11 @@ def _validate(topics: Mapping[str, int]) -> None:
             )
 
 
-def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int]) -> dict[str, TopicState]:
+def ensure_topics(
+    bootstrap_servers: str,
+    topics: Mapping[str, int],
+    replication_factor: int = DEV_REPLICATION_FACTOR,
+) -> dict[str, TopicState]:
     """Create missing topics (name -> partitions) that keep every event; check existing ones.
 
     An existing topic keeps its partition count (adding partitions would move keys to other
@@ -152,7 +156,7 @@ def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int]) -> dict[str
                 {
                     name: {
                         "num_partitions": count,
-                        "replication_factor": DEV_REPLICATION_FACTOR,
+                        "replication_factor": replication_factor,
                         "configs": dict(EVENT_TOPIC_CONFIGS),
                     }
                     for name, count in missing.items()
