@@ -16,40 +16,19 @@ from ledger.application.grant_ledger import GrantLedger
 from ledger.infrastructure.store_url import parse_store_url
 from schemas import commands as c
 from schemas.recipients import municipalities
+from tests.fill import AGENCY, PROGRAMME_ID, YEAR, setup_commands
 
 APPLICATIONS = 300
 DISBURSEMENTS_PER_GRANT = 3
-YEAR = 2019
-AGENCY = "tillvaxtverket"
 
 
-def realistic_mix(programme_id: str = "bench") -> list[c.CommandBase]:
+def realistic_mix() -> list[c.CommandBase]:
     """Establish, appropriate, then per municipality: apply, award, disburse in parts."""
     codes = sorted(municipalities())
     base = {"actor": "bench", "agency": AGENCY}
-    commands: list[c.CommandBase] = [
-        c.EstablishProgramme(
-            type="EstablishProgramme",
-            command_id="est",
-            programme_id=programme_id,
-            name="Bench",
-            ordinance="SFS 2018:151",
-            administering_agency=AGENCY,
-            first_year=2018,
-            last_year=2022,
-            recipient_types=["municipality"],
-            **base,
-        ),
-        c.SetAppropriation(
-            type="SetAppropriation",
-            command_id="app",
-            programme_id=programme_id,
-            year=YEAR,
-            amount_ore=10**13,
-            decision_ref="budget",
-            **base,
-        ),
-    ]
+    programme_id = PROGRAMME_ID
+    # The filler's programme and appropriation (its award set-up is not part of the mix).
+    commands: list[c.CommandBase] = setup_commands()[:2]
     for index in range(APPLICATIONS):
         app_id = f"a{index}"
         code = codes[index % len(codes)]
