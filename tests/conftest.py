@@ -80,6 +80,16 @@ def postgres_schema_factory() -> Iterator[Callable[[], str]]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def read_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh read store (projections) of each kind: SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'read.db'}"
+        return
+    make: Callable[[], str] = request.getfixturevalue("postgres_schema_factory")
+    yield make()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest) -> str:
     """Each test using this runs on SQLite and on PostgreSQL."""
     if request.param == "sqlite":

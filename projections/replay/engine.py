@@ -296,14 +296,9 @@ def _recipient_tables_dense(sums: BinSums, space: KeySpace) -> tuple[Table, Tabl
     row_reached = reached.reshape(-1, space.measures)[rows]
     pair, year_offset = np.divmod(rows, space.years)
     programmes, recipients = np.divmod(pair, space.inner)
-    grant = (recipients > 0) & row_reached[:, list(GRANT_MEASURES)].any(axis=1)
-    recipient_year: Table = {
-        "programme": programmes[grant],
-        "recipient": recipients[grant],
-        "year": year_offset[grant] + space.first_year,
-    }
-    for measure, name in zip(GRANT_MEASURES, RECIPIENT_YEAR_SUMS, strict=True):
-        recipient_year[name] = row_sums[grant, measure]
+    recipient_year = _recipient_year_table(
+        programmes, recipients, year_offset + space.first_year, row_sums, row_reached
+    )
     # Programme-year: summed over recipients.
     shape = (space.outer, space.inner, space.years, space.measures)
     programme_sums = by_row.reshape(shape).sum(axis=1)
@@ -319,6 +314,22 @@ def _recipient_tables_dense(sums: BinSums, space: KeySpace) -> tuple[Table, Tabl
     return recipient_year, programme_year
 
 
+def _recipient_year_table(
+    programmes: I64, recipients: I64, years: I64, sums: I64, reached: npt.NDArray[np.bool_]
+) -> Table:
+    """The recipient-year rows among (programme, recipient, year) groups: real recipients with
+    grant money touched (recipient code 0 carries programme-level amounts)."""
+    grant = (recipients > 0) & reached[:, list(GRANT_MEASURES)].any(axis=1)
+    table: Table = {
+        "programme": programmes[grant],
+        "recipient": recipients[grant],
+        "year": years[grant],
+    }
+    for measure, name in zip(GRANT_MEASURES, RECIPIENT_YEAR_SUMS, strict=True):
+        table[name] = sums[grant, measure]
+    return table
+
+
 def _recipient_tables_sparse(sums: BinSums, ry_space: KeySpace) -> tuple[Table, Table]:
     """Recipient-year and programme-year tables of a key space too large for dense arrays."""
     inside = sums.bins < ry_space.event_key_count * ry_space.years
@@ -332,14 +343,9 @@ def _recipient_tables_sparse(sums: BinSums, ry_space: KeySpace) -> tuple[Table, 
     )
     pair, year_offset = np.divmod(keys, ry_space.years)
     key_programmes, key_recipients = np.divmod(pair, ry_space.inner)
-    grant = (key_recipients > 0) & reached[:, list(GRANT_MEASURES)].any(axis=1)
-    recipient_year: Table = {
-        "programme": key_programmes[grant],
-        "recipient": key_recipients[grant],
-        "year": year_offset[grant] + ry_space.first_year,
-    }
-    for measure, name in zip(GRANT_MEASURES, RECIPIENT_YEAR_SUMS, strict=True):
-        recipient_year[name] = table[grant, measure]
+    recipient_year = _recipient_year_table(
+        key_programmes, key_recipients, year_offset + ry_space.first_year, table, reached
+    )
     # Programme-year: the recipient-year groups added up over recipients, per measure.
     py_keys, index = np.unique(key_programmes * ry_space.years + year_offset, return_inverse=True)
     py_sums = np.zeros((len(py_keys), MEASURE_COUNT), dtype=np.int64)

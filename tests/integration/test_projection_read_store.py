@@ -1,8 +1,6 @@
 """The read store: readers never see a half-built rebuild; a rebuild waits for no projector."""
 
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,16 +13,6 @@ from tests.synthetic_ledger import columns_of, consumed_in_partitions, synthetic
 
 EVENTS = 3_000
 SWAPS = 5
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def read_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh read store of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'read.db'}"
-        return
-    make: Callable[[], str] = request.getfixturevalue("postgres_schema_factory")
-    yield make()
 
 
 def total_awarded(read_store: ReadStore) -> int:

@@ -1,7 +1,6 @@
 """The SFS 2018:151 scenario through the real relay: the live projection, both rebuilds and the
 as-of engine agree exactly with the reference fold, on SQLite and on PostgreSQL read stores."""
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -62,16 +61,6 @@ def published(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) ->
     finally:
         ledger.close()
     return Published(events, kafka_bootstrap, settings)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def read_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh read store of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'read.db'}"
-        return
-    make: Callable[[], str] = request.getfixturevalue("postgres_schema_factory")
-    yield make()
 
 
 def kafka_source(published: Published) -> KafkaSource:
