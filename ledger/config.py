@@ -3,8 +3,8 @@
 import os
 from dataclasses import dataclass
 
-from ledger.domain.errors import LedgerError
 from ledger.infrastructure.store_url import DEFAULT_STORE_URL, STORE_ENV_VAR
+from schemas.errors import ConfigurationError
 
 BOOTSTRAP_ENV_VAR = "KAFKA_BOOTSTRAP_SERVERS"
 TOPIC_ENV_VAR = "GRANT_LEDGER_TOPIC"
@@ -42,9 +42,9 @@ def _positive_int(name: str, default: int, maximum: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise LedgerError(name, raw, "must be a whole number") from None
+        raise ConfigurationError(name, raw, "must be a whole number") from None
     if not 1 <= value <= maximum:
-        raise LedgerError(name, raw, f"must be between 1 and {maximum}")
+        raise ConfigurationError(name, raw, f"must be between 1 and {maximum}")
     return value
 
 

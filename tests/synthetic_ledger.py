@@ -28,7 +28,6 @@ from pydantic import ValidationError
 
 from ledger.application.envelopes import chained_envelopes
 from ledger.application.grant_ledger import GrantLedger
-from ledger.domain.errors import LedgerError
 from ledger.domain.grant import GrantStatus
 from ledger.domain.recorded import ProgrammeEvent
 from ledger.infrastructure.kafka.reading import consumer_config, producer_config
@@ -51,6 +50,7 @@ from schemas.calendar import today_in_stockholm
 from schemas.chain import GENESIS_HASH, canonical_bytes, chain_hash
 from schemas.commands import COMMAND_ADAPTER
 from schemas.envelope import Checkpoint
+from schemas.errors import LedgerError
 from schemas.recipients import eligible_sfs_2018_151, municipalities
 
 SEED = 20180315

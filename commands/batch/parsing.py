@@ -5,12 +5,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from ledger.domain.errors import LedgerError
 from schemas.commands import COMMAND_ADAPTER, CommandBase
-
-
-class CommandParseError(LedgerError):
-    """The line is not a valid command."""
+from schemas.errors import InvalidCommand
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -22,14 +18,14 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 
 
 def parse_command(raw: bytes | str) -> CommandBase:
-    """Validate one JSON command; raise CommandParseError with field, value and reason."""
+    """Validate one JSON command; raise InvalidCommand with field, value and reason."""
     try:
         obj: Any = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        raise CommandParseError("(line)", text.strip()[:80], f"not valid JSON: {exc}") from None
+        raise InvalidCommand("(line)", text.strip()[:80], f"not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
-        raise CommandParseError("(line)", str(obj)[:80], "a command is a JSON object")
+        raise InvalidCommand("(line)", str(obj)[:80], "a command is a JSON object")
     try:
         command = COMMAND_ADAPTER.validate_python(obj)
     except ValidationError as exc:
@@ -45,6 +41,6 @@ def parse_command(raw: bytes | str) -> CommandBase:
             message = f"unknown command type; expected one of {first['ctx']['expected_tags']}"
         if isinstance(value, dict | list):
             value = orjson.dumps(value).decode()[:80]
-        raise CommandParseError(field, value, message) from None
+        raise InvalidCommand(field, value, message) from None
     assert isinstance(command, CommandBase)
     return command

@@ -8,7 +8,7 @@ from typing import Any
 from commands.batch.parsing import parse_command
 from ledger.application.grant_ledger import GrantLedger
 from ledger.application.outcome import Outcome
-from ledger.domain.errors import LedgerError
+from schemas.errors import InternalError, LedgerError
 
 log = logging.getLogger("grant_ledger.batch")
 
@@ -67,7 +67,7 @@ def run_lines(ledger: GrantLedger, lines: Iterable[bytes]) -> Iterator[LineResul
         except Exception as error:
             log.exception("line %d: unexpected error", number)
             yield LineResult(
-                number, None, LedgerError("(line)", number, f"internal error: {error!r}")
+                number, None, InternalError("(line)", number, f"internal error: {error!r}")
             )
         else:
             yield LineResult(number, outcome, None)

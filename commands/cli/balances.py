@@ -7,22 +7,20 @@ local replay store with numpy. Table output shows SEK; JSON and CSV give integer
 import argparse
 import csv
 import sys
-from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 
 from commands.cli.read_side_options import add_store_options
-from ledger.domain.errors import LedgerError
 from projections.application.memory import keep_freed_memory
 from projections.application.query import replay_balances, stored_balances
-from projections.domain.asof import AsOf
+from projections.domain.question import parse_as_of, parse_view, parse_year
 from projections.domain.rows import FIELDS, MONEY_SUFFIX, BalanceRow, View, as_record
 from projections.domain.selection import Selection
 from projections.replay.store import ReplayStore
 from projections.store.location import parse_read_store_url, read_store_url, replay_directory
 from projections.store.read_store import ReadStore
-from schemas.calendar import MAX_YEAR, MIN_YEAR
+from schemas.errors import InvalidQuery, QueryParameter
 from schemas.money import format_sek
 
 FORMATS = ("table", "json", "csv")
@@ -55,65 +53,18 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(run=run)
 
 
-def parse_view(raw: str) -> View:
-    """--by."""
-    try:
-        return View(raw)
-    except ValueError:
-        raise LedgerError(
-            "--by", raw, f"expected one of {', '.join(v.value for v in View)}"
-        ) from None
-
-
-def parse_year(raw: str | None) -> int | None:
-    """--year."""
-    if raw is None:
-        return None
-    if not raw.isdigit() or not MIN_YEAR <= int(raw) <= MAX_YEAR:
-        raise LedgerError("--year", raw, f"expected a year between {MIN_YEAR} and {MAX_YEAR}")
-    return int(raw)
-
-
-def parse_as_of(args: argparse.Namespace) -> AsOf:
-    """--as-of-date, --as-known-at, --at-position."""
-    as_of_date = None
-    if args.as_of_date is not None:
-        try:
-            as_of_date = date.fromisoformat(args.as_of_date)
-        except ValueError:
-            raise LedgerError(
-                "--as-of-date", args.as_of_date, "expected a date YYYY-MM-DD"
-            ) from None
-    known_at = None
-    if args.as_known_at is not None:
-        try:
-            known_at = datetime.fromisoformat(args.as_known_at)
-        except ValueError:
-            raise LedgerError(
-                "--as-known-at",
-                args.as_known_at,
-                "expected an ISO 8601 timestamp, e.g. 2021-05-17T12:00:00Z",
-            ) from None
-        if known_at.tzinfo is None:
-            known_at = known_at.replace(tzinfo=UTC)
-    position = None
-    if args.at_position is not None:
-        if not str(args.at_position).isdigit():
-            raise LedgerError("--at-position", args.at_position, "expected a whole number >= 0")
-        position = int(args.at_position)
-    return AsOf(as_of_date=as_of_date, as_known_at=known_at, at_position=position)
-
-
 def run(args: argparse.Namespace) -> int:
     """Print the balances."""
     keep_freed_memory()
     view = parse_view(args.by)
     if args.format not in FORMATS:
-        raise LedgerError("--format", args.format, f"expected one of {', '.join(FORMATS)}")
+        raise InvalidQuery(
+            QueryParameter.FORMAT, args.format, f"expected one of {', '.join(FORMATS)}"
+        )
     selection = Selection(
         programme_id=args.programme, recipient=args.recipient, year=parse_year(args.year)
     )
-    as_of = parse_as_of(args)
+    as_of = parse_as_of(args.as_of_date, args.as_known_at, args.at_position)
     location = parse_read_store_url(read_store_url(args.read_store))
     if as_of.is_current:
         with ReadStore(location) as read_store:

@@ -7,7 +7,7 @@ import orjson
 
 from commands.cli.options import add_store_option, open_ledger
 from ledger.application.published_log import store_envelopes
-from ledger.domain.errors import LedgerError
+from schemas.errors import InvalidQuery, QueryParameter
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -22,9 +22,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def run(args: argparse.Namespace) -> int:
     """Print envelopes from position N (the chain is computed from position 1)."""
     if args.from_position < 1:
-        raise LedgerError("--from", args.from_position, "positions start at 1")
+        raise InvalidQuery(QueryParameter.FROM_POSITION, args.from_position, "positions start at 1")
     if args.limit is not None and args.limit < 0:
-        raise LedgerError("--limit", args.limit, "must be zero or more")
+        raise InvalidQuery(QueryParameter.LIMIT, args.limit, "must be zero or more")
     ledger = open_ledger(args)
     printed = 0
     try:

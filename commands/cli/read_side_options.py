@@ -3,8 +3,8 @@
 import argparse
 
 from ledger.config import BOOTSTRAP_ENV_VAR, DEFAULT_DEV_BROKER_PORT, KafkaSettings
-from ledger.domain.errors import LedgerError
 from projections.store.location import REPLAY_DIR_ENV_VAR
+from schemas.errors import ConfigurationError
 
 DEFAULT_BROKER_HINT = f"127.0.0.1:{DEFAULT_DEV_BROKER_PORT}"
 
@@ -29,7 +29,7 @@ def require_bootstrap(settings: KafkaSettings, flag: str) -> str:
     """The configured broker; the read side consumes what is there, so an empty embedded broker
     would be no use."""
     if not settings.bootstrap_servers:
-        raise LedgerError(
+        raise ConfigurationError(
             BOOTSTRAP_ENV_VAR,
             None,
             f"{flag} reads the event topic: start `grant-ledger broker` (or Kafka) and export "

@@ -9,7 +9,6 @@ import logging
 
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
 from commands.cli.read_side_options import add_store_options
-from ledger.domain.errors import LedgerError
 from projections.application.memory import keep_freed_memory
 from projections.application.progress import Progress
 from projections.application.rebuild import KafkaSource, rebuild
@@ -17,6 +16,7 @@ from projections.consumer.fetch import DEFAULT_IDLE_MS
 from projections.replay.store import ReplayStore
 from projections.store.location import parse_read_store_url, read_store_url, replay_directory
 from projections.store.read_store import ReadStore
+from schemas.errors import InvalidQuery, QueryParameter
 
 SOURCES = ("auto", "local", "kafka")
 
@@ -43,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("kafka").setLevel(logging.WARNING)
     keep_freed_memory()
     if args.source not in SOURCES:
-        raise LedgerError("--from", args.source, f"expected one of {', '.join(SOURCES)}")
+        raise InvalidQuery(
+            QueryParameter.SOURCE, args.source, f"expected one of {', '.join(SOURCES)}"
+        )
     settings = kafka_settings(args)
     kafka = (
         KafkaSource(settings.bootstrap_servers, settings.topic, settings.checkpoint_topic)

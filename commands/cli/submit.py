@@ -8,7 +8,7 @@ import orjson
 
 from commands.batch.runner import run_lines
 from commands.cli.options import add_store_option, open_ledger
-from ledger.domain.errors import LedgerError
+from schemas.errors import InvalidQuery
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         path = Path(args.file)
         if not path.is_file():
-            raise LedgerError("FILE", args.file, "no such file")
+            raise InvalidQuery("FILE", args.file, "no such file")
         stream = path.open("rb")
     failures = 0
     ledger = open_ledger(args)

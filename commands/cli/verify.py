@@ -9,7 +9,7 @@ from commands.cli.kafka_options import add_kafka_options, kafka_settings
 from commands.cli.options import add_store_option, open_ledger
 from ledger.audit.topic_verification import verify_store_against_kafka
 from ledger.config import BOOTSTRAP_ENV_VAR
-from ledger.domain.errors import LedgerError
+from schemas.errors import ConfigurationError
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     """Exit 0 only when positions 1..N are each on the topic once and every hash matches."""
     settings = kafka_settings(args)
     if not settings.bootstrap_servers:
-        raise LedgerError(
+        raise ConfigurationError(
             BOOTSTRAP_ENV_VAR,
             None,
             "verify reads the topic of a running broker: set KAFKA_BOOTSTRAP_SERVERS or pass "

@@ -18,7 +18,7 @@ from commands.batch.runner import run_lines
 from commands.http.errors import ledger_error_handler, request_error_handler
 from ledger.application.grant_ledger import GrantLedger
 from ledger.application.published_log import store_envelopes, trail
-from ledger.domain.errors import LedgerError
+from schemas.errors import LedgerError
 
 MAX_PAGE_EVENTS = 10_000
 DEFAULT_PAGE_EVENTS = 100

@@ -1,37 +1,50 @@
-"""Refusals as HTTP responses: the status says what kind, the body names field and value."""
+"""Errors as HTTP responses: the status says what kind, the body names field and value."""
+
+from typing import Final
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from commands.batch.parsing import CommandParseError
-from ledger.domain.errors import (
-    CommandIdConflict,
-    ConcurrencyExhausted,
+from ledger.domain.errors import NotFound
+from schemas.errors import (
+    ConfigurationError,
+    IntegrityFailure,
+    InternalError,
+    InvalidCommand,
+    InvalidQuery,
     LedgerError,
-    NotFound,
-    RuleViolation,
-    StoreUnavailable,
+    Refused,
+    Unavailable,
+    UnknownSubject,
+    assert_covers_kinds,
+    most_specific,
 )
 
 UNPROCESSABLE = 422
 CONFLICT = 409
 NOT_FOUND = 404
+SERVER_ERROR = 500
 UNAVAILABLE = 503
-BAD_REQUEST = 400
+
+# The one table from error kind to status; the most specific class of an error decides.
+HTTP_STATUS: Final[dict[type[LedgerError], int]] = {
+    InvalidCommand: UNPROCESSABLE,  # not a valid command
+    NotFound: NOT_FOUND,  # a command naming a programme or application the ledger lacks
+    Refused: CONFLICT,  # a rule of the programme, or a reused command_id
+    UnknownSubject: NOT_FOUND,  # a question about what the ledger does not know
+    InvalidQuery: UNPROCESSABLE,  # as FastAPI answers a malformed parameter
+    ConfigurationError: SERVER_ERROR,
+    Unavailable: UNAVAILABLE,  # the store is down or busy, or writers kept winning the race
+    IntegrityFailure: SERVER_ERROR,
+    InternalError: SERVER_ERROR,
+}
+assert_covers_kinds(HTTP_STATUS, "HTTP_STATUS")
 
 
 def status_of(error: LedgerError) -> int:
-    """The HTTP status for a refusal."""
-    if isinstance(error, CommandParseError):
-        return UNPROCESSABLE
-    if isinstance(error, NotFound):
-        return NOT_FOUND
-    if isinstance(error, RuleViolation | CommandIdConflict):
-        return CONFLICT
-    if isinstance(error, ConcurrencyExhausted | StoreUnavailable):
-        return UNAVAILABLE
-    return BAD_REQUEST
+    """The HTTP status for an error."""
+    return most_specific(error, HTTP_STATUS)
 
 
 async def ledger_error_handler(_request: Request, error: Exception) -> JSONResponse:

@@ -19,16 +19,11 @@ from eventsourcing.persistence import OperationalError, RecordConflictError
 from eventsourcing.utils import get_topic
 
 from ledger.application.digest import command_digest
+from ledger.application.errors import ConcurrencyExhausted, StoreUnavailable
 from ledger.application.outcome import Outcome
 from ledger.application.positions import PositionCounter
 from ledger.domain.context import CommandContext
-from ledger.domain.errors import (
-    CommandIdConflict,
-    ConcurrencyExhausted,
-    NotFound,
-    RuleViolation,
-    StoreUnavailable,
-)
+from ledger.domain.errors import CommandIdConflict, NotFound, RuleViolation
 from ledger.domain.programme import Programme
 from ledger.domain.recorded import IndexEntry, ProgrammeEvent, application_key, command_key
 from ledger.infrastructure.event_log_sql import event_log_sql

@@ -12,6 +12,7 @@ from ledger.application.envelopes import envelope_body, seal
 from ledger.application.grant_ledger import NOTIFICATION_PAGE_SIZE, GrantLedger
 from ledger.domain.errors import NotFound
 from schemas.chain import GENESIS_HASH
+from schemas.errors import QueryParameter, UnknownSubject
 
 
 @dataclass(slots=True)
@@ -47,14 +48,22 @@ def store_envelopes(
 def trail(
     ledger: GrantLedger, *, application_id: str | None = None, recipient: str | None = None
 ) -> list[dict[str, Any]]:
-    """A grant's or a recipient's events, in order; NotFound when there are none."""
+    """A grant's or a recipient's events, in order; UnknownSubject when there are none."""
     assert (application_id is None) != (recipient is None), "one of application_id, recipient"
     if application_id is not None:
-        ledger.programme_of_application(application_id)  # NotFound names the id
-        field, value = "application_id", application_id
+        try:
+            ledger.programme_of_application(application_id)
+        except NotFound as unknown:
+            # Unknown to a command is a refusal; unknown to a question, an unknown subject.
+            raise UnknownSubject(
+                QueryParameter.APPLICATION, unknown.value, unknown.message
+            ) from None
+        parameter, value = QueryParameter.APPLICATION, application_id
     else:
-        field, value = "recipient", str(recipient)
-    found = [e for e in store_envelopes(ledger) if e["data"].get(field) == value]
+        parameter, value = QueryParameter.RECIPIENT, str(recipient)
+    found = [e for e in store_envelopes(ledger) if e["data"].get(parameter.value) == value]
     if not found:
-        raise NotFound(field, value, f"no events for this {field.replace('_', ' ')}")
+        raise UnknownSubject(
+            parameter, value, f"no events for this {parameter.value.replace('_', ' ')}"
+        )
     return found

@@ -1,42 +1,15 @@
-"""Why the ledger refused a command: always naming the field and the value."""
+"""Why the domain refused a command: always naming the contract's field and the value."""
 
-from typing import Any
-
-
-class LedgerError(Exception):
-    """A refusal that names the offending field and value; nothing was recorded."""
-
-    def __init__(self, field: str, value: Any, message: str) -> None:
-        super().__init__(f"{field}={value!r}: {message}")
-        self.field = field
-        self.value = value
-        self.message = message
-
-    def as_dict(self) -> dict[str, Any]:
-        """The refusal as a JSON-ready object."""
-        value = (
-            self.value
-            if isinstance(self.value, str | int | float | bool | type(None))
-            else str(self.value)
-        )
-        return {"field": self.field, "value": value, "message": self.message}
+from schemas.errors import Refused
 
 
-class RuleViolation(LedgerError):
+class RuleViolation(Refused):
     """A business rule of the programme forbids the command."""
 
 
-class NotFound(LedgerError):
+class NotFound(Refused):
     """The command names a programme or application the ledger does not know."""
 
 
-class CommandIdConflict(LedgerError):
+class CommandIdConflict(Refused):
     """The command_id was already used for a command with different content."""
-
-
-class ConcurrencyExhausted(LedgerError):
-    """Other writers kept winning the race; the command was not recorded."""
-
-
-class StoreUnavailable(LedgerError):
-    """The event store could not be reached or kept refusing; nothing was recorded."""

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import psycopg
 
-from ledger.domain.errors import LedgerError
+from schemas.errors import ConfigurationError
 
 STORE_ENV_VAR = "GRANT_LEDGER_STORE"
 DEFAULT_STORE_URL = "sqlite:///./.grant-ledger/ledger.db"
@@ -37,7 +37,9 @@ def sqlite_path(url: str, setting: str) -> Path:
     if raw_path.startswith(("/./", "/../")):
         raw_path = raw_path[1:]
     if not raw_path or raw_path == "/":
-        raise LedgerError(setting, url, "sqlite URL needs a file path: sqlite:///path/file.db")
+        raise ConfigurationError(
+            setting, url, "sqlite URL needs a file path: sqlite:///path/file.db"
+        )
     return Path(raw_path)
 
 
@@ -45,7 +47,9 @@ def _port(url: str, setting: str) -> int:
     try:
         return urlsplit(url).port or POSTGRES_DEFAULT_PORT
     except ValueError:
-        raise LedgerError(setting, url, "the port must be a number from 1 to 65535") from None
+        raise ConfigurationError(
+            setting, url, "the port must be a number from 1 to 65535"
+        ) from None
 
 
 def parse_store_url(url: str) -> StoreConfig:
@@ -68,7 +72,7 @@ def parse_store_url(url: str) -> StoreConfig:
     if parts.scheme in ("postgresql", "postgres"):
         dbname = parts.path.lstrip("/")
         if not dbname:
-            raise LedgerError(
+            raise ConfigurationError(
                 STORE_ENV_VAR, url, "postgresql URL needs a database: postgresql://host/db"
             )
         query = parse_qs(parts.query)
@@ -85,10 +89,12 @@ def parse_store_url(url: str) -> StoreConfig:
         if "schema" in query:
             schema = query["schema"][0]
             if not schema.replace("_", "").isalnum() or not schema.isascii():
-                raise LedgerError(STORE_ENV_VAR, url, f"schema {schema!r}: letters, digits, _")
+                raise ConfigurationError(
+                    STORE_ENV_VAR, url, f"schema {schema!r}: letters, digits, _"
+                )
             env["POSTGRES_SCHEMA"] = schema
         return StoreConfig(url=url, kind="postgresql", env=env)
-    raise LedgerError(
+    raise ConfigurationError(
         STORE_ENV_VAR, url, "expected sqlite:///path/to/ledger.db or postgresql://user@host:port/db"
     )
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from ledger.domain.errors import LedgerError
 from ledger.infrastructure.store_url import StoreConfig, connect_postgres
+from schemas.errors import Unavailable
 
 
-class PublisherLockHeld(LedgerError):
+class PublisherLockHeld(Unavailable):
     """Another relay is publishing this store to this topic."""
 
 

@@ -20,8 +20,8 @@ from kafka.producer.future import FutureRecordMetadata
 
 from ledger.application.grant_ledger import GrantLedger
 from ledger.config import BOOTSTRAP_ENV_VAR, KafkaSettings
-from ledger.domain.errors import LedgerError
 from ledger.domain.recorded import format_utc
+from ledger.infrastructure.kafka.errors import BrokerUnavailable
 from ledger.infrastructure.kafka.reading import (
     producer_config,
     read_from_offsets,
@@ -65,10 +65,6 @@ IDLE_CHECKPOINT_EVERY_S = 5.0
 STANDBY_LOG_EVERY_S = 30.0
 
 
-class BrokerUnreachableError(LedgerError):
-    """No broker answers at the bootstrap address (yet)."""
-
-
 def _require_listening(bootstrap_servers: str) -> None:
     # A refused TCP connection tells at once that the broker is down; kafka-python's own
     # bootstrap would retry silently for its whole timeout first.
@@ -79,10 +75,10 @@ def _require_listening(bootstrap_servers: str) -> None:
                 return
         except OSError:
             continue
-    raise BrokerUnreachableError(BOOTSTRAP_ENV_VAR, bootstrap_servers, "connection refused")
+    raise BrokerUnavailable(BOOTSTRAP_ENV_VAR, bootstrap_servers, "connection refused")
 
 
-class PublishFailedError(LedgerError):
+class PublishFailedError(BrokerUnavailable):
     """The broker refused or lost a message; the relay reconnects and resumes from the topic."""
 
 
@@ -226,7 +222,7 @@ class Relay:
                     self._pump(resume, once, waiter)
                     if once:
                         break
-                except (KafkaError, PublishFailedError, BrokerUnreachableError, OSError) as exc:
+                except (KafkaError, BrokerUnavailable, OSError) as exc:
                     self._disconnect()
                     self.stats.reconnects += 1
                     log.warning(
@@ -260,31 +256,24 @@ class Relay:
         settings = self._settings
         log.info("relay: connecting to Kafka at %s", self._bootstrap)
         _require_listening(self._bootstrap)
-        try:
-            ensure_topics(
-                self._bootstrap,
-                {
-                    settings.topic: settings.partitions,
-                    settings.checkpoint_topic: CHECKPOINT_PARTITIONS,
-                },
-                settings.replication_factor,
-            )
-        except LedgerError as exc:
-            if exc.field != BOOTSTRAP_ENV_VAR:
-                raise  # a topic that would lose events: refuse, do not retry
-            raise BrokerUnreachableError(exc.field, exc.value, exc.message) from None
+        # A broker that does not answer is retried (BrokerUnavailable); a topic that would lose
+        # events is a ConfigurationError and stops the relay.
+        ensure_topics(
+            self._bootstrap,
+            {
+                settings.topic: settings.partitions,
+                settings.checkpoint_topic: CHECKPOINT_PARTITIONS,
+            },
+            settings.replication_factor,
+        )
         self._failure = None
         self._producer = KafkaProducer(bootstrap_servers=self._bootstrap, **producer_config())
         partitions = self._producer.partitions_for(settings.topic)
         assert partitions, f"topic {settings.topic} has no partitions"
         self._partitions = len(partitions)
         self._partition_cache.clear()
-        try:
-            topic_state, anchor = self._read_back()
-        except LedgerError as exc:
-            if isinstance(exc, TopicDivergedError):
-                raise
-            raise BrokerUnreachableError(exc.field, exc.value, exc.message) from None
+        # A broker that stops delivering is retried; a diverged topic stops the relay.
+        topic_state, anchor = self._read_back()
         resume = find_resume_point(self._ledger, topic_state, anchor)
         log.info(
             "relay: publishing to %s from position %d (%d already on the topic ahead)",

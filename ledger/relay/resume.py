@@ -13,9 +13,9 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 
 from ledger.application.grant_ledger import NOTIFICATION_PAGE_SIZE, GrantLedger
-from ledger.domain.errors import LedgerError
 from ledger.relay.messages import outgoing_message
 from schemas.chain import GENESIS_HASH
+from schemas.errors import IntegrityFailure
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class TopicState:
     last_on_topic: int
 
 
-class TopicDivergedError(LedgerError):
+class TopicDivergedError(IntegrityFailure):
     """The topic holds something the event store does not: refuse to publish on top of it."""
 
 

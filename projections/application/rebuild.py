@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from ledger.domain.errors import LedgerError
+from ledger.config import BOOTSTRAP_ENV_VAR
 from projections.application.progress import Progress
 from projections.consumer.checkpoints import read_checkpoints
 from projections.consumer.fetch import DEFAULT_IDLE_MS, Fetched, fetch_topic, recode, topic_size
@@ -31,6 +31,7 @@ from projections.replay.store import ReplayStore
 from projections.replay.verify import Verification, check_chain, verify_store
 from projections.store.read_store import ReadStore
 from schemas.envelope import Checkpoint
+from schemas.errors import ConfigurationError, IntegrityFailure
 
 Source = Literal["auto", "local", "kafka"]
 
@@ -106,7 +107,9 @@ def rebuild(
     started = time.perf_counter()
     report = RebuildReport()
     if source == "kafka" and kafka is None:
-        raise LedgerError("--from", "kafka", "needs a Kafka broker (KAFKA_BOOTSTRAP_SERVERS)")
+        raise ConfigurationError(
+            BOOTSTRAP_ENV_VAR, None, "a rebuild from the topic needs a Kafka broker"
+        )
     with read_store.projector_lock(exclusive=True), replay.writing():
         if checkpoints is None:
             checkpoints = (
@@ -120,8 +123,8 @@ def rebuild(
             if not verdict.trusted:
                 reason = "; ".join(verdict.problems)
                 if source == "local" or kafka is None:
-                    raise LedgerError(
-                        "--from", "local", f"the replay store cannot be trusted: {reason}"
+                    raise IntegrityFailure(
+                        "replay store", str(replay.directory), f"cannot be trusted: {reason}"
                     )
                 report.notes.append(f"local replay store re-fetched ({reason})")
                 use_local = False
@@ -280,7 +283,7 @@ def _refetch(
     complete_prefix = _complete_prefix(np.asarray(columns.events["position"]))
     checked, wrong = check_chain(columns.events["hash_prefix"], checkpoints, complete_prefix)
     if wrong:
-        raise LedgerError(
+        raise IntegrityFailure(
             "topic",
             kafka.topic,
             f"{len(wrong)} events disagree with its checkpoints, first at position {wrong[0]}",

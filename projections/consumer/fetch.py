@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 from kafka import KafkaConsumer, TopicPartition
 
-from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.errors import BrokerUnavailable
 from ledger.infrastructure.kafka.reading import FETCH_MAX_WAIT_MS, consumer_config
 from projections.consumer.columnizer import Columnizer
 from projections.replay.columns import Dictionaries, ReplayColumns, concatenate
 from projections.replay.manifest import PartitionMark
+from schemas.errors import InvalidQuery, QueryParameter
 
 DEFAULT_IDLE_MS = 1_000
 # Lists of Python objects cost ~10x the columns: turn them into arrays every so many events.
@@ -60,7 +61,7 @@ def topic_partitions(bootstrap_servers: str, topic: str) -> list[int]:
     finally:
         consumer.close()
     if not partitions:
-        raise LedgerError("topic", topic, f"does not exist on {bootstrap_servers}")
+        raise BrokerUnavailable("topic", topic, f"does not exist on {bootstrap_servers}")
     return sorted(partitions)
 
 
@@ -135,7 +136,7 @@ def _fetch_partitions(job: FetchJob, counter: Any) -> WorkerResult:
             if not behind:
                 break
             if (now - last_record_at) * 1000 >= STALL_TIMEOUT_MS:
-                raise LedgerError(
+                raise BrokerUnavailable(
                     "topic", topic, f"partitions {behind} stopped below their reported end offsets"
                 )
         newest = _newer(newest, columnizer.newest)
@@ -158,8 +159,10 @@ def fetch_topic(
 ) -> Fetched:
     """Read the topic into columns, with per-partition marks and the newest (position, hash)."""
     if idle_ms <= FETCH_MAX_WAIT_MS:
-        raise LedgerError(
-            "--idle-ms", idle_ms, f"must be more than the fetch wait ({FETCH_MAX_WAIT_MS} ms)"
+        raise InvalidQuery(
+            QueryParameter.IDLE_MS,
+            idle_ms,
+            f"must be more than the fetch wait ({FETCH_MAX_WAIT_MS} ms)",
         )
     started = time.perf_counter()
     partitions = topic_partitions(bootstrap_servers, topic)

@@ -21,7 +21,6 @@ from typing import Any
 import orjson
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
-from ledger.domain.errors import LedgerError
 from ledger.infrastructure.kafka.reading import consumer_config
 from projections.application.progress import Progress
 from projections.domain.facts import EventFacts, facts_of
@@ -29,6 +28,7 @@ from projections.replay.builder import ColumnBuilder
 from projections.replay.manifest import PartitionMark
 from projections.replay.store import ReplayStore
 from projections.store.read_store import ConsumedEvent, ReadStore
+from schemas.errors import IntegrityFailure
 
 DEFAULT_GROUP = "grant-ledger-projector"
 DEFAULT_POLL_MS = 200
@@ -301,7 +301,7 @@ def _decode(partition: int, offset: int, value: bytes) -> EventFacts:
         AttributeError,
         AssertionError,
     ) as exc:
-        raise LedgerError(
+        raise IntegrityFailure(
             "message", f"partition {partition} offset {offset}", f"not a ledger envelope: {exc!r}"
         ) from None
 

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from ledger.domain.errors import LedgerError
 from projections.domain.rows import View
+from schemas.errors import InvalidQuery, QueryParameter
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,10 +21,11 @@ class Selection:
     def check_for(self, view: View) -> None:
         """Refuse a filter the view has no column for."""
         if self.recipient is not None and view is not View.RECIPIENT_YEAR:
-            raise LedgerError(
-                "--recipient",
+            raise InvalidQuery(
+                QueryParameter.RECIPIENT,
                 self.recipient,
-                f"the {view.value} view has no recipient; use --by recipient-year",
+                f"the {view.value} view has no recipient; ask for the "
+                f"{View.RECIPIENT_YEAR.value} view",
             )
 
 

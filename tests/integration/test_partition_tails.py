@@ -5,7 +5,7 @@ from collections import defaultdict
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
-from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.errors import BrokerUnavailable
 from ledger.infrastructure.kafka.reading import (
     consumer_config,
     producer_config,
@@ -13,6 +13,7 @@ from ledger.infrastructure.kafka.reading import (
     read_partition_tails,
 )
 from ledger.infrastructure.kafka.topics import ensure_topics
+from schemas.errors import InvalidQuery
 
 pytestmark = pytest.mark.kafka
 
@@ -110,7 +111,7 @@ def test_an_empty_topic_has_no_tails(kafka_bootstrap: str, topic_name: str) -> N
 
 
 def test_a_missing_topic_is_refused_and_not_created(kafka_bootstrap: str, topic_name: str) -> None:
-    with pytest.raises(LedgerError) as refused:
+    with pytest.raises(BrokerUnavailable) as refused:
         read_partition_tails(kafka_bootstrap, topic_name)
     assert (refused.value.field, refused.value.value) == ("topic", topic_name)
 
@@ -124,6 +125,6 @@ def test_a_missing_topic_is_refused_and_not_created(kafka_bootstrap: str, topic_
 def test_an_idle_window_within_the_fetch_wait_is_refused(
     kafka_bootstrap: str, topic_name: str
 ) -> None:
-    with pytest.raises(LedgerError) as refused:
+    with pytest.raises(InvalidQuery) as refused:
         list(read_all(kafka_bootstrap, topic_name, idle_ms=50))
     assert (refused.value.field, refused.value.value) == ("idle_ms", 50)

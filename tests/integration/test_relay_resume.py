@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from commands.cli.main import EXIT_OK, EXIT_UNAVAILABLE
 from ledger.application.grant_ledger import GrantLedger
 from ledger.application.published_log import store_envelopes
 from ledger.relay.resume import (
@@ -100,9 +101,9 @@ def test_two_relays_started_together_publish_each_event_once(
     outcomes = [
         (relay.wait(timeout=120), relay.stderr.read() if relay.stderr else "") for relay in relays
     ]
-    assert {code for code, _ in outcomes} <= {0, 2}, outcomes
-    assert 0 in {code for code, _ in outcomes}
+    assert {code for code, _ in outcomes} <= {EXIT_OK, EXIT_UNAVAILABLE}, outcomes
+    assert EXIT_OK in {code for code, _ in outcomes}
     for code, stderr in outcomes:
-        if code == 2:
+        if code == EXIT_UNAVAILABLE:
             assert "another relay is publishing" in stderr
     assert_exactly_once_in_order(envelopes_on(kafka_bootstrap, topic_name), 2_000)

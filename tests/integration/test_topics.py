@@ -6,13 +6,13 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from ledger.domain.errors import LedgerError
 from ledger.infrastructure.kafka.topics import (
     EVENT_TOPIC_CONFIGS,
     TopicState,
     TopicWouldLoseEvents,
     ensure_topics,
 )
+from schemas.errors import ConfigurationError
 
 pytestmark = pytest.mark.kafka
 
@@ -115,7 +115,7 @@ def test_settings_the_broker_does_not_report_are_listed_as_unverified(
 def test_refuses_a_partition_count_out_of_range(
     kafka_bootstrap: str, topic_name: str, partitions: int
 ) -> None:
-    with pytest.raises(LedgerError) as refused:
+    with pytest.raises(ConfigurationError) as refused:
         ensure_topics(kafka_bootstrap, {topic_name: partitions})
     assert refused.value.value == partitions
     assert topic_name in refused.value.field

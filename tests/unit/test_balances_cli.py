@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from commands.cli.balances import render_table
-from commands.cli.main import EXIT_USAGE, main
+from commands.cli.main import EXIT_UNAVAILABLE, EXIT_USAGE, main
 from projections.domain.rows import FIELDS, View
 from projections.store.read_store import ReadStore
 from tests.synthetic_ledger import consumed_in_partitions, synthetic_envelopes
@@ -39,7 +39,7 @@ def read_store_url(tmp_path: Path) -> str:
 def test_bad_input_is_refused_naming_the_flag_and_value(
     read_store_url: str, flags: list[str], flag: str, value: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A LedgerError: exit code 2, the flag and the value in the message."""
+    """An invalid question: exit code 2, the flag (not the API's parameter) and the value."""
     assert main(["balances", "--read-store", read_store_url, *flags]) == EXIT_USAGE
     error = capsys.readouterr().err
     assert f"{flag}={value!r}" in error, error
@@ -116,5 +116,5 @@ def test_as_of_needs_a_replay_store(
             "5",
         ]
     )
-    assert code == EXIT_USAGE
+    assert code == EXIT_UNAVAILABLE
     assert "grant-ledger project" in capsys.readouterr().err

@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ledger.domain.errors import LedgerError
 from projections.application.query import replay_balances
 from projections.domain.asof import AsOf
 from projections.domain.rows import View
@@ -14,9 +13,10 @@ from projections.domain.selection import Selection
 from projections.replay.columns import ReplayColumns
 from projections.replay.layout import EVENT_BYTES, POSTING_BYTES, column_file
 from projections.replay.manifest import PartitionMark
-from projections.replay.store import ReplayStore, ReplayStoreError
+from projections.replay.store import ReplayStore, ReplayStoreBusy
 from projections.replay.verify import verify_store
 from schemas.envelope import Checkpoint
+from schemas.errors import InvalidQuery, QueryParameter, Unavailable
 from tests.synthetic_ledger import checkpoints_of, columns_of, synthetic_envelopes
 
 EVENTS = 600
@@ -141,7 +141,7 @@ def test_one_writer_at_a_time(tmp_path: Path) -> None:
     first = ReplayStore(tmp_path)
     with (
         first.writing(),
-        pytest.raises(ReplayStoreError, match="another process"),
+        pytest.raises(ReplayStoreBusy, match="another process"),
         ReplayStore(tmp_path).writing(),
     ):
         pass
@@ -176,7 +176,7 @@ def test_bytes_per_event_on_disk(tmp_path: Path, columns: ReplayColumns) -> None
 def test_as_of_questions_refuse_a_store_with_holes(tmp_path: Path, columns: ReplayColumns) -> None:
     """A store missing positions (one partition's share, a cut catch-up) answers nothing."""
     store = store_with(tmp_path / "holes", columns, slice(0, 100), slice(200, 300))
-    with pytest.raises(LedgerError) as refusal:
+    with pytest.raises(Unavailable) as refusal:
         replay_balances(store, View.PROGRAMME_YEAR, Selection(), AsOf(at_position=50))
     assert refusal.value.field == "replay store"
 
@@ -184,8 +184,8 @@ def test_as_of_questions_refuse_a_store_with_holes(tmp_path: Path, columns: Repl
 def test_as_of_a_position_beyond_the_store_is_refused(
     tmp_path: Path, columns: ReplayColumns
 ) -> None:
-    """--at-position past what the store holds is refused, not silently answered short."""
+    """A position past what the store holds is refused, not silently answered short."""
     store = store_with(tmp_path / "short", columns, slice(0, 100))
-    with pytest.raises(LedgerError) as refusal:
+    with pytest.raises(InvalidQuery) as refusal:
         replay_balances(store, View.PROGRAMME_YEAR, Selection(), AsOf(at_position=5_000))
-    assert refusal.value.field == "--at-position"
+    assert refusal.value.field == QueryParameter.AT_POSITION

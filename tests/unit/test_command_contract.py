@@ -10,8 +10,9 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from commands.batch.parsing import CommandParseError, parse_command
+from commands.batch.parsing import parse_command
 from schemas import commands as c
+from schemas.errors import InvalidCommand
 from schemas.money import MAX_AMOUNT_ORE
 from schemas.recipients import luhn_is_valid
 from tests.builders import (
@@ -32,9 +33,9 @@ def as_json(command: c.CommandBase) -> dict[str, Any]:
     return command.model_dump(mode="json", exclude_none=True)
 
 
-def refusal(obj: dict[str, Any]) -> CommandParseError:
+def refusal(obj: dict[str, Any]) -> InvalidCommand:
     """The refusal of a JSON command; fails the test if it is accepted."""
-    with pytest.raises(CommandParseError) as raised:
+    with pytest.raises(InvalidCommand) as raised:
         parse_command(orjson.dumps(obj))
     return raised.value
 

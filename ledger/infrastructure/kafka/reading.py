@@ -14,11 +14,13 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from ledger.config import BOOTSTRAP_ENV_VAR
-from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.errors import BrokerUnavailable
+from schemas.errors import InvalidQuery, QueryParameter
 
-# Producer: measured on this 2-core machine against Tansu with ~600-byte JSON values
-# (see the report in the issue note): linger 20 ms and 512 KiB batches reach ~45-50K msg/s,
-# linger 0 and 16 KiB batches (the defaults) ~20K msg/s. Python is the limit, not the broker.
+# Producer: measured on this 2-core machine against Tansu with ~600-byte JSON values when the
+# relay was tuned (tests/benchmarks/test_relay_throughput.py measures the relay today): linger
+# 20 ms and 512 KiB batches reach ~45-50K msg/s, linger 0 and 16 KiB batches (the defaults)
+# ~20K msg/s. Python is the limit, not the broker.
 PRODUCER_LINGER_MS = 20
 # Below Kafka's default message.max.bytes (1 MiB + 12): a full batch must never be refused.
 PRODUCER_BATCH_BYTES = 512 * 1024
@@ -87,7 +89,7 @@ def _open_consumer(bootstrap_servers: str) -> KafkaConsumer:
     try:
         return KafkaConsumer(bootstrap_servers=bootstrap_servers, **consumer_config())
     except Exception as exc:
-        raise LedgerError(
+        raise BrokerUnavailable(
             BOOTSTRAP_ENV_VAR,
             bootstrap_servers,
             f"no Kafka broker answered within {CONNECT_TIMEOUT_MS} ms ({exc})",
@@ -97,7 +99,7 @@ def _open_consumer(bootstrap_servers: str) -> KafkaConsumer:
 def _topic_partitions(consumer: KafkaConsumer, topic: str, bootstrap_servers: str) -> list[Any]:
     partitions = consumer.partitions_for_topic(topic)
     if not partitions:
-        raise LedgerError(
+        raise BrokerUnavailable(
             "topic", topic, f"does not exist on {BOOTSTRAP_ENV_VAR}={bootstrap_servers}"
         )
     return [TopicPartition(topic, partition) for partition in sorted(partitions)]
@@ -105,8 +107,8 @@ def _topic_partitions(consumer: KafkaConsumer, topic: str, bootstrap_servers: st
 
 def _check_idle_ms(idle_ms: int) -> None:
     if idle_ms <= FETCH_MAX_WAIT_MS:
-        raise LedgerError(
-            "idle_ms",
+        raise InvalidQuery(
+            QueryParameter.IDLE_MS,
             idle_ms,
             f"must be more than the fetch wait ({FETCH_MAX_WAIT_MS} ms): a shorter quiet "
             "window can end the read while a fetch is still in flight",
@@ -136,7 +138,7 @@ def _drain(
             return
         if behind and quiet_ms >= STALL_TIMEOUT_MS:
             topic = next(iter(lower_bounds)).topic
-            raise LedgerError(
+            raise BrokerUnavailable(
                 "topic",
                 topic,
                 f"the broker stopped delivering records below its reported end offsets "

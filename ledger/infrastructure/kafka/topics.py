@@ -19,7 +19,8 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError
 
 from ledger.config import BOOTSTRAP_ENV_VAR, MAX_PARTITIONS
-from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.errors import BrokerUnavailable
+from schemas.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ DEV_REPLICATION_FACTOR = 1
 ADMIN_TIMEOUT_MS = 10_000
 
 
-class TopicWouldLoseEvents(LedgerError):
+class TopicWouldLoseEvents(ConfigurationError):
     """An existing topic's setting (field) would delete or compact events; names the topic."""
 
     def __init__(self, topic: str, setting: str, value: Any, reason: str) -> None:
@@ -114,9 +115,9 @@ def _partition_counts(admin: KafkaAdminClient, names: list[str]) -> dict[str, in
 def _validate(topics: Mapping[str, int]) -> None:
     for name, partitions in topics.items():
         if not name:
-            raise LedgerError("topic", name, "a topic needs a name")
+            raise ConfigurationError("topic", name, "a topic needs a name")
         if not 1 <= partitions <= MAX_PARTITIONS:
-            raise LedgerError(
+            raise ConfigurationError(
                 f"topic {name} partitions", partitions, f"must be between 1 and {MAX_PARTITIONS}"
             )
 
@@ -130,7 +131,7 @@ def ensure_topics(
 
     An existing topic keeps its partition count (adding partitions would move keys to other
     partitions and break per-key order); `TopicState.partitions` says what it has. Raises a
-    LedgerError naming the topic and setting when a topic would lose events (finite
+    TopicWouldLoseEvents naming the topic and setting when a topic would lose events (finite
     retention.ms or retention.bytes, or compaction). Safe to call again.
     """
     _validate(topics)
@@ -142,7 +143,7 @@ def ensure_topics(
             bootstrap_timeout_ms=ADMIN_TIMEOUT_MS,
         )
     except Exception as exc:
-        raise LedgerError(
+        raise BrokerUnavailable(
             BOOTSTRAP_ENV_VAR,
             bootstrap_servers,
             f"no Kafka broker answered within {ADMIN_TIMEOUT_MS} ms ({exc})",
@@ -169,7 +170,7 @@ def ensure_topics(
                     created.add(result["name"])
                 elif result["error_code"] != TopicAlreadyExistsError.errno:
                     # Someone else creating it at the same moment is fine; anything else is not.
-                    raise LedgerError(
+                    raise ConfigurationError(
                         "topic",
                         result["name"],
                         f"could not be created: {result.get('error_message') or result}",
