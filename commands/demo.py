@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 
 from commands.cli.main import main as cli
-from ledger.config import BOOTSTRAP_ENV_VAR
 from ledger.infrastructure.kafka.dev_broker import DevBroker
+from ledger.settings import BOOTSTRAP_ENV_VAR
 
 SCENARIO_RESOURCE = "scenarios/sfs_2018_151.jsonl"
 DEMO_APPLICATION = "sfs2018151-1280-2018"  # Malmö's three-year grant
@@ -61,19 +61,20 @@ def main() -> int:
 
     _step("3. Start the embedded dev broker (Tansu, memory only; stopped at the end)")
     with DevBroker() as broker:
-        os.environ[BOOTSTRAP_ENV_VAR] = broker.bootstrap_servers
         print(f"{BOOTSTRAP_ENV_VAR}={broker.bootstrap_servers}")
+        # The broker is passed as a flag: the demo does not change its own environment.
+        kafka = ["--bootstrap-servers", broker.bootstrap_servers]
 
         _step("4. Relay every event to Kafka exactly once, in order, hash-chained")
-        if _run(["relay", "--once"]) != 0:
+        if _run(["relay", "--once", *kafka]) != 0:
             return 1
 
         _step("5. Verify: store, topic and checkpoints agree, the chain is intact")
-        if _run(["verify"]) != 0:
+        if _run(["verify", *kafka]) != 0:
             return 1
 
         _step("6. Project the topic into the read store (and the local replay store)")
-        if _run(["project", "--once", "--group", "grant-ledger-demo"]) != 0:
+        if _run(["project", "--once", "--group", "grant-ledger-demo", *kafka]) != 0:
             return 1
 
     _step("7. Finance: programme x year (appropriated, awarded, paid, available)")

@@ -4,7 +4,6 @@ PostgreSQL tests skip with a reason when the server is unreachable, except when
 GRANT_LEDGER_REQUIRE_POSTGRES=1 (set by CI), which turns that skip into a failure.
 """
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,20 +12,14 @@ import psycopg
 import pytest
 
 from ledger.infrastructure.kafka.dev_broker import DevBroker
+from tests.settings import SUITE_SETTINGS
 
-POSTGRES_URL_ENV = "GRANT_LEDGER_TEST_POSTGRES"
-DEFAULT_TEST_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-REQUIRE_POSTGRES_ENV = "GRANT_LEDGER_REQUIRE_POSTGRES"
 POSTGRES_CONNECT_TIMEOUT_S = 3
 
 
 def postgres_base_url() -> str:
     """The PostgreSQL server the tests use."""
-    return os.environ.get(POSTGRES_URL_ENV, DEFAULT_TEST_POSTGRES)
-
-
-def _require_postgres() -> bool:
-    return os.environ.get(REQUIRE_POSTGRES_ENV, "") not in ("", "0", "false", "no")
+    return SUITE_SETTINGS.postgres_url
 
 
 def _connect_or_skip() -> psycopg.Connection[tuple[object, ...]]:
@@ -36,8 +29,8 @@ def _connect_or_skip() -> psycopg.Connection[tuple[object, ...]]:
         )
     except psycopg.OperationalError as exc:
         reason = f"PostgreSQL unreachable at {postgres_base_url()}: {exc}"
-        if _require_postgres():
-            pytest.fail(f"{reason} ({REQUIRE_POSTGRES_ENV} is set)")
+        if SUITE_SETTINGS.require_postgres:
+            pytest.fail(f"{reason} (GRANT_LEDGER_REQUIRE_POSTGRES is set)")
         pytest.skip(reason)
 
 

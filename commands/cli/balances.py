@@ -11,14 +11,14 @@ from typing import Any
 
 import orjson
 
-from commands.cli.read_side_options import add_store_options
+from commands.cli.read_side_options import add_store_options, read_side_stores
+from ledger.settings import Settings
 from projections.application.memory import keep_freed_memory
 from projections.application.query import replay_balances, stored_balances
 from projections.domain.question import parse_as_of, parse_view, parse_year
 from projections.domain.rows import FIELDS, MONEY_SUFFIX, BalanceRow, View, as_record
 from projections.domain.selection import Selection
 from projections.replay.store import ReplayStore
-from projections.store.location import parse_read_store_url, read_store_url, replay_directory
 from projections.store.read_store import ReadStore
 from schemas.errors import InvalidQuery, QueryParameter
 from schemas.money import format_sek
@@ -53,7 +53,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Print the balances."""
     keep_freed_memory()
     view = parse_view(args.by)
@@ -65,12 +65,12 @@ def run(args: argparse.Namespace) -> int:
         programme_id=args.programme, recipient=args.recipient, year=parse_year(args.year)
     )
     as_of = parse_as_of(args.as_of_date, args.as_known_at, args.at_position)
-    location = parse_read_store_url(read_store_url(args.read_store))
+    stores = read_side_stores(args, settings)
     if as_of.is_current:
-        with ReadStore(location) as read_store:
+        with ReadStore(stores.read_store) as read_store:
             rows = stored_balances(read_store, view, selection)
     else:
-        replay = ReplayStore(replay_directory(args.replay_dir, location))
+        replay = ReplayStore(stores.replay_directory)
         rows = replay_balances(replay, view, selection, as_of)
     write_rows(view, rows, args.format)
     return 0

@@ -6,8 +6,8 @@ import sys
 import threading
 from types import FrameType
 
-from ledger.config import BOOTSTRAP_ENV_VAR, DEFAULT_DEV_BROKER_PORT
 from ledger.infrastructure.kafka.dev_broker import DevBroker
+from ledger.settings import BOOTSTRAP_ENV_VAR, DEFAULT_DEV_BROKER_PORT, Settings
 
 # How often the wait loop checks that the broker process is still alive.
 LIVENESS_CHECK_INTERVAL_MS = 500
@@ -35,7 +35,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Start the broker, print its address, wait for a stop signal, stop it cleanly."""
     broker = DevBroker(args.port)
     stop_requested = threading.Event()

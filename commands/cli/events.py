@@ -7,6 +7,7 @@ import orjson
 
 from commands.cli.options import add_store_option, open_ledger
 from ledger.application.published_log import store_envelopes
+from ledger.settings import Settings
 from schemas.errors import InvalidQuery, QueryParameter
 
 
@@ -19,13 +20,13 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Print envelopes from position N (the chain is computed from position 1)."""
     if args.from_position < 1:
         raise InvalidQuery(QueryParameter.FROM_POSITION, args.from_position, "positions start at 1")
     if args.limit is not None and args.limit < 0:
         raise InvalidQuery(QueryParameter.LIMIT, args.limit, "must be zero or more")
-    ledger = open_ledger(args)
+    ledger = open_ledger(args, settings)
     printed = 0
     try:
         for envelope in store_envelopes(ledger):

@@ -7,6 +7,7 @@ import orjson
 
 from commands.cli.options import add_store_option, open_ledger
 from ledger.application.published_log import trail
+from ledger.settings import Settings
 from schemas.money import format_sek
 from schemas.recipients import recipient_name
 
@@ -36,9 +37,9 @@ def _amount_text(data: dict[str, object]) -> str:
     return "; ".join(parts)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Print every matching event with both dates, actor and agency."""
-    ledger = open_ledger(args)
+    ledger = open_ledger(args, settings)
     try:
         envelopes = trail(ledger, application_id=args.application, recipient=args.recipient)
         for envelope in envelopes:

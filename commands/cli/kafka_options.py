@@ -1,15 +1,8 @@
 """Kafka flags shared by subcommands; each overrides its environment variable."""
 
 import argparse
-import dataclasses
 
-from ledger.config import (
-    BOOTSTRAP_ENV_VAR,
-    CHECKPOINT_TOPIC_ENV_VAR,
-    TOPIC_ENV_VAR,
-    KafkaSettings,
-    kafka_settings_from_env,
-)
+from ledger.settings import BOOTSTRAP_ENV_VAR, KafkaSettings, Settings, overridden
 
 
 def add_kafka_options(parser: argparse.ArgumentParser) -> None:
@@ -20,20 +13,19 @@ def add_kafka_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"Kafka bootstrap servers (default ${BOOTSTRAP_ENV_VAR})",
     )
-    parser.add_argument("--topic", default=None, help=f"event topic (default ${TOPIC_ENV_VAR})")
+    parser.add_argument("--topic", default=None, help="event topic (default $GRANT_LEDGER_TOPIC)")
     parser.add_argument(
         "--checkpoint-topic",
         default=None,
-        help=f"checkpoint topic (default ${CHECKPOINT_TOPIC_ENV_VAR})",
+        help="checkpoint topic (default $GRANT_LEDGER_CHECKPOINT_TOPIC)",
     )
 
 
-def kafka_settings(args: argparse.Namespace) -> KafkaSettings:
-    """Settings from the environment, overridden by the flags given."""
-    settings = kafka_settings_from_env()
-    overrides = {
-        "bootstrap_servers": args.bootstrap_servers,
-        "topic": args.topic,
-        "checkpoint_topic": args.checkpoint_topic,
-    }
-    return dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v})
+def kafka_settings(args: argparse.Namespace, settings: Settings) -> KafkaSettings:
+    """The Kafka settings, overridden by the flags given."""
+    return overridden(
+        settings.kafka,
+        bootstrap_servers=args.bootstrap_servers,
+        topic=args.topic,
+        checkpoint_topic=args.checkpoint_topic,
+    )

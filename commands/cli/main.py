@@ -2,10 +2,12 @@
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Final
 
+from ledger.settings import Settings
 from schemas.errors import (
     ConfigurationError,
     IntegrityFailure,
@@ -18,7 +20,8 @@ from schemas.errors import (
     most_specific,
 )
 
-# Modules with `register(subparsers)`; each adds one subcommand with `run(args) -> exit code`.
+# Modules with `register(subparsers)`; each adds one subcommand with
+# `run(args, settings) -> exit code`.
 SUBCOMMAND_MODULES = (
     "commands.cli.submit",
     "commands.cli.history",
@@ -82,7 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     args = build_parser().parse_args(argv)
     try:
-        code: int = args.run(args)
+        # The one reading of the environment; everything below gets what it needs from here.
+        settings = Settings.from_environment(os.environ)
+        code: int = args.run(args, settings)
     except LedgerError as error:
         report(error)
         return most_specific(error, EXIT_CODES)

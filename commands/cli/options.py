@@ -1,9 +1,9 @@
-"""Options shared by subcommands: flags override the environment."""
+"""The event store option shared by subcommands: the flag overrides GRANT_LEDGER_STORE."""
 
 import argparse
 
 from ledger.application.grant_ledger import GrantLedger
-from ledger.infrastructure.store_url import STORE_ENV_VAR
+from ledger.settings import DEFAULT_STORE_URL, STORE_ENV_VAR, Settings, overridden
 
 
 def add_store_option(parser: argparse.ArgumentParser) -> None:
@@ -12,10 +12,15 @@ def add_store_option(parser: argparse.ArgumentParser) -> None:
         "--store",
         metavar="URL",
         default=None,
-        help=f"event store URL (default ${STORE_ENV_VAR} or sqlite:///./.grant-ledger/ledger.db)",
+        help=f"event store URL (default ${STORE_ENV_VAR} or {DEFAULT_STORE_URL})",
     )
 
 
-def open_ledger(args: argparse.Namespace) -> GrantLedger:
+def event_store_url(args: argparse.Namespace, settings: Settings) -> str:
+    """The event store chosen by the flag, else by the settings."""
+    return overridden(settings.event_store, url=args.store).url
+
+
+def open_ledger(args: argparse.Namespace, settings: Settings) -> GrantLedger:
     """The ledger application for the chosen store."""
-    return GrantLedger(store_url=args.store)
+    return GrantLedger(event_store_url(args, settings))

@@ -12,7 +12,8 @@ import sys
 from types import FrameType
 
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
-from commands.cli.read_side_options import add_store_options, require_bootstrap
+from commands.cli.read_side_options import add_store_options, read_side_stores, require_bootstrap
+from ledger.settings import Settings
 from projections.application.progress import Progress
 from projections.consumer.fetch import topic_size
 from projections.consumer.projector import (
@@ -20,12 +21,12 @@ from projections.consumer.projector import (
     DEFAULT_IDLE_MS,
     MAX_POLL_INTERVAL_MS,
     SESSION_TIMEOUT_MS,
+    BatchHook,
     Projector,
     ProjectorSettings,
     ProjectorStats,
 )
 from projections.replay.store import ReplayStore
-from projections.store.location import parse_read_store_url, read_store_url, replay_directory
 from projections.store.read_store import ReadStore
 
 
@@ -47,42 +48,46 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Project until caught up (--once) or until SIGTERM/SIGINT."""
+def run(
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    after_replay_append: BatchHook | None = None,
+) -> int:
+    """Project until caught up (--once) or until SIGTERM/SIGINT (tests may pass a batch hook)."""
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    settings = kafka_settings(args)
-    bootstrap = require_bootstrap(settings, "project")
-    location = parse_read_store_url(read_store_url(args.read_store))
+    kafka = kafka_settings(args, settings)
+    bootstrap = require_bootstrap(kafka, "project")
+    stores = read_side_stores(args, settings)
     projector_settings = ProjectorSettings(
         bootstrap_servers=bootstrap,
-        topic=settings.topic,
+        topic=kafka.topic,
         group_id=args.group,
         session_timeout_ms=args.session_timeout_ms,
         heartbeat_interval_ms=max(args.session_timeout_ms // 5, 100),
         max_poll_interval_ms=args.max_poll_interval_ms,
     )
-    progress = Progress("project", topic_size(bootstrap, settings.topic))
-    with ReadStore(location) as read_store, read_store.projector_lock(exclusive=False):
-        replay = (
-            None if args.no_replay else ReplayStore(replay_directory(args.replay_dir, location))
+    progress = Progress("project", topic_size(bootstrap, kafka.topic))
+    with ReadStore(stores.read_store) as read_store, read_store.projector_lock(exclusive=False):
+        replay = None if args.no_replay else ReplayStore(stores.replay_directory)
+        projector = Projector(
+            read_store,
+            replay,
+            projector_settings,
+            progress=progress,
+            after_replay_append=after_replay_append,
         )
         if replay is None:
-            stats = _project(read_store, None, projector_settings, progress, args)
+            stats = _project(projector, args)
         else:
             with replay.writing():
-                stats = _project(read_store, replay, projector_settings, progress, args)
+                stats = _project(projector, args)
     progress.finish(stats.summary())
     return 0
 
 
-def _project(
-    read_store: ReadStore,
-    replay: ReplayStore | None,
-    settings: ProjectorSettings,
-    progress: Progress,
-    args: argparse.Namespace,
-) -> ProjectorStats:
-    with Projector(read_store, replay, settings, progress=progress) as projector:
+def _project(projector: Projector, args: argparse.Namespace) -> ProjectorStats:
+    with projector:
 
         def request_stop(signum: int, _frame: FrameType | None) -> None:
             print(f"project: {signal.Signals(signum).name}, finishing the batch", file=sys.stderr)

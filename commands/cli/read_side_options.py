@@ -1,9 +1,20 @@
 """Options shared by the read side's subcommands (project, rebuild, balances)."""
 
 import argparse
+from dataclasses import dataclass
+from pathlib import Path
 
-from ledger.config import BOOTSTRAP_ENV_VAR, DEFAULT_DEV_BROKER_PORT, KafkaSettings
-from projections.store.location import REPLAY_DIR_ENV_VAR
+from ledger.infrastructure.store_url import StoreLocation
+from ledger.settings import (
+    BOOTSTRAP_ENV_VAR,
+    DEFAULT_DEV_BROKER_PORT,
+    READ_STORE_ENV_VAR,
+    REPLAY_DIR_ENV_VAR,
+    KafkaSettings,
+    Settings,
+    overridden,
+)
+from projections.store.location import read_store_location, replay_directory
 from schemas.errors import ConfigurationError
 
 DEFAULT_BROKER_HINT = f"127.0.0.1:{DEFAULT_DEV_BROKER_PORT}"
@@ -15,14 +26,32 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
         "--read-store",
         metavar="URL",
         default=None,
-        help="read store URL (default $GRANT_LEDGER_READ_STORE, else read.db by the event store)",
+        help=f"read store URL (default ${READ_STORE_ENV_VAR}, else read.db by the event store)",
     )
     parser.add_argument(
         "--replay-dir",
         metavar="DIR",
+        type=Path,
         default=None,
         help=f"local replay store (default ${REPLAY_DIR_ENV_VAR}, else replay/ by the read store)",
     )
+
+
+@dataclass(frozen=True)
+class ReadSideStores:
+    """Where this run reads and keeps balances."""
+
+    read_store: StoreLocation
+    replay_directory: Path
+
+
+def read_side_stores(args: argparse.Namespace, settings: Settings) -> ReadSideStores:
+    """The read store and replay store, from the flags, else the settings, else the defaults."""
+    read_side = overridden(
+        settings.read_side, read_store=args.read_store, replay_dir=args.replay_dir
+    )
+    read_store = read_store_location(read_side, settings.event_store.url)
+    return ReadSideStores(read_store, replay_directory(read_side, read_store))
 
 
 def require_bootstrap(settings: KafkaSettings, flag: str) -> str:

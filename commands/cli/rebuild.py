@@ -8,13 +8,13 @@ import argparse
 import logging
 
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
-from commands.cli.read_side_options import add_store_options
+from commands.cli.read_side_options import add_store_options, read_side_stores
+from ledger.settings import Settings
 from projections.application.memory import keep_freed_memory
 from projections.application.progress import Progress
 from projections.application.rebuild import KafkaSource, rebuild
 from projections.consumer.fetch import DEFAULT_IDLE_MS
 from projections.replay.store import ReplayStore
-from projections.store.location import parse_read_store_url, read_store_url, replay_directory
 from projections.store.read_store import ReadStore
 from schemas.errors import InvalidQuery, QueryParameter
 
@@ -38,7 +38,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Rebuild and print a one-line summary."""
     logging.getLogger("kafka").setLevel(logging.WARNING)
     keep_freed_memory()
@@ -46,16 +46,16 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidQuery(
             QueryParameter.SOURCE, args.source, f"expected one of {', '.join(SOURCES)}"
         )
-    settings = kafka_settings(args)
+    topic = kafka_settings(args, settings)
     kafka = (
-        KafkaSource(settings.bootstrap_servers, settings.topic, settings.checkpoint_topic)
-        if settings.bootstrap_servers
+        KafkaSource(topic.bootstrap_servers, topic.topic, topic.checkpoint_topic)
+        if topic.bootstrap_servers
         else None
     )
-    location = parse_read_store_url(read_store_url(args.read_store))
-    replay = ReplayStore(replay_directory(args.replay_dir, location))
+    stores = read_side_stores(args, settings)
+    replay = ReplayStore(stores.replay_directory)
     progress = Progress("rebuild", replay.event_count or None)
-    with ReadStore(location) as read_store:
+    with ReadStore(stores.read_store) as read_store:
         report = rebuild(
             read_store,
             replay,

@@ -10,6 +10,7 @@ from commands.cli.kafka_options import add_kafka_options, kafka_settings
 from commands.cli.options import add_store_option, open_ledger
 from ledger.infrastructure.kafka.dev_broker import bootstrap_or_embedded
 from ledger.relay.relay import Relay
+from ledger.settings import Settings
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -23,15 +24,15 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the relay until caught up (--once) or until SIGTERM/SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("kafka").setLevel(logging.WARNING)  # the client's own chatter
-    settings = kafka_settings(args)
-    ledger = open_ledger(args)
+    kafka = kafka_settings(args, settings)
+    ledger = open_ledger(args, settings)
     try:
-        with bootstrap_or_embedded(settings) as bootstrap_servers:
-            relay = Relay(ledger, settings, bootstrap_servers)
+        with bootstrap_or_embedded(kafka) as bootstrap_servers:
+            relay = Relay(ledger, kafka, bootstrap_servers)
 
             def request_stop(signum: int, _frame: FrameType | None) -> None:
                 logging.getLogger("grant_ledger.relay").info(

@@ -1,11 +1,13 @@
 """`grant-ledger serve`: the HTTP API on uvicorn."""
 
 import argparse
+from dataclasses import replace
 
 import uvicorn
 
-from commands.cli.options import add_store_option
+from commands.cli.options import add_store_option, event_store_url
 from commands.http.app import create_app
+from ledger.settings import EventStoreSettings, Settings
 
 DEFAULT_HTTP_PORT = 8000
 
@@ -19,7 +21,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until interrupted."""
-    uvicorn.run(create_app(args.store), host=args.host, port=args.port, log_level="info")
+    settings = replace(settings, event_store=EventStoreSettings(event_store_url(args, settings)))
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0

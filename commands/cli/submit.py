@@ -8,6 +8,7 @@ import orjson
 
 from commands.batch.runner import run_lines
 from commands.cli.options import add_store_option, open_ledger
+from ledger.settings import Settings
 from schemas.errors import InvalidQuery
 
 
@@ -20,7 +21,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Submit every line; exit 0 only when every line succeeded."""
     if args.file == "-":
         stream = sys.stdin.buffer
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidQuery("FILE", args.file, "no such file")
         stream = path.open("rb")
     failures = 0
-    ledger = open_ledger(args)
+    ledger = open_ledger(args, settings)
     try:
         for result in run_lines(ledger, stream):
             failures += not result.ok

@@ -8,7 +8,7 @@ import orjson
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
 from commands.cli.options import add_store_option, open_ledger
 from ledger.audit.topic_verification import verify_store_against_kafka
-from ledger.config import BOOTSTRAP_ENV_VAR
+from ledger.settings import BOOTSTRAP_ENV_VAR, Settings
 from schemas.errors import ConfigurationError
 
 
@@ -23,19 +23,19 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 only when positions 1..N are each on the topic once and every hash matches."""
-    settings = kafka_settings(args)
-    if not settings.bootstrap_servers:
+    kafka = kafka_settings(args, settings)
+    if not kafka.bootstrap_servers:
         raise ConfigurationError(
             BOOTSTRAP_ENV_VAR,
             None,
             "verify reads the topic of a running broker: set KAFKA_BOOTSTRAP_SERVERS or pass "
             "--bootstrap-servers (an embedded broker started for the run would be empty)",
         )
-    ledger = open_ledger(args)
+    ledger = open_ledger(args, settings)
     try:
-        report = verify_store_against_kafka(ledger, settings, settings.bootstrap_servers)
+        report = verify_store_against_kafka(ledger, kafka, kafka.bootstrap_servers)
     finally:
         ledger.close()
     if args.format == "json":
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         checkpoint = report.last_checkpoint
         print(
-            f"store: {report.store_events} events; topic {settings.topic}: "
+            f"store: {report.store_events} events; topic {kafka.topic}: "
             f"{report.topic_messages} messages; last checkpoint: "
             f"{checkpoint.get('position') if checkpoint else 'none'}"
         )

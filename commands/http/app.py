@@ -18,6 +18,7 @@ from commands.batch.runner import run_lines
 from commands.http.errors import ledger_error_handler, request_error_handler
 from ledger.application.grant_ledger import GrantLedger
 from ledger.application.published_log import store_envelopes, trail
+from ledger.settings import Settings
 from schemas.errors import LedgerError
 
 MAX_PAGE_EVENTS = 10_000
@@ -26,12 +27,12 @@ CREATED = 201
 OK = 200
 
 
-def create_app(store_url: str | None = None) -> FastAPI:
-    """The API over one ledger (store URL, or GRANT_LEDGER_STORE / the default)."""
+def create_app(settings: Settings) -> FastAPI:
+    """The API over the ledger the settings name."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ledger = GrantLedger(store_url)
+        app.state.ledger = GrantLedger(settings.event_store.url)
         try:
             yield
         finally:

@@ -27,8 +27,9 @@ from ledger.domain.errors import CommandIdConflict, NotFound, RuleViolation
 from ledger.domain.programme import Programme
 from ledger.domain.recorded import IndexEntry, ProgrammeEvent, application_key, command_key
 from ledger.infrastructure.event_log_sql import event_log_sql
-from ledger.infrastructure.store_url import parse_store_url, store_url_from_env
+from ledger.infrastructure.store_url import parse_store_url
 from ledger.infrastructure.table_setup import create_tables
+from ledger.settings import STORE_ENV_VAR
 from schemas import commands as c
 from schemas.calendar import today_in_stockholm
 
@@ -67,10 +68,12 @@ class GrantLedger(Application[str]):
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
     }
 
-    def __init__(self, store_url: str | None = None, env: dict[str, str] | None = None) -> None:
-        self.store = parse_store_url(store_url or store_url_from_env())
+    def __init__(self, store_url: str, env: dict[str, str] | None = None) -> None:
+        self.store = parse_store_url(store_url, STORE_ENV_VAR)
+        if self.store.sqlite_path is not None:
+            self.store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         # Tables are created below under a lock, not by eventsourcing on construction.
-        super().__init__(env={**self.store.env, **(env or {}), "CREATE_TABLE": "n"})
+        super().__init__(env={**self.store.eventsourcing_env(), **(env or {}), "CREATE_TABLE": "n"})
         create_tables(self.recorder, self.store)
         self._positions = PositionCounter(event_log_sql(self.recorder), PROGRAMME_EVENT_TOPIC)
         self._sql = event_log_sql(self.recorder)
@@ -109,7 +112,7 @@ class GrantLedger(Application[str]):
                     store_failures += 1
                     if store_failures >= MAX_STORE_FAILURES:
                         raise StoreUnavailable(
-                            "store", self.store.url, f"the event store did not accept it: {exc}"
+                            "store", self.store.shown, f"the event store did not accept it: {exc}"
                         ) from None
                     time.sleep(STORE_RETRY_WAIT_S * store_failures)
                     continue
@@ -334,4 +337,4 @@ class GrantLedger(Application[str]):
 
     def describe(self) -> dict[str, Any]:
         """Where this ledger stores its events."""
-        return {"store": self.store.url, "kind": self.store.kind}
+        return {"store": self.store.shown, "kind": self.store.kind.value}

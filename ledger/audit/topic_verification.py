@@ -2,8 +2,8 @@
 
 from ledger.application.grant_ledger import GrantLedger
 from ledger.audit.verification import StoreChain, TopicMessage, VerificationReport, verify_topic
-from ledger.config import KafkaSettings
 from ledger.infrastructure.kafka.reading import read_all
+from ledger.settings import KafkaSettings
 
 
 def verify_store_against_kafka(

@@ -6,7 +6,7 @@ from typing import Protocol
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-from ledger.infrastructure.store_url import StoreConfig, connect_postgres
+from ledger.infrastructure.store_url import StoreLocation, connect_postgres
 
 SQLITE_POLL_INTERVAL_S = 0.05
 
@@ -36,7 +36,7 @@ class PollingWaiter:
 class ListenNotifyWaiter:
     """PostgreSQL: eventsourcing NOTIFYs its channel on every insert; LISTEN and wake on it."""
 
-    def __init__(self, recorder: PostgresApplicationRecorder, store: StoreConfig) -> None:
+    def __init__(self, recorder: PostgresApplicationRecorder, store: StoreLocation) -> None:
         self._conn = connect_postgres(store)
         self._conn.execute(f'LISTEN "{recorder.channel_name}"')
 
@@ -49,7 +49,7 @@ class ListenNotifyWaiter:
         self._conn.close()
 
 
-def log_waiter(recorder: ApplicationRecorder, store: StoreConfig) -> LogWaiter:
+def log_waiter(recorder: ApplicationRecorder, store: StoreLocation) -> LogWaiter:
     """The best way to wait for new events on this store."""
     if isinstance(recorder, PostgresApplicationRecorder):
         return ListenNotifyWaiter(recorder, store)

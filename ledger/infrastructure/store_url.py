@@ -1,113 +1,177 @@
-"""GRANT_LEDGER_STORE: an event store URL turned into eventsourcing's environment."""
+"""Store URLs, parsed once for the event store and the read store alike, with the same refusals.
 
-import os
-from dataclasses import dataclass
+`sqlite:///path/file.db` (`sqlite:///./rel` stays relative) or
+`postgresql://user[:password]@host[:port]/db[?schema=s]`. A refusal names the setting the URL
+came from, and never shows the password.
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Final
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from schemas.errors import ConfigurationError
 
-STORE_ENV_VAR = "GRANT_LEDGER_STORE"
-DEFAULT_STORE_URL = "sqlite:///./.grant-ledger/ledger.db"
-SQLITE_LOCK_TIMEOUT_S = 30
-POSTGRES_LOCK_TIMEOUT_S = 30
-POSTGRES_DEFAULT_PORT = 5432
+SQLITE_LOCK_TIMEOUT_S: Final = 30
+POSTGRES_LOCK_TIMEOUT_S: Final = 30
+POSTGRES_DEFAULT_PORT: Final = 5432
+POSTGRES_DEFAULT_HOST: Final = "127.0.0.1"
+POSTGRES_DEFAULT_USER: Final = "postgres"
+POSTGRES_DEFAULT_SCHEMA: Final = "public"
+MAX_PORT: Final = 65_535
+# Unquoted PostgreSQL names fold to lower case, so a schema is written in lower case only:
+# every tool (ours, eventsourcing, psql) then means the same schema by it.
+SCHEMA_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+SCHEMA_MAX_CHARS: Final = 63
+QUERY_PARAMETERS: Final = frozenset({"schema"})
+HIDDEN_PASSWORD: Final = "***"
+EXPECTED: Final = "expected sqlite:///path/file.db or postgresql://user@host:port/db[?schema=s]"
+
+
+class StoreKind(StrEnum):
+    """The databases a store can live in."""
+
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
 
 
 @dataclass(frozen=True)
-class StoreConfig:
-    """Where the event store lives, as eventsourcing environment variables."""
+class PostgresAddress:
+    """Where a PostgreSQL store is: server, database, role and schema."""
 
-    url: str
-    kind: str  # "sqlite" | "postgresql"
-    env: dict[str, str]
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str = field(repr=False)
+    schema: str
+
+    def conninfo(self) -> str:
+        """A libpq connection string."""
+        return make_conninfo(
+            host=self.host,
+            port=str(self.port),
+            dbname=self.dbname,
+            user=self.user,
+            **({"password": self.password} if self.password else {}),
+        )
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """A parsed store URL: SQLite file or PostgreSQL address."""
+
+    url: str = field(repr=False)  # may hold a password: `shown` is what output may carry
+    setting: str
+    kind: StoreKind
     sqlite_path: Path | None = None
+    postgres: PostgresAddress | None = None
+
+    def __post_init__(self) -> None:
+        assert (self.sqlite_path is not None) == (self.kind is StoreKind.SQLITE), self.kind
+        assert (self.postgres is not None) == (self.kind is StoreKind.POSTGRESQL), self.kind
+
+    @property
+    def shown(self) -> str:
+        """The URL with its password hidden: safe for logs, errors and health checks."""
+        return hide_password(self.url)
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The event store as eventsourcing's environment variables."""
+        if self.sqlite_path is not None:
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.sqlite_path),
+                "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_S),
+                "ORIGINATOR_ID_TYPE": "text",
+            }
+        assert self.postgres is not None
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": self.postgres.dbname,
+            "POSTGRES_HOST": self.postgres.host,
+            "POSTGRES_PORT": str(self.postgres.port),
+            "POSTGRES_USER": self.postgres.user,
+            "POSTGRES_PASSWORD": self.postgres.password,
+            "POSTGRES_SCHEMA": self.postgres.schema,
+            "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_TIMEOUT_S),
+            "ORIGINATOR_ID_TYPE": "text",
+        }
 
 
-def store_url_from_env() -> str:
-    """The configured event store URL (or the embedded SQLite default)."""
-    return os.environ.get(STORE_ENV_VAR) or DEFAULT_STORE_URL
+def hide_password(url: str) -> str:
+    """`url` with the password of its user part replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:{HIDDEN_PASSWORD}@{host}"))
 
 
-def sqlite_path(url: str, setting: str) -> Path:
-    """The file of a `sqlite:///path` URL (`sqlite:///./rel` stays relative)."""
+def parse_store_url(url: str, setting: str) -> StoreLocation:
+    """Parse a store URL from `setting` (the variable or flag it came from)."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = _sqlite_path(url, setting)
+        return StoreLocation(url, setting, StoreKind.SQLITE, sqlite_path=path)
+    if parts.scheme in ("postgresql", "postgres"):
+        return StoreLocation(url, setting, StoreKind.POSTGRESQL, postgres=_postgres(url, setting))
+    raise ConfigurationError(setting, hide_password(url), EXPECTED)
+
+
+def _sqlite_path(url: str, setting: str) -> Path:
     raw_path = unquote(url[len("sqlite://") :])
     if raw_path.startswith(("/./", "/../")):
         raw_path = raw_path[1:]
     if not raw_path or raw_path == "/":
         raise ConfigurationError(
-            setting, url, "sqlite URL needs a file path: sqlite:///path/file.db"
+            setting, url, "a sqlite URL needs a file path: sqlite:///path/file.db"
         )
     return Path(raw_path)
 
 
-def _port(url: str, setting: str) -> int:
-    try:
-        return urlsplit(url).port or POSTGRES_DEFAULT_PORT
-    except ValueError:
-        raise ConfigurationError(
-            setting, url, "the port must be a number from 1 to 65535"
-        ) from None
-
-
-def parse_store_url(url: str) -> StoreConfig:
-    """Translate `sqlite:///path` or `postgresql://user@host:port/db[?schema=s]`."""
+def _postgres(url: str, setting: str) -> PostgresAddress:
     parts = urlsplit(url)
-    if parts.scheme == "sqlite":
-        path = sqlite_path(url, STORE_ENV_VAR)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return StoreConfig(
-            url=url,
-            kind="sqlite",
-            sqlite_path=path,
-            env={
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                "SQLITE_DBNAME": str(path),
-                "SQLITE_LOCK_TIMEOUT": str(SQLITE_LOCK_TIMEOUT_S),
-                "ORIGINATOR_ID_TYPE": "text",
-            },
+    shown = hide_password(url)
+    dbname = parts.path.lstrip("/")
+    if not dbname:
+        raise ConfigurationError(
+            setting, shown, "a postgresql URL needs a database: postgresql://host/db"
         )
-    if parts.scheme in ("postgresql", "postgres"):
-        dbname = parts.path.lstrip("/")
-        if not dbname:
-            raise ConfigurationError(
-                STORE_ENV_VAR, url, "postgresql URL needs a database: postgresql://host/db"
-            )
-        query = parse_qs(parts.query)
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": dbname,
-            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(_port(url, STORE_ENV_VAR)),
-            "POSTGRES_USER": unquote(parts.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_LOCK_TIMEOUT": str(POSTGRES_LOCK_TIMEOUT_S),
-            "ORIGINATOR_ID_TYPE": "text",
-        }
-        if "schema" in query:
-            schema = query["schema"][0]
-            if not schema.replace("_", "").isalnum() or not schema.isascii():
-                raise ConfigurationError(
-                    STORE_ENV_VAR, url, f"schema {schema!r}: letters, digits, _"
-                )
-            env["POSTGRES_SCHEMA"] = schema
-        return StoreConfig(url=url, kind="postgresql", env=env)
-    raise ConfigurationError(
-        STORE_ENV_VAR, url, "expected sqlite:///path/to/ledger.db or postgresql://user@host:port/db"
+    try:
+        given_port = parts.port
+    except ValueError:  # not a number, or beyond 65535
+        given_port = 0
+    port = POSTGRES_DEFAULT_PORT if given_port is None else given_port
+    if not 1 <= port <= MAX_PORT:
+        raise ConfigurationError(setting, shown, f"the port must be a number from 1 to {MAX_PORT}")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(query) - QUERY_PARAMETERS)
+    if unknown:
+        raise ConfigurationError(
+            setting, shown, f"unknown parameter {unknown[0]!r}: only ?schema= is understood"
+        )
+    schema = query.get("schema", [POSTGRES_DEFAULT_SCHEMA])[-1]
+    if not schema or not set(schema) <= SCHEMA_CHARS or len(schema) > SCHEMA_MAX_CHARS:
+        raise ConfigurationError(
+            setting, shown, f"schema {schema!r}: lower-case letters, digits and _ (at most 63)"
+        )
+    return PostgresAddress(
+        host=parts.hostname or POSTGRES_DEFAULT_HOST,
+        port=port,
+        dbname=dbname,
+        user=unquote(parts.username or POSTGRES_DEFAULT_USER),
+        password=unquote(parts.password or ""),
+        schema=schema,
     )
 
 
-def connect_postgres(store: StoreConfig) -> "psycopg.Connection[tuple[object, ...]]":
-    """A separate autocommit connection to a PostgreSQL event store (for LISTEN, locks)."""
-    assert store.kind == "postgresql", store.kind
-    env = store.env
-    return psycopg.connect(
-        dbname=env["POSTGRES_DBNAME"],
-        host=env["POSTGRES_HOST"],
-        port=int(env["POSTGRES_PORT"]),
-        user=env["POSTGRES_USER"],
-        password=env["POSTGRES_PASSWORD"],
-        autocommit=True,
-    )
+def connect_postgres(store: StoreLocation) -> "psycopg.Connection[tuple[object, ...]]":
+    """A separate autocommit connection to a PostgreSQL store (for LISTEN, locks, DDL)."""
+    assert store.postgres is not None, store.kind
+    return psycopg.connect(store.postgres.conninfo(), autocommit=True)

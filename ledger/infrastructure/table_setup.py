@@ -4,13 +4,13 @@ from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-from ledger.infrastructure.store_url import StoreConfig, connect_postgres
+from ledger.infrastructure.store_url import StoreLocation, connect_postgres
 
 # Any fixed 64-bit number works; it only has to be the same for every grant-ledger process.
 TABLE_SETUP_LOCK_KEY = 0x6772616E74  # "grant"
 
 
-def create_tables(recorder: ApplicationRecorder, store: StoreConfig) -> None:
+def create_tables(recorder: ApplicationRecorder, store: StoreLocation) -> None:
     """Create missing tables; on PostgreSQL under an advisory lock.
 
     eventsourcing's DDL (CREATE TABLE IF NOT EXISTS, CREATE OR REPLACE FUNCTION) is not safe

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from ledger.infrastructure.store_url import StoreConfig, connect_postgres
+from ledger.infrastructure.store_url import StoreLocation, connect_postgres
 from schemas.errors import Unavailable
 
 
@@ -21,8 +21,9 @@ class PublisherLockHeld(Unavailable):
     """Another relay is publishing this store to this topic."""
 
 
-def _advisory_key(store: StoreConfig, topic: str) -> int:
-    schema = store.env.get("POSTGRES_SCHEMA", "public")
+def _advisory_key(store: StoreLocation, topic: str) -> int:
+    assert store.postgres is not None
+    schema = store.postgres.schema
     digest = hashlib.sha256(f"grant-ledger-relay:{schema}:{topic}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
@@ -30,7 +31,7 @@ def _advisory_key(store: StoreConfig, topic: str) -> int:
 class PublisherLock:
     """Held while a relay publishes; `acquire()` returns False when another relay has it."""
 
-    def __init__(self, store: StoreConfig, topic: str) -> None:
+    def __init__(self, store: StoreLocation, topic: str) -> None:
         self._store = store
         self._topic = topic
         self._file: IO[bytes] | None = None
@@ -38,8 +39,7 @@ class PublisherLock:
 
     def acquire(self) -> bool:
         """Try once, without waiting."""
-        if self._store.kind == "sqlite":
-            assert self._store.sqlite_path is not None
+        if self._store.sqlite_path is not None:
             path = Path(f"{self._store.sqlite_path}.relay-{self._topic}.lock")
             handle = path.open("ab")
             try:

@@ -19,7 +19,6 @@ from kafka.partitioner.default import murmur2
 from kafka.producer.future import FutureRecordMetadata
 
 from ledger.application.grant_ledger import GrantLedger
-from ledger.config import BOOTSTRAP_ENV_VAR, KafkaSettings
 from ledger.domain.recorded import format_utc
 from ledger.infrastructure.kafka.errors import BrokerUnavailable
 from ledger.infrastructure.kafka.reading import (
@@ -50,6 +49,7 @@ from ledger.relay.resume import (
     find_resume_point,
     usable_anchor,
 )
+from ledger.settings import BOOTSTRAP_ENV_VAR, KafkaSettings
 from schemas.envelope import CONTENT_TYPE, Checkpoint
 
 log = logging.getLogger("grant_ledger.relay")

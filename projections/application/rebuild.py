@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from ledger.config import BOOTSTRAP_ENV_VAR
+from ledger.settings import BOOTSTRAP_ENV_VAR
 from projections.application.progress import Progress
 from projections.consumer.checkpoints import read_checkpoints
 from projections.consumer.fetch import DEFAULT_IDLE_MS, Fetched, fetch_topic, recode, topic_size

@@ -10,11 +10,10 @@ partition resumes from the offset the read store recorded, not from Kafka's comm
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,11 +38,11 @@ MAX_BATCH_EVENTS = 2_000
 SESSION_TIMEOUT_MS = 10_000
 HEARTBEAT_INTERVAL_MS = 2_000
 MAX_POLL_INTERVAL_MS = 30_000
-# Test hook: GRANT_LEDGER_PROJECTOR_FAILPOINT=kill-after-replay:N kills the process with
-# SIGKILL after the N-th batch reached the replay store and before the read store committed it.
 SEEN_WINDOW_EVENTS = 65_536  # positions remembered for wait_for_position
-FAILPOINT_ENV_VAR = "GRANT_LEDGER_PROJECTOR_FAILPOINT"
-KILL_AFTER_REPLAY = "kill-after-replay"
+
+# Called with the batch's number (from 1) once the batch is in the replay store and before the
+# read store commits it: the seam where tests inject a crash. Production passes none.
+BatchHook = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -113,6 +112,7 @@ class Projector:
         settings: ProjectorSettings,
         *,
         progress: Progress | None = None,
+        after_replay_append: BatchHook | None = None,
     ) -> None:
         self.read_store = read_store
         self.replay = replay
@@ -124,7 +124,7 @@ class Projector:
         self._assigned = False
         self._seen: set[int] = set()
         self._seen_order: deque[int] = deque()
-        self._failpoint = _failpoint()
+        self._after_replay_append = after_replay_append
         self._progress_base = 0
 
     # ----------------------------------------------------------------- lifecycle
@@ -207,7 +207,8 @@ class Projector:
             return 0
         if self.replay is not None:
             self._append_to_replay(consumed)
-        self._maybe_fail()
+        if self._after_replay_append is not None:
+            self._after_replay_append(self.stats.batches + 1)
         outcome = self.read_store.apply(self.settings.topic, consumed)
         stats = self.stats
         stats.applied += len(outcome.applied)
@@ -241,10 +242,6 @@ class Projector:
             topic=self.settings.topic,
             partitions=marks,
         )
-
-    def _maybe_fail(self) -> None:
-        if self._failpoint is not None and self.stats.batches + 1 >= self._failpoint:
-            os.kill(os.getpid(), signal.SIGKILL)
 
     def _mark_seen(self, position: int) -> None:
         # Only the most recent positions are remembered: a projector that starts mid-log or
@@ -304,11 +301,3 @@ def _decode(partition: int, offset: int, value: bytes) -> EventFacts:
         raise IntegrityFailure(
             "message", f"partition {partition} offset {offset}", f"not a ledger envelope: {exc!r}"
         ) from None
-
-
-def _failpoint() -> int | None:
-    raw = os.environ.get(FAILPOINT_ENV_VAR, "")
-    name, _, count = raw.partition(":")
-    if name != KILL_AFTER_REPLAY or not count.isdigit():
-        return None
-    return int(count)

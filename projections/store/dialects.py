@@ -13,8 +13,8 @@ from typing import Any, Protocol
 import psycopg
 import psycopg.errors
 
+from ledger.infrastructure.store_url import StoreKind, StoreLocation
 from projections.domain.time_units import date_of_day, day_number
-from projections.store.location import ReadStoreLocation
 from schemas.errors import Unavailable
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -87,7 +87,7 @@ class SqliteDialect:
     # Dates are ISO text, which sorts like dates; date('now') is the UTC date.
     year_end_or_today = "MIN(printf('%04d-12-31', y.year), date('now'))"
 
-    def __init__(self, location: ReadStoreLocation) -> None:
+    def __init__(self, location: StoreLocation) -> None:
         assert location.sqlite_path is not None
         self.path = location.sqlite_path
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,18 +184,19 @@ class PostgresDialect:
         "LEAST(make_date(y.year, 12, 31), (CURRENT_TIMESTAMP AT TIME ZONE 'UTC')::date)"
     )
 
-    def __init__(self, location: ReadStoreLocation) -> None:
-        assert location.conninfo is not None and location.schema is not None
+    def __init__(self, location: StoreLocation) -> None:
+        assert location.postgres is not None
         self.location = location
-        self.schema = location.schema
+        self.conninfo = location.postgres.conninfo()
+        self.schema = location.postgres.schema
         self.connection = self._connect()
         self._in_transaction = False
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         try:
-            connection = psycopg.connect(self.location.conninfo or "", autocommit=True)
+            connection = psycopg.connect(self.conninfo, autocommit=True)
         except psycopg.OperationalError as exc:
-            raise Unavailable("read store", self.location.url, f"cannot connect: {exc}") from None
+            raise Unavailable("read store", self.location.shown, f"cannot connect: {exc}") from None
         # Another process may create it at the same moment (IF NOT EXISTS is not atomic).
         with contextlib.suppress(psycopg.errors.UniqueViolation):
             connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
@@ -275,14 +276,14 @@ class PostgresDialect:
     def projector_lock(self, *, exclusive: bool) -> Iterator[None]:
         """A session advisory lock keyed by the schema, on a connection of its own."""
         key = self._lock_key("projector")
-        holder = psycopg.connect(self.location.conninfo or "", autocommit=True)
+        holder = psycopg.connect(self.conninfo, autocommit=True)
         try:
             if exclusive:
                 row = holder.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
                 if not row or not row[0]:
                     raise RebuildBlocked(
                         "read store",
-                        self.location.url,
+                        self.location.shown,
                         "a projector is running on it: stop `grant-ledger project` first",
                     )
             else:
@@ -296,8 +297,8 @@ class PostgresDialect:
         self.connection.close()
 
 
-def dialect_for(location: ReadStoreLocation) -> Dialect:
+def dialect_for(location: StoreLocation) -> Dialect:
     """The dialect of a read store location."""
-    if location.kind == "sqlite":
+    if location.kind is StoreKind.SQLITE:
         return SqliteDialect(location)
     return PostgresDialect(location)

@@ -18,6 +18,8 @@ from typing import Any
 
 import psycopg.errors
 
+from ledger.infrastructure.store_url import StoreLocation, parse_store_url
+from ledger.settings import READ_STORE_ENV_VAR
 from projections.domain.facts import EventFacts
 from projections.domain.rows import (
     AgencyYearRow,
@@ -37,7 +39,6 @@ from projections.replay.manifest import PartitionMark
 from projections.store import schema as s
 from projections.store.deltas import BatchDeltas, deltas_of
 from projections.store.dialects import Dialect, dialect_for
-from projections.store.location import ReadStoreLocation, parse_read_store_url
 
 # PostgreSQL: two projectors upserting the same programme-year rows can deadlock or conflict;
 # the loser's transaction is rolled back whole and retried.
@@ -66,7 +67,7 @@ class ApplyOutcome:
 class ReadStore:
     """Balance tables and views in SQLite or PostgreSQL."""
 
-    def __init__(self, location: ReadStoreLocation) -> None:
+    def __init__(self, location: StoreLocation) -> None:
         self.location = location
         self.db: Dialect = dialect_for(location)
         self._ensure_schema()
@@ -74,7 +75,7 @@ class ReadStore:
     @classmethod
     def open(cls, url: str) -> ReadStore:
         """Open (creating tables and views when missing)."""
-        return cls(parse_read_store_url(url))
+        return cls(parse_store_url(url, READ_STORE_ENV_VAR))
 
     def close(self) -> None:
         """Close the connection."""

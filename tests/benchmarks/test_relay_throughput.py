@@ -15,13 +15,13 @@ import pytest
 from kafka import KafkaProducer
 
 from ledger.application.grant_ledger import GrantLedger
-from ledger.config import KafkaSettings
 from ledger.domain.context import CommandContext
 from ledger.domain.programme import Programme
 from ledger.infrastructure.kafka.reading import producer_config
 from ledger.infrastructure.kafka.topics import ensure_topics
 from ledger.relay.messages import OutgoingMessage, outgoing_message
 from ledger.relay.relay import Relay
+from ledger.settings import KafkaSettings
 from schemas.chain import GENESIS_HASH
 from tests.fill import disbursements, setup_commands
 

@@ -14,6 +14,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.application.grant_ledger import GrantLedger
 from ledger.infrastructure.store_url import parse_store_url
+from ledger.settings import STORE_ENV_VAR
 from schemas import commands as c
 from schemas.recipients import municipalities
 from tests.fill import AGENCY, PROGRAMME_ID, YEAR, setup_commands
@@ -90,7 +91,8 @@ def _run_ledger(store_url: str, commands: list[c.CommandBase]) -> None:
 
 
 def _run_bare(store_url: str, count: int) -> None:
-    env = {**parse_store_url(store_url).env, "ORIGINATOR_ID_TYPE": "uuid"}
+    location = parse_store_url(store_url, STORE_ENV_VAR)
+    env = {**location.eventsourcing_env(), "ORIGINATOR_ID_TYPE": "uuid"}
     app: Application[Any] = Application(env=env)
     try:
         counter = Counter()

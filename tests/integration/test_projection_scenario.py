@@ -9,9 +9,9 @@ import pytest
 
 from commands.cli.main import main
 from ledger.application.grant_ledger import GrantLedger
-from ledger.config import KafkaSettings
 from ledger.domain.recorded import ProgrammeEvent
 from ledger.relay.relay import Relay
+from ledger.settings import KafkaSettings
 from projections.application.query import replay_balances
 from projections.application.rebuild import KafkaSource, rebuild
 from projections.consumer.projector import Projector, ProjectorSettings

@@ -17,9 +17,9 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from commands.cli.main import main
 from ledger.application.grant_ledger import GrantLedger
-from ledger.config import KafkaSettings
 from ledger.infrastructure.kafka.reading import read_all
 from ledger.relay.relay import Relay
+from ledger.settings import KafkaSettings
 from schemas.chain import GENESIS_HASH, canonical_bytes, chain_hash
 from schemas.errors import LedgerError
 from tests.fill import add_payments, fill

@@ -11,8 +11,8 @@ from commands.cli.main import main
 from ledger.application.grant_ledger import PROGRAMME_EVENT_TOPIC, GrantLedger
 from ledger.audit.topic_verification import verify_store_against_kafka
 from ledger.audit.verification import VerificationReport
-from ledger.config import KafkaSettings
 from ledger.relay.relay import Relay
+from ledger.settings import KafkaSettings
 from tests.fill import add_payments, fill
 
 pytestmark = pytest.mark.kafka

@@ -22,9 +22,9 @@ from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
 from ledger.application.envelopes import chained_envelopes, message_key
-from ledger.config import DEFAULT_CHECKPOINT_TOPIC, DEFAULT_TOPIC
 from ledger.domain.programme import Programme
 from ledger.domain.recorded import ProgrammeEvent
+from ledger.settings import DEFAULT_CHECKPOINT_TOPIC, DEFAULT_TOPIC
 from schemas import publish
 from schemas.chain import GENESIS_HASH, canonical_bytes, chain_hash
 from schemas.commands import APPLICATION_COMMANDS, COMMAND_SCHEMA_VERSION, PROGRAMME_COMMANDS

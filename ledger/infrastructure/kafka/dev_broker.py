@@ -20,8 +20,8 @@ from typing import Self, TextIO
 
 from kafka import KafkaAdminClient
 
-from ledger.config import BOOTSTRAP_ENV_VAR, DEFAULT_DEV_BROKER_PORT, KafkaSettings
 from ledger.infrastructure.kafka.errors import BrokerUnavailable
+from ledger.settings import BOOTSTRAP_ENV_VAR, DEFAULT_DEV_BROKER_PORT, KafkaSettings
 from schemas.errors import ConfigurationError
 
 # Loopback only: Tansu here runs without authentication, so it must not listen on a network.
@@ -56,6 +56,7 @@ TANSU_ENV_VARS = (
     "OTEL_EXPORTER_OTLP_ENDPOINT",
 )
 
+ENV_PROGRAM = "env"  # env(1) -u NAME: runs a program with NAME removed from its environment
 _PR_SET_PDEATHSIG = 1
 
 
@@ -249,11 +250,15 @@ class DevBroker:
         listener = f"tcp://{LOOPBACK_HOST}:{port}"
         fd, log_name = tempfile.mkstemp(prefix="grant-ledger-tansu-", suffix=".log")
         self._log_path = Path(log_name)
-        env = {key: value for key, value in os.environ.items() if key not in TANSU_ENV_VARS}
+        # `env -u` drops Tansu's variables from what the broker inherits (and then execs it, so
+        # the pid stays the broker's) without this library reading the environment itself.
+        unset = [option for name in TANSU_ENV_VARS for option in ("-u", name)]
         with os.fdopen(fd, "wb") as log:
             # The broker writes to the file directly; nothing here has to drain a pipe.
             self._process = subprocess.Popen(
                 [
+                    ENV_PROGRAM,
+                    *unset,
                     binary,
                     "broker",
                     "--listener-url",
@@ -266,7 +271,6 @@ class DevBroker:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=env,
                 # Its own session: Ctrl-C in a terminal reaches us, and we stop it in order.
                 start_new_session=True,
                 # Safe with threads here: the hook makes one system call, looked up before fork.

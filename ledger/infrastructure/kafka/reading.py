@@ -13,8 +13,8 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from ledger.config import BOOTSTRAP_ENV_VAR
 from ledger.infrastructure.kafka.errors import BrokerUnavailable
+from ledger.settings import BOOTSTRAP_ENV_VAR
 from schemas.errors import InvalidQuery, QueryParameter
 
 # Producer: measured on this 2-core machine against Tansu with ~600-byte JSON values when the

@@ -18,8 +18,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError
 
-from ledger.config import BOOTSTRAP_ENV_VAR, MAX_PARTITIONS
 from ledger.infrastructure.kafka.errors import BrokerUnavailable
+from ledger.settings import BOOTSTRAP_ENV_VAR, MAX_PARTITIONS
 from schemas.errors import ConfigurationError
 
 log = logging.getLogger(__name__)

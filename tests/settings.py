@@ -1,0 +1,34 @@
+"""The test suite's own settings, declared like the product's (ledger/settings.py) and read once.
+
+Adding one (a test broker to choose, say) is one field here and a row in the README's tests table.
+"""
+
+import os
+from dataclasses import dataclass
+from typing import Final
+
+from ledger.settings import load, setting, switch, text
+
+DEFAULT_TEST_POSTGRES: Final = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass(frozen=True)
+class SuiteSettings:
+    """What the tests run against."""
+
+    postgres_url: str = setting(
+        "GRANT_LEDGER_TEST_POSTGRES",
+        DEFAULT_TEST_POSTGRES,
+        text,
+        "the PostgreSQL server the tests use (each test gets fresh schemas)",
+    )
+    require_postgres: bool = setting(
+        "GRANT_LEDGER_REQUIRE_POSTGRES",
+        False,
+        switch,
+        "`1`: a PostgreSQL test that cannot reach the server fails instead of skipping (CI)",
+    )
+
+
+# The test suite's entry point reads its environment here, once.
+SUITE_SETTINGS: Final = load(SuiteSettings, os.environ)
