@@ -41,7 +41,13 @@ from schemas.envelope import (
     Checkpoint,
     EventEnvelope,
 )
-from schemas.events import EVENT_SCHEMA_VERSION, EVENT_TYPES, EventData, GrantEventData
+from schemas.events import (
+    EVENT_SCHEMA_VERSION,
+    EVENT_TYPES,
+    EventData,
+    GrantEventData,
+    event_type_name,
+)
 
 PUBLISHED_DIR: Final = Path(__file__).resolve().parent / "published"
 BASELINE: Final = "baseline"
@@ -69,13 +75,6 @@ def schema_id(*parts: str | int) -> str:
     """The `$id` of a published schema, e.g. urn:grant-ledger:schema:events:GrantAwarded:v1."""
     *names, version = parts
     return ":".join(["urn:grant-ledger:schema", *map(str, names), f"v{version}"])
-
-
-def event_type_name(model: type[EventData]) -> str:
-    """The `type` string of an event model (its Literal default)."""
-    name = model.model_fields["type"].default
-    assert isinstance(name, str), model
-    return name
 
 
 def event_file(name: str, version: int) -> str:

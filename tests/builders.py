@@ -275,25 +275,12 @@ def context_for(command: c.CommandBase, recorded_at: datetime | None = None) -> 
 
 # --------------------------------------------------------------------------- the aggregate
 
-_METHODS: dict[type[c.CommandBase], str] = {
-    c.SetAppropriation: "set_appropriation",
-    c.AmendAppropriation: "amend_appropriation",
-    c.HandOverProgramme: "hand_over",
-    c.SubmitApplication: "submit_application",
-    c.AwardGrant: "award",
-    c.RejectApplication: "reject_application",
-    c.DisburseFunds: "disburse",
-    c.ExtendGrant: "extend",
-    c.AmendAward: "amend_award",
-    c.RecoverFunds: "recover",
-}
-
 
 def perform(
     programme: Programme, command: c.CommandBase, recorded_at: datetime | None = None
 ) -> None:
     """Decide `command` on the programme, in the context the application would give it."""
-    getattr(programme, _METHODS[type(command)])(command, context_for(command, recorded_at))
+    programme.decide(command, context_for(command, recorded_at))
 
 
 def programme_with(

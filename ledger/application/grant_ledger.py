@@ -7,7 +7,7 @@ import dataclasses
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from threading import RLock
@@ -172,7 +172,7 @@ class GrantLedger(Application[str]):
             # may lag a write another process committed meanwhile.
             if programme.last_recorded_at > ctx.recorded_at:
                 ctx = dataclasses.replace(ctx, recorded_at=programme.last_recorded_at)
-            self._dispatch(programme, command, ctx)
+            programme.decide(command, ctx)
 
         version = programme.version
         entries = [self._entry(command_key(ctx.command_id), programme.id, version, ctx)]
@@ -198,24 +198,6 @@ class GrantLedger(Application[str]):
             assert isinstance(application_id, str), f"unroutable {type(command).__name__}"
             programme_id = self.programme_of_application(application_id)
         return self.programme(programme_id)
-
-    @staticmethod
-    def _dispatch(programme: Programme, command: c.CommandBase, ctx: CommandContext) -> None:
-        decisions: dict[type[c.CommandBase], Callable[[Any, CommandContext], None]] = {
-            c.SetAppropriation: programme.set_appropriation,
-            c.AmendAppropriation: programme.amend_appropriation,
-            c.HandOverProgramme: programme.hand_over,
-            c.SubmitApplication: programme.submit_application,
-            c.AwardGrant: programme.award,
-            c.RejectApplication: programme.reject_application,
-            c.DisburseFunds: programme.disburse,
-            c.ExtendGrant: programme.extend,
-            c.AmendAward: programme.amend_award,
-            c.RecoverFunds: programme.recover,
-        }
-        decide = decisions.get(type(command))
-        assert decide is not None, f"unhandled command {type(command).__name__}"
-        decide(command, ctx)
 
     @staticmethod
     def _entry(key: str, programme_id: str, version: int, ctx: CommandContext) -> IndexEntry:

@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from schemas.meaning import Measure
+
 
 class GrantStatus(StrEnum):
     """Where an application stands."""
@@ -32,6 +34,17 @@ class Grant:
         """The last year the grant covers."""
         assert self.awarded_ore, "only an awarded grant has years"
         return max(self.awarded_ore)
+
+    def money(self, measure: Measure) -> dict[int, int]:
+        """The grant's per-year amounts of a measure (the programme holds the appropriation)."""
+        columns = {
+            Measure.REQUESTED: self.requested_ore,
+            Measure.AWARDED: self.awarded_ore,
+            Measure.DISBURSED: self.disbursed_ore,
+            Measure.RECOVERED: self.recovered_ore,
+        }
+        assert measure in columns, f"a grant has no {measure.name} money"
+        return columns[measure]
 
     def net_disbursed_ore(self, year: int) -> int:
         """Paid out minus claimed back for a year."""

@@ -7,8 +7,9 @@ concurrency: two writers racing for the last kronor of a year conflict on its ve
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
+from typing import Any
 
 from ledger.domain.context import CommandContext
 from ledger.domain.errors import RuleViolation
@@ -17,6 +18,7 @@ from ledger.domain.recorded import APPLICATION_KEY_PREFIX, COMMAND_KEY_PREFIX, P
 from schemas import commands as c
 from schemas import events as e
 from schemas.calendar import today_in_stockholm
+from schemas.meaning import Measure
 from schemas.money import MAX_AMOUNT_ORE
 from schemas.recipients import RecipientType
 
@@ -83,6 +85,12 @@ class Programme:
         return pending
 
     # ----------------------------------------------------------------- commands
+
+    def decide(self, command: c.CommandBase, ctx: CommandContext) -> None:
+        """Decide any command on this programme (EstablishProgramme creates one instead)."""
+        decision = DECISIONS.get(type(command))
+        assert decision is not None, f"no decision of a programme for {type(command).__name__}"
+        decision(self, command, ctx)
 
     @classmethod
     def establish(cls, cmd: c.EstablishProgramme, ctx: CommandContext) -> Programme:
@@ -537,45 +545,69 @@ class Programme:
 
     def _apply(self, event: ProgrammeEvent) -> None:
         data = event.data
-        if isinstance(data, e.AppropriationSet | e.AppropriationAmended):
-            self.appropriated_ore[data.year] = data.amount_ore
-        elif isinstance(data, e.ProgrammeHandedOver):
-            self.agency = data.to_agency
-            self.agency_timeline.append((event.effective_date, data.to_agency))
-        elif isinstance(data, e.ApplicationSubmitted):
+        assert not isinstance(data, e.ProgrammeEstablished), f"{self.id}: established twice"
+        self._apply_decision(data)
+        # What the event means for money and for who is in charge: from its declared meaning.
+        meaning, fields = data.meaning, dict(data)
+        if meaning.measure is not None:
+            for year, amount_ore in meaning.postings(fields):
+                self._post(data, meaning.measure, year, amount_ore)
+        agency = meaning.agency(fields)
+        if agency is not None:
+            self.agency = agency
+            self.agency_timeline.append((event.effective_date, agency))
+        if isinstance(data, e.AppropriationAmended):
+            assert self.appropriated_ore[data.year] == data.amount_ore, data
+        if isinstance(data, e.GrantEventData):
+            self.grants[data.application_id].check_invariants()
+
+    def _apply_decision(self, data: e.AnyEventData) -> None:
+        """What an event changes besides money and the agency: applications and their status."""
+        if isinstance(data, e.ApplicationSubmitted):
             self.grants[data.application_id] = Grant(
                 application_id=data.application_id,
                 recipient=data.recipient,
                 recipient_type=data.recipient_type.value,
-                requested_ore=years_of(data.amounts_ore),
+                requested_ore={},
                 total_cost_ore=data.total_cost_ore,
             )
         elif isinstance(data, e.ApplicationRejected):
             self.grants[data.application_id].status = GrantStatus.REJECTED
-        elif isinstance(data, e.GrantAwarded | e.GrantExtended):
+        elif isinstance(data, e.GrantAwarded):
+            self.grants[data.application_id].status = GrantStatus.AWARDED
+            self.grants[data.application_id].conditions = list(data.conditions)
+        elif isinstance(data, e.GrantExtended) and data.total_cost_ore is not None:
             grant = self.grants[data.application_id]
-            grant.status = GrantStatus.AWARDED
-            for year, amount in years_of(data.amounts_ore).items():
-                grant.awarded_ore[year] = grant.awarded_ore.get(year, 0) + amount
-                self.awarded_ore[year] = self.awarded_ore.get(year, 0) + amount
-            if isinstance(data, e.GrantAwarded):
-                grant.conditions = list(data.conditions)
-            elif data.total_cost_ore is not None:
-                grant.total_cost_ore = (grant.total_cost_ore or 0) + data.total_cost_ore
-        elif isinstance(data, e.AwardAmended):
-            grant = self.grants[data.application_id]
-            grant.awarded_ore[data.year] += data.change_ore
-            self.awarded_ore[data.year] += data.change_ore
-        elif isinstance(data, e.FundsDisbursed):
-            grant = self.grants[data.application_id]
-            grant.disbursed_ore[data.year] = grant.disbursed_ore.get(data.year, 0) + data.amount_ore
-        elif isinstance(data, e.FundsRecovered):
-            grant = self.grants[data.application_id]
-            grant.recovered_ore[data.year] = grant.recovered_ore.get(data.year, 0) + data.amount_ore
-        else:
-            raise AssertionError(f"{self.id}: {data.type} cannot follow the establishment")
-        if isinstance(data, e.GrantEventData):
-            self.grants[data.application_id].check_invariants()
+            grant.total_cost_ore = (grant.total_cost_ore or 0) + data.total_cost_ore
+
+    def _post(self, data: e.AnyEventData, measure: Measure, year: int, amount_ore: int) -> None:
+        """Add a posting to the programme's appropriation or to a grant's measure."""
+        if measure is Measure.APPROPRIATED:
+            self.appropriated_ore[year] = self.appropriated_ore.get(year, 0) + amount_ore
+            return
+        assert isinstance(data, e.GrantEventData), f"{data.type} moves {measure.name}"
+        money = self.grants[data.application_id].money(measure)
+        money[year] = money.get(year, 0) + amount_ore
+        if measure is Measure.AWARDED:
+            self.awarded_ore[year] = self.awarded_ore.get(year, 0) + amount_ore
+
+
+# Which decision each command asks of its programme: the one table of it.
+DECISIONS: dict[type[c.CommandBase], Callable[[Programme, Any, CommandContext], None]] = {
+    c.SetAppropriation: Programme.set_appropriation,
+    c.AmendAppropriation: Programme.amend_appropriation,
+    c.HandOverProgramme: Programme.hand_over,
+    c.SubmitApplication: Programme.submit_application,
+    c.AwardGrant: Programme.award,
+    c.RejectApplication: Programme.reject_application,
+    c.DisburseFunds: Programme.disburse,
+    c.ExtendGrant: Programme.extend,
+    c.AmendAward: Programme.amend_award,
+    c.RecoverFunds: Programme.recover,
+}
+assert {*DECISIONS, c.EstablishProgramme} == {*c.PROGRAMME_COMMANDS, *c.APPLICATION_COMMANDS}, (
+    "every command type needs its decision in DECISIONS"
+)
 
 
 def replay(events: Iterable[ProgrammeEvent]) -> Programme | None:

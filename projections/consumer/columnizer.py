@@ -1,27 +1,24 @@
-"""The fast decode path: envelope bytes straight into column lists, strings converted in bulk.
+"""The rebuild's fast path: envelope bytes into column lists, dates converted in bulk.
 
-Per message only orjson.loads and a few list appends run in Python; dates, instants and hash
-prefixes are converted for all messages at once with numpy when the columns are built.
+Each message is parsed by orjson and read by the read side's one decoder
+(projections.domain.facts.decode); dates, instants and hash prefixes are then converted for all
+messages at once with numpy when the columns are built.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 import orjson
 
-from projections.domain.facts import current_data, postings_of, timeline_agency_of
-from projections.domain.kinds import EVENT_KIND_BY_TYPE, EventKind
+from projections.domain.facts import decode
 from projections.replay.columns import Dictionaries, ReplayColumns
 from projections.replay.layout import COLUMNS, EVENTS, HASH_PREFIX_HEX_CHARS, POSTINGS, TIMELINE
-from schemas.events import EVENT_SCHEMA_VERSION
 
-SINGLE_AMOUNT = frozenset({"FundsDisbursed", "FundsRecovered", "AppropriationSet"})
-SINGLE_CHANGE = frozenset({"AwardAmended", "AppropriationAmended"})
-MULTI_YEAR = frozenset({"ApplicationSubmitted", "GrantAwarded", "GrantExtended"})
 DAY_UNIT = "datetime64[D]"
 MICROSECOND_UNIT = "datetime64[us]"
+NO_RECIPIENT = 0
 
 
 class Columnizer:
@@ -41,88 +38,61 @@ class Columnizer:
         self.amounts: list[int] = []
         self.timeline: list[tuple[int, int, int]] = []  # event row, programme code, agency code
         self.newest: tuple[int, str] | None = None
-        self.add = self._adder()
+        self.add: Callable[[bytes], int] = self._adder()
 
     def __len__(self) -> int:
         return len(self.positions)
 
-    def _adder(self) -> Any:
-        # Everything the hot loop touches is bound to a local name once, here.
+    def _adder(self) -> Callable[[bytes], int]:
+        """`add(envelope bytes) -> position`, with everything it touches bound once, here."""
         loads = orjson.loads
-        kind_of = EVENT_KIND_BY_TYPE.get
-        other = int(EventKind.OTHER)
-        programme_codes = self.dictionaries.programmes
-        recipient_codes = self.dictionaries.recipients
-        programme_code = programme_codes.lookup
-        recipient_code = recipient_codes.lookup
+        programme_codes, recipient_codes = (
+            self.dictionaries.programmes,
+            self.dictionaries.recipients,
+        )
+        programme_known, recipient_known = programme_codes.lookup, recipient_codes.lookup
+        agency_code = self.dictionaries.agencies.code
+        event_rows = self.positions
         positions, kinds = self.positions.append, self.kinds.append
         programmes, recipients = self.programmes.append, self.recipients.append
         effective_dates, recorded_ats = self.effective_dates.append, self.recorded_ats.append
         hash_prefixes, posting_counts = self.hash_prefixes.append, self.posting_counts.append
         years, amounts = self.years.append, self.amounts.append
-        current_version = EVENT_SCHEMA_VERSION
+        timeline = self.timeline.append
         prefix_chars = HASH_PREFIX_HEX_CHARS
-        newest = [0, ""]
 
         def add(value: bytes) -> int:
-            envelope = loads(value)
-            event_type = envelope["type"]
-            data = envelope["data"]
-            if envelope["schema_version"] != current_version:
-                data = dict(current_data(envelope))
-            position = envelope["position"]
-            positions(position)
-            kinds(kind_of(event_type, other))
-            programme = programme_code(envelope["programme_id"])
+            facts = decode(loads(value))
+            positions(facts.position)
+            kinds(facts.kind)
+            # The bound dict lookup first: a method call per message only for a new value.
+            programme = programme_known(facts.programme_id)
             if programme is None:
-                programme = programme_codes.code(envelope["programme_id"])
+                programme = programme_codes.code(facts.programme_id)
             programmes(programme)
-            recipient = data.get("recipient")
+            recipient = facts.recipient
             if recipient is None:
-                recipients(0)
+                recipients(NO_RECIPIENT)
             else:
-                code = recipient_code(recipient)
+                code = recipient_known(recipient)
                 recipients(recipient_codes.code(recipient) if code is None else code)
-            effective_dates(envelope["effective_date"])
+            effective_dates(facts.effective_date)
             # recorded_at is always `...Z` (UTC): numpy parses it without the zone letter.
-            recorded_ats(envelope["recorded_at"][:-1])
-            chain_hash = envelope["hash"]
-            hash_prefixes(chain_hash[:prefix_chars])
-            if event_type in SINGLE_AMOUNT:
-                posting_counts(1)
-                years(data["year"])
-                amounts(data["amount_ore"])
-            elif event_type in SINGLE_CHANGE:
-                posting_counts(1)
-                years(data["year"])
-                amounts(data["change_ore"])
-            else:
-                self._add_other(event_type, data, programme)
-            if position > newest[0]:
-                newest[0], newest[1] = position, chain_hash
-                self.newest = (position, chain_hash)
-            return int(position)
+            recorded_ats(facts.recorded_at[:-1])
+            hash_prefixes(facts.hash[:prefix_chars])
+            posting_counts(len(facts.postings))
+            for year, amount in facts.postings:
+                years(year)
+                amounts(amount)
+            if facts.timeline_agency is not None:
+                row = len(event_rows) - 1
+                timeline((row, programme, agency_code(facts.timeline_agency)))
+            newest = self.newest
+            if newest is None or facts.position > newest[0]:
+                self.newest = (facts.position, facts.hash)
+            return facts.position
 
         return add
-
-    def _add_other(self, event_type: str, data: dict[str, Any], programme: int) -> None:
-        if event_type in MULTI_YEAR:
-            amounts = data["amounts_ore"]
-            self.posting_counts.append(len(amounts))
-            for year, amount in sorted(amounts.items()):
-                self.years.append(int(year))
-                self.amounts.append(amount)
-            return
-        kind = EVENT_KIND_BY_TYPE.get(event_type, EventKind.OTHER)
-        postings = postings_of(kind, data)
-        self.posting_counts.append(len(postings))
-        for year, amount in postings:
-            self.years.append(year)
-            self.amounts.append(amount)
-        agency = timeline_agency_of(kind, data)
-        if agency is not None:
-            row = len(self.positions) - 1
-            self.timeline.append((row, programme, self.dictionaries.agencies.code(agency)))
 
     def build(self) -> ReplayColumns:
         """Columns of everything added (in arrival order)."""

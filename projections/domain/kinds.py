@@ -1,6 +1,15 @@
-"""Event kinds as small integer codes, and which balance measure each kind moves."""
+"""Event kinds as the small integer codes the replay store keeps, and the measure each moves.
+
+The codes are part of the replay store's format: never changed, never reused. What a kind means
+for the balances is its event model's declared meaning (schemas/meaning.py); a new event type
+without a code here, or a code without an event type, fails at import.
+"""
 
 from enum import IntEnum
+from typing import Final
+
+from schemas.events import MEANING_BY_TYPE
+from schemas.meaning import Meaning, Measure
 
 
 class EventKind(IntEnum):
@@ -20,44 +29,32 @@ class EventKind(IntEnum):
     FUNDS_RECOVERED = 11
 
 
-class Measure(IntEnum):
-    """The money column a posting moves."""
-
-    REQUESTED = 0
-    AWARDED = 1
-    DISBURSED = 2
-    RECOVERED = 3
-    APPROPRIATED = 4
+def type_name(kind: EventKind) -> str:
+    """The event type a kind stands for: APPLICATION_SUBMITTED -> ApplicationSubmitted."""
+    return "".join(word.capitalize() for word in kind.name.split("_"))
 
 
-MEASURE_COUNT = len(Measure)
-KIND_COUNT = len(EventKind)
-
-EVENT_KIND_BY_TYPE: dict[str, EventKind] = {
-    "ProgrammeEstablished": EventKind.PROGRAMME_ESTABLISHED,
-    "AppropriationSet": EventKind.APPROPRIATION_SET,
-    "AppropriationAmended": EventKind.APPROPRIATION_AMENDED,
-    "ProgrammeHandedOver": EventKind.PROGRAMME_HANDED_OVER,
-    "ApplicationSubmitted": EventKind.APPLICATION_SUBMITTED,
-    "ApplicationRejected": EventKind.APPLICATION_REJECTED,
-    "GrantAwarded": EventKind.GRANT_AWARDED,
-    "GrantExtended": EventKind.GRANT_EXTENDED,
-    "AwardAmended": EventKind.AWARD_AMENDED,
-    "FundsDisbursed": EventKind.FUNDS_DISBURSED,
-    "FundsRecovered": EventKind.FUNDS_RECOVERED,
+EVENT_KIND_BY_TYPE: Final[dict[str, EventKind]] = {
+    type_name(kind): kind for kind in EventKind if kind is not EventKind.OTHER
 }
+assert EVENT_KIND_BY_TYPE.keys() == MEANING_BY_TYPE.keys(), (
+    "every event type needs a kind code here, and every code an event type: "
+    f"{sorted(EVENT_KIND_BY_TYPE.keys() ^ MEANING_BY_TYPE.keys())}"
+)
 
+NO_MEANING: Final = Meaning()
+MEANING_OF_KIND: Final[dict[EventKind, Meaning]] = {
+    EventKind.OTHER: NO_MEANING,
+    **{kind: MEANING_BY_TYPE[name] for name, kind in EVENT_KIND_BY_TYPE.items()},
+}
 # Which measure a kind's postings move; kinds without money meaning post nothing.
-MEASURE_OF_KIND: dict[EventKind, Measure] = {
-    EventKind.APPLICATION_SUBMITTED: Measure.REQUESTED,
-    EventKind.GRANT_AWARDED: Measure.AWARDED,
-    EventKind.GRANT_EXTENDED: Measure.AWARDED,
-    EventKind.AWARD_AMENDED: Measure.AWARDED,
-    EventKind.FUNDS_DISBURSED: Measure.DISBURSED,
-    EventKind.FUNDS_RECOVERED: Measure.RECOVERED,
-    EventKind.APPROPRIATION_SET: Measure.APPROPRIATED,
-    EventKind.APPROPRIATION_AMENDED: Measure.APPROPRIATED,
+MEASURE_OF_KIND: Final[dict[EventKind, Measure]] = {
+    kind: meaning.measure
+    for kind, meaning in MEANING_OF_KIND.items()
+    if meaning.measure is not None
 }
+MEASURE_COUNT: Final = len(Measure)
+KIND_COUNT: Final = len(EventKind)
 
 
 def kind_of(event_type: str) -> EventKind:

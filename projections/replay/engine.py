@@ -14,11 +14,12 @@ import numpy as np
 import numpy.typing as npt
 
 from projections.domain.asof import CURRENT, AsOf
-from projections.domain.kinds import KIND_COUNT, MEASURE_COUNT, MEASURE_OF_KIND, Measure
+from projections.domain.kinds import KIND_COUNT, MEASURE_COUNT, MEASURE_OF_KIND
 from projections.replay.columns import ReplayColumns, Table
 from projections.replay.groupby import DENSE_BINS_MAX, BinSums, DenseSums, merge, pivot, sum_bins
 from projections.replay.keyspace import KeySpace
 from projections.replay.periods import Periods
+from schemas.meaning import Measure
 
 I64 = npt.NDArray[np.int64]
 NO_MEASURE = 255

@@ -5,7 +5,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from projections.domain.facts import EventFacts
-from projections.domain.kinds import Measure, measure_of
+from projections.domain.kinds import measure_of
+from schemas.meaning import Measure
 
 RecipientYearKey = tuple[str, str, int]
 ProgrammeYearKey = tuple[str, int]

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from ledger.application.grant_ledger import GrantLedger
 from projections.application.rebuild import KafkaSource, rebuild
 from projections.consumer.projector import Projector, ProjectorSettings
-from projections.domain.reference import reference_balances
 from projections.replay.store import ReplayStore
 from projections.store.read_store import ReadStore
+from tests.reference_balances import reference_balances
 from tests.synthetic_ledger import (
     produce_envelopes,
     random_actions,

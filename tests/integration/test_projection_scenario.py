@@ -16,11 +16,11 @@ from projections.application.query import replay_balances
 from projections.application.rebuild import KafkaSource, rebuild
 from projections.consumer.projector import Projector, ProjectorSettings
 from projections.domain.asof import AsOf
-from projections.domain.reference import reference_balances
 from projections.domain.rows import AgencyYearRow, ProgrammeYearRow, RecipientYearRow, View
 from projections.domain.selection import Selection
 from projections.replay.store import ReplayStore
 from projections.store.read_store import ReadStore
+from tests.reference_balances import reference_balances
 from tests.synthetic_ledger import stored_view_balances
 
 SCENARIO = Path(__file__).resolve().parents[2] / "commands" / "scenarios" / "sfs_2018_151.jsonl"

@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 from ledger.application.grant_ledger import GrantLedger
 from ledger.domain.recorded import ProgrammeEvent
 from projections.domain.asof import AsOf
-from projections.domain.reference import reference_balances
 from projections.replay import asof_index
 from projections.replay.builder import ColumnBuilder
 from projections.replay.engine import base_totals, totals_from_sums
 from projections.replay.store import ReplayStore
 from projections.replay.views import balances_from_totals
 from projections.store.read_store import ConsumedEvent, ReadStore
+from tests.reference_balances import reference_balances
 from tests.synthetic_ledger import (
     columns_of,
     consumed_in_partitions,

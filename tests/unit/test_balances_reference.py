@@ -13,12 +13,12 @@ from ledger.application.grant_ledger import GrantLedger
 from ledger.domain.recorded import ProgrammeEvent
 from projections.domain.asof import AsOf
 from projections.domain.balances import Balances
-from projections.domain.reference import reference_balances
 from projections.domain.rows import AgencyYearRow, ProgrammeYearRow, RecipientYearRow
 from projections.domain.selection import Selection
 from projections.store.read_store import ReadStore
 from schemas import commands as c
 from tests import builders as b
+from tests.reference_balances import reference_balances
 from tests.synthetic_ledger import (
     consumed_in_partitions,
     engine_balances,
