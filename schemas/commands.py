@@ -1,8 +1,16 @@
 """Commands, version 1: what an agency officer asks the ledger to record."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+)
 
 from schemas.calendar import IsoDate, Year, YearKey
 from schemas.identifiers import (
@@ -19,6 +27,17 @@ from schemas.recipients import RecipientType, recipient_code_problem
 
 COMMAND_SCHEMA_VERSION = 1
 CONDITIONS_MAX = 50
+# A documented optional field that a rule then requires, published in the field's schema as
+# `x-required-when` (naming the programme setting the rule depends on). Giving a field that
+# had none such a condition breaks clients that leave it out: the compatibility gate
+# (schemas/compatibility.py) counts it as the field becoming required.
+REQUIRED_WHEN: Final = "x-required-when"
+COST_SHARE_CAP = "cost_share_cap_percent"
+
+
+def required_when(programme_setting: str) -> dict[str, JsonValue]:
+    """The schema annotation of a field the programme's `programme_setting` makes required."""
+    return {REQUIRED_WHEN: f"programme.{programme_setting}"}
 
 
 class CommandBase(BaseModel):
@@ -129,7 +148,12 @@ class SubmitApplication(CommandBase):
     recipient_type: RecipientType
     recipient: RecipientCode
     amounts_ore: Annotated[dict[YearKey, PositiveOre], Field(min_length=1)]
-    total_cost_ore: PositiveOre | None = None
+    total_cost_ore: PositiveOre | None = Field(
+        default=None,
+        description="The costs of the measures, in integer öre. Required when the programme "
+        f"caps grants at a share of costs ({COST_SHARE_CAP}).",
+        json_schema_extra=required_when(COST_SHARE_CAP),
+    )
 
     @field_validator("recipient")
     @classmethod
@@ -178,7 +202,11 @@ class ExtendGrant(CommandBase):
     application_id: Identifier
     amounts_ore: Annotated[dict[YearKey, PositiveOre], Field(min_length=1)]
     decision_ref: Reference
-    total_cost_ore: PositiveOre | None = None
+    total_cost_ore: PositiveOre | None = Field(
+        default=None,
+        description="The costs of the new years' measures in integer öre, added to the "
+        "grant's. Without it a cost-share cap is checked against the costs already stated.",
+    )
 
 
 class AmendAward(CommandBase):

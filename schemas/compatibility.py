@@ -8,7 +8,9 @@ written for the old schema still finds every field it reads, of the type it expe
 - a property removed (or renamed: removed plus an added property of the same schema),
 - a property whose type changed (including becoming nullable, or no longer nullable),
 - a property that became required (old messages lack it) or stopped being required (a consumer
-  that reads it may find it missing),
+  that reads it may find it missing); for commands, also an optional field that a rule newly
+  requires under a condition (its `x-required-when`, see schemas/commands.py): clients that send
+  the documented shape would be refused,
 - a narrowed value set: enum values or a const dropped, a bound tightened, a pattern or format
   added or changed, unknown properties newly forbidden.
 
@@ -28,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
+
+from schemas.commands import REQUIRED_WHEN
 
 ANNOTATIONS: Final = frozenset(
     {"title", "description", "default", "examples", "$comment", "$schema", "$id", "discriminator"}
@@ -198,6 +202,16 @@ def _compare_values(
             narrowed(f"{keyword} {old.get(keyword)!r} -> {new[keyword]!r}")
 
 
+def _compare_condition(
+    old: Mapping[str, Any], new: Mapping[str, Any], path: str, found: list[BreakingChange]
+) -> None:
+    """An optional field a rule newly requires (or requires on another condition) breaks the
+    clients that leave it out, as surely as a field in `required` would."""
+    condition = new.get(REQUIRED_WHEN)
+    if condition is not None and condition != old.get(REQUIRED_WHEN):
+        found.append(BreakingChange(Change.NOW_REQUIRED, path, f"required when {condition}"))
+
+
 def _compare_object(
     old: Mapping[str, Any], new: Mapping[str, Any], path: str, found: list[BreakingChange]
 ) -> None:
@@ -207,6 +221,7 @@ def _compare_object(
     renamed_to: set[str] = set()
     for name, schema in old_props.items():
         if name in new_props:
+            _compare_condition(schema, new_props[name], f"{path}.{name}", found)
             _compare(schema, new_props[name], f"{path}.{name}", found)
             continue
         twin = next(

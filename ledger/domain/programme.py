@@ -304,7 +304,11 @@ class Programme:
         )
 
     def extend(self, cmd: c.ExtendGrant, ctx: CommandContext) -> None:
-        """Award further years that start directly after the grant's last year."""
+        """Award further years that start directly after the grant's last year.
+
+        Costs stated with the extension are added to the grant's; without them, a cost-share
+        cap is held against the costs the grant already states.
+        """
         self._require_agency(ctx)
         grant = self._grant_in_status(cmd.application_id, GrantStatus.AWARDED)
         amounts = years_of(cmd.amounts_ore)
@@ -319,13 +323,6 @@ class Programme:
         total_cost_ore = grant.total_cost_ore
         if cmd.total_cost_ore is not None:
             total_cost_ore = (total_cost_ore or 0) + cmd.total_cost_ore
-        elif self.cost_share_cap_percent is not None:
-            raise RuleViolation(
-                "total_cost_ore",
-                None,
-                f"programme {self.id} caps grants at {self.cost_share_cap_percent} % of costs: "
-                "an extension must state the costs of its years",
-            )
         self._require_budget("amounts_ore", amounts)
         self._require_cost_share("amounts_ore", grant, amounts, total_cost_ore)
         self._trigger(

@@ -467,17 +467,31 @@ def test_a_supplement_may_not_break_the_cost_share_cap():
     assert_recorded(programme, amend_award(year=2018, change_ore=100_000), "AwardAmended")
 
 
-def test_an_extension_of_a_capped_grant_states_its_costs_and_stays_under_the_cap():
-    """A capped extension needs total_cost_ore, and grant total / cost total stays within 90 %."""
+def test_an_extension_of_a_capped_grant_with_costs_adds_them_and_stays_under_the_cap():
+    """With total_cost_ore, the extension's costs are added: grant total / costs within 90 %."""
     programme = capped(
         application(amounts_ore={2018: 900_000}, total_cost_ore=1_000_000),
         award(amounts_ore={2018: 900_000}),
     )
-    assert_refused(programme, extend(amounts_ore={2019: 90_000}), "total_cost_ore")
+    assert_refused(programme, extend(amounts_ore={2019: 90_000}), "amounts_ore")
     too_much = extend(amounts_ore={2019: 90_001}, total_cost_ore=100_000)
     assert_refused(programme, too_much, "amounts_ore")
     within = extend(amounts_ore={2019: 90_000}, total_cost_ore=100_000)
     assert_recorded(programme, within, "GrantExtended")
+    assert programme.grants["app-malmo"].total_cost_ore == 1_100_000
+
+
+def test_an_extension_of_a_capped_grant_without_costs_is_held_to_the_costs_already_stated():
+    """ExtendGrant in the contract's shape (no total_cost_ore) is accepted on a capped
+    programme while the whole grant stays within the cap of the costs the grant states."""
+    programme = capped(
+        application(amounts_ore={2018: 600_000}, total_cost_ore=1_000_000),
+        award(amounts_ore={2018: 600_000}),
+    )
+    refusal = assert_refused(programme, extend(amounts_ore={2019: 300_001}), "amounts_ore")
+    assert refusal.value == 900_001
+    assert_recorded(programme, extend(amounts_ore={2019: 300_000}), "GrantExtended")
+    assert programme.grants["app-malmo"].total_cost_ore == 1_000_000
 
 
 # --------------------------------------------------------------- paying out and claiming back

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from schemas import publish, upcasting
+from schemas.commands import COST_SHARE_CAP, REQUIRED_WHEN, required_when
 from schemas.compatibility import BreakingChange, Change, breaking_changes, is_compatible
 from schemas.events import EVENT_SCHEMA_VERSION, EVENT_TYPES
 
@@ -124,6 +125,16 @@ def test_a_newly_required_field_breaks(award_v1: dict[str, Any]) -> None:
     data_of(added)["required"].append("decision_ref")
     [change] = breaking_changes(award_v1, added)
     assert change == BreakingChange(Change.NOW_REQUIRED, "$.data.decision_ref", "became required")
+
+
+def test_a_rule_that_requires_an_optional_field_breaks(award_v1: dict[str, Any]) -> None:
+    conditional = copy.deepcopy(award_v1)
+    data_of(conditional)["properties"]["note"][REQUIRED_WHEN] = "programme.cost_share_cap_percent"
+    [change] = breaking_changes(award_v1, conditional)
+    assert change == BreakingChange(
+        Change.NOW_REQUIRED, "$.data.note", "required when programme.cost_share_cap_percent"
+    )
+    assert breaking_changes(conditional, award_v1) == [], "dropping the condition is fine"
 
 
 def test_a_field_no_longer_required_breaks(award_v1: dict[str, Any]) -> None:
@@ -322,6 +333,21 @@ def test_the_gate_refuses_a_breaking_change_until_versioned_and_upcast(
 
     upcasting.upcaster("GrantAwarded", 1)(lambda d: {"decision": d["decision_ref"]})
     assert honour_problems(released(), bumped) == []
+
+
+def test_the_gate_refuses_a_rule_that_makes_a_documented_optional_field_required(
+    from_models: dict[str, str],
+) -> None:
+    """ExtendGrant's total_cost_ore is optional in the contract: a rule requiring it breaks the
+    clients that send the documented shape, so it needs a new command version."""
+    path = publish.command_file("ExtendGrant", 1)
+    schema = json.loads(from_models[path])
+    schema["properties"]["total_cost_ore"].update(required_when(COST_SHARE_CAP))
+    [problem] = honour_problems(released(), {**from_models, path: publish.render_json(schema)})
+    assert "total_cost_ore: now required: required when programme.cost_share_cap_percent" in (
+        problem
+    )
+    assert "bump the schema version" in problem
 
 
 def test_the_gate_lets_an_added_optional_field_through(from_models: dict[str, str]) -> None:
