@@ -12,9 +12,9 @@ import sys
 from types import FrameType
 
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
+from commands.cli.progress import TerminalProgress
 from commands.cli.read_side_options import add_store_options, read_side_stores, require_bootstrap
 from ledger.settings import Settings
-from projections.application.progress import Progress
 from projections.consumer.fetch import topic_size
 from projections.consumer.projector import (
     DEFAULT_GROUP,
@@ -67,7 +67,7 @@ def run(
         heartbeat_interval_ms=max(args.session_timeout_ms // 5, 100),
         max_poll_interval_ms=args.max_poll_interval_ms,
     )
-    progress = Progress("project", topic_size(bootstrap, kafka.topic))
+    progress = TerminalProgress("project", topic_size(bootstrap, kafka.topic))
     with ReadStore(stores.read_store) as read_store, read_store.projector_lock(exclusive=False):
         replay = None if args.no_replay else ReplayStore(stores.replay_directory)
         projector = Projector(

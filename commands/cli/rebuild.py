@@ -8,10 +8,10 @@ import argparse
 import logging
 
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
+from commands.cli.progress import TerminalProgress
 from commands.cli.read_side_options import add_store_options, read_side_stores
 from ledger.settings import Settings
 from projections.application.memory import keep_freed_memory
-from projections.application.progress import Progress
 from projections.application.rebuild import KafkaSource, rebuild
 from projections.consumer.fetch import DEFAULT_IDLE_MS
 from projections.replay.store import ReplayStore
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     stores = read_side_stores(args, settings)
     replay = ReplayStore(stores.replay_directory)
-    progress = Progress("rebuild", replay.event_count or None)
+    progress = TerminalProgress("rebuild", replay.event_count or None)
     with ReadStore(stores.read_store) as read_store:
         report = rebuild(
             read_store,

@@ -1,1 +1,1 @@
-"""Use cases of the read side: project, rebuild, answer balance questions; and progress output."""
+"""Use cases of the read side: rebuild, answer balance questions."""

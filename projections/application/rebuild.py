@@ -13,10 +13,10 @@ import numpy as np
 import numpy.typing as npt
 
 from ledger.settings import BOOTSTRAP_ENV_VAR
-from projections.application.progress import Progress
 from projections.consumer.checkpoints import read_checkpoints
 from projections.consumer.fetch import DEFAULT_IDLE_MS, Fetched, fetch_topic, recode, topic_size
 from projections.domain.asof import AsOf
+from projections.domain.progress import ProgressReport
 from projections.replay import asof_index
 from projections.replay.columns import ReplayColumns
 from projections.replay.engine import (
@@ -101,7 +101,7 @@ def rebuild(
     checkpoints: Sequence[Checkpoint] | None = None,
     workers: int | None = None,
     idle_ms: int = DEFAULT_IDLE_MS,
-    progress: Progress | None = None,
+    progress: ProgressReport | None = None,
 ) -> RebuildReport:
     """Rebuild the read store; the replay store is verified, topped up or re-fetched as needed."""
     started = time.perf_counter()
@@ -255,13 +255,13 @@ def _refetch(
     checkpoints: Sequence[Checkpoint],
     workers: int | None,
     idle_ms: int,
-    progress: Progress | None,
+    progress: ProgressReport | None,
     report: RebuildReport,
 ) -> None:
     """Replace the replay store with everything on the topic, verified against its checkpoints."""
     fetch_started = time.perf_counter()
     if progress is not None:
-        progress.total = topic_size(kafka.bootstrap_servers, kafka.topic)
+        progress.update(0, topic_size(kafka.bootstrap_servers, kafka.topic))
     fetched = fetch_topic(
         kafka.bootstrap_servers,
         kafka.topic,

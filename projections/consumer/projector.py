@@ -21,8 +21,8 @@ import orjson
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
 from ledger.infrastructure.kafka.reading import consumer_config
-from projections.application.progress import Progress
 from projections.domain.facts import EventFacts, facts_of
+from projections.domain.progress import ProgressReport
 from projections.replay.builder import ColumnBuilder
 from projections.replay.manifest import PartitionMark
 from projections.replay.store import ReplayStore
@@ -111,7 +111,7 @@ class Projector:
         replay: ReplayStore | None,
         settings: ProjectorSettings,
         *,
-        progress: Progress | None = None,
+        progress: ProgressReport | None = None,
         after_replay_append: BatchHook | None = None,
     ) -> None:
         self.read_store = read_store

@@ -1,4 +1,4 @@
-"""A small progress bar on stderr for terminals (events, events/s, percent, ETA) and a summary."""
+"""The CLI's progress bar on stderr for terminals (events, events/s, percent, ETA) and a summary."""
 
 from __future__ import annotations
 
@@ -21,8 +21,11 @@ def _duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-class Progress:
-    """Redraws one line while work goes on (only on a TTY); always ends with a summary line."""
+class TerminalProgress:
+    """Redraws one line while work goes on (only on a TTY); always ends with a summary line.
+
+    A ProgressReport (projections/domain/progress.py) for the read side's long work.
+    """
 
     def __init__(
         self,

@@ -1,0 +1,191 @@
+"""The replay store: exactly-once appends, crash-torn tails, digests, compaction, verification."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from projections.application.query import replay_balances
+from projections.domain.asof import AsOf
+from projections.domain.rows import View
+from projections.domain.selection import Selection
+from projections.replay.columns import ReplayColumns
+from projections.replay.layout import EVENT_BYTES, POSTING_BYTES, column_file
+from projections.replay.manifest import PartitionMark
+from projections.replay.store import ReplayStore, ReplayStoreBusy
+from projections.replay.verify import verify_store
+from schemas.envelope import Checkpoint
+from schemas.errors import InvalidQuery, QueryParameter, Unavailable
+from tests.synthetic_ledger import checkpoints_of, columns_of, synthetic_envelopes
+
+EVENTS = 600
+BYTES_PER_EVENT_LIMIT = 64
+
+
+@pytest.fixture(scope="module")
+def envelopes() -> list[dict[str, object]]:
+    """A small synthetic ledger with a real hash chain."""
+    return list(synthetic_envelopes(EVENTS))
+
+
+@pytest.fixture(scope="module")
+def columns(envelopes: list[dict[str, object]]) -> ReplayColumns:
+    """Its replay columns, in position order."""
+    return columns_of(envelopes)[0]
+
+
+def hash_at(position: int) -> str:
+    """The real chain hash of a synthetic position."""
+    return str(CHAIN[position - 1]["hash"])
+
+
+CHAIN = list(synthetic_envelopes(EVENTS))
+
+
+def store_with(directory: Path, columns: ReplayColumns, *parts: slice) -> ReplayStore:
+    """A store that received the events of `parts`, in that order."""
+    store = ReplayStore(directory, durable=False)
+    with store.writing():
+        for part in parts:
+            keep = np.zeros(columns.event_count, dtype=np.bool_)
+            keep[part] = True
+            piece = columns.select_events(keep)
+            position = int(piece.events["position"].max())
+            store.append(
+                piece,
+                newest_hash=(position, hash_at(position)),
+                topic="t",
+                partitions={0: PartitionMark(position, position)},
+            )
+    return store
+
+
+def checkpoints(envelopes: list[dict[str, object]]) -> list[Checkpoint]:
+    """Checkpoints every 100 events and at the end."""
+    return checkpoints_of(envelopes, every=100)
+
+
+def test_appending_the_same_events_again_adds_nothing(
+    tmp_path: Path, columns: ReplayColumns
+) -> None:
+    """Positions already stored are skipped, also inside one batch."""
+    store = store_with(tmp_path, columns, slice(0, 300))
+    with store.writing():
+        again = columns.select_events(np.arange(columns.event_count) < 400)
+        assert store.append(again, newest_hash=None) == 100
+        assert store.append(again, newest_hash=None) == 0
+    assert store.event_count == 400
+    assert store.manifest.complete
+
+
+def test_a_torn_append_is_cut_back_to_the_manifest(tmp_path: Path, columns: ReplayColumns) -> None:
+    """Bytes written after the last manifest commit (a crash mid-append) are dropped on open."""
+    store = store_with(tmp_path, columns, slice(0, 200))
+    path = tmp_path / column_file("events", "position", store.manifest.generation)
+    with path.open("ab") as handle:
+        handle.write(b"\x01" * 13)
+    reopened = ReplayStore(tmp_path)
+    with reopened.writing():
+        assert path.stat().st_size == 200 * 8
+    assert reopened.digest_problems() == []
+
+
+def test_a_changed_byte_breaks_the_digest(
+    tmp_path: Path, columns: ReplayColumns, envelopes: list[dict[str, object]]
+) -> None:
+    """Any byte differing from what the manifest recorded makes the store untrusted."""
+    store = store_with(tmp_path, columns, slice(0, EVENTS))
+    path = tmp_path / column_file("postings", "amount_ore", store.manifest.generation)
+    with path.open("r+b") as handle:
+        handle.seek(16)
+        handle.write(b"\xff")
+    verdict = verify_store(ReplayStore(tmp_path), checkpoints(envelopes))
+    assert not verdict.trusted
+    assert "CRC-32C" in verdict.problems[0]
+
+
+def test_out_of_order_appends_are_compacted_into_position_order(
+    tmp_path: Path, columns: ReplayColumns, envelopes: list[dict[str, object]]
+) -> None:
+    """Partitions consumed out of order: the store sorts itself before it is trusted."""
+    store = store_with(tmp_path, columns, slice(300, EVENTS), slice(0, 300))
+    assert not store.manifest.position_sorted
+    assert not verify_store(store, checkpoints(envelopes)).trusted
+    with store.writing():
+        assert store.compact()
+    loaded = store.load()
+    assert np.array_equal(loaded.events["position"], np.arange(1, EVENTS + 1))
+    assert np.array_equal(loaded.postings["amount_ore"], columns.postings["amount_ore"])
+    assert store.manifest.partitions == {0: PartitionMark(EVENTS, EVENTS)}
+    verdict = verify_store(store, checkpoints(envelopes))
+    assert verdict.trusted, verdict.problems
+    assert verdict.checked == EVENTS // 100
+
+
+def test_verification_against_the_chain(
+    tmp_path: Path, columns: ReplayColumns, envelopes: list[dict[str, object]]
+) -> None:
+    """Matching checkpoints: trusted; a wrong hash: not; checkpoints ahead: behind; none: not."""
+    store = store_with(tmp_path, columns, slice(0, 450))
+    good = checkpoints(envelopes)
+    verdict = verify_store(store, good)
+    assert verdict.trusted and verdict.behind_to == EVENTS
+    forged = [cp.model_copy(update={"hash": "0" * 64}) if cp.position == 200 else cp for cp in good]
+    assert "first at position 200" in verify_store(store, forged).problems[0]
+    assert not verify_store(store, []).trusted
+
+
+def test_one_writer_at_a_time(tmp_path: Path) -> None:
+    """A second writer is refused while the first holds the directory."""
+    first = ReplayStore(tmp_path)
+    with (
+        first.writing(),
+        pytest.raises(ReplayStoreBusy, match="another process"),
+        ReplayStore(tmp_path).writing(),
+    ):
+        pass
+
+
+def test_rewrite_replaces_the_generation_atomically(tmp_path: Path, columns: ReplayColumns) -> None:
+    """A re-fetch writes a new generation and removes the old files."""
+    store = store_with(tmp_path, columns, slice(0, 100))
+    old = store.manifest.generation
+    with store.writing():
+        store.rewrite(
+            columns,
+            dictionaries=store.dictionaries,
+            max_position_hash=None,
+            topic="t",
+            partitions={},
+        )
+    assert store.manifest.generation == old + 1
+    assert not (tmp_path / column_file("events", "position", old)).exists()
+    assert ReplayStore(tmp_path).event_count == EVENTS
+
+
+def test_bytes_per_event_on_disk(tmp_path: Path, columns: ReplayColumns) -> None:
+    """The column layout stays under 64 bytes per event for a realistic mix."""
+    store_with(tmp_path, columns, slice(0, EVENTS))
+    on_disk = sum(os.path.getsize(p) for p in tmp_path.iterdir() if p.suffix == ".bin")
+    timeline_bytes = sum(array.nbytes for array in columns.timeline.values())
+    assert on_disk == EVENTS * EVENT_BYTES + columns.posting_count * POSTING_BYTES + timeline_bytes
+    assert on_disk / EVENTS < BYTES_PER_EVENT_LIMIT
+
+
+def test_as_of_questions_refuse_a_store_with_holes(tmp_path: Path, columns: ReplayColumns) -> None:
+    """A store missing positions (one partition's share, a cut catch-up) answers nothing."""
+    store = store_with(tmp_path / "holes", columns, slice(0, 100), slice(200, 300))
+    with pytest.raises(Unavailable) as refusal:
+        replay_balances(store, View.PROGRAMME_YEAR, Selection(), AsOf(at_position=50))
+    assert refusal.value.field == "replay store"
+
+
+def test_as_of_a_position_beyond_the_store_is_refused(
+    tmp_path: Path, columns: ReplayColumns
+) -> None:
+    """A position past what the store holds is refused, not silently answered short."""
+    store = store_with(tmp_path / "short", columns, slice(0, 100))
+    with pytest.raises(InvalidQuery) as refusal:
+        replay_balances(store, View.PROGRAMME_YEAR, Selection(), AsOf(at_position=5_000))
+    assert refusal.value.field == QueryParameter.AT_POSITION
