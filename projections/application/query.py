@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from projections.domain.asof import AsOf
 from projections.domain.rows import BalanceRow, View
@@ -12,12 +12,8 @@ from projections.replay.engine import BaseTotals, base_totals, totals_from_sums
 from projections.replay.store import ReplayStore
 from projections.replay.views import balances_from_totals
 from projections.store.read_store import ReadStore
+from schemas.calendar import today_in_stockholm
 from schemas.errors import InvalidQuery, QueryParameter, Unavailable, UnknownSubject
-
-
-def today_utc() -> date:
-    """Today's UTC date: the 'now' of the read store's views (SQLite's date('now'))."""
-    return datetime.now(tz=UTC).date()
 
 
 def stored_balances(read_store: ReadStore, view: View, selection: Selection) -> list[BalanceRow]:
@@ -45,7 +41,7 @@ def replay_balances(
     programme = _programme_code(replay, selection)
     totals = _replay_totals(replay, as_of, programme)
     balances = balances_from_totals(
-        totals, today=today or today_utc(), as_of=as_of, selection=selection, only=view
+        totals, today=today or today_in_stockholm(), as_of=as_of, selection=selection, only=view
     )
     return list(balances.view(view))
 

@@ -15,11 +15,29 @@ import psycopg.errors
 
 from ledger.infrastructure.store_url import StoreKind, StoreLocation
 from projections.domain.time_units import date_of_day, day_number
+from schemas.calendar import STOCKHOLM
 from schemas.errors import Unavailable
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 LOCK_SUFFIX = ".projector-lock"
 POSTGRES_LOCK_NAMESPACE = "grant-ledger read store"
+
+
+def sqlite_business_date(now: str = "'now'") -> str:
+    """SQL for the date in Europe/Stockholm at the UTC instant `now` (an SQLite time value).
+
+    SQLite knows no time zones, so the zone's rule is written out: CET (UTC+1), and CEST (UTC+2)
+    from the last Sunday of March to the last Sunday of October, both at 01:00 UTC (the EU's
+    rule since 1996; checked against the zone database in tests/integration/test_business_date.py).
+    A last Sunday of March or October is the first Sunday on or after the 25th.
+    """
+    year = f"strftime('%Y', {now})"
+    summer_from = f"datetime({year} || '-03-25', 'weekday 0', '+1 hours')"
+    summer_until = f"datetime({year} || '-10-25', 'weekday 0', '+1 hours')"
+    return (
+        f"date({now}, CASE WHEN datetime({now}) >= {summer_from} "
+        f"AND datetime({now}) < {summer_until} THEN '+2 hours' ELSE '+1 hours' END)"
+    )
 
 
 class RebuildBlocked(Unavailable):
@@ -32,6 +50,7 @@ class Dialect(Protocol):
     name: str
     placeholder: str
     table_suffix: str
+    today: str  # SQL for today's business date (Europe/Stockholm)
     year_end_or_today: str
 
     def begin(self) -> None:
@@ -84,8 +103,9 @@ class SqliteDialect:
     placeholder = "?"
     # Rows stored in primary-key order: one B-tree per table, no rowid index beside it.
     table_suffix = " WITHOUT ROWID"
-    # Dates are ISO text, which sorts like dates; date('now') is the UTC date.
-    year_end_or_today = "MIN(printf('%04d-12-31', y.year), date('now'))"
+    # Dates are ISO text, which sorts like dates; today is the business date in Stockholm.
+    today = sqlite_business_date()
+    year_end_or_today = f"MIN(printf('%04d-12-31', y.year), {today})"
 
     def __init__(self, location: StoreLocation) -> None:
         assert location.sqlite_path is not None
@@ -179,10 +199,9 @@ class PostgresDialect:
     name = "postgresql"
     placeholder = "%s"
     table_suffix = ""
-    # Today as the UTC date, like SQLite's date('now').
-    year_end_or_today = (
-        "LEAST(make_date(y.year, 12, 31), (CURRENT_TIMESTAMP AT TIME ZONE 'UTC')::date)"
-    )
+    # Today is the business date in Stockholm (PostgreSQL knows the zone).
+    today = f"(CURRENT_TIMESTAMP AT TIME ZONE '{STOCKHOLM.key}')::date"
+    year_end_or_today = f"LEAST(make_date(y.year, 12, 31), {today})"
 
     def __init__(self, location: StoreLocation) -> None:
         assert location.postgres is not None

@@ -90,37 +90,38 @@ class ReadStore:
     # ----------------------------------------------------------------- schema
 
     def _ensure_schema(self) -> None:
-        if {t.name for t in s.TABLES} <= self.db.table_names():
+        """Create missing tables; (re)create the views when they are not this version's."""
+        views = s.views_digest(self.db.year_end_or_today)
+        if {t.name for t in s.TABLES} <= self.db.table_names() and self._views() == views:
             return
         self.db.begin()
         try:
+            # Serialised with other processes opening the store: the views are dropped and made
+            # again as one step, never seen half-made.
             self.db.lock_schema()
             for table in s.TABLES:
                 self.db.execute(s.create_table(table, suffix=self.db.table_suffix))
-            existing_views = self._view_names()
-            for name, statement in s.create_views(self.db.year_end_or_today):
-                if name not in existing_views:
-                    self.db.execute(statement)
-            self.db.execute(
+            for view in reversed(s.VIEWS):
+                self.db.execute(f"DROP VIEW IF EXISTS {view}")
+            for _, statement in s.create_views(self.db.year_end_or_today):
+                self.db.execute(statement)
+            self.db.executemany(
                 f"INSERT INTO projection_state (key, value) VALUES ({self._marks(2)}) "
-                "ON CONFLICT (key) DO NOTHING",
-                (s.SCHEMA_VERSION_KEY, s.SCHEMA_VERSION),
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [(s.SCHEMA_VERSION_KEY, s.SCHEMA_VERSION), (s.STATE_VIEWS, views)],
             )
             self.db.commit()
         except BaseException:
             self.db.rollback()
             raise
 
-    def _view_names(self) -> set[str]:
-        if self.db.name == "sqlite":
-            return {
-                row[0]
-                for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'view'")
-            }
+    def _views(self) -> str | None:
+        """The digest of the views the store holds (None before views were versioned)."""
         rows = self.db.execute(
-            "SELECT table_name FROM information_schema.views WHERE table_schema = current_schema()"
+            f"SELECT value FROM projection_state WHERE key = {self.db.placeholder}",
+            (s.STATE_VIEWS,),
         )
-        return {row[0] for row in rows}
+        return str(rows[0][0]) if rows else None
 
     def _marks(self, count: int) -> str:
         return ", ".join(self.db.placeholder for _ in range(count))
@@ -277,6 +278,7 @@ class ReadStore:
             s.STATE_COMPLETE_THROUGH: str(complete_through),
             s.STATE_REBUILT_AT: datetime.now(tz=UTC).isoformat(),
             s.STATE_SOURCE: source,
+            s.STATE_VIEWS: s.views_digest(db.year_end_or_today),
         }
         rows[s.CONSUMED_PARTITIONS.name] = (
             [(topic, p, m.next_offset, m.max_position) for p, m in sorted(marks.items())]

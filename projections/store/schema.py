@@ -17,11 +17,13 @@ partition; the views add the derived columns and the agency attribution.
                            effective date
 """
 
+import hashlib
 from dataclasses import dataclass
 
 STATE_COMPLETE_THROUGH = "complete_through_position"
 STATE_REBUILT_AT = "rebuilt_at"
 STATE_SOURCE = "source"
+STATE_VIEWS = "views"  # digest of the views' SQL: a store made by another version remakes them
 SCHEMA_VERSION_KEY = "schema_version"
 SCHEMA_VERSION = "1"
 
@@ -134,6 +136,12 @@ def create_views(year_end_or_today: str) -> list[tuple[str, str]]:
         "AND a.effective_date = d.effective_date GROUP BY a.agency, d.year",
     ]
     return list(zip(VIEWS, statements, strict=True))
+
+
+def views_digest(year_end_or_today: str) -> str:
+    """A short digest of the views' SQL for a dialect."""
+    statements = "\n".join(statement for _, statement in create_views(year_end_or_today))
+    return hashlib.sha256(statements.encode()).hexdigest()[:16]
 
 
 def agency_year_query(placeholder: str) -> str:

@@ -18,6 +18,7 @@ from projections.replay.manifest import MANIFEST_FILE, Manifest
 from projections.replay.store import ReplayStore
 from projections.replay.verify import verify_store
 from projections.store.read_store import ReadStore
+from schemas.calendar import today_in_stockholm
 from tests.synthetic_ledger import (
     checkpoints_of,
     engine_balances,
@@ -93,7 +94,7 @@ def replay_events(directory: Path) -> int:
 
 def assert_exact(directory: Path, envelopes: list[dict[str, object]]) -> None:
     """Read store and replay store hold exactly the ledger."""
-    today = datetime.now(tz=UTC).date()
+    today = today_in_stockholm()
     with ReadStore.open(f"sqlite:///{directory / 'read.db'}") as read_store:
         assert stored_view_balances(read_store) == engine_balances(envelopes, AsOf(), today=today)
     replay = ReplayStore(directory / "replay")

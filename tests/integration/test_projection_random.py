@@ -3,7 +3,6 @@ projection, rebuild from the local store, rebuild --from kafka and the reference
 
 import tempfile
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from projections.application.rebuild import KafkaSource, rebuild
 from projections.consumer.projector import Projector, ProjectorSettings
 from projections.replay.store import ReplayStore
 from projections.store.read_store import ReadStore
+from schemas.calendar import today_in_stockholm
 from tests.reference_balances import reference_balances
 from tests.synthetic_ledger import (
     produce_envelopes,
@@ -39,7 +39,7 @@ def test_live_and_rebuilt_projections_agree_with_the_reference(
     kafka_bootstrap: str, actions: list[dict[str, Any]]
 ) -> None:
     """Four answers, one truth."""
-    today = datetime.now(tz=UTC).date()
+    today = today_in_stockholm()
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
         ledger = GrantLedger(f"sqlite:///{directory / 'ledger.db'}")
