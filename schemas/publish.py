@@ -414,10 +414,12 @@ def render_yaml(document: Mapping[str, Any]) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def _carried_forward(published: Path) -> dict[str, str]:
+def _carried_forward(published: Path | None) -> dict[str, str]:
     # Older versions stay published: their messages stay on the topic for ever. They can no
     # longer be generated from the models, so they come verbatim from the released baseline.
     # Commands are not carried: the ledger only accepts the current command versions.
+    if published is None:
+        return {}
     baseline = published / BASELINE
     if not baseline.is_dir():
         return {}
@@ -428,8 +430,9 @@ def _carried_forward(published: Path) -> dict[str, str]:
     }
 
 
-def generate(published: Path = PUBLISHED_DIR) -> dict[str, str]:
-    """Every published file (path relative to published/, excluding baseline/) and its text."""
+def generate(published: Path | None = PUBLISHED_DIR) -> dict[str, str]:
+    """Every published file (path relative to published/, excluding baseline/) and its text;
+    `published=None`: from the models alone, without older versions carried from a baseline."""
     envelope = envelope_schema()
     files = {
         ENVELOPE_FILE: render_json(envelope),

@@ -3,9 +3,10 @@
 Regenerate the shipped file with
     python -m commands.scenarios.sfs_2018_151 > commands/scenarios/sfs_2018_151.jsonl
 
-The facts follow the timeline in DOMAIN.md (Tillväxtverket 2018-2020, the Riksdag's cut of
-2019, Delmos from 2021, Delmos closed 2022-12-31). Whatever the public record leaves open is a
-choice made here, and the note of every command that rests on one says "assumption".
+The facts follow the public record summarised, with sources, in sfs_2018_151.md beside this
+file (Tillväxtverket 2018-2020, the Riksdag's cut of 2019, Delmos from 2021, Delmos closed
+2022-12-31). Whatever the public record leaves open is a choice made here, and the note of every
+command that rests on one says "assumption".
 Commands run in date order, and every step keeps the ledger's rules: no award beyond what a
 year has left, no award or increase while a year is over-committed, no payment beyond the award.
 """

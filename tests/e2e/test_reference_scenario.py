@@ -1,8 +1,9 @@
 """The shipped reference scenario of SFS 2018:151: it runs through the real CLI, exactly once.
 
-The expected figures below are hand-checked against DOMAIN.md and the labelled assumptions of
-the scenario; they are compared with totals folded from the file's own commands, and the
-ledger's balances are compared with those totals.
+The expected figures below are hand-checked against the public record in
+commands/scenarios/sfs_2018_151.md and the labelled assumptions of the scenario; they are
+compared with totals folded from the file's own commands, and the ledger's balances are compared
+with those totals.
 """
 
 import json

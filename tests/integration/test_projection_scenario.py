@@ -20,6 +20,7 @@ from projections.domain.rows import AgencyYearRow, ProgrammeYearRow, RecipientYe
 from projections.domain.selection import Selection
 from projections.replay.store import ReplayStore
 from projections.store.read_store import ReadStore
+from schemas.calendar import today_in_stockholm
 from tests.reference_balances import reference_balances
 from tests.synthetic_ledger import stored_view_balances
 
@@ -73,7 +74,7 @@ def test_live_projection_and_rebuilds_agree_with_the_reference(
     published: Published, read_store_url: str, tmp_path: Path
 ) -> None:
     """Live (consumer group), rebuild from the local store, rebuild from Kafka: all the same."""
-    today = datetime.now(tz=UTC).date()
+    today = today_in_stockholm()
     expected = reference_balances(published.events, today=today)
     replay = ReplayStore(tmp_path / "replay", durable=False)
     settings = ProjectorSettings(
@@ -108,7 +109,7 @@ def test_as_of_questions_on_the_replay_store(
     published: Published, tmp_path: Path, as_of: AsOf
 ) -> None:
     """Every view as of a date/position, from the replay store, equals the reference."""
-    today = datetime.now(tz=UTC).date()
+    today = today_in_stockholm()
     replay = ReplayStore(tmp_path / "replay", durable=False)
     with ReadStore.open(f"sqlite:///{tmp_path / 'read.db'}") as read_store:
         rebuild(read_store, replay, source="kafka", kafka=kafka_source(published))
@@ -177,7 +178,7 @@ MKR_ORE = 100_000_000  # one million kronor in öre
 def test_the_projected_scenario_matches_the_hand_checked_totals(
     published: Published, tmp_path: Path
 ) -> None:
-    """The numbers a person checks against DOMAIN.md, read from the projected views."""
+    """The numbers a person checks against commands/scenarios/sfs_2018_151.md, from the views."""
     replay = ReplayStore(tmp_path / "replay", durable=False)
     with ReadStore.open(f"sqlite:///{tmp_path / 'read.db'}") as read_store:
         rebuild(read_store, replay, source="kafka", kafka=kafka_source(published))

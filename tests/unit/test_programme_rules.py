@@ -1,18 +1,16 @@
 """The Programme aggregate's business rules: every refusal names its field and records nothing.
 
 Each rule has its refusal next to the case it allows. The aggregate is tested directly, without
-a database; the one rule that lives at the application boundary (the programme must exist) uses
-a throwaway SQLite file.
+a database; the rules at the application boundary (the programme must exist, a programme id is
+established once) are in tests/integration/test_ledger_routing.py.
 """
 
 import contextlib
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 
-from ledger.application.grant_ledger import GrantLedger
-from ledger.domain.errors import NotFound, RuleViolation
+from ledger.domain.errors import RuleViolation
 from ledger.domain.programme import Programme
 from schemas.money import MAX_AMOUNT_ORE
 from tests.builders import (
@@ -83,42 +81,6 @@ def test_another_agency_cannot_establish_a_programme():
         Programme.establish(command, ctx(agency=SUCCESSOR, effective_date=ESTABLISHED_ON))
     assert refusal.value.field == "agency"
     assert refusal.value.value == SUCCESSOR
-
-
-def test_commands_on_an_unknown_programme_or_application_are_refused(tmp_path: Path):
-    """A programme or application the ledger does not know is NotFound, naming the id."""
-    ledger = GrantLedger(store_url=f"sqlite:///{tmp_path / 'ledger.db'}")
-    try:
-        with pytest.raises(NotFound) as unknown_programme:
-            ledger.execute(set_appropriation(programme_id="no-such-programme"))
-        assert (unknown_programme.value.field, unknown_programme.value.value) == (
-            "programme_id",
-            "no-such-programme",
-        )
-        with pytest.raises(NotFound) as unknown_application:
-            ledger.execute(award(application_id="no-such-application"))
-        assert (unknown_application.value.field, unknown_application.value.value) == (
-            "application_id",
-            "no-such-application",
-        )
-        assert list(ledger.programme_events()) == []
-        ledger.execute(establish())
-        assert ledger.execute(set_appropriation()).event_type == "AppropriationSet"
-    finally:
-        ledger.close()
-
-
-def test_a_programme_id_cannot_be_established_twice(tmp_path: Path):
-    """A second EstablishProgramme with the same programme_id is refused on `programme_id`."""
-    ledger = GrantLedger(store_url=f"sqlite:///{tmp_path / 'ledger.db'}")
-    try:
-        ledger.execute(establish())
-        with pytest.raises(RuleViolation) as refusal:
-            ledger.execute(establish(name="Another name"))
-        assert refusal.value.field == "programme_id"
-        assert len(list(ledger.programme_events())) == 1
-    finally:
-        ledger.close()
 
 
 # --------------------------------------------------------------- years of the programme

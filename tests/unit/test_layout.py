@@ -1,0 +1,47 @@
+"""The README's layout table matches the tree: every folder it names exists, and every folder
+of the packages is named (a Python package by its own row)."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("schemas", "ledger", "projections", "commands", "tests")
+ROW = re.compile(r"^\| `(?P<folder>[\w/]+)/` \|")
+
+
+def documented_folders() -> set[str]:
+    """The folders in the README's layout table."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    return {match["folder"] for line in layout.splitlines() if (match := ROW.match(line))}
+
+
+def folders_in_the_tree() -> set[str]:
+    """Every folder of the packages holding Python modules or data (not caches)."""
+    found = set()
+    for package in PACKAGES:
+        for path in [ROOT / package, *(ROOT / package).rglob("*")]:
+            relative = path.relative_to(ROOT)
+            if path.is_dir() and "__pycache__" not in relative.parts:
+                found.add(relative.as_posix())
+    return found
+
+
+def test_every_documented_folder_exists() -> None:
+    assert documented_folders() - folders_in_the_tree() == set()
+
+
+def test_every_folder_is_documented_or_inside_one_that_is() -> None:
+    documented = documented_folders()
+    undocumented = {
+        folder
+        for folder in folders_in_the_tree()
+        if not any(folder == d or folder.startswith(f"{d}/") for d in documented)
+    }
+    assert undocumented == set()
+    packages = {
+        path.parent.relative_to(ROOT).as_posix()
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("__init__.py")
+    }
+    assert packages <= documented, "every Python package has its own row"
