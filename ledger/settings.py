@@ -111,6 +111,7 @@ def directory(raw: str) -> Path:
 # --------------------------------------------------------------------------- the areas
 
 STORE_ENV_VAR: Final = "GRANT_LEDGER_STORE"
+KAFKA_JARS_ENV_VAR: Final = "GRANT_LEDGER_KAFKA_JARS"
 BOOTSTRAP_ENV_VAR: Final = "KAFKA_BOOTSTRAP_SERVERS"
 READ_STORE_ENV_VAR: Final = "GRANT_LEDGER_READ_STORE"
 REPLAY_DIR_ENV_VAR: Final = "GRANT_LEDGER_REPLAY_DIR"
@@ -125,6 +126,8 @@ MAX_PARTITIONS: Final = 1_000
 DEFAULT_REPLICATION_FACTOR: Final = 1  # one broker here; a production cluster sets 3
 MAX_REPLICATION_FACTOR: Final = 10
 DEFAULT_DEV_BROKER_PORT: Final = 9092
+DEFAULT_KAFKA_DATA_DIR: Final = Path(".grant-ledger") / "kafka"
+CACHE_DIRECTORY_NAME: Final = "grant-ledger"
 
 
 @dataclass(frozen=True)
@@ -192,12 +195,36 @@ class ReadSideSettings:
 
 
 @dataclass(frozen=True)
+class LocalBrokerSettings:
+    """The brokers this machine runs itself (`grant-ledger broker`, the tests)."""
+
+    kafka_jars: Path | None = setting(
+        KAFKA_JARS_ENV_VAR,
+        None,
+        directory,
+        "where the Apache Kafka jars are cached (unset: `grant-ledger/kafka-<version>` in the "
+        "user's cache directory)",
+    )
+    cache_home: Path | None = setting(
+        "XDG_CACHE_HOME", None, directory, "the user's cache directory (unset: `~/.cache`)"
+    )
+
+    def kafka_jar_dir(self, default_for_root: Callable[[Path], Path]) -> Path:
+        """The jar directory: the configured one, else the engine's default in our cache."""
+        if self.kafka_jars is not None:
+            return self.kafka_jars
+        cache_home = self.cache_home if self.cache_home is not None else Path.home() / ".cache"
+        return default_for_root(cache_home / CACHE_DIRECTORY_NAME)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting, by area; built once at an entry point and passed down."""
 
     event_store: EventStoreSettings = area(EventStoreSettings)
     kafka: KafkaSettings = area(KafkaSettings)
     read_side: ReadSideSettings = area(ReadSideSettings)
+    local_broker: LocalBrokerSettings = area(LocalBrokerSettings)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
@@ -256,7 +283,13 @@ def markdown_table(*area_types: type[Any]) -> str:
         defaults = area_type()
         for name, declared in declarations(area_type):
             default = getattr(defaults, name)
-            shown = "unset" if default is None else f"`{default}`"
+            shown = (
+                "unset"
+                if default is None
+                else f"`{int(default)}`"
+                if isinstance(default, bool)
+                else f"`{default}`"
+            )
             lines.append(f"| `{declared.variable}` | {declared.meaning} | {shown} |")
     return "\n".join(lines) + "\n"
 

@@ -7,9 +7,11 @@ import os
 from dataclasses import dataclass
 from typing import Final
 
-from ledger.settings import load, setting, switch, text
+from ledger.settings import LocalBrokerSettings, load, one_of, setting, switch, text
 
 DEFAULT_TEST_POSTGRES: Final = "postgresql://postgres@127.0.0.1:5432/test"
+ENGINE_KAFKA: Final = "kafka"
+ENGINE_TANSU: Final = "tansu"
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,21 @@ class SuiteSettings:
         switch,
         "`1`: a PostgreSQL test that cannot reach the server fails instead of skipping (CI)",
     )
+    broker: str = setting(
+        "GRANT_LEDGER_TEST_BROKER",
+        ENGINE_TANSU,
+        one_of(ENGINE_TANSU, ENGINE_KAFKA),
+        "the engine every `kafka` test runs on: `tansu` (the dev broker) or `kafka` (Apache "
+        "Kafka, from the jars `grant-ledger broker --engine kafka --fetch` caches)",
+    )
+    require_kafka: bool = setting(
+        "GRANT_LEDGER_REQUIRE_KAFKA",
+        False,
+        switch,
+        '`1`: "Apache Kafka unavailable" fails instead of skipping (CI)',
+    )
 
 
 # The test suite's entry point reads its environment here, once.
 SUITE_SETTINGS: Final = load(SuiteSettings, os.environ)
+LOCAL_BROKER: Final = load(LocalBrokerSettings, os.environ)

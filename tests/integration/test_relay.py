@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ pytestmark = pytest.mark.kafka
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "schemas" / "published"
 CLOUDEVENTS_HEADERS = {"ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "content-type"}
+# Starting a Python process that imports the CLI takes seconds on a loaded machine.
+PROCESS_START_TIMEOUT_S = 60
 
 
 def settings_for(topic: str, checkpoint_every: int = 1_000, partitions: int = 3) -> KafkaSettings:
@@ -148,6 +151,36 @@ def relay_process(store_url: str, settings: KafkaSettings, bootstrap: str) -> su
     )
 
 
+class StderrLines:
+    """A process's stderr, read line by line by a thread, so a test can wait for a line."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(process.stderr,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: Any) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, timeout_s: float = PROCESS_START_TIMEOUT_S) -> None:
+        """Block until a line holds `text` (a loaded machine can take seconds to start Python)."""
+        deadline = time.monotonic() + timeout_s
+        while not any(text in line for line in list(self.lines)):
+            assert time.monotonic() < deadline, f"never said {text!r}: {self.text()[-2000:]}"
+            time.sleep(0.05)
+
+    def text(self) -> str:
+        """Everything read so far."""
+        return "".join(self.lines)
+
+    def close(self) -> str:
+        """Everything the process wrote, once it has exited."""
+        self._reader.join(timeout=PROCESS_START_TIMEOUT_S)
+        return self.text()
+
+
 def count_on(bootstrap: str, topic: str) -> int:
     """Messages on the topic; 0 before the relay has created it."""
     try:
@@ -224,15 +257,16 @@ def test_broker_down_at_start_the_relay_waits_and_says_why(
     fill(sqlite_store_url, 20)
     own_broker.stop()
     relay = relay_process(sqlite_store_url, settings, bootstrap)
+    stderr = StderrLines(relay)
     try:
-        time.sleep(3.0)
+        # The broker comes back only once the relay has found it down and said so.
+        stderr.wait_for(f"waiting for Kafka at {bootstrap}")
         own_broker.start()
         wait_for_positions(bootstrap, topic_name, 20)
     finally:
         relay.send_signal(signal.SIGTERM)
-        _, stderr = relay.communicate(timeout=30)
-    assert relay.returncode == 0, stderr[-2000:]
-    assert f"waiting for Kafka at {bootstrap}" in stderr
+        relay.wait(timeout=30)
+    assert relay.returncode == 0, stderr.close()[-2000:]
     assert_exactly_once_in_order(envelopes_on(bootstrap, topic_name), 20)
 
 
