@@ -25,8 +25,8 @@ def _step(title: str) -> None:
     print(f"\n=== {title}", flush=True)
 
 
-def _run(args: Sequence[str], show: str | None = None) -> int:
-    print(f"$ grant-ledger {show or ' '.join(args)}", flush=True)
+def _run(args: Sequence[str]) -> int:
+    print(f"$ grant-ledger {' '.join(args)}", flush=True)
     code = cli(list(args))
     sys.stdout.flush()
     return code
@@ -43,6 +43,66 @@ def _quiet(action: Callable[[], int]) -> int:
             sys.stdout.flush()
             os.dup2(saved, 1)
             os.close(saved)
+
+
+# (title, CLI arguments) of each step; a step fails the demo when its exit code is not 0.
+Steps = list[tuple[str, list[str]]]
+
+
+def _broker_steps(bootstrap_servers: str) -> Steps:
+    """The steps that need the broker; it is passed as a flag (the demo leaves the environment
+    alone)."""
+    kafka = ["--bootstrap-servers", bootstrap_servers]
+    return [
+        (
+            "4. Relay every event to Kafka exactly once, in order, hash-chained",
+            ["relay", "--once", *kafka],
+        ),
+        ("5. Verify: store, topic and checkpoints agree, the chain is intact", ["verify", *kafka]),
+        (
+            "6. Project the topic into the read store (and the local replay store)",
+            ["project", "--once", "--group", "grant-ledger-demo", *kafka],
+        ),
+    ]
+
+
+FINANCE_AND_AUDIT_STEPS: Steps = [
+    (
+        "7. Finance: programme x year (appropriated, awarded, paid, available)",
+        ["balances", "--by", "programme-year", "--programme", PROGRAMME],
+    ),
+    (
+        "8. Finance: the 32 municipalities x year",
+        ["balances", "--by", "recipient-year", "--programme", PROGRAMME],
+    ),
+    (
+        "9. Finance: the Tillväxtverket -> Delmos handover in the agency split",
+        ["balances", "--by", "agency-year", "--programme", PROGRAMME],
+    ),
+    (
+        "10. Auditor: the programme as of 2019-12-31 (the hot replay path)",
+        ["balances", "--by", "programme-year", "--programme", PROGRAMME, "--as-of-date", AS_OF],
+    ),
+]
+NEXT_STEPS = (
+    "grant-ledger history --recipient 1280             # everything about Malmö\n"
+    "grant-ledger events --limit 3                     # the global log as JSON Lines\n"
+    "grant-ledger balances --recipient 1280 --format csv\n"
+    "grant-ledger balances --by agency-year --as-known-at 2026-01-01T00:00:00Z\n"
+    "grant-ledger broker &                             # a broker that stays up, then:\n"
+    "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092\n"
+    "grant-ledger relay --once && grant-ledger verify && grant-ledger project --once\n"
+    "grant-ledger rebuild                              # every projection from the replay store"
+)
+
+
+def _run_steps(steps: Steps) -> bool:
+    """Run steps in order; False at the first that fails."""
+    for title, args in steps:
+        _step(title)
+        if _run(args) != 0:
+            return False
+    return True
 
 
 def main() -> int:
@@ -62,50 +122,13 @@ def main() -> int:
     _step("3. Start the embedded dev broker (Tansu, memory only; stopped at the end)")
     with DevBroker() as broker:
         print(f"{BOOTSTRAP_ENV_VAR}={broker.bootstrap_servers}")
-        # The broker is passed as a flag: the demo does not change its own environment.
-        kafka = ["--bootstrap-servers", broker.bootstrap_servers]
-
-        _step("4. Relay every event to Kafka exactly once, in order, hash-chained")
-        if _run(["relay", "--once", *kafka]) != 0:
+        if not _run_steps(_broker_steps(broker.bootstrap_servers)):
             return 1
-
-        _step("5. Verify: store, topic and checkpoints agree, the chain is intact")
-        if _run(["verify", *kafka]) != 0:
-            return 1
-
-        _step("6. Project the topic into the read store (and the local replay store)")
-        if _run(["project", "--once", "--group", "grant-ledger-demo", *kafka]) != 0:
-            return 1
-
-    _step("7. Finance: programme x year (appropriated, awarded, paid, available)")
-    if _run(["balances", "--by", "programme-year", "--programme", PROGRAMME]) != 0:
-        return 1
-
-    _step("8. Finance: the 32 municipalities x year")
-    if _run(["balances", "--by", "recipient-year", "--programme", PROGRAMME]) != 0:
-        return 1
-
-    _step("9. Finance: the Tillväxtverket -> Delmos handover in the agency split")
-    if _run(["balances", "--by", "agency-year", "--programme", PROGRAMME]) != 0:
-        return 1
-
-    _step("10. Auditor: the programme as of 2019-12-31 (the hot replay path)")
-    if _run(
-        ["balances", "--by", "programme-year", "--programme", PROGRAMME, "--as-of-date", AS_OF]
-    ):
+    if not _run_steps(FINANCE_AND_AUDIT_STEPS):
         return 1
 
     _step("Next")
-    print(
-        "grant-ledger history --recipient 1280             # everything about Malmö\n"
-        "grant-ledger events --limit 3                     # the global log as JSON Lines\n"
-        "grant-ledger balances --recipient 1280 --format csv\n"
-        "grant-ledger balances --by agency-year --as-known-at 2026-01-01T00:00:00Z\n"
-        "grant-ledger broker &                             # a broker that stays up, then:\n"
-        "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092\n"
-        "grant-ledger relay --once && grant-ledger verify && grant-ledger project --once\n"
-        "grant-ledger rebuild                              # every projection from the replay store"
-    )
+    print(NEXT_STEPS)
     print(f"\ndemo finished in {time.monotonic() - started:.1f} s; nothing left running")
     return 0
 

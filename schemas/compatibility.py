@@ -215,6 +215,21 @@ def _compare_condition(
 def _compare_object(
     old: Mapping[str, Any], new: Mapping[str, Any], path: str, found: list[BreakingChange]
 ) -> None:
+    renamed_to = _compare_properties(old, new, path, found)
+    old_required, new_required = set(old.get("required", [])), set(new.get("required", []))
+    for name in sorted(new_required - old_required - renamed_to):
+        found.append(BreakingChange(Change.NOW_REQUIRED, f"{path}.{name}", "became required"))
+    for name in sorted((old_required - new_required) & new.get("properties", {}).keys()):
+        found.append(
+            BreakingChange(Change.NO_LONGER_REQUIRED, f"{path}.{name}", "may now be missing")
+        )
+    _compare_other_keys(old, new, path, found)
+
+
+def _compare_properties(
+    old: Mapping[str, Any], new: Mapping[str, Any], path: str, found: list[BreakingChange]
+) -> set[str]:
+    """Compare the named properties; returns the new names that old ones were renamed to."""
     old_props: Mapping[str, Any] = old.get("properties", {})
     new_props: Mapping[str, Any] = new.get("properties", {})
     added = [name for name in new_props if name not in old_props]
@@ -237,13 +252,13 @@ def _compare_object(
         else:
             renamed_to.add(twin)
             found.append(BreakingChange(Change.RENAMED, f"{path}.{name}", f"renamed to {twin!r}"))
-    old_required, new_required = set(old.get("required", [])), set(new.get("required", []))
-    for name in sorted(new_required - old_required - renamed_to):
-        found.append(BreakingChange(Change.NOW_REQUIRED, f"{path}.{name}", "became required"))
-    for name in sorted((old_required - new_required) & new_props.keys()):
-        found.append(
-            BreakingChange(Change.NO_LONGER_REQUIRED, f"{path}.{name}", "may now be missing")
-        )
+    return renamed_to
+
+
+def _compare_other_keys(
+    old: Mapping[str, Any], new: Mapping[str, Any], path: str, found: list[BreakingChange]
+) -> None:
+    """Compare what an object allows besides its named properties."""
     old_extra = old.get("additionalProperties", True)
     new_extra = new.get("additionalProperties", True)
     if new_extra is False and old_extra is not False:

@@ -284,14 +284,9 @@ def _topic_binding(topic: str, partitions: int | None) -> dict[str, Any]:
     return {"kafka": binding}
 
 
-def asyncapi_document(envelope: Mapping[str, Any]) -> dict[str, Any]:
-    """The AsyncAPI 3.0 description of both topics, referencing the JSON Schema files."""
-    names = [event_type_name(model) for model in EVENT_TYPES]
-    chain_rule = (schemas.chain.__doc__ or "").strip()
-    messages: dict[str, Any] = {
-        event_type_name(model): _event_message(model, envelope) for model in EVENT_TYPES
-    }
-    messages["Checkpoint"] = {
+def _checkpoint_message() -> dict[str, Any]:
+    """The checkpoint topic's one message."""
+    return {
         "name": "Checkpoint",
         "title": "Checkpoint",
         "summary": Checkpoint.__doc__,
@@ -315,69 +310,94 @@ def asyncapi_document(envelope: Mapping[str, Any]) -> dict[str, Any]:
             }
         },
     }
+
+
+def _info(chain_rule: str) -> dict[str, Any]:
+    """What the document describes, for a reader who starts here."""
+    return {
+        "title": "grant-ledger",
+        "version": f"{ENVELOPE_VERSION}.0.0",
+        "description": (
+            "Every event the grant ledger records, in one global order, exactly once, on "
+            f"`{EVENTS_TOPIC}`; points of the hash chain on `{CHECKPOINTS_TOPIC}`. "
+            "Topic names are the defaults "
+            "(GRANT_LEDGER_TOPIC, GRANT_LEDGER_CHECKPOINT_TOPIC).\n"
+            "\n"
+            "Validate a message with the JSON Schema file named by its `type` and "
+            "`schema_version`: `events/<type>.v<schema_version>.schema.json` (draft 2020-12, "
+            "self-contained). Ignore properties you do not know (new optional fields may "
+            "appear within a version) and skip types you do not know.\n"
+            "\n"
+            f"{MONEY_NOTE} `recorded_at` is system time (UTC), `effective_date` the business "
+            "date. `position` is global and gap-free from 1: order by it across partitions.\n"
+            "\n"
+            f"Hash chain:\n{chain_rule}\n"
+        ),
+        "license": {"name": "MIT"},
+    }
+
+
+def _channels(names: list[str], chain_rule: str) -> dict[str, Any]:
+    """The two topics and the messages on each."""
+    return {
+        "events": {
+            "address": EVENTS_TOPIC,
+            "title": "Ledger events",
+            "description": (
+                "One message per recorded event. Key: the recipient code for grant events, "
+                "the programme id for programme events. Value: the envelope (JSON). Headers: "
+                "CloudEvents 1.0 Kafka binding, binary mode (ce_* and content-type). "
+                "The partition count is GRANT_LEDGER_PARTITIONS (default 6). Retention is "
+                f"unlimited: the topic is the full history.\n\nHash chain:\n{chain_rule}\n"
+            ),
+            "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
+            "bindings": _topic_binding(EVENTS_TOPIC, None),
+        },
+        "checkpoints": {
+            "address": CHECKPOINTS_TOPIC,
+            "title": "Hash-chain checkpoints",
+            "description": (
+                "Every GRANT_LEDGER_CHECKPOINT_EVERY events, the chain's `hash` after the "
+                "event at `position`; one partition, key `checkpoint`."
+            ),
+            "messages": {"Checkpoint": {"$ref": "#/components/messages/Checkpoint"}},
+            "bindings": _topic_binding(CHECKPOINTS_TOPIC, 1),
+        },
+    }
+
+
+def _operations(names: list[str]) -> dict[str, Any]:
+    """What the relay sends where."""
+    return {
+        "publishEvents": {
+            "action": "send",
+            "channel": {"$ref": "#/channels/events"},
+            "summary": "The relay publishes each recorded event, in global order.",
+            "messages": [{"$ref": f"#/channels/events/messages/{name}"} for name in names],
+        },
+        "publishCheckpoints": {
+            "action": "send",
+            "channel": {"$ref": "#/channels/checkpoints"},
+            "summary": "The relay publishes a checkpoint after the events it covers.",
+            "messages": [{"$ref": "#/channels/checkpoints/messages/Checkpoint"}],
+        },
+    }
+
+
+def asyncapi_document(envelope: Mapping[str, Any]) -> dict[str, Any]:
+    """The AsyncAPI 3.0 description of both topics, referencing the JSON Schema files."""
+    names = [event_type_name(model) for model in EVENT_TYPES]
+    chain_rule = (schemas.chain.__doc__ or "").strip()
+    messages: dict[str, Any] = {
+        event_type_name(model): _event_message(model, envelope) for model in EVENT_TYPES
+    }
+    messages["Checkpoint"] = _checkpoint_message()
     return {
         "asyncapi": "3.0.0",
-        "info": {
-            "title": "grant-ledger",
-            "version": f"{ENVELOPE_VERSION}.0.0",
-            "description": (
-                "Every event the grant ledger records, in one global order, exactly once, on "
-                f"`{EVENTS_TOPIC}`; points of the hash chain on `{CHECKPOINTS_TOPIC}`. "
-                "Topic names are the defaults "
-                "(GRANT_LEDGER_TOPIC, GRANT_LEDGER_CHECKPOINT_TOPIC).\n"
-                "\n"
-                "Validate a message with the JSON Schema file named by its `type` and "
-                "`schema_version`: `events/<type>.v<schema_version>.schema.json` (draft 2020-12, "
-                "self-contained). Ignore properties you do not know (new optional fields may "
-                "appear within a version) and skip types you do not know.\n"
-                "\n"
-                f"{MONEY_NOTE} `recorded_at` is system time (UTC), `effective_date` the business "
-                "date. `position` is global and gap-free from 1: order by it across partitions.\n"
-                "\n"
-                f"Hash chain:\n{chain_rule}\n"
-            ),
-            "license": {"name": "MIT"},
-        },
+        "info": _info(chain_rule),
         "defaultContentType": CONTENT_TYPE,
-        "channels": {
-            "events": {
-                "address": EVENTS_TOPIC,
-                "title": "Ledger events",
-                "description": (
-                    "One message per recorded event. Key: the recipient code for grant events, "
-                    "the programme id for programme events. Value: the envelope (JSON). Headers: "
-                    "CloudEvents 1.0 Kafka binding, binary mode (ce_* and content-type). "
-                    "The partition count is GRANT_LEDGER_PARTITIONS (default 6). Retention is "
-                    f"unlimited: the topic is the full history.\n\nHash chain:\n{chain_rule}\n"
-                ),
-                "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in names},
-                "bindings": _topic_binding(EVENTS_TOPIC, None),
-            },
-            "checkpoints": {
-                "address": CHECKPOINTS_TOPIC,
-                "title": "Hash-chain checkpoints",
-                "description": (
-                    "Every GRANT_LEDGER_CHECKPOINT_EVERY events, the chain's `hash` after the "
-                    "event at `position`; one partition, key `checkpoint`."
-                ),
-                "messages": {"Checkpoint": {"$ref": "#/components/messages/Checkpoint"}},
-                "bindings": _topic_binding(CHECKPOINTS_TOPIC, 1),
-            },
-        },
-        "operations": {
-            "publishEvents": {
-                "action": "send",
-                "channel": {"$ref": "#/channels/events"},
-                "summary": "The relay publishes each recorded event, in global order.",
-                "messages": [{"$ref": f"#/channels/events/messages/{name}"} for name in names],
-            },
-            "publishCheckpoints": {
-                "action": "send",
-                "channel": {"$ref": "#/channels/checkpoints"},
-                "summary": "The relay publishes a checkpoint after the events it covers.",
-                "messages": [{"$ref": "#/channels/checkpoints/messages/Checkpoint"}],
-            },
-        },
+        "channels": _channels(names, chain_rule),
+        "operations": _operations(names),
         "components": {
             "schemas": {
                 "Envelope": _multi_format(f"./{ENVELOPE_FILE}"),

@@ -54,25 +54,38 @@ def luhn_is_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def recipient_code_problem(code: str, recipient_type: RecipientType) -> str | None:
-    """Why `code` is not a valid code for `recipient_type`, or None when it is."""
-    if recipient_type is RecipientType.MUNICIPALITY:
-        if len(code) != KOMMUNKOD_DIGITS or not code.isdigit():
-            return f"a municipality is a 4-digit kommunkod, got {code!r}"
-        if code not in municipalities():
-            return f"unknown kommunkod {code!r} (not one of Sweden's 290 municipalities)"
-        return None
-    if recipient_type is RecipientType.REGION:
-        if len(code) != LANSKOD_DIGITS or not code.isdigit():
-            return f"a region is a 2-digit länskod, got {code!r}"
-        if code not in counties():
-            return f"unknown länskod {code!r} (not one of Sweden's 21 regions)"
-        return None
+def _municipality_problem(code: str) -> str | None:
+    if len(code) != KOMMUNKOD_DIGITS or not code.isdigit():
+        return f"a municipality is a 4-digit kommunkod, got {code!r}"
+    if code not in municipalities():
+        return f"unknown kommunkod {code!r} (not one of Sweden's 290 municipalities)"
+    return None
+
+
+def _region_problem(code: str) -> str | None:
+    if len(code) != LANSKOD_DIGITS or not code.isdigit():
+        return f"a region is a 2-digit länskod, got {code!r}"
+    if code not in counties():
+        return f"unknown länskod {code!r} (not one of Sweden's 21 regions)"
+    return None
+
+
+def _organisation_problem(code: str) -> str | None:
     if len(code) != ORGANISATIONSNUMMER_DIGITS or not code.isdigit():
         return f"an organisation is a 10-digit organisationsnummer without dash, got {code!r}"
     if not luhn_is_valid(code):
         return f"organisationsnummer {code!r} fails its check digit"
     return None
+
+
+def recipient_code_problem(code: str, recipient_type: RecipientType) -> str | None:
+    """Why `code` is not a valid code for `recipient_type`, or None when it is."""
+    problem_of = {
+        RecipientType.MUNICIPALITY: _municipality_problem,
+        RecipientType.REGION: _region_problem,
+        RecipientType.ORGANISATION: _organisation_problem,
+    }[RecipientType(recipient_type)]
+    return problem_of(code)
 
 
 def recipient_name(code: str) -> str | None:

@@ -72,7 +72,7 @@ def _fields(type_name: str, defaults: dict[str, Any], overrides: dict[str, Any])
 
 def establish(**overrides: Any) -> c.EstablishProgramme:
     """EstablishProgramme for SFS 2018:151: annex municipalities, 2018–2027, 3 years a decision."""
-    defaults = {
+    defaults: dict[str, Any] = {
         "programme_id": PROGRAMME_ID,
         "name": "Statsbidrag till kommuner med socioekonomiskt eftersatta områden",
         "ordinance": "SFS 2018:151",
@@ -92,7 +92,7 @@ def set_appropriation(
     year: int = FIRST_YEAR, amount_ore: int = 1_000_000, **overrides: Any
 ) -> c.SetAppropriation:
     """SetAppropriation for one year of the default programme."""
-    defaults = {
+    defaults: dict[str, Any] = {
         "programme_id": PROGRAMME_ID,
         "year": year,
         "amount_ore": amount_ore,
@@ -103,7 +103,7 @@ def set_appropriation(
 
 def amend_appropriation(year: int, change_ore: int, **overrides: Any) -> c.AmendAppropriation:
     """AmendAppropriation: raise (positive) or cut (negative) a year."""
-    defaults = {
+    defaults: dict[str, Any] = {
         "programme_id": PROGRAMME_ID,
         "year": year,
         "change_ore": change_ore,
@@ -115,7 +115,7 @@ def amend_appropriation(year: int, change_ore: int, **overrides: Any) -> c.Amend
 
 def hand_over(to_agency: str = SUCCESSOR, **overrides: Any) -> c.HandOverProgramme:
     """HandOverProgramme from the current agency (default tillvaxtverket) to `to_agency`."""
-    defaults = {
+    defaults: dict[str, Any] = {
         "programme_id": PROGRAMME_ID,
         "to_agency": to_agency,
         "decision_ref": "SFS 2020:1266",
@@ -131,7 +131,7 @@ def application(
     **overrides: Any,
 ) -> c.SubmitApplication:
     """SubmitApplication from a municipality; default 500 000 öre for 2018."""
-    defaults = {
+    defaults: dict[str, Any] = {
         "application_id": application_id,
         "programme_id": PROGRAMME_ID,
         "recipient": recipient,
@@ -145,7 +145,7 @@ def award(
     application_id: str = "app-malmo", amounts_ore: YearAmounts | None = None, **overrides: Any
 ) -> c.AwardGrant:
     """AwardGrant; default 500 000 öre for 2018."""
-    defaults = {
+    defaults: dict[str, Any] = {
         "application_id": application_id,
         "amounts_ore": amounts_ore if amounts_ore is not None else {FIRST_YEAR: 500_000},
         "decision_ref": f"beslut {application_id}",
@@ -156,7 +156,7 @@ def award(
 
 def reject(application_id: str = "app-malmo", **overrides: Any) -> c.RejectApplication:
     """RejectApplication."""
-    defaults = {
+    defaults: dict[str, Any] = {
         "application_id": application_id,
         "decision_ref": f"avslag {application_id}",
         "reason": "does not meet the conditions",
@@ -171,7 +171,7 @@ def disburse(
     **overrides: Any,
 ) -> c.DisburseFunds:
     """DisburseFunds for a grant-year."""
-    defaults = {
+    defaults: dict[str, Any] = {
         "application_id": application_id,
         "year": year,
         "amount_ore": amount_ore,
@@ -184,7 +184,7 @@ def extend(
     application_id: str = "app-malmo", amounts_ore: YearAmounts | None = None, **overrides: Any
 ) -> c.ExtendGrant:
     """ExtendGrant; default 100 000 öre for 2019."""
-    defaults = {
+    defaults: dict[str, Any] = {
         "application_id": application_id,
         "amounts_ore": amounts_ore if amounts_ore is not None else {FIRST_YEAR + 1: 100_000},
         "decision_ref": f"förlängning {application_id}",
@@ -199,7 +199,7 @@ def amend_award(
     **overrides: Any,
 ) -> c.AmendAward:
     """AmendAward: supplement (positive) or reduce (negative) a grant-year."""
-    defaults = {
+    defaults: dict[str, Any] = {
         "application_id": application_id,
         "year": year,
         "change_ore": change_ore,
@@ -216,7 +216,7 @@ def recover(
     **overrides: Any,
 ) -> c.RecoverFunds:
     """RecoverFunds (återkrav) for a grant-year."""
-    defaults = {
+    defaults: dict[str, Any] = {
         "application_id": application_id,
         "year": year,
         "amount_ore": amount_ore,

@@ -22,7 +22,9 @@ from schemas import events as e
 REQUESTED, AWARDED, DISBURSED, RECOVERED, APPROPRIATED = range(5)
 
 
-def _money(data: e.EventData) -> list[tuple[int, int, int]]:
+def _money(  # noqa: PLR0911 (one return per event type, spelt out by hand on purpose)
+    data: e.AnyEventData,
+) -> list[tuple[int, int, int]]:
     """(measure, year, öre) of one event's data."""
     if isinstance(data, e.ApplicationSubmitted):
         return [(REQUESTED, int(y), a) for y, a in data.amounts_ore.items()]
@@ -45,7 +47,7 @@ def _money(data: e.EventData) -> list[tuple[int, int, int]]:
     return []
 
 
-def reference_balances(
+def reference_balances(  # noqa: PLR0912 (the oracle is one plain fold, read top to bottom)
     events: Iterable[ProgrammeEvent], as_of: AsOf = CURRENT, *, today: date
 ) -> Balances:
     """Balances of `events` (every programme event, in global order from position 1)."""

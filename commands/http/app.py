@@ -45,11 +45,20 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_exception_handler(LedgerError, ledger_error_handler)
     app.add_exception_handler(RequestValidationError, request_error_handler)
+    _add_command_routes(app)
+    _add_reading_routes(app)
+    return app
 
-    def ledger_of(request: Request) -> GrantLedger:
-        ledger = request.app.state.ledger
-        assert isinstance(ledger, GrantLedger)
-        return ledger
+
+def ledger_of(request: Request) -> GrantLedger:
+    """The ledger the app serves."""
+    ledger = request.app.state.ledger
+    assert isinstance(ledger, GrantLedger)
+    return ledger
+
+
+def _add_command_routes(app: FastAPI) -> None:
+    """The officers' doors: one command, or JSON Lines of them."""
 
     @app.post("/v1/commands", status_code=CREATED)
     async def submit_command(request: Request) -> JSONResponse:
@@ -69,6 +78,10 @@ def create_app(settings: Settings) -> FastAPI:
         return await run_in_threadpool(
             lambda: [result.as_dict() for result in run_lines(ledger, lines)]
         )
+
+
+def _add_reading_routes(app: FastAPI) -> None:
+    """The auditors' doors: trails, the published log, and health."""
 
     @app.get("/v1/applications/{application_id}/history")
     def application_history(request: Request, application_id: str) -> list[dict[str, Any]]:
@@ -99,5 +112,3 @@ def create_app(settings: Settings) -> FastAPI:
     def health(request: Request) -> dict[str, Any]:
         """Liveness, and which store this API records in."""
         return {"ok": True, **ledger_of(request).describe()}
-
-    return app

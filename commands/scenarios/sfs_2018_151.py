@@ -416,6 +416,33 @@ def delmos_years() -> Iterator[Command]:
     # 2021-03-31) and took new decisions (2021-05-17), so the ledger records both facts, each
     # under its own application, instead of an extension with no application behind it.
     final = by_key(APPROPRIATION_2021_KR)
+    yield from delmos_round_2021(final)
+    yield from payments(DELMOS, 2021, final, application_2021, "2021-06-15")
+    yield delmos_appropriation(
+        2022,
+        APPROPRIATION_2022_KR,
+        "2022-01-01",
+        "assumption: no 2022 money under SFS 2018:151 is in our sources (Delmos was wound up "
+        "in 2022); recorded as 0 so the year reads as decided, not unknown",
+    )
+    code, year, amount_kr = RECOVERY_2021
+    yield command(
+        f"recover-{code}-{year}",
+        "RecoverFunds",
+        DELMOS,
+        "2022-06-30",
+        f"{name(code)}: assumption: invented återkrav example, none is in our sources; {REFS_NOTE}",
+        application_id=application_2021(code),
+        year=year,
+        amount_ore=kr(amount_kr),
+        decision_ref=f"Delmos återkrav 2022-06-30 {application_2021(code)}",
+        reason=f"Unspent {year} money reported in the {year} återrapport is paid back",
+    )
+    yield delmos_closure()
+
+
+def delmos_round_2021(final: Mapping[str, int]) -> Iterator[Command]:
+    """Delmos's 2021 call: every municipality applies, and is awarded its share."""
     for code, amount_kr in final.items():
         yield command(
             f"apply-{code}-2021",
@@ -448,28 +475,11 @@ def delmos_years() -> Iterator[Command]:
                 "Money not used for the measures is paid back (återkrav)",
             ],
         )
-    yield from payments(DELMOS, 2021, final, application_2021, "2021-06-15")
-    yield delmos_appropriation(
-        2022,
-        APPROPRIATION_2022_KR,
-        "2022-01-01",
-        "assumption: no 2022 money under SFS 2018:151 is in our sources (Delmos was wound up "
-        "in 2022); recorded as 0 so the year reads as decided, not unknown",
-    )
-    code, year, amount_kr = RECOVERY_2021
-    yield command(
-        f"recover-{code}-{year}",
-        "RecoverFunds",
-        DELMOS,
-        "2022-06-30",
-        f"{name(code)}: assumption: invented återkrav example, none is in our sources; {REFS_NOTE}",
-        application_id=application_2021(code),
-        year=year,
-        amount_ore=kr(amount_kr),
-        decision_ref=f"Delmos återkrav 2022-06-30 {application_2021(code)}",
-        reason=f"Unspent {year} money reported in the {year} återrapport is paid back",
-    )
-    yield command(
+
+
+def delmos_closure() -> Command:
+    """Delmos closes; a successor takes over the decided grants."""
+    return command(
         f"handover-{SUCCESSOR}",
         "HandOverProgramme",
         DELMOS,

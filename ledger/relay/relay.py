@@ -368,7 +368,11 @@ class Relay:
             prefetcher.close()
         return InlineChainedLog(self._ledger, start)
 
-    def _pump(self, resume: ResumePoint, once: bool, waiter: LogWaiter) -> None:
+    # One loop holds the window, the sealed windows and the chain's tip together: every send,
+    # checkpoint and idle decision sees the same state. Split, they would pass it all around.
+    def _pump(  # noqa: PLR0915 (the relay's one publishing loop, kept whole on purpose)
+        self, resume: ResumePoint, once: bool, waiter: LogWaiter
+    ) -> None:
         producer = self._producer
         assert producer is not None
         topic = self._settings.topic

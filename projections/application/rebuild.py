@@ -107,9 +107,7 @@ def rebuild(
     started = time.perf_counter()
     report = RebuildReport()
     if source == "kafka" and kafka is None:
-        raise ConfigurationError(
-            BOOTSTRAP_ENV_VAR, None, "a rebuild from the topic needs a Kafka broker"
-        )
+        raise ConfigurationError(BOOTSTRAP_ENV_VAR, None, "a rebuild from the topic needs it")
     with read_store.projector_lock(exclusive=True), replay.writing():
         if checkpoints is None:
             checkpoints = (

@@ -50,13 +50,7 @@ def _decide(programme: Programme | None, command: Any, at: datetime) -> Programm
     ctx = _context(command, at)
     if programme is None:
         return Programme.establish(command, ctx)
-    method = {
-        "SetAppropriation": programme.set_appropriation,
-        "SubmitApplication": programme.submit_application,
-        "AwardGrant": programme.award,
-        "DisburseFunds": programme.disburse,
-    }[command.type]
-    method(command, ctx)
+    programme.decide(command, ctx)
     return programme
 
 

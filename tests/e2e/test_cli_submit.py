@@ -4,6 +4,7 @@ Each test runs `main([...])` in-process against a fresh SQLite store and reads w
 """
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from tests.builders import (
 )
 
 
-def write_lines(path: Path, lines: list[bytes | str]) -> Path:
+def write_lines(path: Path, lines: Sequence[bytes | str]) -> Path:
     """A JSON Lines file of the given lines."""
     path.write_bytes(
         b"\n".join(line.encode() if isinstance(line, str) else line for line in lines) + b"\n"
@@ -114,7 +115,7 @@ UNKNOWN_KOMMUNKOD = as_line(
 
 def test_each_bad_line_is_reported_and_the_rest_still_run(
     capsys: pytest.CaptureFixture[str], store: str, tmp_path: Path
-):
+) -> None:
     """Every line gets a result; a bad one names field and value, writes nothing, and exit is 1."""
     good_award = as_line(award(amounts_ore={2018: 400_000}))
     lines = [
@@ -154,7 +155,7 @@ def test_each_bad_line_is_reported_and_the_rest_still_run(
 
 def test_a_refused_line_names_the_rule(
     capsys: pytest.CaptureFixture[str], store: str, tmp_path: Path
-):
+) -> None:
     """A line refused by a business rule reports the RuleViolation's field, value and message."""
     lines = [*setup_lines(), as_line(award(amounts_ore={2018: 500_001}))]
     code, results = submit_json(capsys, store, write_lines(tmp_path / "rule.jsonl", lines))
@@ -174,7 +175,7 @@ def test_a_refused_line_names_the_rule(
 
 def test_an_unknown_kommunkod_line_names_the_recipient_field(
     capsys: pytest.CaptureFixture[str], store: str, tmp_path: Path
-):
+) -> None:
     """A line with an unknown kommunkod is refused on field `recipient`, value the code."""
     lines = [*setup_lines(), UNKNOWN_KOMMUNKOD]
     _, results = submit_json(capsys, store, write_lines(tmp_path / "kommun.jsonl", lines))
@@ -184,7 +185,7 @@ def test_an_unknown_kommunkod_line_names_the_recipient_field(
 
 def test_exit_code_is_zero_when_every_line_succeeds(
     capsys: pytest.CaptureFixture[str], store: str, tmp_path: Path
-):
+) -> None:
     """All lines recorded: exit 0, one ok result per line with its position."""
     lines = [*setup_lines(), as_line(award(amounts_ore={2018: 400_000}))]
     code, results = submit_json(capsys, store, write_lines(tmp_path / "good.jsonl", lines))
@@ -200,7 +201,7 @@ def test_exit_code_is_zero_when_every_line_succeeds(
 
 def test_submitting_the_same_file_again_records_nothing_new(
     capsys: pytest.CaptureFixture[str], store: str, tmp_path: Path
-):
+) -> None:
     """Re-submitting a file is safe: every line reports its earlier position as a duplicate."""
     path = write_lines(tmp_path / "again.jsonl", setup_lines())
     _, first = submit_json(capsys, store, path)
@@ -213,7 +214,7 @@ def test_submitting_the_same_file_again_records_nothing_new(
 
 def test_text_format_prints_one_readable_line_per_input_line(
     capsys: pytest.CaptureFixture[str], store: str, tmp_path: Path
-):
+) -> None:
     """Text output: one line per command, recorded (type, position) or refused (field=value)."""
     lines = [*setup_lines(), as_line(award("no-such-application", {2018: 1}))]
     code = main(["submit", str(write_lines(tmp_path / "t.jsonl", lines)), "--store", store])
@@ -227,7 +228,7 @@ def test_text_format_prints_one_readable_line_per_input_line(
 
 def test_submit_reads_standard_input(
     capsys: pytest.CaptureFixture[str], store: str, monkeypatch: pytest.MonkeyPatch
-):
+) -> None:
     """`submit -` reads the JSON Lines from stdin."""
     stdin = io.TextIOWrapper(io.BytesIO(b"\n".join(setup_lines()) + b"\n"))
     monkeypatch.setattr("sys.stdin", stdin)
@@ -236,7 +237,7 @@ def test_submit_reads_standard_input(
     assert [r["position"] for r in results] == [1, 2, 3]
 
 
-def test_a_missing_file_is_a_usage_error(capsys: pytest.CaptureFixture[str], store: str):
+def test_a_missing_file_is_a_usage_error(capsys: pytest.CaptureFixture[str], store: str) -> None:
     """Submitting a file that does not exist exits non-zero and names the file."""
     code = main(["submit", "/no/such/file.jsonl", "--store", store])
     assert code != 0
@@ -248,7 +249,7 @@ def test_a_missing_file_is_a_usage_error(capsys: pytest.CaptureFixture[str], sto
 
 def test_history_prints_the_grants_trail_in_order_with_dates_actor_and_agency(
     capsys: pytest.CaptureFixture[str], store: str, tmp_path: Path
-):
+) -> None:
     """`history --application` prints the grant's events in order: both dates, actor, agency."""
     lines = [
         *setup_lines(),
@@ -288,7 +289,7 @@ def test_history_prints_the_grants_trail_in_order_with_dates_actor_and_agency(
 
 def test_history_of_an_unknown_application_fails_naming_it(
     capsys: pytest.CaptureFixture[str], store: str, tmp_path: Path
-):
+) -> None:
     """`history` of an application the ledger does not know exits non-zero, naming it."""
     submit_json(capsys, store, write_lines(tmp_path / "s.jsonl", setup_lines()))
     code = main(["history", "--application", "app-nobody", "--store", store])
@@ -311,7 +312,7 @@ def verify_chain(envelopes: list[dict[str, Any]], prev_hash: str) -> None:
 
 def test_events_prints_a_page_of_chained_envelopes(
     capsys: pytest.CaptureFixture[str], store: str, tmp_path: Path
-):
+) -> None:
     """`events --from N --limit K` prints K envelopes from position N, chained to the one before."""
     lines = [
         *setup_lines(),
@@ -335,7 +336,7 @@ def test_events_prints_a_page_of_chained_envelopes(
 
 def test_events_past_the_end_prints_nothing(
     capsys: pytest.CaptureFixture[str], store: str, tmp_path: Path
-):
+) -> None:
     """A page starting after the last position, or of size 0, is empty."""
     submit_json(capsys, store, write_lines(tmp_path / "s.jsonl", setup_lines()))
     assert events(capsys, store, "--from", "4") == []
@@ -343,7 +344,9 @@ def test_events_past_the_end_prints_nothing(
     assert [e["position"] for e in events(capsys, store, "--from", "2", "--limit", "10")] == [2, 3]
 
 
-def test_events_refuses_a_position_below_one(capsys: pytest.CaptureFixture[str], store: str):
+def test_events_refuses_a_position_below_one(
+    capsys: pytest.CaptureFixture[str], store: str
+) -> None:
     """`events --from 0` exits non-zero naming --from."""
     assert main(["events", "--from", "0", "--store", store]) != 0
     assert "--from" in capsys.readouterr().err

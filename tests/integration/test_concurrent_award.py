@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import psycopg
 import pytest
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 from ledger.application.grant_ledger import GrantLedger
 from ledger.infrastructure.table_setup import TABLE_SETUP_LOCK_KEY
@@ -173,7 +174,7 @@ def prepare(store_url: str, years: range) -> None:
 
 def test_two_processes_racing_for_the_last_money_of_a_year_award_it_once(
     store_url: str, workers: tuple[Worker, Worker]
-):
+) -> None:
     """Of two simultaneous awards of a year's whole appropriation exactly one is recorded; the other
     is refused on amounts_ore.YEAR with 0 öre available."""
     years = range(2018, 2018 + AWARD_ROUNDS)
@@ -215,7 +216,7 @@ def test_two_processes_racing_for_the_last_money_of_a_year_award_it_once(
 
 def test_two_processes_sending_the_same_command_record_it_once(
     store_url: str, workers: tuple[Worker, Worker]
-):
+) -> None:
     """The same command (same command_id) sent by two processes at once is recorded once, and both
     report the same position."""
     years = range(2018, 2018 + SAME_COMMAND_ROUNDS)
@@ -249,10 +250,12 @@ STARTUP = (
 
 
 @pytest.mark.postgres
-def test_processes_starting_together_on_postgresql_all_start(postgres_store_url: str):
+def test_processes_starting_together_on_postgresql_all_start(postgres_store_url: str) -> None:
     """A ledger process starts even while another process is creating or checking the schema."""
     ledger = GrantLedger(store_url=postgres_store_url)  # the tables exist
-    statements = [s for s in ledger.recorder.sql_create_statements if "FUNCTION" in s.as_string()]
+    recorder = ledger.recorder
+    assert isinstance(recorder, PostgresApplicationRecorder)
+    statements = [s for s in recorder.sql_create_statements if "FUNCTION" in s.as_string()]
     ledger.close()
     with psycopg.connect(postgres_base_url()) as other_startup:
         # Another ledger process is in the middle of its table set-up (holding the set-up lock) ...
@@ -297,7 +300,7 @@ def _a_backend_waits_on_a_lock(except_pid: int) -> bool:
 @pytest.mark.postgres
 def test_several_processes_starting_together_on_a_fresh_schema_all_start(
     postgres_store_url: str,
-):
+) -> None:
     """Relay, projector and API starting at once on an empty database all come up."""
     starting = [
         subprocess.Popen(

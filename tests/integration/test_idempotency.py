@@ -39,7 +39,7 @@ def log_state(ledger: GrantLedger) -> tuple[int | None, int, int]:
     )
 
 
-def test_the_same_command_twice_is_recorded_once(ledger: GrantLedger):
+def test_the_same_command_twice_is_recorded_once(ledger: GrantLedger) -> None:
     """Re-sending a command reports its earlier outcome (duplicate, same position); no write."""
     command = award(amounts_ore={2018: 400_000})
     first = ledger.execute(command)
@@ -57,7 +57,9 @@ def test_the_same_command_twice_is_recorded_once(ledger: GrantLedger):
     assert ledger.programme("sfs-2018-151").awarded_ore[2018] == 400_000
 
 
-def test_a_command_resent_after_later_commands_reports_its_own_position(ledger: GrantLedger):
+def test_a_command_resent_after_later_commands_reports_its_own_position(
+    ledger: GrantLedger,
+) -> None:
     """A duplicate of an older command reports that command's position, not the latest one."""
     first = ledger.execute(award(amounts_ore={2018: 400_000}))
     payment = disburse(year=2018, amount_ore=100_000)
@@ -69,7 +71,7 @@ def test_a_command_resent_after_later_commands_reports_its_own_position(ledger: 
     assert ledger.programme("sfs-2018-151").grants["app-malmo"].disbursed_ore[2018] == 150_000
 
 
-def test_a_duplicate_is_recognised_by_a_fresh_ledger(ledger: GrantLedger, store_url: str):
+def test_a_duplicate_is_recognised_by_a_fresh_ledger(ledger: GrantLedger, store_url: str) -> None:
     """Idempotency lives in the store: a restarted ledger also reports the earlier outcome."""
     command = award(amounts_ore={2018: 400_000})
     first = ledger.execute(command)
@@ -84,7 +86,7 @@ def test_a_duplicate_is_recognised_by_a_fresh_ledger(ledger: GrantLedger, store_
     assert log_state(ledger) == before
 
 
-def test_a_command_id_reused_for_other_content_is_refused(ledger: GrantLedger):
+def test_a_command_id_reused_for_other_content_is_refused(ledger: GrantLedger) -> None:
     """The same command_id with different content is a CommandIdConflict and writes nothing."""
     command = award(amounts_ore={2018: 400_000})
     ledger.execute(command)
@@ -96,7 +98,7 @@ def test_a_command_id_reused_for_other_content_is_refused(ledger: GrantLedger):
     assert log_state(ledger) == before
 
 
-def test_a_command_id_reused_for_another_command_type_is_refused(ledger: GrantLedger):
+def test_a_command_id_reused_for_another_command_type_is_refused(ledger: GrantLedger) -> None:
     """A command_id names one command: reusing it for another type is a CommandIdConflict."""
     first = award(amounts_ore={2018: 400_000})
     ledger.execute(first)
@@ -106,7 +108,7 @@ def test_a_command_id_reused_for_another_command_type_is_refused(ledger: GrantLe
     assert log_state(ledger) == before
 
 
-def test_a_refused_command_writes_nothing(ledger: GrantLedger):
+def test_a_refused_command_writes_nothing(ledger: GrantLedger) -> None:
     """A RuleViolation leaves the log as it was: no event, no index entry, no notification."""
     before = log_state(ledger)
     too_much = award(amounts_ore={2018: 500_001})
@@ -116,7 +118,7 @@ def test_a_refused_command_writes_nothing(ledger: GrantLedger):
     assert log_state(ledger) == before
 
 
-def test_a_command_naming_something_unknown_writes_nothing(ledger: GrantLedger):
+def test_a_command_naming_something_unknown_writes_nothing(ledger: GrantLedger) -> None:
     """A NotFound (unknown application or programme) leaves the log as it was."""
     before = log_state(ledger)
     with pytest.raises(NotFound):
@@ -126,7 +128,7 @@ def test_a_command_naming_something_unknown_writes_nothing(ledger: GrantLedger):
     assert log_state(ledger) == before
 
 
-def test_a_refused_command_does_not_use_up_its_command_id(ledger: GrantLedger):
+def test_a_refused_command_does_not_use_up_its_command_id(ledger: GrantLedger) -> None:
     """Since a refusal records nothing, the same command succeeds once the rule allows it."""
     command = award(amounts_ore={2018: 400_000}, agency="delmos")
     with pytest.raises(RuleViolation):
@@ -137,7 +139,7 @@ def test_a_refused_command_does_not_use_up_its_command_id(ledger: GrantLedger):
     assert outcome.event_type == "GrantAwarded"
 
 
-def test_an_application_id_cannot_be_reused_in_another_programme(ledger: GrantLedger):
+def test_an_application_id_cannot_be_reused_in_another_programme(ledger: GrantLedger) -> None:
     """An application id already used in another programme is refused and writes nothing."""
     ledger.execute(establish(programme_id=OTHER_PROGRAMME_ID, eligible=None))
     before = log_state(ledger)
@@ -150,7 +152,7 @@ def test_an_application_id_cannot_be_reused_in_another_programme(ledger: GrantLe
     assert ledger.programme(OTHER_PROGRAMME_ID).grants == {}
 
 
-def test_an_application_id_cannot_be_reused_in_the_same_programme(ledger: GrantLedger):
+def test_an_application_id_cannot_be_reused_in_the_same_programme(ledger: GrantLedger) -> None:
     """A second SubmitApplication with the same application_id is refused and writes nothing."""
     before = log_state(ledger)
     with pytest.raises(RuleViolation) as refusal:

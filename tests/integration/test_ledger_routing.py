@@ -10,7 +10,7 @@ from ledger.domain.errors import NotFound, RuleViolation
 from tests.builders import award, establish, set_appropriation
 
 
-def test_commands_on_an_unknown_programme_or_application_are_refused(tmp_path: Path):
+def test_commands_on_an_unknown_programme_or_application_are_refused(tmp_path: Path) -> None:
     """A programme or application the ledger does not know is NotFound, naming the id."""
     ledger = GrantLedger(store_url=f"sqlite:///{tmp_path / 'ledger.db'}")
     try:
@@ -33,7 +33,7 @@ def test_commands_on_an_unknown_programme_or_application_are_refused(tmp_path: P
         ledger.close()
 
 
-def test_a_programme_id_cannot_be_established_twice(tmp_path: Path):
+def test_a_programme_id_cannot_be_established_twice(tmp_path: Path) -> None:
     """A second EstablishProgramme with the same programme_id is refused on `programme_id`."""
     ledger = GrantLedger(store_url=f"sqlite:///{tmp_path / 'ledger.db'}")
     try:

@@ -28,7 +28,7 @@ from ledger.settings import DEFAULT_CHECKPOINT_TOPIC, DEFAULT_TOPIC
 from schemas import publish
 from schemas.chain import GENESIS_HASH, canonical_bytes, chain_hash
 from schemas.commands import APPLICATION_COMMANDS, COMMAND_SCHEMA_VERSION, PROGRAMME_COMMANDS
-from schemas.events import EVENT_SCHEMA_VERSION, EVENT_TYPES, GrantEventData
+from schemas.events import EVENT_SCHEMA_VERSION, EVENT_TYPES, GrantEventData, event_type_name
 from tests.builders import (
     GOTEBORG,
     amend_appropriation,
@@ -48,7 +48,7 @@ from tests.builders import (
 
 PUBLISHED = publish.PUBLISHED_DIR
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-EVENT_NAMES = sorted(publish.event_type_name(model) for model in EVENT_TYPES)
+EVENT_NAMES = sorted(event_type_name(model) for model in EVENT_TYPES)
 COMMAND_NAMES = sorted(model.__name__ for model in (*PROGRAMME_COMMANDS, *APPLICATION_COMMANDS))
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
