@@ -384,19 +384,7 @@ def cut_2020() -> Iterator[Command]:
             reason="The 2020 appropriation is below the plan the decision was made against",
         )
     yield from payments(TILLVAXTVERKET, 2020, final, application_2018, "2020-03-31")
-    code, year, amount_kr = RECOVERY_2019
-    yield command(
-        f"recover-{code}-{year}",
-        "RecoverFunds",
-        TILLVAXTVERKET,
-        "2020-06-30",
-        f"{name(code)}: assumption: invented återkrav example, none is in our sources; {REFS_NOTE}",
-        application_id=application_2018(code),
-        year=year,
-        amount_ore=kr(amount_kr),
-        decision_ref=f"TVV återkrav 2020-06-30 {application_2018(code)}",
-        reason=f"Unspent {year} money reported in the {year} återrapport is paid back",
-    )
+    yield recovery(TILLVAXTVERKET, "TVV", RECOVERY_2019, application_2018(RECOVERY_2019[0]))
 
 
 def delmos_years() -> Iterator[Command]:
@@ -425,20 +413,28 @@ def delmos_years() -> Iterator[Command]:
         "assumption: no 2022 money under SFS 2018:151 is in our sources (Delmos was wound up "
         "in 2022); recorded as 0 so the year reads as decided, not unknown",
     )
-    code, year, amount_kr = RECOVERY_2021
-    yield command(
+    yield recovery(DELMOS, "Delmos", RECOVERY_2021, application_2021(RECOVERY_2021[0]))
+    yield delmos_closure()
+
+
+def recovery(
+    agency: str, decided_by: str, recovered: tuple[str, int, int], application_id: str
+) -> Command:
+    """An återkrav: unspent money of a grant-year paid back, decided on 30 June after."""
+    code, year, amount_kr = recovered
+    day = f"{year + 1}-06-30"
+    return command(
         f"recover-{code}-{year}",
         "RecoverFunds",
-        DELMOS,
-        "2022-06-30",
+        agency,
+        day,
         f"{name(code)}: assumption: invented återkrav example, none is in our sources; {REFS_NOTE}",
-        application_id=application_2021(code),
+        application_id=application_id,
         year=year,
         amount_ore=kr(amount_kr),
-        decision_ref=f"Delmos återkrav 2022-06-30 {application_2021(code)}",
+        decision_ref=f"{decided_by} återkrav {day} {application_id}",
         reason=f"Unspent {year} money reported in the {year} återrapport is paid back",
     )
-    yield delmos_closure()
 
 
 def delmos_round_2021(final: Mapping[str, int]) -> Iterator[Command]:
