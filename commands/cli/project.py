@@ -13,6 +13,7 @@ from types import FrameType
 
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
 from commands.cli.read_side_options import add_store_options, require_bootstrap
+from ledger.config import kafka_endpoint
 from projections.application.progress import Progress
 from projections.consumer.fetch import topic_size
 from projections.consumer.projector import (
@@ -53,15 +54,16 @@ def run(args: argparse.Namespace) -> int:
     settings = kafka_settings(args)
     bootstrap = require_bootstrap(settings, "project")
     location = parse_read_store_url(read_store_url(args.read_store))
+    endpoint = kafka_endpoint(settings, bootstrap)
     projector_settings = ProjectorSettings(
-        bootstrap_servers=bootstrap,
+        bootstrap_servers=endpoint,
         topic=settings.topic,
         group_id=args.group,
         session_timeout_ms=args.session_timeout_ms,
         heartbeat_interval_ms=max(args.session_timeout_ms // 5, 100),
         max_poll_interval_ms=args.max_poll_interval_ms,
     )
-    progress = Progress("project", topic_size(bootstrap, settings.topic))
+    progress = Progress("project", topic_size(endpoint, settings.topic))
     with ReadStore(location) as read_store, read_store.projector_lock(exclusive=False):
         replay = (
             None if args.no_replay else ReplayStore(replay_directory(args.replay_dir, location))

@@ -22,7 +22,9 @@ import orjson
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
 from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.clients import open_consumer
 from ledger.infrastructure.kafka.reading import consumer_config
+from ledger.infrastructure.kafka.security import KafkaEndpoint
 from projections.application.progress import Progress
 from projections.domain.facts import EventFacts, facts_of
 from projections.replay.builder import ColumnBuilder
@@ -50,7 +52,7 @@ KILL_AFTER_REPLAY = "kill-after-replay"
 class ProjectorSettings:
     """Where to consume from and how."""
 
-    bootstrap_servers: str
+    bootstrap_servers: KafkaEndpoint | str
     topic: str
     # None: no consumer group, every partition assigned to this one projector.
     group_id: str | None = DEFAULT_GROUP
@@ -142,8 +144,8 @@ class Projector:
             if s.group_id
             else {}
         )
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=s.bootstrap_servers,
+        self._consumer = open_consumer(
+            s.bootstrap_servers,
             **consumer_config(
                 client_id="grant-ledger-projector", max_poll_records=s.max_batch_events, **group
             ),
