@@ -29,6 +29,10 @@ class BrokerUnreachableError(LedgerError):
     """No broker answers at the bootstrap address (yet), or it refused our client."""
 
 
+class BrokerRefusedClientError(BrokerUnreachableError):
+    """The broker listens but drops our client: wrong credentials or the wrong protocol."""
+
+
 def listening(bootstrap_servers: str) -> bool:
     """True when some bootstrap address accepts a TCP connection."""
     for address in bootstrap_servers.split(","):
@@ -55,7 +59,7 @@ def require_listening(endpoint: KafkaEndpoint | str) -> None:
 def _refused(where: KafkaEndpoint, exc: Exception, timeout_ms: int) -> BrokerUnreachableError:
     security: KafkaSecurity = where.security
     if listening(where.bootstrap_servers) and security.protocol != "PLAINTEXT":
-        return BrokerUnreachableError(
+        return BrokerRefusedClientError(
             BOOTSTRAP_ENV_VAR,
             where.bootstrap_servers,
             "the broker is listening but refused our client (authentication failed, or the "
