@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from commands.cli.main import main
 from ledger.application.grant_ledger import GrantLedger
@@ -77,7 +78,19 @@ def _wait_for_log(log: Path, text: str) -> None:
 
 
 def _high_watermark(bootstrap: str, topic: str) -> int:
-    """Messages the broker holds for the topic, committed or not (read_uncommitted ends)."""
+    """Messages the broker holds for the topic, committed or not (read_uncommitted ends).
+
+    Right after a thaw the broker may briefly report its partitions offline: ask again."""
+    deadline = time.monotonic() + FOLLOW_TIMEOUT_S
+    while True:
+        try:
+            return _high_watermark_once(bootstrap, topic)
+        except KafkaError:
+            assert time.monotonic() < deadline, "the broker never answered for the topic"
+            time.sleep(POLL_S * 10)
+
+
+def _high_watermark_once(bootstrap: str, topic: str) -> int:
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap, **consumer_config(isolation_level="read_uncommitted")
     )
@@ -263,6 +276,6 @@ def test_a_frozen_relay_window_is_fenced_by_the_relay_that_takes_over(
 
 def _high_watermark_or_zero(bootstrap: str, topic: str) -> int:
     try:
-        return _high_watermark(bootstrap, topic)
-    except Exception:
+        return _high_watermark_once(bootstrap, topic)
+    except KafkaError:
         return 0  # the relay has not created the topic yet
