@@ -14,6 +14,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from commands.cli.main import main
+from tests.relay_runs import relay_once_by_cli
 
 pytestmark = pytest.mark.kafka
 
@@ -45,22 +46,6 @@ def consume_everything(bootstrap: str, topic: str) -> list[Any]:
         last_message_at = time.monotonic()
     consumer.close()
     return messages
-
-
-def _relay(store_url: str, bootstrap: str, topic: str) -> None:
-    relay = [
-        "relay",
-        "--once",
-        "--store",
-        store_url,
-        "--bootstrap-servers",
-        bootstrap,
-        "--topic",
-        topic,
-        "--checkpoint-topic",
-        f"{topic}.checkpoints",
-    ]
-    assert main(relay) == 0
 
 
 def consume_as_a_group(bootstrap: str, topics: list[str], group: str, count: int) -> list[Any]:
@@ -101,7 +86,7 @@ def test_an_integrator_subscribes_through_a_consumer_group_and_reads_every_event
     """The group gets every event once; checkpoints carry CloudEvents headers; a second session
     of the same group resumes after what it committed."""
     assert main(["submit", str(SCENARIO), "--store", sqlite_store_url, "--format", "json"]) == 0
-    _relay(sqlite_store_url, apache_kafka_bootstrap, topic_name)
+    relay_once_by_cli(sqlite_store_url, apache_kafka_bootstrap, topic_name)
 
     first = consume_as_a_group(apache_kafka_bootstrap, [topic_name], "integrator-a", 365)
     assert sorted(json.loads(m.value())["position"] for m in first) == list(range(1, 366))
@@ -125,7 +110,7 @@ def test_every_message_validates_against_the_published_files_alone(
 ) -> None:
     """Each message matches events/<type>.v<version>.schema.json and the envelope schema."""
     assert main(["submit", str(SCENARIO), "--store", sqlite_store_url, "--format", "json"]) == 0
-    _relay(sqlite_store_url, kafka_bootstrap, topic_name)
+    relay_once_by_cli(sqlite_store_url, kafka_bootstrap, topic_name)
 
     messages = consume_everything(kafka_bootstrap, topic_name)
     assert len(messages) == 365

@@ -20,7 +20,6 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from commands.cli.main import main
 from ledger.application.grant_ledger import GrantLedger
 from ledger.audit.topic_verification import verify_store_against_kafka
 from ledger.infrastructure.kafka.apache_kafka import ApacheKafka
@@ -31,6 +30,7 @@ from tests.relay_runs import (
     assert_exactly_once_in_order,
     count_on,
     envelopes_on,
+    relay_once_by_cli,
     relay_process,
     settings_for,
     wait_for_positions,
@@ -187,24 +187,7 @@ def test_broker_killed_while_the_projector_applies(
 ) -> None:
     """kill -9 of the broker while the projector follows; it waits, then applies each once."""
     bootstrap = own_kafka.bootstrap_servers
-    settings = settings_for(topic_name, checkpoint_every=500)
-    assert (
-        main(
-            [
-                "relay",
-                "--once",
-                "--store",
-                store_url,
-                "--bootstrap-servers",
-                bootstrap,
-                "--topic",
-                topic_name,
-                "--checkpoint-topic",
-                settings.checkpoint_topic,
-            ]
-        )
-        == 0
-    )
+    relay_once_by_cli(store_url, bootstrap, topic_name)
     live_args = _read_side_args(tmp_path, "live", bootstrap, topic_name)
     projector = _cli("project", *live_args, "--session-timeout-ms", "3000")
     try:

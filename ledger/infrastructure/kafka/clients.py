@@ -88,19 +88,18 @@ def open_admin(endpoint: KafkaEndpoint | str, *, timeout_ms: int = CONNECT_TIMEO
 
 def open_consumer(endpoint: KafkaEndpoint | str, **config: Any) -> Any:
     """A KafkaConsumer with `config`, or BrokerUnreachableError saying why not."""
-    where = as_endpoint(endpoint)
-    timeout_ms = int(config.get("bootstrap_timeout_ms", CONNECT_TIMEOUT_MS))
-    try:
-        return KafkaConsumer(**where.client_options(), **config)
-    except Exception as exc:
-        raise _refused(where, exc, timeout_ms) from None
+    return _open(KafkaConsumer, endpoint, config)
 
 
 def open_producer(endpoint: KafkaEndpoint | str, **config: Any) -> Any:
     """A KafkaProducer with `config`, or BrokerUnreachableError saying why not."""
+    return _open(KafkaProducer, endpoint, config)
+
+
+def _open(client: type, endpoint: KafkaEndpoint | str, config: dict[str, Any]) -> Any:
     where = as_endpoint(endpoint)
     timeout_ms = int(config.get("bootstrap_timeout_ms", CONNECT_TIMEOUT_MS))
     try:
-        return KafkaProducer(**where.client_options(), **config)
+        return client(**where.client_options(), **config)
     except Exception as exc:
         raise _refused(where, exc, timeout_ms) from None
