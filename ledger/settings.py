@@ -8,113 +8,50 @@ other module reads the environment.
 
 Adding a setting is one field in its area, for example in `KafkaSettings`:
 
-    security_protocol: str = setting(
-        "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", one_of("PLAINTEXT", "SSL"), "how to reach Kafka"
+    relay_transactions: str = setting(
+        "GRANT_LEDGER_RELAY_TRANSACTIONS", "auto", one_of("auto", "on", "off"), "what it means"
     )
 
-Adding an area is a frozen dataclass whose fields are all `setting(...)`, and one field
-`auth: AuthSettings = area(AuthSettings)` in `Settings`. A secret says `secret=True`: its value
-never appears in a repr or an error. The README's configuration table lists every variable
+Adding an area is a frozen dataclass whose fields are all `setting(...)` (or nested areas), and
+one field `auth: AuthSettings = area(AuthSettings)` in `Settings` (or in the area it belongs to:
+KafkaSecurity, in ledger/infrastructure/kafka/security.py, sits inside KafkaSettings). A secret
+says `secret=True`: its value never appears in a repr or an error. How a setting is declared and
+read lives in ledger/setting_fields.py. The README's configuration table lists every variable
 (tests/unit/test_settings.py holds the two to each other).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Final
 
-from schemas.errors import ConfigurationError
-
-T = TypeVar("T")
-Area = TypeVar("Area")
-# A parser turns the variable's text into its value; a ValueError's text says what is expected.
-Parse = Callable[[str], T]
-
-SETTING: Final = "grant_ledger_setting"
-AREA: Final = "grant_ledger_area"
-HIDDEN: Final = "***"
-
-
-@dataclass(frozen=True)
-class Declaration:
-    """How one setting is read: its variable, what it means, how its text is parsed."""
-
-    variable: str
-    meaning: str
-    parse: Parse[Any]
-    secret: bool
-
-
-def setting(variable: str, default: T, parse: Parse[T], meaning: str, *, secret: bool = False) -> T:
-    """Declare a setting field: the environment variable, its default, parser and meaning."""
-    declared = Declaration(variable, meaning, parse, secret)
-    return field(default=default, repr=not secret, metadata={SETTING: declared})
-
-
-def area(area_type: type[Area]) -> Area:
-    """Declare an area of `Settings` (a dataclass of settings), defaults when unset."""
-    return field(default_factory=area_type, metadata={AREA: area_type})
-
-
-# --------------------------------------------------------------------------- parsers
-
-
-def text(raw: str) -> str:
-    """Any non-empty text, as given."""
-    return raw
-
-
-def whole_number(minimum: int, maximum: int) -> Parse[int]:
-    """A whole number within [minimum, maximum]."""
-
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError("must be a whole number") from None
-        if not minimum <= value <= maximum:
-            raise ValueError(f"must be between {minimum} and {maximum}")
-        return value
-
-    return parse
-
-
-def one_of(*choices: str) -> Parse[str]:
-    """One of the given words."""
-
-    def parse(raw: str) -> str:
-        if raw not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}")
-        return raw
-
-    return parse
-
-
-def switch(raw: str) -> bool:
-    """On (1, true, yes) or off (0, false, no)."""
-    lowered = raw.lower()
-    if lowered in ("1", "true", "yes"):
-        return True
-    if lowered in ("0", "false", "no"):
-        return False
-    raise ValueError("expected 1, true, yes or 0, false, no")
-
-
-def directory(raw: str) -> Path:
-    """A directory path (created when first written to)."""
-    return Path(raw)
-
-
-# --------------------------------------------------------------------------- the areas
+from ledger.infrastructure.kafka.security import KafkaEndpoint, KafkaSecurity
+from ledger.infrastructure.operations.log_lines import LOG_FORMATS
+from ledger.setting_fields import (
+    Parse,
+    area,
+    directory,
+    every_declaration,
+    load,
+    nested_areas,
+    one_of,
+    setting,
+    text,
+    whole_number,
+)
 
 STORE_ENV_VAR: Final = "GRANT_LEDGER_STORE"
 KAFKA_JARS_ENV_VAR: Final = "GRANT_LEDGER_KAFKA_JARS"
 BOOTSTRAP_ENV_VAR: Final = "KAFKA_BOOTSTRAP_SERVERS"
 READ_STORE_ENV_VAR: Final = "GRANT_LEDGER_READ_STORE"
 REPLAY_DIR_ENV_VAR: Final = "GRANT_LEDGER_REPLAY_DIR"
+RELAY_TRANSACTIONS_ENV_VAR: Final = "GRANT_LEDGER_RELAY_TRANSACTIONS"
+RELAY_TRANSACTION_MODES: Final = ("auto", "on", "off")
+LOG_FORMAT_ENV_VAR: Final = "GRANT_LEDGER_LOG_FORMAT"
+STATUS_PORT_ENV_VAR: Final = "GRANT_LEDGER_STATUS_PORT"
+STATUS_HOST_ENV_VAR: Final = "GRANT_LEDGER_STATUS_HOST"
 
 DEFAULT_STORE_URL: Final = "sqlite:///./.grant-ledger/ledger.db"
 DEFAULT_TOPIC: Final = "grant-ledger.events"
@@ -126,8 +63,20 @@ MAX_PARTITIONS: Final = 1_000
 DEFAULT_REPLICATION_FACTOR: Final = 1  # one broker here; a production cluster sets 3
 MAX_REPLICATION_FACTOR: Final = 10
 DEFAULT_DEV_BROKER_PORT: Final = 9092
+DEFAULT_STATUS_HOST: Final = "127.0.0.1"
+MAX_PORT: Final = 65_535
 DEFAULT_KAFKA_DATA_DIR: Final = Path(".grant-ledger") / "kafka"
 CACHE_DIRECTORY_NAME: Final = "grant-ledger"
+
+
+def _lower_one_of(*choices: str) -> Parse[str]:
+    """One of `choices`, in any letter case."""
+    choose = one_of(*choices)
+
+    def parse(raw: str) -> str:
+        return choose(raw.lower())
+
+    return parse
 
 
 @dataclass(frozen=True)
@@ -148,7 +97,7 @@ class KafkaSettings:
     """Where and how events are published."""
 
     bootstrap_servers: str | None = setting(
-        BOOTSTRAP_ENV_VAR, None, text, "Kafka bootstrap servers (unset: see the dev broker)"
+        BOOTSTRAP_ENV_VAR, None, text, 'Kafka bootstrap servers (unset: see "Brokers")'
     )
     topic: str = setting("GRANT_LEDGER_TOPIC", DEFAULT_TOPIC, text, "event topic")
     checkpoint_topic: str = setting(
@@ -172,6 +121,19 @@ class KafkaSettings:
         whole_number(1, MAX_REPLICATION_FACTOR),
         "replicas of a topic the relay creates (set 3 on a cluster)",
     )
+    security: KafkaSecurity = area(KafkaSecurity)
+    relay_transactions: str = setting(
+        RELAY_TRANSACTIONS_ENV_VAR,
+        "auto",
+        _lower_one_of(*RELAY_TRANSACTION_MODES),
+        "whether the relay publishes in Kafka transactions: `auto` (where the broker proves it "
+        "honours them), `on` (refuse to run without), `off` (the idempotent producer only)",
+    )
+
+
+def kafka_endpoint(settings: KafkaSettings, bootstrap_servers: str) -> KafkaEndpoint:
+    """Where the clients of a command connect: its bootstrap servers, the configured security."""
+    return KafkaEndpoint(bootstrap_servers, settings.security)
 
 
 @dataclass(frozen=True)
@@ -191,6 +153,27 @@ class ReadSideSettings:
         directory,
         "the projector's local replay store, columnar files (unset: `replay/` beside the "
         "read store)",
+    )
+
+
+@dataclass(frozen=True)
+class OperationsSettings:
+    """How the long-running processes (relay, project) log and report their status."""
+
+    log_format: str = setting(
+        LOG_FORMAT_ENV_VAR,
+        "text",
+        one_of(*LOG_FORMATS),
+        "log lines: `text`, or `json` (one object a line, credentials redacted either way)",
+    )
+    status_port: int | None = setting(
+        STATUS_PORT_ENV_VAR,
+        None,
+        whole_number(0, MAX_PORT),
+        "serve /metrics (Prometheus), /health and /ready on this port (unset: no endpoint)",
+    )
+    status_host: str = setting(
+        STATUS_HOST_ENV_VAR, DEFAULT_STATUS_HOST, text, "the status endpoint's address"
     )
 
 
@@ -224,80 +207,19 @@ class Settings:
     event_store: EventStoreSettings = area(EventStoreSettings)
     kafka: KafkaSettings = area(KafkaSettings)
     read_side: ReadSideSettings = area(ReadSideSettings)
+    operations: OperationsSettings = area(OperationsSettings)
     local_broker: LocalBrokerSettings = area(LocalBrokerSettings)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
         """Every area from the environment (unset or empty: the default)."""
-        return cls(
-            **{each.name: load(each.metadata[AREA], environ) for each in dataclasses.fields(cls)}
-        )
+        return load(cls, environ)
 
 
-# --------------------------------------------------------------------------- reading
-
-
-def declarations(area_type: type[Any]) -> Iterator[tuple[str, Declaration]]:
-    """(field name, declaration) of each setting of an area."""
-    for each in dataclasses.fields(area_type):
-        declared = each.metadata.get(SETTING)
-        assert isinstance(declared, Declaration), f"{area_type.__name__}.{each.name}: no setting()"
-        yield each.name, declared
-
-
-def load(area_type: type[Area], environ: Mapping[str, str]) -> Area:
-    """One area from the environment; a value that does not parse is a ConfigurationError."""
-    values: dict[str, Any] = {}
-    for name, declared in declarations(area_type):
-        raw = environ.get(declared.variable, "")
-        if raw == "":
-            continue
-        try:
-            values[name] = declared.parse(raw)
-        except ValueError as exc:
-            shown = HIDDEN if declared.secret else raw
-            raise ConfigurationError(declared.variable, shown, str(exc)) from None
-    return area_type(**values)
-
-
-def overridden(settings_area: Area, **flags: Any) -> Area:
-    """The area with the flags that were given (not None, not empty) in place of its values."""
-    given = {name: value for name, value in flags.items() if value is not None and value != ""}
-    return dataclasses.replace(settings_area, **given)  # type: ignore[type-var]
-
-
-def every_declaration(root: type[Any] = Settings) -> dict[str, Declaration]:
-    """Every variable the settings read, with its declaration (for docs and checks)."""
-    found: dict[str, Declaration] = {}
-    for each in dataclasses.fields(root):
-        for _, declared in declarations(each.metadata[AREA]):
-            assert declared.variable not in found, f"{declared.variable} declared twice"
-            found[declared.variable] = declared
-    return found
-
-
-def markdown_table(*area_types: type[Any]) -> str:
-    """The README's table of the areas' variables: variable, meaning, default."""
-    lines = ["| variable | meaning | default |", "|---|---|---|"]
-    for area_type in area_types:
-        defaults = area_type()
-        for name, declared in declarations(area_type):
-            default = getattr(defaults, name)
-            shown = (
-                "unset"
-                if default is None
-                else f"`{int(default)}`"
-                if isinstance(default, bool)
-                else f"`{default}`"
-            )
-            lines.append(f"| `{declared.variable}` | {declared.meaning} | {shown} |")
-    return "\n".join(lines) + "\n"
-
-
-def areas(root: type[Any] = Settings) -> tuple[type[Any], ...]:
-    """The area types of a settings root, in order."""
-    return tuple(each.metadata[AREA] for each in dataclasses.fields(root))
+def areas() -> tuple[type[object], ...]:
+    """The areas of `Settings`, in order (for the README's table)."""
+    return tuple(area_type for _, area_type in nested_areas(Settings))
 
 
 # Fails at import when an area has a field that is not a setting, or a variable is declared twice.
-ENVIRONMENT_VARIABLES: Final = frozenset(every_declaration())
+ENVIRONMENT_VARIABLES: Final = frozenset(every_declaration(Settings))

@@ -7,7 +7,8 @@ import os
 from dataclasses import dataclass
 from typing import Final
 
-from ledger.settings import LocalBrokerSettings, load, one_of, setting, switch, text
+from ledger.setting_fields import load, one_of, setting, switch, text
+from ledger.settings import LocalBrokerSettings
 
 DEFAULT_TEST_POSTGRES: Final = "postgresql://postgres@127.0.0.1:5432/test"
 ENGINE_KAFKA: Final = "kafka"

@@ -2,7 +2,8 @@
 
 import argparse
 
-from ledger.settings import BOOTSTRAP_ENV_VAR, KafkaSettings, Settings, overridden
+from ledger.setting_fields import overridden
+from ledger.settings import BOOTSTRAP_ENV_VAR, KafkaSettings, Settings
 
 
 def add_kafka_options(parser: argparse.ArgumentParser) -> None:

@@ -3,7 +3,8 @@
 import argparse
 
 from ledger.application.grant_ledger import GrantLedger
-from ledger.settings import DEFAULT_STORE_URL, STORE_ENV_VAR, Settings, overridden
+from ledger.setting_fields import overridden
+from ledger.settings import DEFAULT_STORE_URL, STORE_ENV_VAR, Settings
 
 
 def add_store_option(parser: argparse.ArgumentParser) -> None:

@@ -6,16 +6,25 @@ stops when nothing new has arrived for the idle window.
 """
 
 import argparse
-import logging
 import signal
 import sys
 from types import FrameType
 
+from prometheus_client import CollectorRegistry
+
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
+from commands.cli.operations_options import (
+    add_operations_options,
+    operations_settings,
+    start_logging,
+    status_endpoint,
+)
 from commands.cli.progress import TerminalProgress
 from commands.cli.read_side_options import add_store_options, read_side_stores, require_bootstrap
-from ledger.settings import Settings
+from ledger.infrastructure.operations.status import ProcessHealth
+from ledger.settings import Settings, kafka_endpoint
 from projections.consumer.fetch import topic_size
+from projections.consumer.metrics import ProjectorMetrics
 from projections.consumer.projector import (
     DEFAULT_GROUP,
     DEFAULT_IDLE_MS,
@@ -45,6 +54,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("--max-poll-interval-ms", type=int, default=MAX_POLL_INTERVAL_MS)
     add_store_options(parser)
     add_kafka_options(parser)
+    add_operations_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -55,26 +65,36 @@ def run(
     after_replay_append: BatchHook | None = None,
 ) -> int:
     """Project until caught up (--once) or until SIGTERM/SIGINT (tests may pass a batch hook)."""
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    operations = operations_settings(args, settings)
+    start_logging(operations, "projector")
     kafka = kafka_settings(args, settings)
     bootstrap = require_bootstrap(kafka, "project")
     stores = read_side_stores(args, settings)
+    endpoint = kafka_endpoint(kafka, bootstrap)
     projector_settings = ProjectorSettings(
-        bootstrap_servers=bootstrap,
+        bootstrap_servers=endpoint,
         topic=kafka.topic,
         group_id=args.group,
         session_timeout_ms=args.session_timeout_ms,
         heartbeat_interval_ms=max(args.session_timeout_ms // 5, 100),
         max_poll_interval_ms=args.max_poll_interval_ms,
     )
-    progress = TerminalProgress("project", topic_size(bootstrap, kafka.topic))
-    with ReadStore(stores.read_store) as read_store, read_store.projector_lock(exclusive=False):
+    progress = TerminalProgress("project", topic_size(endpoint, kafka.topic))
+    registry = CollectorRegistry()
+    health = ProcessHealth("projector")
+    with (
+        status_endpoint(operations, registry, health),
+        ReadStore(stores.read_store) as read_store,
+        read_store.projector_lock(exclusive=False),
+    ):
         replay = None if args.no_replay else ReplayStore(stores.replay_directory)
         projector = Projector(
             read_store,
             replay,
             projector_settings,
             progress=progress,
+            metrics=ProjectorMetrics(registry),
+            health=health,
             after_replay_append=after_replay_append,
         )
         if replay is None:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.infrastructure.store_url import StoreLocation
+from ledger.setting_fields import overridden
 from ledger.settings import (
     BOOTSTRAP_ENV_VAR,
     DEFAULT_DEV_BROKER_PORT,
@@ -12,7 +13,6 @@ from ledger.settings import (
     REPLAY_DIR_ENV_VAR,
     KafkaSettings,
     Settings,
-    overridden,
 )
 from projections.store.location import read_store_location, replay_directory
 from schemas.errors import ConfigurationError

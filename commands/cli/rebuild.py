@@ -10,7 +10,7 @@ import logging
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
 from commands.cli.progress import TerminalProgress
 from commands.cli.read_side_options import add_store_options, read_side_stores
-from ledger.settings import Settings
+from ledger.settings import Settings, kafka_endpoint
 from projections.application.memory import keep_freed_memory
 from projections.application.rebuild import KafkaSource, rebuild
 from projections.consumer.fetch import DEFAULT_IDLE_MS
@@ -48,7 +48,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         )
     topic = kafka_settings(args, settings)
     kafka = (
-        KafkaSource(topic.bootstrap_servers, topic.topic, topic.checkpoint_topic)
+        KafkaSource(
+            kafka_endpoint(topic, topic.bootstrap_servers),
+            topic.topic,
+            topic.checkpoint_topic,
+        )
         if topic.bootstrap_servers
         else None
     )

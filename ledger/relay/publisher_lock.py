@@ -21,6 +21,15 @@ class PublisherLockHeld(Unavailable):
     """Another relay is publishing this store to this topic."""
 
 
+def store_identity(store: StoreLocation) -> str:
+    """Which event store this is, whatever URL spelling or credentials reach it."""
+    if store.sqlite_path is not None:
+        return f"sqlite:{store.sqlite_path.resolve()}"
+    address = store.postgres
+    assert address is not None
+    return f"postgresql:{address.host}:{address.port}/{address.dbname}/{address.schema}"
+
+
 def _advisory_key(store: StoreLocation, topic: str) -> int:
     assert store.postgres is not None
     schema = store.postgres.schema

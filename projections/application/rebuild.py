@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from ledger.infrastructure.kafka.security import KafkaEndpoint
 from ledger.settings import BOOTSTRAP_ENV_VAR
 from projections.consumer.checkpoints import read_checkpoints
 from projections.consumer.fetch import DEFAULT_IDLE_MS, Fetched, fetch_topic, recode, topic_size
@@ -40,7 +41,7 @@ Source = Literal["auto", "local", "kafka"]
 class KafkaSource:
     """Where the topic and its checkpoints are."""
 
-    bootstrap_servers: str
+    bootstrap_servers: KafkaEndpoint | str
     topic: str
     checkpoint_topic: str
 

@@ -10,6 +10,7 @@ partition resumes from the offset the read store recorded, not from Kafka's comm
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -20,7 +21,11 @@ from typing import Any
 import orjson
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
+from ledger.infrastructure.kafka.clients import open_consumer
 from ledger.infrastructure.kafka.reading import consumer_config
+from ledger.infrastructure.kafka.security import KafkaEndpoint
+from ledger.infrastructure.operations.status import ProcessHealth
+from projections.consumer.metrics import ProjectorMetrics
 from projections.domain.facts import EventFacts, facts_of
 from projections.domain.progress import ProgressReport
 from projections.replay.builder import ColumnBuilder
@@ -28,6 +33,8 @@ from projections.replay.manifest import PartitionMark
 from projections.replay.store import ReplayStore
 from projections.store.read_store import ConsumedEvent, ReadStore
 from schemas.errors import IntegrityFailure
+
+log = logging.getLogger("grant_ledger.projector")
 
 DEFAULT_GROUP = "grant-ledger-projector"
 DEFAULT_POLL_MS = 200
@@ -39,6 +46,8 @@ SESSION_TIMEOUT_MS = 10_000
 HEARTBEAT_INTERVAL_MS = 2_000
 MAX_POLL_INTERVAL_MS = 30_000
 SEEN_WINDOW_EVENTS = 65_536  # positions remembered for wait_for_position
+# How often the projector publishes its lag and readiness.
+OBSERVE_EVERY_S = 2.0
 
 # Called with the batch's number (from 1) once the batch is in the replay store and before the
 # read store commits it: the seam where tests inject a crash. Production passes none.
@@ -49,7 +58,7 @@ BatchHook = Callable[[int], None]
 class ProjectorSettings:
     """Where to consume from and how."""
 
-    bootstrap_servers: str
+    bootstrap_servers: KafkaEndpoint | str
     topic: str
     # None: no consumer group, every partition assigned to this one projector.
     group_id: str | None = DEFAULT_GROUP
@@ -112,8 +121,13 @@ class Projector:
         settings: ProjectorSettings,
         *,
         progress: ProgressReport | None = None,
+        metrics: ProjectorMetrics | None = None,
+        health: ProcessHealth | None = None,
         after_replay_append: BatchHook | None = None,
     ) -> None:
+        self.metrics = metrics
+        self.health = health or ProcessHealth("projector")
+        self._observed_at = 0.0
         self.read_store = read_store
         self.replay = replay
         self.settings = settings
@@ -142,8 +156,8 @@ class Projector:
             if s.group_id
             else {}
         )
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=s.bootstrap_servers,
+        self._consumer = open_consumer(
+            s.bootstrap_servers,
             **consumer_config(
                 client_id="grant-ledger-projector", max_poll_records=s.max_batch_events, **group
             ),
@@ -185,6 +199,12 @@ class Projector:
                 consumer.seek(tp, mark.next_offset)
         self._assigned = True
         self.stats.partitions = {tp.partition for tp in consumer.assignment()}
+        log.info(
+            "projector: applying partitions %s of %s from the read store's marks",
+            sorted(self.stats.partitions),
+            self.settings.topic,
+            extra={"partitions": sorted(self.stats.partitions), "topic": self.settings.topic},
+        )
 
     # ----------------------------------------------------------------- work
 
@@ -217,6 +237,13 @@ class Projector:
         for message in consumed:
             self._mark_seen(message.facts.position)
         stats.highest_position = max(stats.highest_position, *(m.facts.position for m in consumed))
+        if self.metrics is not None:
+            self.metrics.batch(
+                len(outcome.applied),
+                outcome.skipped,
+                stats.highest_position,
+                max(m.facts.recorded_at_us for m in consumed),
+            )
         if self.progress is not None:
             self.progress.update(self._progress_base + stats.applied + stats.skipped)
         return len(consumed)
@@ -263,6 +290,7 @@ class Projector:
         # Quiet time counts only once partitions are assigned (a group join can take a while).
         quiet_since: float | None = None
         while not self.stop_requested.is_set():
+            self._observe()
             handled = self.step()
             now = time.monotonic()
             if handled or (quiet_since is None and self._assigned):
@@ -271,6 +299,30 @@ class Projector:
                 break
         self.stats.elapsed_s = time.monotonic() - started
         return self.stats
+
+    def _observe(self) -> None:
+        """Beat, and every few seconds publish the lag from the fetch high-water marks."""
+        self.health.beat()
+        now = time.monotonic()
+        consumer = self._consumer
+        if consumer is None or now - self._observed_at < OBSERVE_EVERY_S:
+            return
+        self._observed_at = now
+        assigned = consumer.assignment()
+        self.health.set_ready(
+            bool(assigned),
+            f"applying partitions {sorted(tp.partition for tp in assigned)}"
+            if assigned
+            else "waiting for partitions (joining the consumer group)",
+        )
+        if self.metrics is None:
+            return
+        lag = 0
+        for tp in assigned:
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lag += max(0, highwater - consumer.position(tp))
+        self.metrics.observe(lag)
 
     def wait_for_position(self, position: int, timeout_s: float) -> bool:
         """Apply new messages until `position` is visible in the read store, or time runs out.

@@ -16,7 +16,7 @@ from ledger.relay.resume import (
     find_resume_point,
 )
 from tests.fill import fill
-from tests.integration.test_relay import (
+from tests.relay_runs import (
     assert_exactly_once_in_order,
     envelopes_on,
     settings_for,

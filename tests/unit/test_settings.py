@@ -11,6 +11,15 @@ from pathlib import Path
 import pytest
 
 from ledger.infrastructure.store_url import StoreKind, hide_password, parse_store_url
+from ledger.setting_fields import (
+    area,
+    every_declaration,
+    load,
+    markdown_table,
+    overridden,
+    setting,
+    text,
+)
 from ledger.settings import (
     ENVIRONMENT_VARIABLES,
     READ_STORE_ENV_VAR,
@@ -19,11 +28,6 @@ from ledger.settings import (
     ReadSideSettings,
     Settings,
     areas,
-    load,
-    markdown_table,
-    overridden,
-    setting,
-    text,
 )
 from projections.store.location import read_store_location, replay_directory
 from schemas.errors import ConfigurationError
@@ -101,8 +105,23 @@ def test_flags_override_only_what_was_given() -> None:
     assert overridden(kafka, topic="") == kafka
 
 
-def test_every_variable_is_declared_once_across_areas() -> None:
-    assert len(ENVIRONMENT_VARIABLES) == sum(len(dataclasses.fields(a)) for a in areas())
+def test_a_variable_declared_twice_stops_the_import() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Store:
+        url: str = setting("TEST_STORE", "", text, "a store")
+
+    @dataclasses.dataclass(frozen=True)
+    class Copy:
+        url: str = setting("TEST_STORE", "", text, "the same variable again")
+
+    @dataclasses.dataclass(frozen=True)
+    class Root:
+        first: Store = area(Store)
+        second: Copy = area(Copy)
+
+    with pytest.raises(AssertionError, match="TEST_STORE declared twice"):
+        every_declaration(Root)
+    assert "KAFKA_SASL_PASSWORD" in ENVIRONMENT_VARIABLES, "nested areas count too"
 
 
 def test_the_readme_tables_list_every_variable_as_declared() -> None:
