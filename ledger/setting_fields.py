@@ -81,6 +81,19 @@ def one_of(*choices: str) -> Parse[str]:
     return parse
 
 
+def one_of_any_case(*choices: str) -> Parse[str]:
+    """One of the given words, whatever the letter case of the text; returned as declared."""
+    declared = {choice.casefold(): choice for choice in choices}
+
+    def parse(raw: str) -> str:
+        choice = declared.get(raw.casefold())
+        if choice is None:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return choice
+
+    return parse
+
+
 def switch(raw: str) -> bool:
     """On (1, true, yes) or off (0, false, no)."""
     lowered = raw.lower()

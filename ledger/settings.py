@@ -30,13 +30,13 @@ from typing import Final
 from ledger.infrastructure.kafka.security import KafkaEndpoint, KafkaSecurity
 from ledger.infrastructure.operations.log_lines import LOG_FORMATS
 from ledger.setting_fields import (
-    Parse,
     area,
     directory,
     every_declaration,
     load,
     nested_areas,
     one_of,
+    one_of_any_case,
     setting,
     text,
     whole_number,
@@ -67,16 +67,6 @@ DEFAULT_STATUS_HOST: Final = "127.0.0.1"
 MAX_PORT: Final = 65_535
 DEFAULT_KAFKA_DATA_DIR: Final = Path(".grant-ledger") / "kafka"
 CACHE_DIRECTORY_NAME: Final = "grant-ledger"
-
-
-def _lower_one_of(*choices: str) -> Parse[str]:
-    """One of `choices`, in any letter case."""
-    choose = one_of(*choices)
-
-    def parse(raw: str) -> str:
-        return choose(raw.lower())
-
-    return parse
 
 
 @dataclass(frozen=True)
@@ -125,7 +115,7 @@ class KafkaSettings:
     relay_transactions: str = setting(
         RELAY_TRANSACTIONS_ENV_VAR,
         "auto",
-        _lower_one_of(*RELAY_TRANSACTION_MODES),
+        one_of_any_case(*RELAY_TRANSACTION_MODES),
         "whether the relay publishes in Kafka transactions: `auto` (where the broker proves it "
         "honours them), `on` (refuse to run without), `off` (the idempotent producer only)",
     )

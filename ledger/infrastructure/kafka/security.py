@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.setting_fields import Parse, one_of, setting, text
+from ledger.setting_fields import one_of_any_case, setting, text
 from schemas.errors import ConfigurationError
 
 SECURITY_PROTOCOL_ENV_VAR = "KAFKA_SECURITY_PROTOCOL"
@@ -24,16 +24,6 @@ SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
-def _upper_one_of(*choices: str) -> Parse[str]:
-    """One of `choices`, in any letter case (Kafka's own settings are upper case)."""
-    choose = one_of(*choices)
-
-    def parse(raw: str) -> str:
-        return choose(raw.upper())
-
-    return parse
-
-
 @dataclass(frozen=True)
 class KafkaSecurity:
     """How every Kafka client authenticates; a settings area (ledger/settings.py nests it).
@@ -44,7 +34,7 @@ class KafkaSecurity:
     protocol: str = setting(
         SECURITY_PROTOCOL_ENV_VAR,
         "PLAINTEXT",
-        _upper_one_of(*SECURITY_PROTOCOLS),
+        one_of_any_case(*SECURITY_PROTOCOLS),
         f"how clients reach the brokers: {', '.join(f'`{p}`' for p in SECURITY_PROTOCOLS)}",
     )
     sasl_mechanism: str | None = setting(
