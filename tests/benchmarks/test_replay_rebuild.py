@@ -22,15 +22,13 @@ from projections.domain.selection import Selection
 from projections.replay.store import ReplayStore
 from projections.store.read_store import ReadStore
 from schemas.envelope import Checkpoint
-from tests.synthetic_ledger import (
+from tests.benchmarks.measure import (
     BENCH_REPLAY_EVENTS,
     BENCH_RESULTS,
     FULL_REPLAY_EVENTS,
-    baseline_events_per_s,  # noqa: F401 (fixture)
-    bench_topic,  # noqa: F401 (fixture)
     median_seconds,
-    synthetic_columns,
 )
+from tests.ledgers.vectorised import synthetic_columns
 
 REBUILD_MIN_RATIO = 100
 PEAK_MEMORY_MAX_BYTES = 2 * 1024**3
@@ -117,7 +115,7 @@ def cold_rebuild_in_subprocess(ledger: LocalLedger) -> tuple[int, float]:
 def test_c_rebuild_from_the_local_replay_store(
     benchmark: BenchmarkFixture,
     local_ledger: LocalLedger,
-    baseline_events_per_s: float,  # noqa: F811
+    baseline_events_per_s: float,
 ) -> None:
     """>= 100x the bare consumer's events/s, < 2 GB peak, < 64 bytes/event on disk."""
     benchmark.pedantic(

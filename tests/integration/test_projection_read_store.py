@@ -9,7 +9,8 @@ from projections.domain.rows import View
 from projections.replay.engine import base_totals
 from projections.store.dialects import RebuildBlocked
 from projections.store.read_store import ReadStore
-from tests.synthetic_ledger import columns_of, consumed_in_partitions, synthetic_envelopes
+from tests.ledgers.balances_each_way import columns_of, consumed_in_partitions
+from tests.ledgers.envelopes import synthetic_envelopes
 
 EVENTS = 3_000
 SWAPS = 5

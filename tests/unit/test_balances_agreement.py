@@ -24,16 +24,14 @@ from projections.replay.engine import base_totals, totals_from_sums
 from projections.replay.store import ReplayStore
 from projections.replay.views import balances_from_totals
 from projections.store.read_store import ConsumedEvent, ReadStore
-from tests.synthetic_ledger import (
+from tests.ledgers.balances_each_way import (
     columns_of,
     consumed_in_partitions,
     engine_balances,
-    random_actions,
-    recorded_events,
-    run_actions,
     stored_view_balances,
     wire_envelopes,
 )
+from tests.ledgers.random_commands import random_actions, recorded_events, run_actions
 
 EXAMPLES = 25
 SETTINGS = settings(

@@ -17,7 +17,8 @@ from projections.replay.manifest import PartitionMark
 from projections.replay.store import ReplayStore, ReplayStoreError
 from projections.replay.verify import verify_store
 from schemas.envelope import Checkpoint
-from tests.synthetic_ledger import checkpoints_of, columns_of, synthetic_envelopes
+from tests.ledgers.balances_each_way import columns_of
+from tests.ledgers.envelopes import checkpoints_of, synthetic_envelopes
 
 EVENTS = 600
 BYTES_PER_EVENT_LIMIT = 64
