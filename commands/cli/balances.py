@@ -19,7 +19,7 @@ from projections.application.query import replay_balances, stored_balances
 from projections.domain.asof import AsOf
 from projections.domain.rows import FIELDS, MONEY_SUFFIX, BalanceRow, View, as_record
 from projections.domain.selection import Selection
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.location import parse_read_store_url, read_store_url, replay_directory
 from projections.store.read_store import ReadStore
 from schemas.calendar import MAX_YEAR, MIN_YEAR

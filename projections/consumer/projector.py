@@ -25,9 +25,7 @@ from ledger.domain.errors import LedgerError
 from ledger.infrastructure.kafka.reading import consumer_config
 from projections.application.progress import Progress
 from projections.domain.facts import EventFacts, facts_of
-from projections.replay.builder import ColumnBuilder
-from projections.replay.manifest import PartitionMark
-from projections.replay.store import ReplayStore
+from projections.replay import ColumnBuilder, PartitionMark, ReplayStore
 from projections.store.read_store import ConsumedEvent, ReadStore
 
 DEFAULT_GROUP = "grant-ledger-projector"

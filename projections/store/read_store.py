@@ -13,11 +13,12 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import psycopg.errors
 
+from ledger.domain.errors import LedgerError
 from projections.domain.facts import EventFacts
 from projections.domain.rows import (
     AgencyYearRow,
@@ -27,13 +28,8 @@ from projections.domain.rows import (
     View,
 )
 from projections.domain.selection import EVERYTHING, Selection
-from projections.replay.engine import (
-    PROGRAMME_DAY_SUMS,
-    PROGRAMME_YEAR_SUMS,
-    RECIPIENT_YEAR_SUMS,
-    BaseTotals,
-)
-from projections.replay.manifest import PartitionMark
+from projections.domain.time_units import date_of_day, day_number
+from projections.replay import BaseTotals, PartitionMark
 from projections.store import schema as s
 from projections.store.deltas import BatchDeltas, deltas_of
 from projections.store.dialects import Dialect, dialect_for
@@ -44,6 +40,10 @@ from projections.store.location import ReadStoreLocation, parse_read_store_url
 MAX_APPLY_ATTEMPTS = 10
 RETRY_PAUSE_S = 0.05
 RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+
+
+class HandoverIntoFoldedDays(LedgerError):
+    """A handover takes effect on a day the last rebuild folded into an agency period's row."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,11 +229,33 @@ class ReadStore:
             ],
         )
         if deltas.timeline:
+            self._refuse_handovers_into_folded_days(deltas.timeline)
             self.db.executemany(
                 f"INSERT INTO agency_timeline (programme_id, position, effective_date, agency) "
                 f"VALUES ({self._marks(4)}) ON CONFLICT (programme_id, position) DO NOTHING",
                 [(p, position, date_param(d), a) for p, position, d, a in sorted(deltas.timeline)],
             )
+
+    def _refuse_handovers_into_folded_days(self, entries: list[tuple[str, int, int, str]]) -> None:
+        """The write side lets a handover take effect no earlier than the acts already recorded,
+        so a rebuild folds the days before a programme's latest act per agency period. A handover
+        reaching back behind them would split a folded row: stop rather than attribute it wrongly.
+        """
+        for programme_id, position, day, agency in entries:
+            rows = self.db.execute(
+                f"SELECT value FROM projection_state WHERE key = {self.db.placeholder}",
+                (s.folded_before_key(programme_id),),
+            )
+            folded_before = day_number(date.fromisoformat(rows[0][0])) if rows else None
+            if folded_before is not None and day < folded_before:
+                raise HandoverIntoFoldedDays(
+                    "position",
+                    position,
+                    f"the handover of {programme_id} to {agency} takes effect "
+                    f"{date_of_day(day).isoformat()}, before acts already recorded (up to "
+                    f"{date_of_day(folded_before).isoformat()}), which the write side forbids; "
+                    "the read store cannot apply it: run `grant-ledger rebuild`",
+                )
 
     # ----------------------------------------------------------------- state
 
@@ -276,6 +298,7 @@ class ReadStore:
             s.STATE_COMPLETE_THROUGH: str(complete_through),
             s.STATE_REBUILT_AT: datetime.now(tz=UTC).isoformat(),
             s.STATE_SOURCE: source,
+            **self._fold_marks(totals),
         }
         rows[s.CONSUMED_PARTITIONS.name] = (
             [(topic, p, m.next_offset, m.max_position) for p, m in sorted(marks.items())]
@@ -287,7 +310,8 @@ class ReadStore:
         try:
             for table in s.TABLES:
                 db.execute(s.create_table(table, table.name + suffix, db.table_suffix))
-                # In key order: appends to the B-tree instead of inserts all over it.
+                # In key order: appends to the B-tree instead of inserts all over it. The engine
+                # gives rows in key order already, which the sort (a merge of runs) sees at once.
                 db.bulk_insert(table.name + suffix, table.columns, sorted(rows[table.name]))
             for view in reversed(s.VIEWS):
                 db.execute(f"DROP VIEW IF EXISTS {view}")
@@ -302,60 +326,68 @@ class ReadStore:
             raise
 
     def _rows_of(self, totals: BaseTotals) -> dict[str, list[tuple[Any, ...]]]:
-        programmes, recipients, agencies = totals.programmes, totals.recipients, totals.agencies
+        """Rows of the balance tables and the fold marks, from the engine's code arrays."""
+        names = totals.names
         date_param = self.db.date_param
 
-        def names(codes: Any, dictionary: list[str]) -> list[str]:
+        def strings(codes: Any, dictionary: list[str]) -> list[str]:
             return [dictionary[code] for code in codes.tolist()]
 
-        ry = totals.recipient_year
-        py = totals.programme_year
-        pd = totals.programme_day
-        tl = totals.timeline
-        day_cache: dict[int, Any] = {}
+        def dates(days: Any) -> list[Any]:
+            return [date_param(day) for day in days.tolist()]
 
-        def day(value: int) -> Any:
-            found = day_cache.get(value)
-            if found is None:
-                found = day_cache[value] = date_param(value)
-            return found
-
+        ry, py, pd, tl = (
+            totals.recipient_year,
+            totals.programme_year,
+            totals.programme_day,
+            totals.timeline,
+        )
+        ry_sums = (ry.requested_ore, ry.awarded_ore, ry.disbursed_ore, ry.recovered_ore)
+        py_sums = (py.appropriated_ore, py.awarded_ore, py.disbursed_ore, py.recovered_ore)
+        pd_sums = (pd.awarded_ore, pd.disbursed_ore, pd.recovered_ore)
         return {
             s.RECIPIENT_YEAR.name: list(
                 zip(
-                    names(ry["programme"], programmes),
-                    names(ry["recipient"], recipients),
-                    ry["year"].tolist(),
-                    *(ry[name].tolist() for name in RECIPIENT_YEAR_SUMS),
+                    strings(ry.programme, names.programmes),
+                    strings(ry.recipient, names.recipients),
+                    ry.year.tolist(),
+                    *(values.tolist() for values in ry_sums),
                     strict=True,
                 )
             ),
             s.PROGRAMME_YEAR.name: list(
                 zip(
-                    names(py["programme"], programmes),
-                    py["year"].tolist(),
-                    *(py[name].tolist() for name in PROGRAMME_YEAR_SUMS),
+                    strings(py.programme, names.programmes),
+                    py.year.tolist(),
+                    *(values.tolist() for values in py_sums),
                     strict=True,
                 )
             ),
             s.PROGRAMME_DAY.name: list(
                 zip(
-                    names(pd["programme"], programmes),
-                    pd["year"].tolist(),
-                    [day(d) for d in pd["effective_day"].tolist()],
-                    *(pd[name].tolist() for name in PROGRAMME_DAY_SUMS),
+                    strings(pd.programme, names.programmes),
+                    pd.year.tolist(),
+                    dates(pd.effective_day),
+                    *(values.tolist() for values in pd_sums),
                     strict=True,
                 )
             ),
             s.AGENCY_TIMELINE.name: list(
                 zip(
-                    names(tl["programme"], programmes),
-                    tl["position"].tolist(),
-                    [day(d) for d in tl["effective_day"].tolist()],
-                    names(tl["agency"], agencies),
+                    strings(tl.programme, names.programmes),
+                    tl.position.tolist(),
+                    dates(tl.effective_day),
+                    strings(tl.agency, names.agencies),
                     strict=True,
                 )
             ),
+        }
+
+    def _fold_marks(self, totals: BaseTotals) -> dict[str, str]:
+        """projection_state entries: where each programme's folded days end (ISO date)."""
+        return {
+            s.folded_before_key(totals.names.programmes[code]): date_of_day(day).isoformat()
+            for code, day in sorted(totals.folded_before.items())
         }
 
     # ----------------------------------------------------------------- reading

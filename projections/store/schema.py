@@ -24,6 +24,14 @@ STATE_REBUILT_AT = "rebuilt_at"
 STATE_SOURCE = "source"
 SCHEMA_VERSION_KEY = "schema_version"
 SCHEMA_VERSION = "1"
+# Set by a rebuild, per programme: the first effective day whose programme_day rows are kept
+# apart; the days before it are folded into one row per agency period.
+STATE_FOLDED_BEFORE_PREFIX = "folded_before:"
+
+
+def folded_before_key(programme_id: str) -> str:
+    """The projection_state key of a programme's fold mark."""
+    return STATE_FOLDED_BEFORE_PREFIX + programme_id
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from projections.application.rebuild import KafkaSource, rebuild
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from tests.benchmarks.measure import (
     BENCH_RESULTS,

@@ -15,11 +15,11 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from projections.application.memory import keep_freed_memory
 from projections.application.query import replay_balances
-from projections.application.rebuild import rebuild, replay_bytes
+from projections.application.rebuild import rebuild
 from projections.domain.asof import AsOf
 from projections.domain.rows import View
 from projections.domain.selection import Selection
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from schemas.envelope import Checkpoint
 from tests.benchmarks.measure import (
@@ -83,7 +83,7 @@ PEAK_MEMORY_SCRIPT = textwrap.dedent(
     from pathlib import Path
     from projections.application.memory import keep_freed_memory
     from projections.application.rebuild import rebuild
-    from projections.replay.store import ReplayStore
+    from projections.replay import ReplayStore
     from projections.store.read_store import ReadStore
     keep_freed_memory()
     directory = Path(sys.argv[1])
@@ -126,7 +126,7 @@ def test_c_rebuild_from_the_local_replay_store(
     ratio = rate / baseline_events_per_s
     peak_bytes, cold_s = cold_rebuild_in_subprocess(local_ledger)
     bytes_per_event = (
-        replay_bytes(ReplayStore(local_ledger.directory / "replay")) / local_ledger.events
+        ReplayStore(local_ledger.directory / "replay").bytes_on_disk() / local_ledger.events
     )
     BENCH_RESULTS["rebuild_local_s"] = median_s
     benchmark.extra_info.update(

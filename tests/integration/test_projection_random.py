@@ -13,7 +13,7 @@ from ledger.application.grant_ledger import GrantLedger
 from projections.application.rebuild import KafkaSource, rebuild
 from projections.consumer.projector import Projector, ProjectorSettings
 from projections.domain.reference import reference_balances
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from tests.ledgers.balances_each_way import stored_view_balances, wire_envelopes
 from tests.ledgers.kafka_topic import produce_envelopes

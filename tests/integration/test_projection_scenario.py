@@ -19,7 +19,7 @@ from projections.domain.asof import AsOf
 from projections.domain.reference import reference_balances
 from projections.domain.rows import AgencyYearRow, ProgrammeYearRow, RecipientYearRow, View
 from projections.domain.selection import Selection
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from tests.ledgers.balances_each_way import stored_view_balances
 

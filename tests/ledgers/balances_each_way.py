@@ -17,9 +17,7 @@ from projections.domain.balances import Balances
 from projections.domain.facts import facts_of
 from projections.domain.rows import AgencyYearRow, ProgrammeYearRow, RecipientYearRow, View
 from projections.domain.selection import Selection
-from projections.replay.columns import Dictionaries, ReplayColumns
-from projections.replay.engine import base_totals
-from projections.replay.views import balances_from_totals
+from projections.replay import Dictionaries, ReplayColumns, every_view
 from projections.store.read_store import ConsumedEvent, ReadStore
 from tests.ledgers.envelopes import message_key_of
 
@@ -43,17 +41,12 @@ def engine_balances(
 ) -> Balances:
     """Balances by the numpy engine over the envelopes' columns."""
     columns, dictionaries = columns_of(envelopes)
-    programme = None
-    if selection is not None and selection.programme_id is not None:
-        programme = dictionaries.programmes.find(selection.programme_id)
-    names = (
-        dictionaries.programmes.values,
-        dictionaries.recipients.values,
-        dictionaries.agencies.values,
-    )
-    totals = base_totals(columns, names, as_of=as_of, programme=programme, position_sorted=True)
-    return balances_from_totals(
-        totals, today=today, as_of=as_of, selection=selection or Selection()
+    return every_view(
+        columns,
+        dictionaries.names(),
+        today=today,
+        as_of=as_of,
+        selection=selection or Selection(),
     )
 
 

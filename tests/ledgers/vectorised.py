@@ -17,8 +17,7 @@ import numpy.typing as npt
 
 from projections.domain.kinds import EventKind
 from projections.domain.time_units import date_of_day, instant_of_micros, micros_of
-from projections.replay.columns import Dictionaries, ReplayColumns
-from projections.replay.layout import COLUMNS, EVENTS, POSTINGS, TIMELINE
+from projections.replay import Dictionaries, ReplayColumns
 from schemas.envelope import Checkpoint
 from schemas.recipients import municipalities
 
@@ -241,23 +240,16 @@ def synthetic_columns(
         "kind": p.kind,
         "posting_count": p.posting_count,
     }
-    columns = ReplayColumns(
+    # ReplayColumns.of_tables converts each array to its column's dtype.
+    columns = ReplayColumns.of_tables(
+        event_table,
+        {"year": p.posting_year, "amount_ore": p.posting_amount_ore},
         {
-            name: np.ascontiguousarray(event_table[name], dtype=dtype)
-            for name, dtype in COLUMNS[EVENTS].items()
-        },
-        {
-            "year": p.posting_year.astype(COLUMNS[POSTINGS]["year"]),
-            "amount_ore": p.posting_amount_ore.astype(COLUMNS[POSTINGS]["amount_ore"]),
-        },
-        {
-            "position": (index + 1).astype(COLUMNS[TIMELINE]["position"]),
-            "recorded_at_us": p.recorded_at_us[index].astype(COLUMNS[TIMELINE]["recorded_at_us"]),
-            "effective_day": p.effective_day[index].astype(COLUMNS[TIMELINE]["effective_day"]),
-            "programme": p.programme[index].astype(COLUMNS[TIMELINE]["programme"]),
-            "agency": np.array(
-                [agency for _, agency in timeline_rows], dtype=COLUMNS[TIMELINE]["agency"]
-            ),
+            "position": index + 1,
+            "recorded_at_us": p.recorded_at_us[index],
+            "effective_day": p.effective_day[index],
+            "programme": p.programme[index],
+            "agency": [agency for _, agency in timeline_rows],
         },
     )
     dictionaries = Dictionaries.from_lists(

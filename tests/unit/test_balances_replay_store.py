@@ -11,11 +11,14 @@ from projections.application.query import replay_balances
 from projections.domain.asof import AsOf
 from projections.domain.rows import View
 from projections.domain.selection import Selection
-from projections.replay.columns import ReplayColumns
+from projections.replay import (
+    PartitionMark,
+    ReplayColumns,
+    ReplayStore,
+    ReplayStoreError,
+    verify_store,
+)
 from projections.replay.layout import EVENT_BYTES, POSTING_BYTES, column_file
-from projections.replay.manifest import PartitionMark
-from projections.replay.store import ReplayStore, ReplayStoreError
-from projections.replay.verify import verify_store
 from schemas.envelope import Checkpoint
 from tests.ledgers.balances_each_way import columns_of
 from tests.ledgers.envelopes import checkpoints_of, synthetic_envelopes
@@ -52,7 +55,7 @@ def store_with(directory: Path, columns: ReplayColumns, *parts: slice) -> Replay
             keep = np.zeros(columns.event_count, dtype=np.bool_)
             keep[part] = True
             piece = columns.select_events(keep)
-            position = int(piece.events["position"].max())
+            position = int(piece.events.position.max())
             store.append(
                 piece,
                 newest_hash=(position, hash_at(position)),
@@ -116,8 +119,8 @@ def test_out_of_order_appends_are_compacted_into_position_order(
     with store.writing():
         assert store.compact()
     loaded = store.load()
-    assert np.array_equal(loaded.events["position"], np.arange(1, EVENTS + 1))
-    assert np.array_equal(loaded.postings["amount_ore"], columns.postings["amount_ore"])
+    assert np.array_equal(loaded.events.position, np.arange(1, EVENTS + 1))
+    assert np.array_equal(loaded.postings.amount_ore, columns.postings.amount_ore)
     assert store.manifest.partitions == {0: PartitionMark(EVENTS, EVENTS)}
     verdict = verify_store(store, checkpoints(envelopes))
     assert verdict.trusted, verdict.problems
@@ -169,7 +172,7 @@ def test_bytes_per_event_on_disk(tmp_path: Path, columns: ReplayColumns) -> None
     """The column layout stays under 64 bytes per event for a realistic mix."""
     store_with(tmp_path, columns, slice(0, EVENTS))
     on_disk = sum(os.path.getsize(p) for p in tmp_path.iterdir() if p.suffix == ".bin")
-    timeline_bytes = sum(array.nbytes for array in columns.timeline.values())
+    timeline_bytes = sum(array.nbytes for array in columns.timeline.arrays().values())
     assert on_disk == EVENTS * EVENT_BYTES + columns.posting_count * POSTING_BYTES + timeline_bytes
     assert on_disk / EVENTS < BYTES_PER_EVENT_LIMIT
 

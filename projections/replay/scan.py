@@ -1,0 +1,94 @@
+"""Sums of the counted events by scanning the columns chunk by chunk, without an as-of index.
+
+The way for stores out of position order, for columns from any other source (an export file,
+a test), and for questions the as-of index cannot answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from projections.domain.asof import AsOf
+from projections.replay.accumulators import BinSums
+from projections.replay.agency_periods import DaySpan, agency_periods
+from projections.replay.columns import CodeNames, ReplayColumns
+from projections.replay.counting import EventWindow, counted
+from projections.replay.key_spaces import PairIndex, YearSpan
+from projections.replay.layout import EventColumns, TimelineColumns
+from projections.replay.range_sums import Accumulators, KeyTables, add_postings
+
+# Events per chunk of a pass: the temporaries of one chunk (about 40 bytes per event) stay in
+# the CPU caches' reach, and the as-of index keeps a boundary every chunk.
+CHUNK_EVENTS = 1 << 18
+
+
+@dataclass(frozen=True)
+class QuestionSums:
+    """What a question counted: grant bins and period bins, and the key tables behind them."""
+
+    keys: KeyTables
+    grants: BinSums
+    periods: BinSums
+
+
+def chunk_windows(events: EventColumns, chunk_events: int = CHUNK_EVENTS) -> list[EventWindow]:
+    """The store in consecutive windows of `chunk_events` events."""
+    starts = np.arange(0, len(events), chunk_events)
+    if len(starts) == 0:
+        return []
+    postings = np.add.reduceat(events.posting_count, starts, dtype=np.int64)
+    posting_starts = np.concatenate([[0], np.cumsum(postings)]).tolist()
+    return [
+        EventWindow(
+            start,
+            min(start + chunk_events, len(events)),
+            posting_starts[chunk],
+            posting_starts[chunk + 1],
+        )
+        for chunk, start in enumerate(starts.tolist())
+    ]
+
+
+def pair_flags(
+    events: EventColumns, windows: list[EventWindow], names: CodeNames
+) -> npt.NDArray[np.bool_]:
+    """A flag per (programme, recipient) code pair: True when some event has it."""
+    recipient_codes = max(len(names.recipients), 1)
+    seen = np.zeros(max(len(names.programmes), 1) * recipient_codes, dtype=np.bool_)
+    for window in windows:
+        flat = events.programme[window.events].astype(np.intp)
+        flat *= recipient_codes
+        flat += events.recipient[window.events]
+        seen[flat] = True
+    return seen
+
+
+def scanned_sums(
+    columns: ReplayColumns,
+    names: CodeNames,
+    as_of: AsOf,
+    programme: int | None,
+    *,
+    timeline: TimelineColumns,
+    position_sorted: bool,
+) -> QuestionSums:
+    """Every chunk scanned; agency periods from the timeline entries the question knows."""
+    events = columns.events
+    windows = chunk_windows(events)
+    years = YearSpan.of(columns.postings.year)
+    recipients = max(len(names.recipients), 1)
+    pairs = PairIndex.of_flags(pair_flags(events, windows, names), recipients, names, years)
+    days = (
+        DaySpan.between(int(events.effective_day.min()), int(events.effective_day.max()))
+        if len(events)
+        else DaySpan(0, 1)
+    )
+    keys = KeyTables(pairs, agency_periods(timeline, len(names.programmes), days, years), years)
+    into = Accumulators.for_keys(keys)
+    for window in windows:
+        question = counted(events, window, as_of, programme, position_sorted=position_sorted)
+        add_postings(events, columns.postings, question, keys, into)
+    return QuestionSums(keys, into.grants.take(), into.periods.take())
