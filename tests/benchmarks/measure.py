@@ -11,9 +11,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from kafka import KafkaConsumer, TopicPartition
 
 from ledger.infrastructure.kafka.reading import consumer_config
+from projections.replay import ReplayColumns
 
 KAFKA_EVENTS_ENV = "GRANT_LEDGER_BENCH_KAFKA_EVENTS"
 REPLAY_EVENTS_ENV = "GRANT_LEDGER_BENCH_REPLAY_EVENTS"
@@ -64,3 +66,35 @@ def median_seconds(benchmark: Any) -> float:
     stats = benchmark.stats
     assert stats is not None, "run the benchmark first"
     return float(stats.stats.median)
+
+
+def bare_numpy_pass(columns: ReplayColumns, chunk_events: int = 1 << 18) -> int:
+    """The memory limit: one exact group-by over the replay columns and nothing else.
+
+    Per chunk: a key per event from its programme, recipient and kind, repeated per posting and
+    widened by the posting's year, and the amounts scatter-added into a dense int64 array. No
+    verification, no as-of index, no agency periods, no read store. Returns the bins reached.
+    """
+    events, postings = columns.events, columns.postings
+    kinds = int(events.kind.max()) + 1
+    recipients = int(events.recipient.max()) + 1
+    first_year = int(postings.year.min())
+    years = int(postings.year.max()) - first_year + 1
+    sums = np.zeros((int(events.programme.max()) + 1) * recipients * kinds * years, np.int64)
+    posting_start = 0
+    for start in range(0, len(events), chunk_events):
+        rows = slice(start, start + chunk_events)
+        counts = events.posting_count[rows].astype(np.intp)
+        posting_stop = posting_start + int(counts.sum())
+        keys = events.programme[rows].astype(np.intp)
+        keys *= recipients
+        keys += events.recipient[rows]
+        keys *= kinds
+        keys += events.kind[rows]
+        bins = np.repeat(keys, counts)
+        bins *= years
+        bins += postings.year[posting_start:posting_stop]
+        bins -= first_year
+        np.add.at(sums, bins, postings.amount_ore[posting_start:posting_stop])
+        posting_start = posting_stop
+    return int(np.count_nonzero(sums))

@@ -28,14 +28,26 @@ from tests.ledgers.vectorised import (
 def _data(
     p: SyntheticPlan, index: int, postings: list[tuple[int, int]], programme_id: str
 ) -> dict[str, Any]:
+    """The `data` of the plan's event `index`: schema-valid, its money from the postings."""
     kind = EventKind(int(p.kind[index]))
-    recipient = p.recipient_codes[int(p.recipient[index]) - 1] if p.recipient[index] else None
-    grant = {
-        "programme_id": programme_id,
-        "application_id": f"syn-{programme_id}-{recipient}-{index}",
-        "recipient": recipient,
-    }
-    amounts = {str(year): amount for year, amount in postings}
+    if p.recipient[index]:
+        recipient = p.recipient_codes[int(p.recipient[index]) - 1]
+        grant = {
+            "programme_id": programme_id,
+            "application_id": f"syn-{programme_id}-{recipient}-{index}",
+            "recipient": recipient,
+        }
+        return _grant_data(kind, grant, postings, index)
+    return _programme_data(kind, p, index, postings, programme_id)
+
+
+def _programme_data(
+    kind: EventKind,
+    p: SyntheticPlan,
+    index: int,
+    postings: list[tuple[int, int]],
+    programme_id: str,
+) -> dict[str, Any]:
     if kind is EventKind.PROGRAMME_ESTABLISHED:
         return {
             "type": "ProgrammeEstablished",
@@ -78,6 +90,13 @@ def _data(
             "decision_ref": "ändringsbudget",
             "reason": "amending budget",
         }
+    raise AssertionError(f"{kind.name} is not a programme event")
+
+
+def _grant_data(
+    kind: EventKind, grant: dict[str, Any], postings: list[tuple[int, int]], index: int
+) -> dict[str, Any]:
+    amounts = {str(year): amount for year, amount in postings}
     if kind is EventKind.APPLICATION_SUBMITTED:
         return {
             "type": "ApplicationSubmitted",

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from ledger.application.grant_ledger import GrantLedger
 from ledger.domain.errors import LedgerError
 from ledger.domain.grant import GrantStatus
+from ledger.domain.programme import Programme
 from ledger.domain.recorded import ProgrammeEvent
 from schemas.calendar import today_in_stockholm
 from schemas.commands import COMMAND_ADAPTER
@@ -86,74 +87,62 @@ def _share(amount: int, percent: int) -> int:
     return max(amount * percent // 100 // 100 * 100, 100)
 
 
+PROGRAMME_COMMANDS = ("SetAppropriation", "AmendAppropriation", "HandOverProgramme")
+
+
 def resolve(ledger: GrantLedger, intent: dict[str, Any]) -> dict[str, Any] | None:
     """The concrete command for an intent in the ledger's current state (None: nothing to do)."""
-    kind = intent["type"]
-    programme_id = intent["programme"]
-    application_id = f"app-{programme_id}-{intent['application']}"
-    common = {"type": kind, "effective_date": intent["effective_date"]}
     try:
-        programme = ledger.programme(programme_id)
+        programme = ledger.programme(intent["programme"])
     except LedgerError:
         return None
-    # Decisions and payments pick among the programme's applications in the right state.
-    wanted = (
-        GrantStatus.SUBMITTED
-        if kind in ("AwardGrant", "RejectApplication")
-        else GrantStatus.AWARDED
-    )
-    candidates = sorted(app for app, g in programme.grants.items() if g.status is wanted)
-    grant = (
-        programme.grants[candidates[intent["application"] % len(candidates)]]
-        if candidates
-        else None
-    )
+    common = {"type": intent["type"], "effective_date": intent["effective_date"]}
     unit = intent["amount_units"] * 5_000_000
-    if kind == "SetAppropriation":
+    if intent["type"] in PROGRAMME_COMMANDS:
+        return _programme_command(programme, intent, common, unit)
+    if intent["type"] == "SubmitApplication":
+        first = min(intent["first_year"], RANDOM_LAST_YEAR - intent["years"] + 1)
         return {
             **common,
-            "programme_id": programme_id,
-            "year": intent["first_year"],
-            "amount_ore": unit * 4,
-            "decision_ref": "rb",
+            "application_id": f"app-{programme.id}-{intent['application']}",
+            "programme_id": programme.id,
+            "recipient": intent["recipient"],
+            "recipient_type": "municipality",
+            "amounts_ore": {str(first + i): unit for i in range(intent["years"])},
         }
-    if kind == "AmendAppropriation":
+    return _grant_command(programme, intent, common, unit)
+
+
+def _programme_command(
+    programme: Programme, intent: dict[str, Any], common: dict[str, Any], unit: int
+) -> dict[str, Any]:
+    base = {**common, "programme_id": programme.id}
+    if intent["type"] == "SetAppropriation":
+        year = intent["first_year"]
+        return {**base, "year": year, "amount_ore": unit * 4, "decision_ref": "rb"}
+    if intent["type"] == "AmendAppropriation":
         year = intent["first_year"]
         current = programme.appropriated_ore.get(year, 0)
         change = _share(current, intent["share_percent"]) * intent["sign"] if current else unit
-        return {
-            **common,
-            "programme_id": programme_id,
-            "year": year,
-            "change_ore": change,
-            "decision_ref": "äb",
-            "reason": "budget",
-        }
-    if kind == "HandOverProgramme":
-        return {
-            **common,
-            "programme_id": programme_id,
-            "to_agency": intent["agency"],
-            "decision_ref": "sfs",
-        }
-    if kind == "SubmitApplication":
-        first = min(intent["first_year"], RANDOM_LAST_YEAR - intent["years"] + 1)
-        amounts = {str(first + i): unit for i in range(intent["years"])}
-        return {
-            **common,
-            "application_id": application_id,
-            "programme_id": programme_id,
-            "recipient": intent["recipient"],
-            "recipient_type": "municipality",
-            "amounts_ore": amounts,
-        }
-    if grant is None:
+        return {**base, "year": year, "change_ore": change, "decision_ref": "äb", "reason": "b"}
+    return {**base, "to_agency": intent["agency"], "decision_ref": "sfs"}
+
+
+def _grant_command(
+    programme: Programme, intent: dict[str, Any], common: dict[str, Any], unit: int
+) -> dict[str, Any] | None:
+    """Decisions and payments pick among the programme's applications in the right state."""
+    kind = intent["type"]
+    deciding = kind in ("AwardGrant", "RejectApplication")
+    wanted = GrantStatus.SUBMITTED if deciding else GrantStatus.AWARDED
+    candidates = sorted(app for app, g in programme.grants.items() if g.status is wanted)
+    if not candidates:
         return None
+    grant = programme.grants[candidates[intent["application"] % len(candidates)]]
     app = {**common, "application_id": grant.application_id}
+    share = intent["share_percent"]
     if kind == "AwardGrant":
-        amounts = {
-            str(y): _share(a, intent["share_percent"]) for y, a in grant.requested_ore.items()
-        }
+        amounts = {str(y): _share(a, share) for y, a in grant.requested_ore.items()}
         return {**app, "amounts_ore": amounts, "decision_ref": "beslut", "conditions": []}
     if kind == "RejectApplication":
         return {**app, "decision_ref": "avslag", "reason": "no"}
@@ -164,12 +153,12 @@ def resolve(ledger: GrantLedger, intent: dict[str, Any]) -> dict[str, Any] | Non
     if kind == "ExtendGrant":
         return {**app, "amounts_ore": {str(years[-1] + 1): unit}, "decision_ref": "förlängning"}
     if kind == "DisburseFunds":
-        amount = _share(grant.undisbursed_ore(year), intent["share_percent"])
+        amount = _share(grant.undisbursed_ore(year), share)
         return {**app, "year": year, "amount_ore": amount, "payment_ref": "p"}
     if kind == "AmendAward":
-        change = _share(grant.awarded_ore[year], intent["share_percent"]) * intent["sign"]
+        change = _share(grant.awarded_ore[year], share) * intent["sign"]
         return {**app, "year": year, "change_ore": change, "decision_ref": "ä", "reason": "r"}
-    amount = _share(max(grant.net_disbursed_ore(year), 100), intent["share_percent"])
+    amount = _share(max(grant.net_disbursed_ore(year), 100), share)
     return {**app, "year": year, "amount_ore": amount, "decision_ref": "å", "reason": "r"}
 
 

@@ -90,37 +90,12 @@ class SyntheticPlan:
 
 
 def plan(events: int, seed: int = SEED) -> SyntheticPlan:
-    """The deterministic plan of `events` events."""
+    """The deterministic plan of `events` events (the generator's draws in a fixed order)."""
     rng = np.random.default_rng(seed)
     codes = sorted(municipalities())
-    years = LAST_YEAR - FIRST_YEAR + 1
-    setup = PROGRAMME_COUNT * (1 + years)
+    setup = PROGRAMME_COUNT * (1 + LAST_YEAR - FIRST_YEAR + 1)
     assert events >= setup + len(HANDOVERS), f"at least {setup + len(HANDOVERS)} events"
-
-    kind = np.empty(events, dtype=np.uint8)
-    programme = np.empty(events, dtype=np.uint16)
-    # Set-up: each programme established, then its appropriation for every year.
-    kind[:PROGRAMME_COUNT] = EventKind.PROGRAMME_ESTABLISHED
-    programme[:PROGRAMME_COUNT] = np.arange(PROGRAMME_COUNT)
-    kind[PROGRAMME_COUNT:setup] = EventKind.APPROPRIATION_SET
-    programme[PROGRAMME_COUNT:setup] = np.repeat(np.arange(PROGRAMME_COUNT), years)
-    stream_kinds = np.array(list(STREAM_MIX), dtype=np.uint8)
-    shares = np.array(list(STREAM_MIX.values()))
-    kind[setup:] = rng.choice(stream_kinds, size=events - setup, p=shares / shares.sum())
-    # Bigger programmes get more events.
-    weights = np.linspace(2.0, 0.5, PROGRAMME_COUNT)
-    programme[setup:] = rng.choice(PROGRAMME_COUNT, size=events - setup, p=weights / weights.sum())
-
-    timeline_agency: dict[int, int] = {index: 0 for index in range(PROGRAMME_COUNT)}
-    stream = events - setup
-    for share, programme_index, agency in HANDOVERS:
-        at = setup + int(stream * share)
-        while at in timeline_agency:
-            at += 1
-        kind[at] = EventKind.PROGRAMME_HANDED_OVER
-        programme[at] = programme_index
-        timeline_agency[at] = agency
-
+    kind, programme, timeline_agency = _kinds(rng, events, setup)
     grant = np.isin(kind, [int(k) for k in STREAM_MIX if k != EventKind.APPROPRIATION_AMENDED])
     # Larger municipalities (by code order, a stand-in) apply a little more often.
     recipient_weights = rng.uniform(0.5, 2.0, len(codes))
@@ -129,9 +104,58 @@ def plan(events: int, seed: int = SEED) -> SyntheticPlan:
         1 + rng.choice(len(codes), size=events, p=recipient_weights / recipient_weights.sum()),
         0,
     ).astype(np.int32)
+    recorded_at_us, effective_day = _times(rng, kind, setup)
+    posting_count, posting_year, amount = _postings(rng, kind, setup, recorded_at_us)
+    return SyntheticPlan(
+        kind=kind,
+        programme=programme,
+        recipient=recipient,
+        recorded_at_us=recorded_at_us,
+        effective_day=effective_day,
+        posting_count=posting_count,
+        posting_year=posting_year,
+        posting_amount_ore=amount,
+        timeline_agency=timeline_agency,
+        recipient_codes=codes,
+    )
 
-    span_us = micros_of(LEDGER_END) - micros_of(LEDGER_START)
-    step_us = span_us // events
+
+def _kinds(
+    rng: np.random.Generator, events: int, setup: int
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint16], dict[int, int]]:
+    """Kind and programme per event; the agency timeline (event index -> agency code)."""
+    kind = np.empty(events, dtype=np.uint8)
+    programme = np.empty(events, dtype=np.uint16)
+    # Set-up: each programme established, then its appropriation for every year.
+    kind[:PROGRAMME_COUNT] = EventKind.PROGRAMME_ESTABLISHED
+    programme[:PROGRAMME_COUNT] = np.arange(PROGRAMME_COUNT)
+    kind[PROGRAMME_COUNT:setup] = EventKind.APPROPRIATION_SET
+    programme[PROGRAMME_COUNT:setup] = np.repeat(
+        np.arange(PROGRAMME_COUNT), LAST_YEAR - FIRST_YEAR + 1
+    )
+    stream_kinds = np.array(list(STREAM_MIX), dtype=np.uint8)
+    shares = np.array(list(STREAM_MIX.values()))
+    kind[setup:] = rng.choice(stream_kinds, size=events - setup, p=shares / shares.sum())
+    # Bigger programmes get more events.
+    weights = np.linspace(2.0, 0.5, PROGRAMME_COUNT)
+    programme[setup:] = rng.choice(PROGRAMME_COUNT, size=events - setup, p=weights / weights.sum())
+    timeline_agency: dict[int, int] = {index: 0 for index in range(PROGRAMME_COUNT)}
+    for share, programme_index, agency in HANDOVERS:
+        at = setup + int((events - setup) * share)
+        while at in timeline_agency:
+            at += 1
+        kind[at] = EventKind.PROGRAMME_HANDED_OVER
+        programme[at] = programme_index
+        timeline_agency[at] = agency
+    return kind, programme, timeline_agency
+
+
+def _times(
+    rng: np.random.Generator, kind: npt.NDArray[np.uint8], setup: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+    """Recorded instants spread over the ledger's span; effective days, some backdated."""
+    events = len(kind)
+    step_us = (micros_of(LEDGER_END) - micros_of(LEDGER_START)) // events
     recorded_at_us = (
         micros_of(LEDGER_START)
         + np.arange(events, dtype=np.int64) * step_us
@@ -145,21 +169,23 @@ def plan(events: int, seed: int = SEED) -> SyntheticPlan:
         backdated, rng.integers(1, BACKDATE_MAX_DAYS + 1, size=events), 0
     ).astype(np.int32)
     effective_day[:setup] = recorded_day[0]
+    return recorded_at_us, effective_day
 
+
+def _postings(
+    rng: np.random.Generator,
+    kind: npt.NDArray[np.uint8],
+    setup: int,
+    recorded_at_us: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int16], npt.NDArray[np.int64]]:
+    """Posting count per event; the year and amount of every posting."""
+    events = len(kind)
     posting_count = np.zeros(events, dtype=np.uint8)
     multi = np.isin(kind, [int(k) for k in MULTI_YEAR_KINDS])
     posting_count[multi] = rng.integers(1, 4, size=int(multi.sum()))
     single = np.isin(kind, [int(k) for k in AMOUNT_RANGE_ORE]) & ~multi
     posting_count[single] = 1
-
-    calendar_year = np.array(
-        [
-            date_of_day(int(day)).year
-            for day in range(int(recorded_day[0]), int(recorded_day[-1]) + 1)
-        ],
-        dtype=np.int16,
-    )[recorded_day - recorded_day[0]]
-    base_year = np.clip(calendar_year, FIRST_YEAR, LAST_YEAR).astype(np.int16)
+    base_year = _calendar_years(recorded_at_us)
     # Appropriations: one per programme-year, in year order.
     base_year[PROGRAMME_COUNT:setup] = np.tile(
         np.arange(FIRST_YEAR, LAST_YEAR + 1), PROGRAMME_COUNT
@@ -170,35 +196,38 @@ def plan(events: int, seed: int = SEED) -> SyntheticPlan:
     )
     look_back = single & (kind != EventKind.APPROPRIATION_SET) & (rng.random(events) < 0.3)
     base_year[look_back] = np.maximum(base_year[look_back] - 1, FIRST_YEAR)
-
     counts = posting_count.astype(np.int64)
-    total = int(counts.sum())
     starts = np.cumsum(counts) - counts
-    within = np.arange(total, dtype=np.int64) - np.repeat(starts, counts)
+    within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
     posting_year = (np.repeat(base_year, counts) + within).astype(np.int16)
+    return posting_count, posting_year, _amounts(rng, np.repeat(kind, counts))
+
+
+def _calendar_years(recorded_at_us: npt.NDArray[np.int64]) -> npt.NDArray[np.int16]:
+    """Each event's recording year, clipped to the ledger's years."""
+    recorded_day = (recorded_at_us // 86_400_000_000).astype(np.int32)
+    first = int(recorded_day[0])
+    years = np.array(
+        [date_of_day(day).year for day in range(first, int(recorded_day[-1]) + 1)],
+        dtype=np.int16,
+    )[recorded_day - first]
+    return np.clip(years, FIRST_YEAR, LAST_YEAR).astype(np.int16)
+
+
+def _amounts(
+    rng: np.random.Generator, posting_kind: npt.NDArray[np.uint8]
+) -> npt.NDArray[np.int64]:
+    """Whole-krona amounts in each kind's range; amendments a third supplements, else cuts."""
     low = np.zeros(256, dtype=np.int64)
     high = np.ones(256, dtype=np.int64)
     for each, (lo, hi) in AMOUNT_RANGE_ORE.items():
         low[each], high[each] = lo, hi
-    posting_kind = np.repeat(kind, counts)
-    amount = (rng.random(total) * (high[posting_kind] - low[posting_kind])).astype(np.int64)
+    span = high[posting_kind] - low[posting_kind]
+    amount = (rng.random(len(posting_kind)) * span).astype(np.int64)
     amount = (low[posting_kind] + amount) // 100 * 100
     signed = np.isin(posting_kind, [EventKind.AWARD_AMENDED, EventKind.APPROPRIATION_AMENDED])
-    # Amendments: a third are supplements, the rest cuts.
     amount[signed] *= np.where(rng.random(int(signed.sum())) < 1 / 3, 1, -1)
-
-    return SyntheticPlan(
-        kind=kind,
-        programme=programme,
-        recipient=recipient,
-        recorded_at_us=recorded_at_us,
-        effective_day=effective_day,
-        posting_count=posting_count,
-        posting_year=posting_year,
-        posting_amount_ore=amount,
-        timeline_agency=timeline_agency,
-        recipient_codes=codes,
-    )
+    return amount
 
 
 def pseudo_hash(position: int, seed: int = SEED) -> str:
