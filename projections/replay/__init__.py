@@ -36,6 +36,7 @@ from projections.replay.layout import (
 from projections.replay.manifest import PartitionMark
 from projections.replay.questions import question_totals
 from projections.replay.questions import rebuild_totals as _rebuild_totals
+from projections.replay.scan import CHUNK_EVENTS
 from projections.replay.store import ReplayStore, ReplayStoreError
 from projections.replay.totals import (
     BaseTotals,
@@ -85,12 +86,12 @@ def totals(
     as_of: AsOf = CURRENT,
     programme_id: str | None = None,
     index: AsOfIndex | None = None,
-    position_sorted: bool = True,
+    position_sorted: bool | None = None,
 ) -> BaseTotals:
     """The base tables of the events a question counts (a programme unknown to `names`: none).
 
-    `position_sorted`: the events are in increasing position order; `index`: an as-of index of
-    these columns (`load_index`), used when it fits the question.
+    `position_sorted`: whether the events are in increasing position order (None: look);
+    `index`: an as-of index of these columns (`load_index`), used when it fits the question.
     """
     programme = None
     if programme_id is not None:
@@ -101,7 +102,9 @@ def totals(
         as_of=as_of,
         programme=programme,
         index=index,
-        position_sorted=position_sorted,
+        position_sorted=columns.is_position_sorted()
+        if position_sorted is None
+        else position_sorted,
     )
 
 
@@ -114,7 +117,7 @@ def balances(
     selection: Selection = EVERYTHING,
     as_of: AsOf = CURRENT,
     index: AsOfIndex | None = None,
-    position_sorted: bool = True,
+    position_sorted: bool | None = None,
 ) -> list[BalanceRow]:
     """The rows of one balance view over these columns, sorted by key, as `balances` shows them.
 
@@ -140,7 +143,7 @@ def every_view(
     selection: Selection = EVERYTHING,
     as_of: AsOf = CURRENT,
     index: AsOfIndex | None = None,
-    position_sorted: bool = True,
+    position_sorted: bool | None = None,
 ) -> Balances:
     """The rows of all three balance views at once (see `balances`)."""
     base = totals(
@@ -182,12 +185,12 @@ def store_balances(
     )
 
 
-def rebuild_totals(store: ReplayStore) -> BaseTotals:
+def rebuild_totals(store: ReplayStore, *, chunk_events: int = CHUNK_EVENTS) -> BaseTotals:
     """Every projection's totals from a position-ordered store (compact it first), in one pass;
     the as-of index of this generation is written beside the columns."""
     assert store.manifest.position_sorted, "compact the store before a rebuild"
     result, index = _rebuild_totals(
-        store.load(), store.dictionaries.names(), store.manifest.generation
+        store.load(), store.dictionaries.names(), store.manifest.generation, chunk_events
     )
     if index is not None:
         index_files.save(index, store.directory)

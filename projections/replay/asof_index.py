@@ -35,6 +35,9 @@ Flags = npt.NDArray[np.bool_]
 
 # Grant-years later appends may bring (applications look ahead) while the index still answers.
 LATER_YEARS_HEADROOM = 2
+# A running total of the sums is kept at every this many chunk boundaries; a question adds at
+# most this many chunks' own sums to one.
+SNAPSHOT_CHUNKS = 8
 
 
 @dataclass(frozen=True)
@@ -77,16 +80,29 @@ class ChunkZones:
 
 @dataclass(frozen=True)
 class CumulativeSums:
-    """Sums of every chunk before each boundary, for every bin some chunk reached."""
+    """Sums of every chunk before each boundary, for every bin some chunk reached.
+
+    Kept as a running total every SNAPSHOT_CHUNKS boundaries plus each chunk's own sums: a bin's
+    money moves during a few chunks only, so this is a fraction of a total at every boundary.
+    """
 
     bins: I64  # sorted
     first_chunk: npt.NDArray[np.int32]  # the chunk that first reached each bin
-    at_boundary: I64  # [boundary 0 .. chunks, bin]
+    snapshots: I64  # [boundary // SNAPSHOT_CHUNKS, bin]: running totals
+    chunk_offsets: I64  # chunk k's sums are entries chunk_offsets[k] .. chunk_offsets[k + 1]
+    chunk_columns: npt.NDArray[np.int32]  # which bin (its column in `bins`)
+    chunk_sums: I64
 
     def before(self, boundary: int) -> BinSums:
         """Sums of the chunks before `boundary`, for the bins they reached."""
+        snapshot = boundary // SNAPSHOT_CHUNKS
+        totals = np.array(self.snapshots[snapshot])
+        since = slice(
+            int(self.chunk_offsets[snapshot * SNAPSHOT_CHUNKS]), int(self.chunk_offsets[boundary])
+        )
+        np.add.at(totals, self.chunk_columns[since], self.chunk_sums[since])
         reached = self.first_chunk < boundary
-        return BinSums(self.bins[reached], np.asarray(self.at_boundary[boundary])[reached])
+        return BinSums(self.bins[reached], totals[reached])
 
 
 @dataclass(frozen=True)
@@ -171,21 +187,33 @@ def _zones(events: EventColumns, windows: list[EventWindow]) -> ChunkZones:
 
 
 def _cumulative(parts: list[BinSums], size: int) -> CumulativeSums:
-    """Running sums at every chunk boundary, over the bins any chunk reached."""
+    """The chunks' sums over the bins any chunk reached, with running totals now and then."""
     reached = np.zeros(size, dtype=np.bool_)
     for part in parts:
         reached[part.bins] = True
     bins = np.flatnonzero(reached).astype(np.int64)
     column_of_bin = np.zeros(size, dtype=np.int32)
     column_of_bin[bins] = np.arange(len(bins), dtype=np.int32)
+    columns = [column_of_bin[part.bins] for part in parts]
     first_chunk = np.full(len(bins), len(parts), dtype=np.int32)
-    at_boundary = np.zeros((len(parts) + 1, len(bins)), dtype=np.int64)
+    for chunk in reversed(range(len(parts))):
+        first_chunk[columns[chunk]] = chunk
+    snapshots = np.zeros((len(parts) // SNAPSHOT_CHUNKS + 1, len(bins)), dtype=np.int64)
+    running = np.zeros(len(bins), dtype=np.int64)
     for chunk, part in enumerate(parts):
-        columns = column_of_bin[part.bins]
-        at_boundary[chunk + 1] = at_boundary[chunk]
-        at_boundary[chunk + 1, columns] += part.sums
-        first_chunk[columns] = np.minimum(first_chunk[columns], chunk)
-    return CumulativeSums(bins, first_chunk, at_boundary)
+        running[columns[chunk]] += part.sums
+        if (chunk + 1) % SNAPSHOT_CHUNKS == 0:
+            snapshots[(chunk + 1) // SNAPSHOT_CHUNKS] = running
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(part) for part in parts])
+    return CumulativeSums(
+        bins,
+        first_chunk,
+        snapshots,
+        offsets,
+        np.concatenate(columns) if columns else np.empty(0, dtype=np.int32),
+        np.concatenate([part.sums for part in parts]) if parts else np.empty(0, dtype=np.int64),
+    )
 
 
 # --------------------------------------------------------------------------- questions

@@ -10,7 +10,7 @@ from projections.domain.asof import CURRENT, AsOf
 from projections.replay import asof_index
 from projections.replay.asof_index import AsOfIndex
 from projections.replay.columns import CodeNames, ReplayColumns
-from projections.replay.scan import QuestionSums, scanned_sums
+from projections.replay.scan import CHUNK_EVENTS, QuestionSums, scanned_sums
 from projections.replay.totals import (
     BaseTotals,
     KnownTimeline,
@@ -53,11 +53,11 @@ def question_totals(
 
 
 def rebuild_totals(
-    columns: ReplayColumns, names: CodeNames, generation: int
+    columns: ReplayColumns, names: CodeNames, generation: int, chunk_events: int = CHUNK_EVENTS
 ) -> tuple[BaseTotals, AsOfIndex | None]:
     """Every event's totals (days folded per agency period) and the as-of index, in one pass
     over a position-ordered store."""
-    index = asof_index.build(columns, names, generation)
+    index = asof_index.build(columns, names, generation, chunk_events=chunk_events)
     timeline = known_timeline(columns.timeline, CURRENT, None)
     if index is None:
         empty = scanned_sums(

@@ -1,6 +1,7 @@
 """The replay store: exactly-once appends, crash-torn tails, digests, compaction, verification."""
 
 import os
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,12 @@ from projections.replay import (
     ReplayColumns,
     ReplayStore,
     ReplayStoreError,
+    balances,
+    load_index,
+    rebuild_totals,
     verify_store,
 )
+from projections.replay.asof_index import SNAPSHOT_CHUNKS
 from projections.replay.layout import EVENT_BYTES, POSTING_BYTES, column_file
 from schemas.envelope import Checkpoint
 from tests.ledgers.balances_each_way import columns_of
@@ -193,3 +198,33 @@ def test_as_of_a_position_beyond_the_store_is_refused(
     with pytest.raises(LedgerError) as refusal:
         replay_balances(store, View.PROGRAMME_YEAR, Selection(), AsOf(at_position=5_000))
     assert refusal.value.field == "--at-position"
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        AsOf(),
+        AsOf(at_position=333),
+        AsOf(as_of_date=date(2024, 6, 30)),
+        AsOf(as_known_at=datetime(2030, 1, 1, tzinfo=UTC), as_of_date=date(2029, 12, 31)),
+    ],
+)
+def test_the_as_of_index_on_disk_answers_like_a_scan(
+    tmp_path: Path, envelopes: list[dict[str, object]], as_of: AsOf
+) -> None:
+    """After a rebuild wrote its index (tiny chunks here), questions through the loaded index
+    give what scanning the columns gives, in every view."""
+    store = ReplayStore(tmp_path, durable=False)
+    columns, dictionaries = columns_of(envelopes)
+    with store.writing():
+        store.rewrite(
+            columns, dictionaries=dictionaries, max_position_hash=None, topic=None, partitions={}
+        )
+        rebuild_totals(store, chunk_events=16)
+    index = load_index(store)
+    assert index is not None and index.zones.count > SNAPSHOT_CHUNKS
+    loaded, names = store.load(), store.dictionaries.names()
+    today = date(2026, 1, 1)
+    for view in View:
+        scanned = balances(loaded, names, view, today=today, as_of=as_of)
+        assert balances(loaded, names, view, today=today, as_of=as_of, index=index) == scanned
