@@ -36,6 +36,7 @@ from projections.replay.layout import (
 from projections.replay.manifest import PartitionMark
 from projections.replay.questions import question_totals
 from projections.replay.questions import rebuild_totals as _rebuild_totals
+from projections.replay.range_sums import EVERY_SUM, Wanted
 from projections.replay.scan import CHUNK_EVENTS
 from projections.replay.store import ReplayStore, ReplayStoreError
 from projections.replay.totals import (
@@ -47,6 +48,15 @@ from projections.replay.totals import (
 )
 from projections.replay.verify import Verification, check_chain, verify_store
 from projections.replay.views import balances_from_totals
+
+# The sums each view is made of: recipient- and programme-years come from the grant bins, the
+# agency split from the period bins.
+WANTED_BY_VIEW: dict[View | None, Wanted] = {
+    View.RECIPIENT_YEAR: Wanted(grants=True, periods=False),
+    View.PROGRAMME_YEAR: Wanted(grants=True, periods=False),
+    View.AGENCY_YEAR: Wanted(grants=False, periods=True),
+}
+assert set(WANTED_BY_VIEW) == set(View), "every view says which sums it needs"
 
 __all__ = [
     "HASH_PREFIX_HEX_CHARS",
@@ -87,8 +97,10 @@ def totals(
     programme_id: str | None = None,
     index: AsOfIndex | None = None,
     position_sorted: bool | None = None,
+    view: View | None = None,
 ) -> BaseTotals:
-    """The base tables of the events a question counts (a programme unknown to `names`: none).
+    """The base tables of the events a question counts (a programme unknown to `names`: none);
+    with a `view`, only the sums that view needs.
 
     `position_sorted`: whether the events are in increasing position order (None: look);
     `index`: an as-of index of these columns (`load_index`), used when it fits the question.
@@ -105,6 +117,7 @@ def totals(
         position_sorted=columns.is_position_sorted()
         if position_sorted is None
         else position_sorted,
+        wanted=WANTED_BY_VIEW.get(view, EVERY_SUM),
     )
 
 
@@ -130,6 +143,7 @@ def balances(
         programme_id=selection.programme_id,
         index=index,
         position_sorted=position_sorted,
+        view=view,
     )
     rows = balances_from_totals(base, today=today, as_of=as_of, selection=selection, only=view)
     return list(rows.view(view))

@@ -26,8 +26,15 @@ from projections.replay.columns import CodeNames, ReplayColumns
 from projections.replay.counting import Counted, EventWindow, counted
 from projections.replay.key_spaces import PairIndex, YearSpan
 from projections.replay.layout import EventColumns, TimelineColumns
-from projections.replay.range_sums import Accumulators, KeyTables, add_postings
-from projections.replay.scan import CHUNK_EVENTS, QuestionSums, chunk_windows, pair_flags
+from projections.replay.range_sums import (
+    EVERY_SUM,
+    Accumulators,
+    KeyTables,
+    QuestionSums,
+    Wanted,
+    add_postings,
+)
+from projections.replay.scan import CHUNK_EVENTS, chunk_windows, pair_flags
 from projections.replay.totals import known_entries
 
 I64 = npt.NDArray[np.int64]
@@ -147,8 +154,10 @@ def build(
     period_parts: list[BinSums] = []
     for window in windows:
         add_postings(events, columns.postings, Counted(window, None), keys, into)
-        grant_parts.append(into.grants.take())
-        period_parts.append(into.periods.take())
+        chunk = into.take(keys)
+        assert chunk.grants is not None and chunk.periods is not None
+        grant_parts.append(chunk.grants)
+        period_parts.append(chunk.periods)
     return AsOfIndex(
         generation,
         len(events),
@@ -220,7 +229,11 @@ def _cumulative(parts: list[BinSums], size: int) -> CumulativeSums:
 
 
 def indexed_sums(
-    columns: ReplayColumns, index: AsOfIndex, as_of: AsOf, programme: int | None
+    columns: ReplayColumns,
+    index: AsOfIndex,
+    as_of: AsOf,
+    programme: int | None,
+    wanted: Wanted = EVERY_SUM,
 ) -> QuestionSums | None:
     """The counted sums via the index, or None when it cannot answer (then: scan everything)."""
     if not _still_valid(columns, index, as_of):
@@ -236,9 +249,11 @@ def indexed_sums(
             clamp_days=True,
         )
     leading, stop = index.zones.leading_and_stop(as_of)
-    into = Accumulators.for_keys(keys)
-    into.grants.add_sums(index.grants.before(leading))
-    into.periods.add_sums(index.periods.before(leading))
+    into = Accumulators.for_keys(keys, wanted)
+    if into.grants is not None:
+        into.grants.add_sums(index.grants.before(leading))
+    if into.periods is not None:
+        into.periods.add_sums(index.periods.before(leading))
     straddled = EventWindow.of(
         events,
         leading * index.chunk_events,
@@ -249,7 +264,7 @@ def indexed_sums(
         if window.stop > window.start:
             question = counted(events, window, as_of, programme, position_sorted=True)
             add_postings(events, columns.postings, question, keys, into)
-    return QuestionSums(keys, into.grants.take(), into.periods.take())
+    return into.take(keys)
 
 
 def _still_valid(columns: ReplayColumns, index: AsOfIndex, as_of: AsOf) -> bool:

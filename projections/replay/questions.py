@@ -10,16 +10,9 @@ from projections.domain.asof import CURRENT, AsOf
 from projections.replay import asof_index
 from projections.replay.asof_index import AsOfIndex
 from projections.replay.columns import CodeNames, ReplayColumns
-from projections.replay.scan import CHUNK_EVENTS, QuestionSums, scanned_sums
-from projections.replay.totals import (
-    BaseTotals,
-    KnownTimeline,
-    known_entries,
-    known_timeline,
-    only_programme,
-    programme_days,
-    recipient_and_programme_years,
-)
+from projections.replay.range_sums import EVERY_SUM, Wanted
+from projections.replay.scan import CHUNK_EVENTS, scanned_sums
+from projections.replay.totals import BaseTotals, known_entries, known_timeline
 
 
 def question_totals(
@@ -30,6 +23,7 @@ def question_totals(
     programme: int | None = None,
     index: AsOfIndex | None = None,
     position_sorted: bool = True,
+    wanted: Wanted = EVERY_SUM,
 ) -> BaseTotals:
     """Totals of the events the question counts, and the timeline entries it knows of.
 
@@ -38,7 +32,7 @@ def question_totals(
     """
     sums = None
     if index is not None and position_sorted:
-        sums = asof_index.indexed_sums(columns, index, as_of, programme)
+        sums = asof_index.indexed_sums(columns, index, as_of, programme, wanted)
     if sums is None:
         sums = scanned_sums(
             columns,
@@ -47,9 +41,10 @@ def question_totals(
             programme,
             timeline=columns.timeline.rows(known_entries(columns.timeline, as_of)),
             position_sorted=position_sorted,
+            wanted=wanted,
         )
-    totals = totals_of(sums, names, known_timeline(columns.timeline, as_of, programme))
-    return totals if programme is None else only_programme(totals, programme)
+    timeline = known_timeline(columns.timeline, as_of, programme)
+    return BaseTotals(sums, names, timeline, programme=programme)
 
 
 def rebuild_totals(
@@ -63,23 +58,6 @@ def rebuild_totals(
         empty = scanned_sums(
             columns, names, CURRENT, None, timeline=columns.timeline, position_sorted=True
         )
-        return totals_of(empty, names, timeline), None
-    return totals_of(index.totals(), names, timeline, folded=True), index
-
-
-def totals_of(
-    sums: QuestionSums, names: CodeNames, timeline: KnownTimeline, *, folded: bool = False
-) -> BaseTotals:
-    """Bin sums turned into the base tables."""
-    keys = sums.keys
-    recipient_year, programme_year = recipient_and_programme_years(
-        sums.grants, keys.grant_space, keys.pairs, names
-    )
-    return BaseTotals(
-        recipient_year,
-        programme_year,
-        programme_days(sums.periods, keys.period_space, keys.periods, names),
-        timeline,
-        names,
-        dict(keys.periods.folded_before) if folded else {},
-    )
+        return BaseTotals(empty, names, timeline), None
+    folded = dict(index.keys.periods.folded_before)
+    return BaseTotals(index.totals(), names, timeline, folded_before=folded), index

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from projections.replay.accumulators import DenseSums
+from projections.replay.accumulators import BinSums, DenseSums
 from projections.replay.agency_periods import AgencyPeriods
 from projections.replay.counting import Counted
 from projections.replay.key_spaces import (
@@ -49,17 +49,49 @@ class KeyTables:
         return KeySpace(self.periods.count, self.years)
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """Which sums a question needs: grant bins (recipient- and programme-years), period bins
+    (the agency split), or both."""
+
+    grants: bool = True
+    periods: bool = True
+
+
+EVERY_SUM = Wanted()
+
+
 @dataclass
 class Accumulators:
-    """One dense accumulator per key space, reused across the ranges of a pass."""
+    """One dense accumulator per key space wanted, reused across the ranges of a pass."""
 
-    grants: DenseSums
-    periods: DenseSums
+    grants: DenseSums | None
+    periods: DenseSums | None
 
     @classmethod
-    def for_keys(cls, keys: KeyTables) -> Accumulators:
+    def for_keys(cls, keys: KeyTables, wanted: Wanted = EVERY_SUM) -> Accumulators:
         """Sized for these key tables."""
-        return cls(DenseSums(keys.grant_space.size), DenseSums(keys.period_space.size))
+        return cls(
+            DenseSums(keys.grant_space.size) if wanted.grants else None,
+            DenseSums(keys.period_space.size) if wanted.periods else None,
+        )
+
+    def take(self, keys: KeyTables) -> QuestionSums:
+        """What was accumulated; the accumulators are empty again afterwards."""
+        return QuestionSums(
+            keys,
+            None if self.grants is None else self.grants.take(),
+            None if self.periods is None else self.periods.take(),
+        )
+
+
+@dataclass(frozen=True)
+class QuestionSums:
+    """What a pass counted: grant bins and period bins (None: not wanted), and their key tables."""
+
+    keys: KeyTables
+    grants: BinSums | None
+    periods: BinSums | None
 
 
 def add_postings(
@@ -93,16 +125,19 @@ def add_postings(
     if len(amounts) == 0:
         return
     measure = MEASURE_SLOT_OF_KIND[kind]
-    grant_keys = _pair_keys(keys.pairs, programme, recipient)
-    grant_keys += measure
-    period_keys = keys.periods.keys(programme.astype(np.intp), day, clamp=keys.clamp_days)
-    period_keys += measure
+    event_keys = []
+    if into.grants is not None:
+        event_keys.append(_pair_keys(keys.pairs, programme, recipient) + measure)
+    if into.periods is not None:
+        periods = keys.periods.keys(programme.astype(np.intp), day, clamp=keys.clamp_days)
+        event_keys.append(periods + measure)
     # One repeat for both key columns: its cost is per element, not per byte.
-    repeated = np.repeat(np.column_stack((grant_keys, period_keys)), counts, axis=0)
+    repeated = np.repeat(np.column_stack(event_keys), counts, axis=0)
     year_part = years.astype(np.intp)
     year_part *= MEASURE_SLOTS
-    into.grants.add(repeated[:, 0] + year_part, amounts)
-    into.periods.add(repeated[:, 1] + year_part, amounts)
+    wanted = [a for a in (into.grants, into.periods) if a is not None]
+    for column, accumulator in enumerate(wanted):
+        accumulator.add(repeated[:, column] + year_part, amounts)
 
 
 def _pair_keys(pairs: PairIndex, programme: npt.NDArray[Any], recipient: npt.NDArray[Any]) -> Keys:

@@ -6,32 +6,27 @@ a test), and for questions the as-of index cannot answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 
 from projections.domain.asof import AsOf
-from projections.replay.accumulators import BinSums
 from projections.replay.agency_periods import DaySpan, agency_periods
 from projections.replay.columns import CodeNames, ReplayColumns
 from projections.replay.counting import EventWindow, counted
 from projections.replay.key_spaces import PairIndex, YearSpan
 from projections.replay.layout import EventColumns, TimelineColumns
-from projections.replay.range_sums import Accumulators, KeyTables, add_postings
+from projections.replay.range_sums import (
+    EVERY_SUM,
+    Accumulators,
+    KeyTables,
+    QuestionSums,
+    Wanted,
+    add_postings,
+)
 
 # Events per chunk of a pass: the temporaries of one chunk (about 40 bytes per event) stay in
 # the CPU caches' reach, and the as-of index keeps a boundary every chunk.
 CHUNK_EVENTS = 1 << 18
-
-
-@dataclass(frozen=True)
-class QuestionSums:
-    """What a question counted: grant bins and period bins, and the key tables behind them."""
-
-    keys: KeyTables
-    grants: BinSums
-    periods: BinSums
 
 
 def chunk_windows(events: EventColumns, chunk_events: int = CHUNK_EVENTS) -> list[EventWindow]:
@@ -74,6 +69,7 @@ def scanned_sums(
     *,
     timeline: TimelineColumns,
     position_sorted: bool,
+    wanted: Wanted = EVERY_SUM,
 ) -> QuestionSums:
     """Every chunk scanned; agency periods from the timeline entries the question knows."""
     events = columns.events
@@ -87,8 +83,8 @@ def scanned_sums(
         else DaySpan(0, 1)
     )
     keys = KeyTables(pairs, agency_periods(timeline, len(names.programmes), days, years), years)
-    into = Accumulators.for_keys(keys)
+    into = Accumulators.for_keys(keys, wanted)
     for window in windows:
         question = counted(events, window, as_of, programme, position_sorted=position_sorted)
         add_postings(events, columns.postings, question, keys, into)
-    return QuestionSums(keys, into.grants.take(), into.periods.take())
+    return into.take(keys)

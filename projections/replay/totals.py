@@ -8,6 +8,7 @@ the names, which is the order of the read store's primary keys.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +20,7 @@ from projections.replay.agency_periods import AgencyPeriods
 from projections.replay.columns import CodeNames
 from projections.replay.key_spaces import MEASURE_SLOTS, KeySpace, PairIndex, name_ranks
 from projections.replay.layout import TimelineColumns
+from projections.replay.range_sums import QuestionSums
 
 I64 = npt.NDArray[np.int64]
 Flags = npt.NDArray[np.bool_]
@@ -78,18 +80,63 @@ class KnownTimeline:
     agency: I64
 
 
-@dataclass(frozen=True)
 class BaseTotals:
-    """Everything the three balance views are made of."""
+    """Everything the three balance views are made of: each table made from the question's bin
+    sums when first asked for (an agency-year question never makes the recipient-year rows)."""
 
-    recipient_year: RecipientYearTotals
-    programme_year: ProgrammeYearTotals
-    programme_day: ProgrammeDayTotals
-    timeline: KnownTimeline
-    names: CodeNames
-    # Programme code -> first effective day kept apart in programme_day (days before it are
-    # folded into period rows); only after a rebuild, for the read store's guard.
-    folded_before: dict[int, int]
+    def __init__(
+        self,
+        sums: QuestionSums,
+        names: CodeNames,
+        timeline: KnownTimeline,
+        *,
+        programme: int | None = None,
+        folded_before: dict[int, int] | None = None,
+    ) -> None:
+        self.sums = sums
+        self.names = names
+        self.timeline = timeline
+        # Only this programme's rows (a code), or every programme's.
+        self.programme = programme
+        # Programme code -> first effective day kept apart in programme_day (days before it are
+        # folded into period rows); only after a rebuild, for the read store's guard.
+        self.folded_before = folded_before or {}
+
+    @cached_property
+    def _grant_tables(self) -> tuple[RecipientYearTotals, ProgrammeYearTotals]:
+        grants = self.sums.grants
+        assert grants is not None, "this question's sums have no grant bins"
+        keys = self.sums.keys
+        recipient_year, programme_year = recipient_and_programme_years(
+            grants, keys.grant_space, keys.pairs, self.names
+        )
+        if self.programme is None:
+            return recipient_year, programme_year
+        return (
+            RecipientYearTotals(*_rows(recipient_year, recipient_year.programme == self.programme)),
+            ProgrammeYearTotals(*_rows(programme_year, programme_year.programme == self.programme)),
+        )
+
+    @property
+    def recipient_year(self) -> RecipientYearTotals:
+        """Per programme, recipient and grant-year."""
+        return self._grant_tables[0]
+
+    @property
+    def programme_year(self) -> ProgrammeYearTotals:
+        """Per programme and grant-year."""
+        return self._grant_tables[1]
+
+    @cached_property
+    def programme_day(self) -> ProgrammeDayTotals:
+        """Per programme, grant-year and (period's first) effective day."""
+        periods = self.sums.periods
+        assert periods is not None, "this question's sums have no period bins"
+        keys = self.sums.keys
+        days = programme_days(periods, keys.period_space, keys.periods, self.names)
+        if self.programme is None:
+            return days
+        return ProgrammeDayTotals(*_rows(days, days.programme == self.programme))
 
 
 def known_entries(timeline: TimelineColumns, as_of: AsOf) -> Flags:
@@ -223,19 +270,6 @@ def programme_days(
         rows.year[order],
         day[order],
         *(rows.sums[order, measure] for measure in DAY_MEASURES),
-    )
-
-
-def only_programme(totals: BaseTotals, programme: int) -> BaseTotals:
-    """The totals of one programme (the known timeline is already filtered by the question)."""
-    ry, py, pd = totals.recipient_year, totals.programme_year, totals.programme_day
-    return BaseTotals(
-        RecipientYearTotals(*_rows(ry, ry.programme == programme)),
-        ProgrammeYearTotals(*_rows(py, py.programme == programme)),
-        ProgrammeDayTotals(*_rows(pd, pd.programme == programme)),
-        totals.timeline,
-        totals.names,
-        totals.folded_before,
     )
 
 

@@ -18,6 +18,7 @@ from projections.replay import (
     ReplayStore,
     ReplayStoreError,
     balances,
+    every_view,
     load_index,
     rebuild_totals,
     verify_store,
@@ -212,8 +213,8 @@ def test_as_of_a_position_beyond_the_store_is_refused(
 def test_the_as_of_index_on_disk_answers_like_a_scan(
     tmp_path: Path, envelopes: list[dict[str, object]], as_of: AsOf
 ) -> None:
-    """After a rebuild wrote its index (tiny chunks here), questions through the loaded index
-    give what scanning the columns gives, in every view."""
+    """After a rebuild wrote its index (tiny chunks here), one view's questions through the
+    loaded index give what scanning the columns for all three views gives."""
     store = ReplayStore(tmp_path, durable=False)
     columns, dictionaries = columns_of(envelopes)
     with store.writing():
@@ -225,6 +226,7 @@ def test_the_as_of_index_on_disk_answers_like_a_scan(
     assert index is not None and index.zones.count > SNAPSHOT_CHUNKS
     loaded, names = store.load(), store.dictionaries.names()
     today = date(2026, 1, 1)
+    scanned = every_view(loaded, names, today=today, as_of=as_of)
     for view in View:
-        scanned = balances(loaded, names, view, today=today, as_of=as_of)
-        assert balances(loaded, names, view, today=today, as_of=as_of, index=index) == scanned
+        indexed = balances(loaded, names, view, today=today, as_of=as_of, index=index)
+        assert indexed == list(scanned.view(view))
