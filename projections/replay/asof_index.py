@@ -34,7 +34,7 @@ from projections.replay.range_sums import (
     Wanted,
     add_postings,
 )
-from projections.replay.scan import CHUNK_EVENTS, chunk_windows, pair_flags
+from projections.replay.scan import CHUNK_EVENTS, chunk_windows, mark_pairs, pair_flags
 from projections.replay.totals import known_entries
 
 I64 = npt.NDArray[np.int64]
@@ -140,10 +140,10 @@ def build(
     if len(events) == 0:
         return None
     windows = chunk_windows(events, chunk_events)
-    zones = _zones(events, windows)
+    seen = pair_flags(names)
+    zones = _zones_marking_pairs(events, windows, names, seen)
     years = YearSpan.of(columns.postings.year, later_years=LATER_YEARS_HEADROOM)
-    recipients = max(len(names.recipients), 1)
-    pairs = PairIndex.of_flags(pair_flags(events, windows, names), recipients, names, years)
+    pairs = PairIndex.of_flags(seen, max(len(names.recipients), 1), names, years)
     days = DaySpan.between(int(zones.day_min.min()), int(zones.day_max.max()))
     programme_count = len(names.programmes)
     latest = latest_days(events, programme_count, chunk_events, zones.day_max, days)
@@ -170,12 +170,19 @@ def build(
     )
 
 
-def _zones(events: EventColumns, windows: list[EventWindow]) -> ChunkZones:
-    """Per chunk the range of each as-of dimension (positions ascend: first and last)."""
+def _zones_marking_pairs(
+    events: EventColumns,
+    windows: list[EventWindow],
+    names: CodeNames,
+    seen: npt.NDArray[np.bool_],
+) -> ChunkZones:
+    """Per chunk the range of each as-of dimension (positions ascend: first and last); in the
+    same read of the chunk, its (programme, recipient) pairs flagged in `seen`."""
     columns: tuple[npt.NDArray[Any], ...] = (events.effective_day, events.recorded_at_us)
     lows: list[list[int]] = [[], []]
     highs: list[list[int]] = [[], []]
     for window in windows:
+        mark_pairs(seen, events, window, names)
         for column, low, high in zip(columns, lows, highs, strict=True):
             values = column[window.events]
             low.append(int(values.min()))

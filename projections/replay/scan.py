@@ -47,18 +47,23 @@ def chunk_windows(events: EventColumns, chunk_events: int = CHUNK_EVENTS) -> lis
     ]
 
 
-def pair_flags(
-    events: EventColumns, windows: list[EventWindow], names: CodeNames
-) -> npt.NDArray[np.bool_]:
-    """A flag per (programme, recipient) code pair: True when some event has it."""
-    recipient_codes = max(len(names.recipients), 1)
-    seen = np.zeros(max(len(names.programmes), 1) * recipient_codes, dtype=np.bool_)
-    for window in windows:
-        flat = events.programme[window.events].astype(np.intp)
-        flat *= recipient_codes
-        flat += events.recipient[window.events]
-        seen[flat] = True
-    return seen
+def pair_flags(names: CodeNames) -> npt.NDArray[np.bool_]:
+    """A flag per (programme, recipient) code pair, none set yet (see `mark_pairs`)."""
+    return np.zeros(max(len(names.programmes), 1) * _recipient_codes(names), dtype=np.bool_)
+
+
+def mark_pairs(
+    seen: npt.NDArray[np.bool_], events: EventColumns, window: EventWindow, names: CodeNames
+) -> None:
+    """Flag the (programme, recipient) pairs of the window's events."""
+    flat = events.programme[window.events].astype(np.intp)
+    flat *= _recipient_codes(names)
+    flat += events.recipient[window.events]
+    seen[flat] = True
+
+
+def _recipient_codes(names: CodeNames) -> int:
+    return max(len(names.recipients), 1)
 
 
 def scanned_sums(
@@ -75,8 +80,10 @@ def scanned_sums(
     events = columns.events
     windows = chunk_windows(events)
     years = YearSpan.of(columns.postings.year)
-    recipients = max(len(names.recipients), 1)
-    pairs = PairIndex.of_flags(pair_flags(events, windows, names), recipients, names, years)
+    seen = pair_flags(names)
+    for window in windows:
+        mark_pairs(seen, events, window, names)
+    pairs = PairIndex.of_flags(seen, _recipient_codes(names), names, years)
     days = (
         DaySpan.between(int(events.effective_day.min()), int(events.effective_day.max()))
         if len(events)
