@@ -20,7 +20,7 @@ import numpy as np
 
 from ledger.domain.errors import LedgerError
 from projections.replay.columns import Dictionaries, ReplayColumns
-from projections.replay.layout import COLUMNS, EVENTS, TABLES, ColumnTable, column_file
+from projections.replay.layout import COLUMNS, EVENTS, TABLES, Array, ColumnTable, column_file
 from projections.replay.manifest import MANIFEST_FILE, Manifest, PartitionMark, write_atomically
 
 LOCK_FILE = "writer.lock"
@@ -47,6 +47,7 @@ class ReplayStore:
         )
         self._stored: np.ndarray[Any, np.dtype[np.bool_]] | None = None
         self._lock_handle: Any = None
+        self._maps: dict[tuple[str, int], Array] = {}
 
     # ----------------------------------------------------------------- opening
 
@@ -118,25 +119,35 @@ class ReplayStore:
         raise AssertionError("unreachable")
 
     def _load(self) -> ReplayColumns:
-        # Plain ndarray views of the maps: np.memmap's subclass hooks run on every slice and
-        # result, which costs more than the arithmetic on small chunks.
         tables: list[ColumnTable] = []
         for name, table in TABLES.items():
             rows = self.manifest.rows[name]
             tables.append(
                 table(
                     **{
-                        column: np.memmap(
-                            self.path_of(name, column), dtype=dtype, mode="r", shape=(rows,)
-                        ).view(np.ndarray)
-                        if rows
-                        else np.empty(0, dtype=dtype)
+                        column: self._mapped(name, column, dtype, rows)
                         for column, dtype in table.dtypes().items()
                     }
                 )
             )
         events, postings, timeline = tables
         return ReplayColumns(events, postings, timeline)  # type: ignore[arg-type]
+
+    def _mapped(self, table: str, column: str, dtype: np.dtype[Any], rows: int) -> Array:
+        """A column file's first `rows` rows, mapped read-only; one map per file and length, so
+        verifying and replaying a store touch its pages once."""
+        if rows == 0:
+            return np.empty(0, dtype=dtype)
+        path = self.path_of(table, column)
+        key = (path.name, rows)
+        mapped = self._maps.get(key)
+        if mapped is None:
+            # A plain ndarray view: np.memmap's subclass hooks would run on every slice and
+            # result, which costs more than the arithmetic on small chunks.
+            mapped = np.memmap(path, dtype=dtype, mode="r", shape=(rows,)).view(np.ndarray)
+            self._maps = {k: v for k, v in self._maps.items() if k[0] != path.name}
+            self._maps[key] = mapped
+        return mapped
 
     def digest_problems(self) -> list[str]:
         """Column files whose bytes do not match the manifest's CRC-32C (empty: all match)."""
@@ -153,8 +164,7 @@ class ReplayStore:
                     problems.append(f"{path.name}: shorter than the {rows} rows counted")
                     continue
                 else:
-                    mapped = np.memmap(path, dtype=np.uint8, mode="r", shape=(expected_bytes,))
-                    actual = crc32c.crc32c(mapped.data)
+                    actual = crc32c.crc32c(self._mapped(table, column, dtype, rows).data)
                 if actual != self.manifest.crc32c.get(key):
                     problems.append(
                         f"{path.name}: CRC-32C {actual} != manifest {self.manifest.crc32c.get(key)}"
@@ -300,6 +310,7 @@ class ReplayStore:
         self.manifest = new
         self.dictionaries = dictionaries
         self._stored = None
+        self._maps = {}  # of the old generation's files, deleted below
         for name, stored_columns in COLUMNS.items():
             for column in stored_columns:
                 self.path_of(name, column, old.generation).unlink(missing_ok=True)
