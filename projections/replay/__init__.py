@@ -136,16 +136,16 @@ def balances(
 
     `today` is the "now" of the programme-year view's agency (at year end, or today).
     """
-    base = totals(
+    rows = every_view(
         columns,
         names,
+        today=today,
+        selection=selection,
         as_of=as_of,
-        programme_id=selection.programme_id,
         index=index,
         position_sorted=position_sorted,
-        view=view,
+        only=view,
     )
-    rows = balances_from_totals(base, today=today, as_of=as_of, selection=selection, only=view)
     return list(rows.view(view))
 
 
@@ -158,8 +158,9 @@ def every_view(
     as_of: AsOf = CURRENT,
     index: AsOfIndex | None = None,
     position_sorted: bool | None = None,
+    only: View | None = None,
 ) -> Balances:
-    """The rows of all three balance views at once (see `balances`)."""
+    """The rows of all three balance views (of `only` one, the others left empty)."""
     base = totals(
         columns,
         names,
@@ -167,8 +168,9 @@ def every_view(
         programme_id=selection.programme_id,
         index=index,
         position_sorted=position_sorted,
+        view=only,
     )
-    return balances_from_totals(base, today=today, as_of=as_of, selection=selection)
+    return balances_from_totals(base, today=today, as_of=as_of, selection=selection, only=only)
 
 
 def load_index(store: ReplayStore) -> AsOfIndex | None:
