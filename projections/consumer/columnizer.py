@@ -6,6 +6,7 @@ prefixes are converted for all messages at once with numpy when the columns are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -47,13 +48,13 @@ class Columnizer:
         self.amounts: list[int] = []
         self.timeline: list[tuple[int, int, int]] = []  # event row, programme code, agency code
         self.newest: tuple[int, str] | None = None
-        self.add = self._adder()
+        self.add: Callable[[bytes], int] = self._adder()
 
     def __len__(self) -> int:
         return len(self.positions)
 
-    def _adder(self) -> Any:
-        # Everything the hot loop touches is bound to a local name once, here.
+    def _adder(self) -> Callable[[bytes], int]:
+        """`add(envelope bytes) -> position`, with everything it touches bound once, here."""
         loads = orjson.loads
         kind_of = EVENT_KIND_BY_TYPE.get
         other = int(EventKind.OTHER)
