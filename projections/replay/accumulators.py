@@ -16,7 +16,7 @@ import numpy.typing as npt
 I64 = npt.NDArray[np.int64]
 
 # Dense accumulators are allocated once per pass: an int64 sum and a flag per bin. Above this
-# many bins (160 MiB of sums) a key space is too large for this engine and it stops loudly.
+# many bins (160 MiB of sums) a key space gets a sparse accumulator instead (sorting, slower).
 DENSE_BINS_MAX = 20 * 1024 * 1024
 
 
@@ -65,3 +65,37 @@ class DenseSums:
         self.sums[present] = 0
         self.touched[present] = False
         return result
+
+
+class SparseSums:
+    """The same as DenseSums for key spaces too large for an array per bin: the added bins are
+    kept and grouped by sorting when taken."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._bins: list[npt.NDArray[np.intp]] = []
+        self._amounts: list[npt.NDArray[Any]] = []
+
+    def add(self, bins: npt.NDArray[np.intp], amounts: npt.NDArray[Any]) -> None:
+        """Accumulate amounts per bin."""
+        self._bins.append(bins)
+        self._amounts.append(amounts)
+
+    def add_sums(self, sums: BinSums) -> None:
+        """Accumulate sums that are already grouped by bin."""
+        self.add(sums.bins, sums.sums)
+
+    def take(self) -> BinSums:
+        """The touched bins and their sums; the accumulator is empty again afterwards."""
+        if not self._bins:
+            return BinSums.empty()
+        bins, inverse = np.unique(np.concatenate(self._bins), return_inverse=True)
+        sums = np.zeros(len(bins), dtype=np.int64)
+        np.add.at(sums, inverse.reshape(-1), np.concatenate(self._amounts))
+        self._bins, self._amounts = [], []
+        return BinSums(bins.astype(np.int64), sums)
+
+
+def accumulator_for(size: int) -> DenseSums | SparseSums:
+    """Dense sums for a key space that fits, else sparse ones."""
+    return DenseSums(size) if size <= DENSE_BINS_MAX else SparseSums(size)

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from projections.domain.asof import AsOf
+from projections.replay import accumulators
 from projections.replay.accumulators import BinSums
 from projections.replay.agency_periods import DaySpan, agency_periods, latest_days
 from projections.replay.columns import CodeNames, ReplayColumns
@@ -204,13 +205,7 @@ def _zones_marking_pairs(
 
 def _cumulative(parts: list[BinSums], size: int) -> CumulativeSums:
     """The chunks' sums over the bins any chunk reached, with running totals now and then."""
-    reached = np.zeros(size, dtype=np.bool_)
-    for part in parts:
-        reached[part.bins] = True
-    bins = np.flatnonzero(reached).astype(np.int64)
-    column_of_bin = np.zeros(size, dtype=np.int32)
-    column_of_bin[bins] = np.arange(len(bins), dtype=np.int32)
-    columns = [column_of_bin[part.bins] for part in parts]
+    bins, columns = _columns_of_bins(parts, size)
     first_chunk = np.full(len(bins), len(parts), dtype=np.int32)
     for chunk in reversed(range(len(parts))):
         first_chunk[columns[chunk]] = chunk
@@ -230,6 +225,20 @@ def _cumulative(parts: list[BinSums], size: int) -> CumulativeSums:
         np.concatenate(columns) if columns else np.empty(0, dtype=np.int32),
         np.concatenate([part.sums for part in parts]) if parts else np.empty(0, dtype=np.int64),
     )
+
+
+def _columns_of_bins(parts: list[BinSums], size: int) -> tuple[I64, list[npt.NDArray[np.int32]]]:
+    """The bins any part reached (sorted), and each part's bins as columns into them."""
+    if size > accumulators.DENSE_BINS_MAX:
+        bins = np.unique(np.concatenate([part.bins for part in parts]))
+        return bins, [np.searchsorted(bins, part.bins).astype(np.int32) for part in parts]
+    reached = np.zeros(size, dtype=np.bool_)
+    for part in parts:
+        reached[part.bins] = True
+    bins = np.flatnonzero(reached).astype(np.int64)
+    column_of_bin = np.zeros(size, dtype=np.int32)
+    column_of_bin[bins] = np.arange(len(bins), dtype=np.int32)
+    return bins, [column_of_bin[part.bins] for part in parts]
 
 
 # --------------------------------------------------------------------------- questions

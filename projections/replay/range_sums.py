@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from projections.replay.accumulators import BinSums, DenseSums
+from projections.replay.accumulators import BinSums, DenseSums, SparseSums, accumulator_for
 from projections.replay.agency_periods import AgencyPeriods
 from projections.replay.counting import Counted
 from projections.replay.key_spaces import (
@@ -65,15 +65,15 @@ EVERY_SUM = Wanted()
 class Accumulators:
     """One dense accumulator per key space wanted, reused across the ranges of a pass."""
 
-    grants: DenseSums | None
-    periods: DenseSums | None
+    grants: DenseSums | SparseSums | None
+    periods: DenseSums | SparseSums | None
 
     @classmethod
     def for_keys(cls, keys: KeyTables, wanted: Wanted = EVERY_SUM) -> Accumulators:
         """Sized for these key tables."""
         return cls(
-            DenseSums(keys.grant_space.size) if wanted.grants else None,
-            DenseSums(keys.period_space.size) if wanted.periods else None,
+            accumulator_for(keys.grant_space.size) if wanted.grants else None,
+            accumulator_for(keys.period_space.size) if wanted.periods else None,
         )
 
     def take(self, keys: KeyTables) -> QuestionSums:

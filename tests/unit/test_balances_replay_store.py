@@ -17,6 +17,7 @@ from projections.replay import (
     ReplayColumns,
     ReplayStore,
     ReplayStoreError,
+    accumulators,
     balances,
     every_view,
     load_index,
@@ -230,3 +231,22 @@ def test_the_as_of_index_on_disk_answers_like_a_scan(
     for view in View:
         indexed = balances(loaded, names, view, today=today, as_of=as_of, index=index)
         assert indexed == list(scanned.view(view))
+
+
+def test_key_spaces_too_large_for_dense_sums_answer_the_same(
+    tmp_path: Path, envelopes: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every key space over the dense limit (sorted, sparse sums instead), a rebuild's
+    index and the questions through it give what dense sums give."""
+    store = ReplayStore(tmp_path, durable=False)
+    columns, dictionaries = columns_of(envelopes)
+    names, today, as_of = dictionaries.names(), date(2026, 1, 1), AsOf(at_position=444)
+    dense = every_view(columns, names, today=today, as_of=as_of)
+    monkeypatch.setattr(accumulators, "DENSE_BINS_MAX", 0)
+    with store.writing():
+        store.rewrite(
+            columns, dictionaries=dictionaries, max_position_hash=None, topic=None, partitions={}
+        )
+        rebuild_totals(store, chunk_events=32)
+    assert every_view(columns, names, today=today, as_of=as_of) == dense
+    assert every_view(columns, names, today=today, as_of=as_of, index=load_index(store)) == dense
