@@ -212,7 +212,19 @@ def recipient_and_programme_years(
     )
     if not pairs.in_name_order:
         recipient_year = _recipient_rows_in_name_order(recipient_year, names)
+    assert _in_key_order(recipient_year, names), "recipient-year rows out of key order"
     return recipient_year, _programme_years(rows, programme, space, names)
+
+
+def _in_key_order(totals: RecipientYearTotals, names: CodeNames) -> bool:
+    """Rows strictly ascending by (programme id, recipient code, year), checked in one pass."""
+    if len(totals.year) < 2:
+        return True
+    recipient_rank = name_ranks(names.recipients)[totals.recipient]
+    years = totals.year - int(totals.year.min())
+    key = name_ranks(names.programmes)[totals.programme] * len(names.recipients)
+    key = (key + recipient_rank) * (int(years.max()) + 1) + years
+    return bool(np.all(key[1:] > key[:-1]))
 
 
 def _recipient_rows_in_name_order(

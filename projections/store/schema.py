@@ -82,6 +82,8 @@ CONSUMED_PARTITIONS = Table(
 PROJECTION_STATE = Table("projection_state", (("key", "TEXT"),), (("value", "TEXT NOT NULL"),))
 
 BALANCE_TABLES = (RECIPIENT_YEAR, PROGRAMME_YEAR, PROGRAMME_DAY, AGENCY_TIMELINE)
+# Tables whose rows a rebuild receives in primary-key order from the replay engine.
+KEY_ORDERED_BY_ENGINE = (RECIPIENT_YEAR, PROGRAMME_YEAR, PROGRAMME_DAY)
 TABLES = (*BALANCE_TABLES, CONSUMED_PARTITIONS, PROJECTION_STATE)
 VIEWS = (
     "recipient_year_balances",
