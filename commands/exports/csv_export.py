@@ -18,6 +18,9 @@ EXCEL_SV = "excel-sv"
 DIALECTS = (EXCEL_SV,)
 KRONOR_SUFFIX = "_kr"
 BOM = "\ufeff"
+EXCEL_SV_DELIMITER = ";"
+EXCEL_SV_LINE_END = "\r\n"
+NEEDS_QUOTES = frozenset(';"\r\n')
 
 
 def csv_bytes(
@@ -31,10 +34,14 @@ def csv_bytes(
         writer.writerow(fields)
         writer.writerows([record[field] for field in fields] for record in records)
         return out.getvalue().encode("utf-8")
+    # Written by hand: the csv module would quote `="0123"` (it holds quotes), and a quoted
+    # formula is no longer one for every Excel.
     out.write(BOM)
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow([_excel_header(field) for field in fields])
-    writer.writerows([_excel_cell(field, record[field]) for field in fields] for record in records)
+    out.write(EXCEL_SV_DELIMITER.join(_quoted(_excel_header(field)) for field in fields))
+    out.write(EXCEL_SV_LINE_END)
+    for record in records:
+        out.write(EXCEL_SV_DELIMITER.join(_excel_cell(field, record[field]) for field in fields))
+        out.write(EXCEL_SV_LINE_END)
     return out.getvalue().encode("utf-8")
 
 
@@ -55,5 +62,16 @@ def _excel_cell(field: str, value: Any) -> str:
     if field.endswith(MONEY_SUFFIX):
         return kronor_text(value)
     if field in CODE_FIELDS:
+        assert str(value).isdigit(), value  # official codes: digits only, safe in a formula
         return f'="{value}"'
-    return str(value)
+    return _quoted(str(value))
+
+
+def _quoted(text: str) -> str:
+    """RFC 4180 quoting where needed; a leading =, +, - or @ is defused (no formula injection
+    from names)."""
+    if text[:1] in ("=", "+", "@") or (text[:1] == "-" and not text[1:2].isdigit()):
+        text = "'" + text
+    if NEEDS_QUOTES.intersection(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
