@@ -4,12 +4,15 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from commands.http.auth.identity import Identity
 from commands.http.auth.refusals import Forbidden
 from commands.http.auth.roles import Role
 from commands.http.auth.verifier import TokenVerifier
+from ledger.domain.errors import InvalidQuery
 
 # Declares the scheme in the OpenAPI document; the header itself is checked by the verifier, so
 # every refusal has the same shape (auto_error would answer 403 in FastAPI's own shape).
@@ -43,7 +46,28 @@ def requires(*roles: Role) -> Callable[..., Identity]:
                 ",".join(sorted(identity.roles)) or None,
                 f"this needs the role {' or '.join(role.value for role in roles)}",
             )
+        _refuse_unknown_query_parameters(request)
         return identity
 
     identity_with_role.roles = roles  # type: ignore[attr-defined]
     return identity_with_role
+
+
+def _refuse_unknown_query_parameters(request: Request) -> None:
+    """A misspelt filter (`programe=`) would otherwise be ignored and the answer silently
+    cover everything: a parameter the endpoint does not declare is refused by name. Checked
+    after the token, so a caller without one learns nothing about the parameters."""
+    route = request.scope.get("route")
+    assert isinstance(route, APIRoute), route
+    declared = _query_names(route.dependant)
+    for name in request.query_params:
+        if name not in declared:
+            expected = ", ".join(sorted(declared)) or "none"
+            raise InvalidQuery(name[:100], None, f"unknown query parameter; expected: {expected}")
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names

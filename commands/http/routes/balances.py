@@ -196,8 +196,8 @@ def _answer_schema(view: View) -> dict[str, Any]:
 def _add_view_route(view: View) -> None:
     async def view_balances(
         request: Request,
+        _identity: Annotated[Identity, FINANCE_OR_AUDITOR],  # first: 401/403 before 422
         asked: Annotated[BalanceQuestion, Depends(question)],
-        _identity: Annotated[Identity, FINANCE_OR_AUDITOR],
     ) -> Response:
         answer = await run_in_threadpool(_answer, settings_of(request), view, asked)
         return _respond(view, answer, asked)
@@ -230,8 +230,8 @@ for _view in View:
 )
 async def balances_workbook(
     request: Request,
+    _identity: Annotated[Identity, FINANCE_OR_AUDITOR],  # first: 401/403 before 422
     asked: Annotated[BalanceQuestion, Depends(question)],
-    _identity: Annotated[Identity, FINANCE_OR_AUDITOR],
     view: Annotated[
         list[View] | None, Query(description="Views, one sheet each (default all four).")
     ] = None,
