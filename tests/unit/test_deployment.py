@@ -13,6 +13,13 @@ import pytest
 import yaml
 
 from commands.cli.main import build_parser
+from commands.http.auth.settings import (
+    AUTH_ENV_VARS,
+    ISSUER_ENV_VAR,
+    JWKS_ENV_VAR,
+    auth_settings_from_env,
+)
+from commands.http.settings import CORS_ORIGINS_ENV_VAR
 from ledger.config import (
     BOOTSTRAP_ENV_VAR,
     CHECKPOINT_EVERY_ENV_VAR,
@@ -24,6 +31,7 @@ from ledger.config import (
     kafka_settings_from_env,
 )
 from ledger.infrastructure.store_url import STORE_ENV_VAR, parse_store_url
+from projections.store.location import REPLAY_DIR_ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -40,6 +48,9 @@ KNOWN_VARIABLES = {
     CHECKPOINT_EVERY_ENV_VAR,
     PARTITIONS_ENV_VAR,
     READ_STORE_ENV_VAR,
+    REPLAY_DIR_ENV_VAR,
+    CORS_ORIGINS_ENV_VAR,
+    *AUTH_ENV_VARS,
 } | set(ENVIRONMENT_DEFAULTS)
 # The long-running subcommands of `grant-ledger` as the design documents them. `relay` and
 # `project` are being written alongside this file: until they are registered in
@@ -216,3 +227,19 @@ def test_dockerfile_installs_the_project_and_runs_grant_ledger_unprivileged() ->
     assert "grant-ledger" in scripts
     users = [line.split()[1] for line in instructions if line.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in ("root", "0")
+
+
+def test_the_api_requires_the_agencys_oidc_provider(compose: dict[str, Any]) -> None:
+    """JWKS and issuer are compose's required variables (`${NAME:?why}`): the stack does not
+    start without them, so the deployed API never falls back to a development key."""
+    env = environment(services(compose)["api"])
+    for name in (JWKS_ENV_VAR, ISSUER_ENV_VAR):
+        assert env[name].startswith(f"${{{name}:?"), env[name]
+    example = {
+        **env,
+        JWKS_ENV_VAR: "https://sso.delmos.example/realms/grants/protocol/openid-connect/certs",
+        ISSUER_ENV_VAR: "https://sso.delmos.example/realms/grants",
+    }
+    settings = auth_settings_from_env(example)
+    assert not settings.uses_dev_keys
+    assert settings.roles_claim == "realm_access.roles"
