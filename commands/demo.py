@@ -2,7 +2,8 @@
 
 Records the reference SFS 2018:151 scenario in the SQLite event store, starts the embedded dev
 broker, relays every event to Kafka, verifies the chain, projects balances, shows the auditor's
-and finance's views, and ends with a finance token and how to open the pages (`serve`). Re-running it records nothing new (every command is idempotent).
+and finance's views, and ends with a finance token and how to open the pages (`serve`).
+Re-running it records nothing new (every command is idempotent).
 """
 
 import os
