@@ -48,6 +48,7 @@ def install_openapi(app: FastAPI) -> None:
             )
             _add_commands(schema)
             _one_refusal_shape(schema)
+            _optional_not_nullable(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -89,3 +90,19 @@ def _one_refusal_shape(schema: dict[str, Any]) -> None:
     for name in FASTAPI_VALIDATION_SCHEMAS:
         components.pop(name, None)
     assert "ErrorBody" in components, "the refusal shape is documented"
+
+
+def _optional_not_nullable(schema: dict[str, Any]) -> None:
+    """An optional query parameter is absent or a value, never JSON null (a query string has
+    no null): `anyOf [X, null]` becomes X, which client generators also read better."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", ()):
+                declared = parameter.get("schema", {})
+                variants = declared.get("anyOf")
+                if parameter.get("in") != "query" or parameter.get("required") or not variants:
+                    continue
+                kept = [variant for variant in variants if variant != {"type": "null"}]
+                if len(kept) == 1 and len(kept) < len(variants):
+                    declared.pop("anyOf")
+                    declared.update(kept[0])

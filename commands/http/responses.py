@@ -27,7 +27,7 @@ def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-class OutcomeBody(BaseModel):
+class RecordedBody(BaseModel):
     """A recorded command: the event it recorded and where in the log."""
 
     ok: bool = True
@@ -36,6 +36,11 @@ class OutcomeBody(BaseModel):
     aggregate_version: int
     event_type: str
     position: int
+
+
+class OutcomeBody(RecordedBody):
+    """The answer to a command just posted."""
+
     duplicate: bool = Field(description="True when the command was recorded earlier.")
 
 
@@ -52,15 +57,9 @@ class LineResultBody(BaseModel):
     error: dict[str, Any] | None = None
 
 
-class CommandRecordBody(BaseModel):
-    """What a recorded command produced, with who recorded it."""
+class CommandRecordBody(RecordedBody):
+    """What a recorded command produced, with who recorded it and when."""
 
-    ok: bool = True
-    command_id: str
-    programme_id: str
-    aggregate_version: int
-    event_type: str
-    position: int
     actor: str
     agency: str
     recorded_at: str

@@ -16,7 +16,13 @@ from ledger.domain.errors import LedgerError, NotFound, ReadSideUnavailable
 from projections.domain.asof import AsOf
 from projections.domain.counties import county_rows
 from projections.domain.filters import Filters
-from projections.domain.rows import AgencyYearRow, BalanceRow, RecipientYearRow, View
+from projections.domain.rows import (
+    STORED_VIEWS,
+    AgencyYearRow,
+    BalanceRow,
+    RecipientYearRow,
+    View,
+)
 from projections.domain.selection import Selection
 from projections.replay import asof_index
 from projections.replay.engine import base_totals, totals_from_sums
@@ -59,6 +65,7 @@ def replay_balances(
     replay: ReplayStore, view: View, selection: Selection, as_of: AsOf, *, today: date | None = None
 ) -> list[BalanceRow]:
     """Balances as of a date, an instant and/or a position, from the replay store with numpy."""
+    assert view in STORED_VIEWS, f"{view} is derived: ask balances_answer"
     selection.check_for(view)
     manifest = ready_manifest(replay)
     if as_of.at_position is not None and as_of.at_position > manifest.max_position:

@@ -8,6 +8,8 @@ documented, auth enforced), the event count may only grow by the commands the AP
 recorded.
 """
 
+import atexit
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -23,8 +25,10 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from commands.http.app import create_app
+from commands.http.auth.dev_issuer import DevIssuer
+from commands.http.auth.settings import DEV_ISSUER, AuthSettings
 from commands.http.settings import ServiceSettings
-from tests.http_service import live_server, service_settings, tokens_for
+from tests.http_service import Tokens, live_server, service_settings
 
 MAX_EXAMPLES = 200
 AGENCY = "delmos"
@@ -64,12 +68,20 @@ def fuzzed_service(
     source = projected_scenario.replay_dir.parent
     copy = tmp_path_factory.mktemp("fuzzed") / "service"
     shutil.copytree(source, copy)
-    settings = service_settings(copy)
-    token = tokens_for(settings).mint(
-        "officer", "finance", "auditor", "integrator", sub="fuzz-officer", agency=AGENCY
-    )
+    settings = dataclasses.replace(service_settings(copy), auth=FUZZ_AUTH)
     with live_server(settings) as base_url:
-        yield FuzzedService(base_url, token)
+        yield FuzzedService(base_url, TOKEN)
+
+
+# The fuzzer's token is known when the tests are collected, so schemathesis holds it as the
+# configured Authorization (its own negative cases then leave that header alone, and its
+# ignored-auth check removes it itself). The key lives in a directory of this module's.
+KEYS = Path(tempfile.mkdtemp(prefix="grant-ledger-fuzz-keys-"))
+atexit.register(shutil.rmtree, KEYS, True)
+FUZZ_AUTH = AuthSettings(None, DEV_ISSUER, dev_dir=KEYS)
+TOKEN = Tokens(DevIssuer.ensure(KEYS)[0]).mint(
+    "officer", "finance", "auditor", "integrator", sub="fuzz-officer", agency=AGENCY
+)
 
 
 def _document() -> dict[str, Any]:
@@ -82,6 +94,7 @@ def _document() -> dict[str, Any]:
 
 CONFIG = SchemathesisConfig.from_dict(
     {
+        "headers": {"Authorization": f"Bearer {TOKEN}"},
         "generation": {"max-examples": MAX_EXAMPLES},
         # The coverage phase is exhaustive, not bounded by max-examples: about 1 400 cases for
         # POST /v1/commands alone (the eleven command types' every boundary), minutes in CI.
@@ -109,11 +122,7 @@ def test_the_api_holds_to_its_document(case: Any, fuzzed_service: FuzzedService)
     # A batch answers 200 with one result a line, whatever the lines hold: by design, so the
     # data checks that expect a whole-request verdict do not apply to it.
     excluded = [negative_data_rejection, positive_data_acceptance] if case.path == BATCH else []
-    response = case.call_and_validate(
-        base_url=fuzzed_service.base_url,
-        headers={"Authorization": f"Bearer {fuzzed_service.token}"},
-        excluded_checks=excluded,
-    )
+    response = case.call_and_validate(base_url=fuzzed_service.base_url, excluded_checks=excluded)
     if not writes:
         return
     recorded = 0
