@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.security import KafkaEndpoint
 from projections.application.progress import Progress
 from projections.consumer.checkpoints import read_checkpoints
 from projections.consumer.fetch import DEFAULT_IDLE_MS, Fetched, fetch_topic, topic_size
@@ -32,7 +33,7 @@ Source = Literal["auto", "local", "kafka"]
 class KafkaSource:
     """Where the topic and its checkpoints are."""
 
-    bootstrap_servers: str
+    bootstrap_servers: KafkaEndpoint | str
     topic: str
     checkpoint_topic: str
 

@@ -21,7 +21,7 @@ from datetime import date
 
 from projections.domain.asof import CURRENT, AsOf
 from projections.domain.balances import Balances
-from projections.domain.rows import BalanceRow, View
+from projections.domain.rows import STORED_VIEWS, BalanceRow, View
 from projections.domain.selection import EVERYTHING, Selection
 from projections.replay import index_files
 from projections.replay.asof_index import AsOfIndex
@@ -33,7 +33,7 @@ from projections.replay.layout import (
     PostingColumns,
     TimelineColumns,
 )
-from projections.replay.manifest import PartitionMark
+from projections.replay.manifest import Manifest, PartitionMark
 from projections.replay.questions import question_totals
 from projections.replay.questions import rebuild_totals as _rebuild_totals
 from projections.replay.range_sums import EVERY_SUM, Wanted
@@ -56,7 +56,7 @@ WANTED_BY_VIEW: dict[View | None, Wanted] = {
     View.PROGRAMME_YEAR: Wanted(grants=True, periods=False),
     View.AGENCY_YEAR: Wanted(grants=False, periods=True),
 }
-assert set(WANTED_BY_VIEW) == set(View), "every view says which sums it needs"
+assert set(WANTED_BY_VIEW) == set(STORED_VIEWS), "every stored view says which sums it needs"
 
 __all__ = [
     "HASH_PREFIX_HEX_CHARS",
@@ -67,6 +67,7 @@ __all__ = [
     "Dictionaries",
     "EventColumns",
     "KnownTimeline",
+    "Manifest",
     "PartitionMark",
     "PostingColumns",
     "ProgrammeDayTotals",
@@ -134,8 +135,10 @@ def balances(
 ) -> list[BalanceRow]:
     """The rows of one balance view over these columns, sorted by key, as `balances` shows them.
 
-    `today` is the "now" of the programme-year view's agency (at year end, or today).
+    `today` is the "now" of the programme-year view's agency (at year end, or today). Views
+    derived from these (county-year) are the application's to make.
     """
+    assert view in STORED_VIEWS, f"{view} is derived from the stored views"
     rows = every_view(
         columns,
         names,
