@@ -80,12 +80,12 @@ def _year_filter(years: I64, selection: Selection) -> Flags:
 def _recipient_years(totals: BaseTotals, selection: Selection) -> tuple[RecipientYearRow, ...]:
     """Rows in key order already (see projections.replay.totals): no sorting here."""
     names = totals.names
-    ry = totals.recipient_year
-    keep = _year_filter(ry.year, selection)
+    recipient_years = totals.recipient_year
+    keep = _year_filter(recipient_years.year, selection)
     if selection.recipient is not None:
         recipients = names.recipients
         code = recipients.index(selection.recipient) if selection.recipient in recipients else -1
-        keep &= ry.recipient == code
+        keep &= recipient_years.recipient == code
     if not bool(keep.any()):
         return ()
     every = bool(keep.all())
@@ -96,12 +96,18 @@ def _recipient_years(totals: BaseTotals, selection: Selection) -> tuple[Recipien
 
     # Strings by code in one numpy gather; rows made from tuples in C (no Python call per row).
     programme_ids = np.array(names.programmes, dtype=object)[
-        ry.programme if every else ry.programme[keep]
+        recipient_years.programme if every else recipient_years.programme[keep]
     ]
     recipient_codes = np.array(names.recipients, dtype=object)[
-        ry.recipient if every else ry.recipient[keep]
+        recipient_years.recipient if every else recipient_years.recipient[keep]
     ]
-    sums = (ry.year, ry.requested_ore, ry.awarded_ore, ry.disbursed_ore, ry.recovered_ore)
+    sums = (
+        recipient_years.year,
+        recipient_years.requested_ore,
+        recipient_years.awarded_ore,
+        recipient_years.disbursed_ore,
+        recipient_years.recovered_ore,
+    )
     # Tens of thousands of new tuples would trigger cyclic-GC passes over every live object;
     # none of them can form a cycle, so the collector waits until they are made.
     collecting = gc.isenabled()
@@ -128,22 +134,27 @@ def _programme_years(
 ) -> tuple[ProgrammeYearRow, ...]:
     """Rows in key order already; the agency is the one in charge at year end (or the as-of
     date, or today, whichever comes first)."""
-    py = totals.programme_year
-    keep = _year_filter(py.year, selection)
+    programme_years = totals.programme_year
+    keep = _year_filter(programme_years.year, selection)
     reference_day = day_number(as_of.reference_date(today))
-    years = py.year[keep]
+    years = programme_years.year[keep]
     year_end_days = np.array(
         [day_number(date(int(year), 12, 31)) for year in years.tolist()], dtype=np.int64
     )
     agency_codes = agency_codes_on(
-        totals.timeline, py.programme[keep], np.minimum(year_end_days, reference_day)
+        totals.timeline, programme_years.programme[keep], np.minimum(year_end_days, reference_day)
     )
     programmes = totals.names.programmes
-    sums = (py.appropriated_ore, py.awarded_ore, py.disbursed_ore, py.recovered_ore)
+    sums = (
+        programme_years.appropriated_ore,
+        programme_years.awarded_ore,
+        programme_years.disbursed_ore,
+        programme_years.recovered_ore,
+    )
     return tuple(
         ProgrammeYearRow(programmes[p], y, _agency_name(totals, a), ap, aw, di, rc)
         for p, y, a, ap, aw, di, rc in zip(
-            py.programme[keep].tolist(),
+            programme_years.programme[keep].tolist(),
             years.tolist(),
             agency_codes.tolist(),
             *(values[keep].tolist() for values in sums),

@@ -341,48 +341,62 @@ class ReadStore:
         def dates(days: Any) -> list[Any]:
             return [date_param(day) for day in days.tolist()]
 
-        ry, py, pd, tl = (
+        recipient_years, programme_years, programme_days, timeline = (
             totals.recipient_year,
             totals.programme_year,
             totals.programme_day,
             totals.timeline,
         )
-        ry_sums = (ry.requested_ore, ry.awarded_ore, ry.disbursed_ore, ry.recovered_ore)
-        py_sums = (py.appropriated_ore, py.awarded_ore, py.disbursed_ore, py.recovered_ore)
-        pd_sums = (pd.awarded_ore, pd.disbursed_ore, pd.recovered_ore)
+        recipient_sums = (
+            recipient_years.requested_ore,
+            recipient_years.awarded_ore,
+            recipient_years.disbursed_ore,
+            recipient_years.recovered_ore,
+        )
+        programme_sums = (
+            programme_years.appropriated_ore,
+            programme_years.awarded_ore,
+            programme_years.disbursed_ore,
+            programme_years.recovered_ore,
+        )
+        day_sums = (
+            programme_days.awarded_ore,
+            programme_days.disbursed_ore,
+            programme_days.recovered_ore,
+        )
         return {
             s.RECIPIENT_YEAR.name: list(
                 zip(
-                    strings(ry.programme, names.programmes),
-                    strings(ry.recipient, names.recipients),
-                    ry.year.tolist(),
-                    *(values.tolist() for values in ry_sums),
+                    strings(recipient_years.programme, names.programmes),
+                    strings(recipient_years.recipient, names.recipients),
+                    recipient_years.year.tolist(),
+                    *(values.tolist() for values in recipient_sums),
                     strict=True,
                 )
             ),
             s.PROGRAMME_YEAR.name: list(
                 zip(
-                    strings(py.programme, names.programmes),
-                    py.year.tolist(),
-                    *(values.tolist() for values in py_sums),
+                    strings(programme_years.programme, names.programmes),
+                    programme_years.year.tolist(),
+                    *(values.tolist() for values in programme_sums),
                     strict=True,
                 )
             ),
             s.PROGRAMME_DAY.name: list(
                 zip(
-                    strings(pd.programme, names.programmes),
-                    pd.year.tolist(),
-                    dates(pd.effective_day),
-                    *(values.tolist() for values in pd_sums),
+                    strings(programme_days.programme, names.programmes),
+                    programme_days.year.tolist(),
+                    dates(programme_days.effective_day),
+                    *(values.tolist() for values in day_sums),
                     strict=True,
                 )
             ),
             s.AGENCY_TIMELINE.name: list(
                 zip(
-                    strings(tl.programme, names.programmes),
-                    tl.position.tolist(),
-                    dates(tl.effective_day),
-                    strings(tl.agency, names.agencies),
+                    strings(timeline.programme, names.programmes),
+                    timeline.position.tolist(),
+                    dates(timeline.effective_day),
+                    strings(timeline.agency, names.agencies),
                     strict=True,
                 )
             ),
