@@ -52,6 +52,11 @@ RELAY_TRANSACTION_MODES: Final = ("auto", "on", "off")
 LOG_FORMAT_ENV_VAR: Final = "GRANT_LEDGER_LOG_FORMAT"
 STATUS_PORT_ENV_VAR: Final = "GRANT_LEDGER_STATUS_PORT"
 STATUS_HOST_ENV_VAR: Final = "GRANT_LEDGER_STATUS_HOST"
+JWKS_ENV_VAR: Final = "GRANT_LEDGER_AUTH_JWKS"
+ISSUER_ENV_VAR: Final = "GRANT_LEDGER_AUTH_ISSUER"
+AUDIENCE_ENV_VAR: Final = "GRANT_LEDGER_AUTH_AUDIENCE"
+ROLES_CLAIM_ENV_VAR: Final = "GRANT_LEDGER_AUTH_ROLES_CLAIM"
+CORS_ORIGINS_ENV_VAR: Final = "GRANT_LEDGER_CORS_ORIGINS"
 
 DEFAULT_STORE_URL: Final = "sqlite:///./.grant-ledger/ledger.db"
 DEFAULT_TOPIC: Final = "grant-ledger.events"
@@ -67,6 +72,8 @@ DEFAULT_STATUS_HOST: Final = "127.0.0.1"
 MAX_PORT: Final = 65_535
 DEFAULT_KAFKA_DATA_DIR: Final = Path(".grant-ledger") / "kafka"
 CACHE_DIRECTORY_NAME: Final = "grant-ledger"
+DEFAULT_AUDIENCE: Final = "grant-ledger"
+DEFAULT_ROLES_CLAIM: Final = "roles"
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,41 @@ class OperationsSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """Who may speak to the HTTP API (`serve`), and which web pages may call it.
+
+    As read; how they fit together (both JWKS and issuer, or neither) is checked where the
+    service is configured (commands/http/auth/settings.py)."""
+
+    auth_jwks: str | None = setting(
+        JWKS_ENV_VAR,
+        None,
+        text,
+        "where the keys of the agency's OIDC provider are: a JWKS file or an https:// URL "
+        "(unset: the local development key of `grant-ledger auth init`)",
+    )
+    auth_issuer: str | None = setting(
+        ISSUER_ENV_VAR, None, text, "the `iss` every token must carry (with the JWKS)"
+    )
+    auth_audience: str = setting(
+        AUDIENCE_ENV_VAR, DEFAULT_AUDIENCE, text, "the `aud` every token must carry"
+    )
+    auth_roles_claim: str = setting(
+        ROLES_CLAIM_ENV_VAR,
+        DEFAULT_ROLES_CLAIM,
+        text,
+        "the claim (or dotted path, e.g. `realm_access.roles`) holding a token's roles",
+    )
+    cors_origins: str | None = setting(
+        CORS_ORIGINS_ENV_VAR,
+        None,
+        text,
+        "web origins (comma-separated `https://host[:port]`) whose pages may call the API "
+        "(unset: none)",
+    )
+
+
+@dataclass(frozen=True)
 class LocalBrokerSettings:
     """The brokers this machine runs itself (`grant-ledger broker`, the tests)."""
 
@@ -198,6 +240,7 @@ class Settings:
     kafka: KafkaSettings = area(KafkaSettings)
     read_side: ReadSideSettings = area(ReadSideSettings)
     operations: OperationsSettings = area(OperationsSettings)
+    api: ApiSettings = area(ApiSettings)
     local_broker: LocalBrokerSettings = area(LocalBrokerSettings)
 
     @classmethod

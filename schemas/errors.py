@@ -103,9 +103,11 @@ def assert_covers_kinds(table: Mapping[type[LedgerError], object], name: str) ->
 class QueryParameter(StrEnum):
     """The read API's parameter names; errors of a question name these (the CLI maps them)."""
 
-    VIEW = "by"
-    PROGRAMME = "programme_id"
+    VIEW = "view"
+    PROGRAMME = "programme"
     RECIPIENT = "recipient"
+    COUNTY = "county"
+    AGENCY = "agency"
     APPLICATION = "application_id"
     YEAR = "year"
     AS_OF_DATE = "as_of_date"

@@ -26,6 +26,7 @@ PROGRAMME_ID = "sfs-2018-151"
 OTHER_PROGRAMME_ID = "sfs-2018-118"
 AGENCY = "tillvaxtverket"
 SUCCESSOR = "delmos"
+OFFICER = "officer-1"
 THIRD_AGENCY = "boverket"
 FIRST_YEAR = 2018
 LAST_YEAR = 2027
@@ -59,7 +60,7 @@ def _fields(type_name: str, defaults: dict[str, Any], overrides: dict[str, Any])
     fields: dict[str, Any] = {
         "type": type_name,
         "command_id": new_command_id(),
-        "actor": "officer-1",
+        "actor": OFFICER,
         "agency": AGENCY,
         "effective_date": DECIDED_ON,
         **defaults,
@@ -233,7 +234,7 @@ def ctx(
     agency: str = AGENCY,
     effective_date: date = DECIDED_ON,
     *,
-    actor: str = "officer-1",
+    actor: str = OFFICER,
     command_id: str | None = None,
     recorded_at: datetime = RECORDED_AT,
 ) -> CommandContext:

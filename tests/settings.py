@@ -5,14 +5,16 @@ Adding one (a test broker to choose, say) is one field here and a row in the REA
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
-from ledger.setting_fields import load, one_of, setting, switch, text
+from ledger.setting_fields import directory, load, one_of, setting, switch, text
 from ledger.settings import LocalBrokerSettings
 
 DEFAULT_TEST_POSTGRES: Final = "postgresql://postgres@127.0.0.1:5432/test"
 ENGINE_KAFKA: Final = "kafka"
 ENGINE_TANSU: Final = "tansu"
+DEFAULT_BENCH_CACHE: Final = Path(".grant-ledger") / "bench"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,18 @@ class SuiteSettings:
         False,
         switch,
         '`1`: "Apache Kafka unavailable" fails instead of skipping (CI)',
+    )
+    bench_cache: Path = setting(
+        "GRANT_LEDGER_BENCH_CACHE",
+        DEFAULT_BENCH_CACHE,
+        directory,
+        "where the decade ledger's replay stores are kept between runs (built when missing)",
+    )
+    screenshots_dir: Path | None = setting(
+        "GRANT_LEDGER_SCREENSHOTS_DIR",
+        None,
+        directory,
+        "the browser tests copy their screenshots here (`docs` refreshes the README's pictures)",
     )
 
 

@@ -1,4 +1,5 @@
-"""`grant-ledger balances`: balances per recipient, programme or agency and year; as of any time.
+"""`grant-ledger balances`: balances per recipient, programme, agency or county and year; as of
+any time.
 
 Plain questions read the read store; --as-of-date, --as-known-at and --at-position run on the
 local replay store with numpy. Table output shows SEK; JSON and CSV give integer öre.
@@ -14,12 +15,16 @@ import orjson
 from commands.cli.read_side_options import add_store_options, read_side_stores
 from ledger.settings import Settings
 from projections.application.memory import keep_freed_memory
-from projections.application.query import replay_balances, stored_balances
-from projections.domain.question import parse_as_of, parse_view, parse_year
+from projections.application.query import balances_answer
+from projections.domain.asof import parse_as_of
+from projections.domain.filters import (
+    Filters,
+    distinct,
+    parse_counties,
+    parse_view,
+    parse_years,
+)
 from projections.domain.rows import FIELDS, MONEY_SUFFIX, BalanceRow, View, as_record
-from projections.domain.selection import Selection
-from projections.replay.store import ReplayStore
-from projections.store.read_store import ReadStore
 from schemas.errors import InvalidQuery, QueryParameter
 from schemas.money import format_sek
 
@@ -30,14 +35,19 @@ COLUMN_GAP = "  "
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add the `balances` subcommand."""
     parser = subparsers.add_parser(
-        "balances", help="balances per recipient/programme/agency and year"
+        "balances", help="balances per recipient/programme/agency/county and year"
     )
     parser.add_argument(
         "--by", default=View.RECIPIENT_YEAR.value, metavar="|".join(v.value for v in View)
     )
-    parser.add_argument("--programme", metavar="ID", default=None)
-    parser.add_argument("--recipient", metavar="CODE", default=None)
-    parser.add_argument("--year", metavar="Y", default=None)
+    # Every filter may be repeated: a row is kept when it matches any of the values given.
+    parser.add_argument("--programme", metavar="ID", action="append", default=[])
+    parser.add_argument("--recipient", metavar="CODE", action="append", default=[])
+    parser.add_argument("--county", metavar="LANSKOD", action="append", default=[])
+    parser.add_argument("--agency", metavar="SLUG", action="append", default=[])
+    parser.add_argument(
+        "--year", metavar="Y|Y1..Y2", action="append", default=[], help="a year or a range"
+    )
     parser.add_argument(
         "--as-of-date", metavar="D", default=None, help="count events effective on or before D"
     )
@@ -53,6 +63,17 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(run=run)
 
 
+def filters_of(args: argparse.Namespace) -> Filters:
+    """The filter flags as the read side's Filters."""
+    return Filters(
+        programmes=distinct(args.programme, QueryParameter.PROGRAMME),
+        recipients=distinct(args.recipient, QueryParameter.RECIPIENT),
+        counties=parse_counties(args.county),
+        agencies=distinct(args.agency, QueryParameter.AGENCY),
+        years=parse_years(args.year),
+    )
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Print the balances."""
     keep_freed_memory()
@@ -61,18 +82,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidQuery(
             QueryParameter.FORMAT, args.format, f"expected one of {', '.join(FORMATS)}"
         )
-    selection = Selection(
-        programme_id=args.programme, recipient=args.recipient, year=parse_year(args.year)
-    )
-    as_of = parse_as_of(args.as_of_date, args.as_known_at, args.at_position)
     stores = read_side_stores(args, settings)
-    if as_of.is_current:
-        with ReadStore(stores.read_store) as read_store:
-            rows = stored_balances(read_store, view, selection)
-    else:
-        replay = ReplayStore(stores.replay_directory)
-        rows = replay_balances(replay, view, selection, as_of)
-    write_rows(view, rows, args.format)
+    answer = balances_answer(
+        stores.read_store,
+        stores.replay_directory,
+        view,
+        filters_of(args),
+        parse_as_of(args.as_of_date, args.as_known_at, args.at_position),
+    )
+    write_rows(view, answer.rows, args.format)
     return 0
 
 

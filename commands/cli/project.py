@@ -35,7 +35,7 @@ from projections.consumer.projector import (
     ProjectorSettings,
     ProjectorStats,
 )
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 
 

@@ -14,7 +14,7 @@ from ledger.settings import Settings, kafka_endpoint
 from projections.application.memory import keep_freed_memory
 from projections.application.rebuild import KafkaSource, rebuild
 from projections.consumer.fetch import DEFAULT_IDLE_MS
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from schemas.errors import InvalidQuery, QueryParameter
 

@@ -1,28 +1,53 @@
-"""`grant-ledger serve`: the HTTP API on uvicorn."""
+"""`grant-ledger serve`: the HTTP API on uvicorn, never without token checks."""
 
 import argparse
+import sys
 from dataclasses import replace
 
 import uvicorn
 
 from commands.cli.options import add_store_option, event_store_url
+from commands.cli.read_side_options import add_store_options
 from commands.http.app import create_app
-from ledger.settings import EventStoreSettings, Settings
+from commands.http.auth.dev_issuer import DevIssuer
+from commands.http.settings import service_settings
+from ledger.setting_fields import overridden
+from ledger.settings import JWKS_ENV_VAR, EventStoreSettings, Settings
 
 DEFAULT_HTTP_PORT = 8000
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add the `serve` subcommand."""
-    parser = subparsers.add_parser("serve", help="serve the HTTP API")
+    parser = subparsers.add_parser("serve", help="serve the HTTP API and the pages")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_HTTP_PORT)
     add_store_option(parser)
+    add_store_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until interrupted."""
-    settings = replace(settings, event_store=EventStoreSettings(event_store_url(args, settings)))
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    chosen = replace(
+        settings,
+        event_store=EventStoreSettings(event_store_url(args, settings)),
+        read_side=overridden(
+            settings.read_side, read_store=args.read_store, replay_dir=args.replay_dir
+        ),
+    )
+    service = service_settings(chosen)
+    auth = service.auth
+    if auth.uses_dev_keys:
+        issuer, created = DevIssuer.ensure(auth.dev_dir)
+        print(
+            f"serve: {JWKS_ENV_VAR} is not set: tokens are checked against the local development "
+            f"key in {auth.dev_dir}/ ({'created now, ' if created else ''}kid {issuer.kid}); "
+            "mint one with `grant-ledger auth token --sub NAME --role finance`",
+            file=sys.stderr,
+        )
+    else:
+        print(f"serve: tokens from {auth.issuer}, keys from {auth.jwks}", file=sys.stderr)
+    print(f"serve: pages at http://{args.host}:{args.port}/", file=sys.stderr)
+    uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="info")
     return 0

@@ -13,8 +13,14 @@ import numpy as np
 import orjson
 
 from projections.domain.facts import decode
-from projections.replay.columns import Dictionaries, ReplayColumns
-from projections.replay.layout import COLUMNS, EVENTS, HASH_PREFIX_HEX_CHARS, POSTINGS, TIMELINE
+from projections.replay import (
+    HASH_PREFIX_HEX_CHARS,
+    Dictionaries,
+    EventColumns,
+    PostingColumns,
+    ReplayColumns,
+    TimelineColumns,
+)
 
 DAY_UNIT = "datetime64[D]"
 MICROSECOND_UNIT = "datetime64[us]"
@@ -96,7 +102,7 @@ class Columnizer:
 
     def build(self) -> ReplayColumns:
         """Columns of everything added (in arrival order)."""
-        event_types = COLUMNS[EVENTS]
+        event_types = EventColumns.dtypes()
         count = len(self.positions)
         hash_prefix = (
             np.frombuffer(bytes.fromhex("".join(self.hash_prefixes)), dtype=">u8").astype(
@@ -124,11 +130,11 @@ class Columnizer:
             "posting_count": np.array(self.posting_counts, dtype=event_types["posting_count"]),
         }
         postings = {
-            "year": np.array(self.years, dtype=COLUMNS[POSTINGS]["year"]),
-            "amount_ore": np.array(self.amounts, dtype=COLUMNS[POSTINGS]["amount_ore"]),
+            "year": np.array(self.years, dtype=PostingColumns.dtypes()["year"]),
+            "amount_ore": np.array(self.amounts, dtype=PostingColumns.dtypes()["amount_ore"]),
         }
         rows = np.array([row for row, _, _ in self.timeline], dtype=np.int64)
-        timeline_types = COLUMNS[TIMELINE]
+        timeline_types = TimelineColumns.dtypes()
         timeline = {
             "position": events["position"][rows].astype(timeline_types["position"]),
             "recorded_at_us": recorded_at_us[rows].astype(timeline_types["recorded_at_us"]),
@@ -138,4 +144,4 @@ class Columnizer:
             ),
             "agency": np.array([a for _, _, a in self.timeline], dtype=timeline_types["agency"]),
         }
-        return ReplayColumns(events, postings, timeline)
+        return ReplayColumns.of_tables(events, postings, timeline)

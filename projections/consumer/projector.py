@@ -28,9 +28,7 @@ from ledger.infrastructure.operations.status import ProcessHealth
 from projections.consumer.metrics import ProjectorMetrics
 from projections.domain.facts import EventFacts, facts_of
 from projections.domain.progress import ProgressReport
-from projections.replay.builder import ColumnBuilder
-from projections.replay.manifest import PartitionMark
-from projections.replay.store import ReplayStore
+from projections.replay import ColumnBuilder, PartitionMark, ReplayStore
 from projections.store.read_store import ConsumedEvent, ReadStore
 from schemas.errors import IntegrityFailure
 

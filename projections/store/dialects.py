@@ -56,6 +56,9 @@ class Dialect(Protocol):
     def begin(self) -> None:
         """Start a write transaction (taking the write lock where the database needs one)."""
 
+    def begin_read(self) -> None:
+        """Start a read-only transaction that sees one snapshot for all its statements."""
+
     def commit(self) -> None:
         """Commit it."""
 
@@ -122,6 +125,10 @@ class SqliteDialect:
     def begin(self) -> None:
         """BEGIN IMMEDIATE: take the write lock now, not at the first write."""
         self.connection.execute("BEGIN IMMEDIATE")
+
+    def begin_read(self) -> None:
+        """BEGIN (deferred): in WAL mode the first read fixes the snapshot, the writer goes on."""
+        self.connection.execute("BEGIN")
 
     def commit(self) -> None:
         """COMMIT."""
@@ -225,6 +232,11 @@ class PostgresDialect:
     def begin(self) -> None:
         """BEGIN (READ COMMITTED: each statement sees what committed before it)."""
         self.connection.execute("BEGIN")
+        self._in_transaction = True
+
+    def begin_read(self) -> None:
+        """REPEATABLE READ, READ ONLY: every statement sees the same committed snapshot."""
+        self.connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         self._in_transaction = True
 
     def commit(self) -> None:

@@ -38,3 +38,8 @@ def replay_directory(read_side: ReadSideSettings, read_store: StoreLocation) -> 
     if read_store.sqlite_path is not None:
         return read_store.sqlite_path.parent / REPLAY_DIR_NAME
     return DEFAULT_DIRECTORY / REPLAY_DIR_NAME
+
+
+def parse_read_store_url(url: str) -> StoreLocation:
+    """A read store URL (as the service's settings hold it), refused by the read store's name."""
+    return parse_store_url(url, READ_STORE_ENV_VAR)

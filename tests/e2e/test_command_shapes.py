@@ -9,17 +9,18 @@ so, the compatibility gate (tests/unit/test_schema_compatibility.py) calls it br
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from commands.http.app import create_app
-from ledger.settings import EventStoreSettings, Settings
 from schemas import commands as c
 from schemas.commands import COMMAND_SCHEMA_VERSION, REQUIRED_WHEN
 from schemas.publish import PUBLISHED_DIR, command_file
 from tests import builders as b
+from tests.http_service import service_settings, tokens_for
 
 CREATED = 201
 CONFLICT = 409
@@ -82,10 +83,14 @@ def every_command(programme_id: str, capped: bool) -> Iterator[c.CommandBase]:
 
 
 @pytest.fixture
-def client(sqlite_store_url: str) -> Iterator[TestClient]:
-    """The HTTP API over a fresh SQLite store."""
-    settings = Settings(event_store=EventStoreSettings(sqlite_store_url))
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    """The HTTP API over a fresh SQLite store, called by the builders' officer (whose `actor` and
+    `agency` the commands state, as the token does)."""
+    settings = service_settings(tmp_path)
     with TestClient(create_app(settings)) as test_client:
+        test_client.headers.update(
+            tokens_for(settings).headers("officer", sub=b.OFFICER, agency=b.AGENCY)
+        )
         yield test_client
 
 

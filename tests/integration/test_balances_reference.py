@@ -19,13 +19,13 @@ from projections.store.read_store import ReadStore
 from schemas import commands as c
 from schemas.calendar import today_in_stockholm
 from tests import builders as b
-from tests.reference_balances import reference_balances
-from tests.synthetic_ledger import (
+from tests.ledgers.balances_each_way import (
     consumed_in_partitions,
     engine_balances,
     stored_view_balances,
     wire_envelopes,
 )
+from tests.reference_balances import reference_balances
 
 TODAY = date(2026, 1, 1)
 PROGRAMME = b.PROGRAMME_ID

@@ -16,13 +16,19 @@ from projections.application.query import replay_balances
 from projections.application.rebuild import KafkaSource, rebuild
 from projections.consumer.projector import Projector, ProjectorSettings
 from projections.domain.asof import AsOf
-from projections.domain.rows import AgencyYearRow, ProgrammeYearRow, RecipientYearRow, View
+from projections.domain.rows import (
+    STORED_VIEWS,
+    AgencyYearRow,
+    ProgrammeYearRow,
+    RecipientYearRow,
+    View,
+)
 from projections.domain.selection import Selection
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from schemas.calendar import today_in_stockholm
+from tests.ledgers.balances_each_way import stored_view_balances
 from tests.reference_balances import reference_balances
-from tests.synthetic_ledger import stored_view_balances
 
 SCENARIO = Path(__file__).resolve().parents[2] / "commands" / "scenarios" / "sfs_2018_151.jsonl"
 # Small group timeouts: the dev broker holds a join for the rebalance timeout.
@@ -114,7 +120,7 @@ def test_as_of_questions_on_the_replay_store(
     with ReadStore.open(f"sqlite:///{tmp_path / 'read.db'}") as read_store:
         rebuild(read_store, replay, source="kafka", kafka=kafka_source(published))
     expected = reference_balances(published.events, as_of, today=today)
-    for view in View:
+    for view in STORED_VIEWS:
         assert tuple(
             replay_balances(replay, view, Selection(), as_of, today=today)
         ) == expected.view(view)

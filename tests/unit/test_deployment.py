@@ -13,11 +13,14 @@ import pytest
 import yaml
 
 from commands.cli.main import build_parser
+from commands.http.auth.settings import auth_settings_from_env
 from ledger.infrastructure.kafka.apache_kafka import ESSENTIAL_SETTINGS, KAFKA_VERSION, POM_RESOURCE
 from ledger.infrastructure.store_url import parse_store_url
 from ledger.settings import (
     BOOTSTRAP_ENV_VAR,
     ENVIRONMENT_VARIABLES,
+    ISSUER_ENV_VAR,
+    JWKS_ENV_VAR,
     READ_STORE_ENV_VAR,
     RELAY_TRANSACTIONS_ENV_VAR,
     REPLAY_DIR_ENV_VAR,
@@ -207,6 +210,22 @@ def test_dockerfile_installs_the_project_and_runs_grant_ledger_unprivileged() ->
     assert "grant-ledger" in scripts
     users = [line.split()[1] for line in instructions if line.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in ("root", "0")
+
+
+def test_the_api_requires_the_agencys_oidc_provider(compose: dict[str, Any]) -> None:
+    """JWKS and issuer are compose's required variables (`${NAME:?why}`): the stack does not
+    start without them, so the deployed API never falls back to a development key."""
+    env = environment(services(compose)["api"])
+    for name in (JWKS_ENV_VAR, ISSUER_ENV_VAR):
+        assert env[name].startswith(f"${{{name}:?"), env[name]
+    example = {
+        **env,
+        JWKS_ENV_VAR: "https://sso.delmos.example/realms/grants/protocol/openid-connect/certs",
+        ISSUER_ENV_VAR: "https://sso.delmos.example/realms/grants",
+    }
+    settings = auth_settings_from_env(example)
+    assert not settings.uses_dev_keys
+    assert settings.roles_claim == "realm_access.roles"
 
 
 def test_kafka_is_the_version_and_has_the_settings_the_tests_run(compose: dict[str, Any]) -> None:

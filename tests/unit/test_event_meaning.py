@@ -129,8 +129,8 @@ def test_one_decoder_serves_both_read_paths() -> None:
     columnizer = Columnizer(Dictionaries())
     columnizer.add(orjson.dumps(envelope))
     columns = columnizer.build()
-    assert columns.events["kind"].tolist() == [EventKind.FUNDS_RECOVERED]
-    assert columns.postings["amount_ore"].tolist() == [50]
+    assert columns.events.kind.tolist() == [EventKind.FUNDS_RECOVERED]
+    assert columns.postings.amount_ore.tolist() == [50]
 
 
 def test_every_command_but_establishment_has_one_decision() -> None:

@@ -35,8 +35,9 @@ from tests.settings import SuiteSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT_PACKAGES = ("ledger", "projections", "schemas", "commands")
-# The entry points: the only modules that may read the process environment.
-ENTRY_POINTS = {"commands/cli/main.py"}
+# The entry points: the only modules that may read the process environment (the CLI, and the
+# HTTP app's factory that `uvicorn --factory` calls in each worker).
+ENTRY_POINTS = {"commands/cli/main.py", "commands/http/app.py"}
 ENVIRONMENT_READ = re.compile(r"os\.environ|os\.getenv|getenv\(")
 
 
