@@ -17,7 +17,7 @@ from commands.batch.parsing import parse_command
 from commands.batch.runner import run_lines
 from commands.http.errors import ledger_error_handler, request_error_handler
 from ledger.application.grant_ledger import GrantLedger
-from ledger.application.published_log import store_envelopes, trail
+from ledger.application.published_log import log_page, trail
 from ledger.domain.errors import LedgerError
 
 MAX_PAGE_EVENTS = 10_000
@@ -86,13 +86,7 @@ def create_app(store_url: str | None = None) -> FastAPI:
         limit: Annotated[int, Query(ge=0, le=MAX_PAGE_EVENTS)] = DEFAULT_PAGE_EVENTS,
     ) -> list[dict[str, Any]]:
         """The published log from a position: envelopes with their chain."""
-        page: list[dict[str, Any]] = []
-        if limit == 0:
-            return page
-        for envelope in store_envelopes(ledger_of(request), from_position + limit - 1):
-            if envelope["position"] >= from_position:
-                page.append(envelope)
-        return page
+        return log_page(ledger_of(request), from_position, limit)
 
     @app.get("/v1/health")
     def health(request: Request) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from commands.batch.parsing import CommandParseError
+from ledger.application.chain_index import ChainIndexMismatch
 from ledger.domain.errors import (
     CommandIdConflict,
     ConcurrencyExhausted,
@@ -19,6 +20,7 @@ CONFLICT = 409
 NOT_FOUND = 404
 UNAVAILABLE = 503
 BAD_REQUEST = 400
+INTEGRITY_FAILED = 500
 
 
 def status_of(error: LedgerError) -> int:
@@ -31,6 +33,8 @@ def status_of(error: LedgerError) -> int:
         return CONFLICT
     if isinstance(error, ConcurrencyExhausted | StoreUnavailable):
         return UNAVAILABLE
+    if isinstance(error, ChainIndexMismatch):
+        return INTEGRITY_FAILED  # the store no longer proves what it serves: not the client's
     return BAD_REQUEST
 
 
