@@ -34,6 +34,14 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser = subparsers.add_parser(
         "balances", help="balances per recipient/programme/agency and year"
     )
+    add_question_options(parser)
+    parser.add_argument("--format", default="table", metavar="|".join(FORMATS))
+    add_store_options(parser)
+    parser.set_defaults(run=run)
+
+
+def add_question_options(parser: argparse.ArgumentParser) -> None:
+    """--by, the filters and the time-travel flags (also `export balances`)."""
     parser.add_argument(
         "--by", default=View.RECIPIENT_YEAR.value, metavar="|".join(v.value for v in View)
     )
@@ -50,9 +58,6 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         help="count events recorded by then (UTC if no zone)",
     )
     parser.add_argument("--at-position", metavar="N", default=None, help="count positions up to N")
-    parser.add_argument("--format", default="table", metavar="|".join(FORMATS))
-    add_store_options(parser)
-    parser.set_defaults(run=run)
 
 
 def parse_view(raw: str) -> View:
@@ -106,10 +111,17 @@ def parse_as_of(args: argparse.Namespace) -> AsOf:
 
 def run(args: argparse.Namespace) -> int:
     """Print the balances."""
-    keep_freed_memory()
-    view = parse_view(args.by)
     if args.format not in FORMATS:
         raise LedgerError("--format", args.format, f"expected one of {', '.join(FORMATS)}")
+    view, rows = answer(args)
+    write_rows(view, rows, args.format)
+    return 0
+
+
+def answer(args: argparse.Namespace) -> tuple[View, list[BalanceRow]]:
+    """The view asked for and its rows (read store, or replay store for as-of questions)."""
+    keep_freed_memory()
+    view = parse_view(args.by)
     selection = Selection(
         programme_id=args.programme, recipient=args.recipient, year=parse_year(args.year)
     )
@@ -121,8 +133,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         replay = ReplayStore(replay_directory(args.replay_dir, location))
         rows = replay_balances(replay, view, selection, as_of)
-    write_rows(view, rows, args.format)
-    return 0
+    return view, rows
 
 
 def write_rows(view: View, rows: list[BalanceRow], output_format: str) -> None:
