@@ -53,6 +53,9 @@ class BulkStore:
 
 BUILD_SCRIPT = """
 import sys, time
+from datetime import UTC, datetime
+from ledger.application.chain_index import ChainIndex
+from ledger.application.grant_ledger import GrantLedger
 from schemas.recipients import municipalities
 from tests.fill import grants_programme_commands, save_decided
 url, events = sys.argv[1], int(sys.argv[2])
