@@ -20,6 +20,7 @@ SUBCOMMAND_MODULES = (
     "commands.cli.rebuild",
     "commands.cli.balances",
     "commands.cli.export",
+    "commands.cli.audit",
 )
 EXIT_OK = 0
 EXIT_REFUSED = 1
