@@ -8,7 +8,7 @@ yet (try again); 4 the record failed its integrity checks (nothing was computed 
 import argparse
 import importlib
 
-AUDIT_MODULES = ("commands.cli.audit_reconcile",)
+AUDIT_MODULES = ("commands.cli.audit_reconcile", "commands.cli.audit_report")
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_UNAVAILABLE = 3

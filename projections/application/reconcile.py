@@ -24,13 +24,10 @@ from ledger.audit.topic_verification import verify_store_against_kafka
 from ledger.audit.verification import VerificationReport
 from ledger.config import KafkaSettings, kafka_endpoint
 from ledger.infrastructure.kafka.reading import read_all
+from projections.application.envelope_balances import EnvelopeBalances
 from projections.application.query import today_utc
-from projections.consumer.columnizer import Columnizer
 from projections.domain.balances import Balances
 from projections.domain.rows import FIELDS, BalanceRow, View, as_record
-from projections.replay.columns import Dictionaries
-from projections.replay.engine import base_totals
-from projections.replay.views import balances_from_totals
 from projections.store.read_store import ReadStore
 from projections.store.schema import STATE_COMPLETE_THROUGH
 
@@ -62,17 +59,10 @@ class Reconciliation:
 
 def balances_of_envelopes(envelopes: Iterable[dict[str, Any]], today: date) -> Balances:
     """Every view of these envelopes, by the projector's hot replay engine."""
-    dictionaries = Dictionaries()
-    columnizer = Columnizer(dictionaries)
+    collected = EnvelopeBalances()
     for envelope in envelopes:
-        columnizer.add(orjson.dumps(envelope))
-    names = (
-        dictionaries.programmes.values,
-        dictionaries.recipients.values,
-        dictionaries.agencies.values,
-    )
-    columns = columnizer.build().in_position_order()
-    return balances_from_totals(base_totals(columns, names, position_sorted=True), today=today)
+        collected.add(orjson.dumps(envelope))
+    return collected.balances(today=today)
 
 
 def applied_prefix(
