@@ -337,6 +337,13 @@ class GrantLedger(Application[str]):
             )
         ]
 
+    def programme_events_after(self, after_notification_id: int) -> int:
+        """How many programme events are stored after a notification id (the relay's lag)."""
+        head = self.recorder.max_notification_id() or 0
+        if head <= after_notification_id:
+            return 0
+        return self._sql.count_topic_between(PROGRAMME_EVENT_TOPIC, after_notification_id, head)
+
     def describe(self) -> dict[str, Any]:
         """Where this ledger stores its events."""
         return {"store": self.store.url, "kind": self.store.kind}

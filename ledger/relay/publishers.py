@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -89,12 +90,17 @@ def checkpoint_record(end: WindowEnd, mode: str) -> tuple[bytes, list[tuple[str,
     return value, headers
 
 
+def _ignore(position: int) -> None:
+    del position
+
+
 class WindowPublisher(Protocol):
     """Puts events and the checkpoints of their windows on Kafka."""
 
     mode: str
     producer: Any
     checkpoints: int
+    on_checkpoint: Callable[[int], None]
 
     def send(self, message: OutgoingMessage, partition: int) -> None:
         """Send one event of the open window."""
@@ -149,6 +155,8 @@ class _Producing:
         self.checkpoint_topic = checkpoint_topic
         self.bootstrap = bootstrap
         self.failure: BaseException | None = None
+        #: Called with a checkpoint's position once it is sent (metrics, logs).
+        self.on_checkpoint: Callable[[int], None] = _ignore
 
     def record_failure(self, exc: BaseException) -> None:
         """Producer errback: remember the first failure; the pump raises it."""
@@ -177,6 +185,7 @@ class _Producing:
         self.producer.send(
             self.checkpoint_topic, key=CHECKPOINT_KEY, value=value, headers=headers
         ).add_errback(self.record_failure)
+        self.on_checkpoint(end.position)
 
     def flush(self, through_position: int, *, give_up: bool) -> None:
         """Wait until everything sent is acknowledged (logging while the broker is away)."""
