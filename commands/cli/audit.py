@@ -8,7 +8,11 @@ yet (try again); 4 the record failed its integrity checks (nothing was computed 
 import argparse
 import importlib
 
-AUDIT_MODULES = ("commands.cli.audit_reconcile", "commands.cli.audit_report")
+AUDIT_MODULES = (
+    "commands.cli.audit_replay",
+    "commands.cli.audit_report",
+    "commands.cli.audit_reconcile",
+)
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_UNAVAILABLE = 3
