@@ -141,30 +141,39 @@ def _quoted(column: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise('"', column, '"', "")
 
 
+def _instant_texts(column: pa.Array) -> pa.Array:
+    """UTC timestamps as the envelope spells them, without the `Z` (numpy: the fast way)."""
+    micros = np.asarray(column.cast(pa.int64()), dtype=np.int64).astype("datetime64[us]")
+    return pa.array(np.datetime_as_string(micros, unit="us"), type=pa.string())
+
+
 def canonical_texts(batch: pa.RecordBatch) -> pa.Array:
-    """Each event's canonical bytes (the chain's input), as one string array."""
+    """Each event's canonical bytes (the chain's input), as one string array.
+
+    Literal text between columns is merged into one piece (the quotes of string members
+    included), so the whole row is one join over the columns.
+    """
     pieces: list[Any] = []
+    literal = ""
     for number, name in enumerate(CANONICAL_KEYS):
-        pieces.append(("{" if number == 0 else ",") + f'"{name}":')
+        literal += ("{" if number == 0 else ",") + f'"{name}":'
         column = batch.column(name)
         field = EVENT_SCHEMA.field(name)
-        if name == "data":
-            pieces.append(column)
-        elif name == "recorded_at":
-            pieces.append(
-                _quoted(
-                    pc.binary_join_element_wise(pc.strftime(column, "%Y-%m-%dT%H:%M:%S"), "Z", "")
-                )
-            )
+        if name == "recorded_at":
+            literal, value, closing = literal + '"', _instant_texts(column), 'Z"'
         elif name == "effective_date":
-            pieces.append(_quoted(pc.strftime(column, "%Y-%m-%d")))
+            literal, value, closing = literal + '"', pc.cast(column, pa.string()), '"'
         elif pa.types.is_integer(field.type):
-            pieces.append(pc.cast(column, pa.string()))
+            value, closing = pc.cast(column, pa.string()), ""
+        elif name == "data":
+            value, closing = column, ""
         elif field.nullable:
-            pieces.append(pc.if_else(pc.is_null(column), "null", _quoted(column)))
+            value, closing = pc.if_else(pc.is_null(column), "null", _quoted(column)), ""
         else:
-            pieces.append(_quoted(column))
-    pieces.append("}")
+            literal, value, closing = literal + '"', column, '"'
+        pieces += [literal, value]
+        literal = closing
+    pieces.append(literal + "}")
     return pc.binary_join_element_wise(*pieces, "")
 
 
