@@ -3,9 +3,11 @@ takes away; typed Parquet, the topic's bytes in JSON Lines, hashes in the manife
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import openpyxl
 import orjson
 import pyarrow.csv as pa_csv
@@ -194,3 +196,28 @@ def read_balance_file(path: Path, file_format: str) -> list[dict[str, Any]]:
         }
         for row in rows[1:]
     ]
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_the_readmes_duckdb_query_reads_an_export(
+    audited: AuditedLedger,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The query shown to auditors runs on a Parquet export and gives `balances`' disbursements."""
+    query = re.search(r"```sql\n(SELECT json_extract_string.*?)```", README.read_text(), re.S)
+    assert query is not None, "the README's DuckDB example"
+    export(audited, tmp_path / "export", "--format", "parquet")
+    sql = query.group(1).replace("'export/", f"'{tmp_path / 'export'}/")
+    rows = duckdb.sql(sql).fetchall()
+    assert (
+        main(["balances", "--by", "recipient-year", "--format", "json", *audited.read_flags()]) == 0
+    )
+    expected = [
+        (row["recipient"], row["year"], row["disbursed_ore"])
+        for row in orjson.loads(capsys.readouterr().out)
+        if row["disbursed_ore"]
+    ]
+    assert sorted(rows) == sorted(expected) and rows
