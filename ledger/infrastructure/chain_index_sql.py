@@ -103,34 +103,42 @@ class ChainIndexSql(Protocol):
 WHERE_COLUMNS = frozenset({"application_id", "recipient"})
 
 
-class SqliteChainIndexSql:
-    """The chain index in the SQLite event store file."""
+class _ChainIndexTable:
+    """The chain index's queries in one database; the adapters below say how it speaks."""
 
-    def __init__(self, recorder: SQLiteApplicationRecorder) -> None:
-        self._datastore = recorder.datastore
-        self._events = recorder.events_table_name
+    table: str
+    events: str
+    placeholder: str
+    integer: str
+    blob: str
+    id_column: str
+
+    def __init__(self, datastore: Any) -> None:
+        self._datastore = datastore
+
+    def _rows(self, cursor: Any) -> list[Sequence[Any]]:
+        raise NotImplementedError
 
     def create_table(self) -> None:
-        """Table and lookups (SQLite serialises DDL itself)."""
+        """Table and lookups (SQLite serialises DDL; PostgreSQL runs under the setup lock)."""
         with self._datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {CHAIN_INDEX_TABLE} ("
-                "position INTEGER PRIMARY KEY, notification_id INTEGER NOT NULL UNIQUE, "
-                "prev_hash BLOB NOT NULL, hash BLOB NOT NULL, aggregate_id TEXT NOT NULL, "
-                "aggregate_version INTEGER NOT NULL, application_id TEXT, recipient TEXT)"
+                f"CREATE TABLE IF NOT EXISTS {self.table} ("
+                f"position {self.integer} PRIMARY KEY, notification_id {self.integer} NOT NULL "
+                f"UNIQUE, prev_hash {self.blob} NOT NULL, hash {self.blob} NOT NULL, "
+                f"aggregate_id TEXT NOT NULL, aggregate_version {self.integer} NOT NULL, "
+                "application_id TEXT, recipient TEXT)"
             )
             for column in sorted(WHERE_COLUMNS):
                 cursor.execute(
                     f"CREATE INDEX IF NOT EXISTS {CHAIN_INDEX_TABLE}_{column} "
-                    f"ON {CHAIN_INDEX_TABLE} ({column}, position) WHERE {column} IS NOT NULL"
+                    f"ON {self.table} ({column}, position) WHERE {column} IS NOT NULL"
                 )
 
     def _select(self, where: str, params: tuple[Any, ...]) -> list[ChainRow]:
         with self._datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                f"SELECT {', '.join(ROW_COLUMNS)} FROM {CHAIN_INDEX_TABLE} {where}", params
-            )
-            return [_row(tuple(values)) for values in cursor.fetchall()]
+            cursor.execute(f"SELECT {', '.join(ROW_COLUMNS)} FROM {self.table} {where}", params)
+            return [_row(values) for values in self._rows(cursor)]
 
     def last_row(self) -> ChainRow | None:
         """The highest position's row."""
@@ -139,112 +147,70 @@ class SqliteChainIndexSql:
 
     def insert(self, rows: Sequence[ChainRow]) -> None:
         """One transaction; a duplicate key fails it whole."""
+        marks = ", ".join(self.placeholder for _ in ROW_COLUMNS)
         with self._datastore.transaction(commit=True) as cursor:
             cursor.executemany(
-                f"INSERT INTO {CHAIN_INDEX_TABLE} ({', '.join(ROW_COLUMNS)}) "
-                f"VALUES ({', '.join('?' for _ in ROW_COLUMNS)})",
+                f"INSERT INTO {self.table} ({', '.join(ROW_COLUMNS)}) VALUES ({marks})",
                 [row.as_params() for row in rows],
             )
 
     def rows_where(self, column: str, value: str) -> list[ChainRow]:
         """By application or recipient, through its partial index."""
         assert column in WHERE_COLUMNS, column
-        return self._select(f"WHERE {column} = ? ORDER BY position", (value,))
+        return self._select(f"WHERE {column} = {self.placeholder} ORDER BY position", (value,))
 
     def rows_between(self, first_position: int, last_position: int) -> list[ChainRow]:
         """A range of positions, through the primary key."""
+        mark = self.placeholder
         return self._select(
-            "WHERE position BETWEEN ? AND ? ORDER BY position", (first_position, last_position)
+            f"WHERE position BETWEEN {mark} AND {mark} ORDER BY position",
+            (first_position, last_position),
         )
 
     def stored_by_ids(self, notification_ids: Sequence[int]) -> dict[int, tuple[str, int, bytes]]:
-        """By rowid, a chunk of ids a query."""
+        """(originator id, version, state) by notification id, a chunk of ids a query."""
         found: dict[int, tuple[str, int, bytes]] = {}
         with self._datastore.transaction(commit=False) as cursor:
             for start in range(0, len(notification_ids), MAX_IDS_PER_QUERY):
-                chunk = notification_ids[start : start + MAX_IDS_PER_QUERY]
+                chunk = tuple(notification_ids[start : start + MAX_IDS_PER_QUERY])
                 cursor.execute(
-                    f"SELECT rowid, originator_id, originator_version, state FROM {self._events} "
-                    f"WHERE rowid IN ({', '.join('?' for _ in chunk)})",
-                    tuple(chunk),
+                    f"SELECT {self.id_column}, originator_id, originator_version, state "
+                    f"FROM {self.events} WHERE {self.id_column} IN "
+                    f"({', '.join(self.placeholder for _ in chunk)})",
+                    chunk,
                 )
-                for row in cursor.fetchall():
+                for row in self._rows(cursor):
                     found[int(row[0])] = (str(row[1]), int(row[2]), bytes(row[3]))
         return found
 
 
-class PostgresChainIndexSql:
+class SqliteChainIndexSql(_ChainIndexTable):
+    """The chain index in the SQLite event store file (notification id = rowid)."""
+
+    placeholder, integer, blob, id_column = "?", "INTEGER", "BLOB", "rowid"
+
+    def __init__(self, recorder: SQLiteApplicationRecorder) -> None:
+        super().__init__(recorder.datastore)
+        self.table, self.events = CHAIN_INDEX_TABLE, recorder.events_table_name
+
+    def _rows(self, cursor: Any) -> list[Sequence[Any]]:
+        return [tuple(values) for values in cursor.fetchall()]
+
+
+class PostgresChainIndexSql(_ChainIndexTable):
     """The chain index in the PostgreSQL event store's schema."""
 
+    placeholder, integer, blob, id_column = "%s", "BIGINT", "BYTEA", "notification_id"
+
     def __init__(self, recorder: PostgresApplicationRecorder) -> None:
-        self._datastore = recorder.datastore
+        super().__init__(recorder.datastore)
         schema = recorder.datastore.schema
-        self._table = f'"{schema}"."{CHAIN_INDEX_TABLE}"'
-        self._events = f'"{schema}"."{recorder.events_table_name}"'
+        self.table = f'"{schema}"."{CHAIN_INDEX_TABLE}"'
+        self.events = f'"{schema}"."{recorder.events_table_name}"'
 
-    def create_table(self) -> None:
-        """Table and lookups (the caller holds the table-setup advisory lock)."""
-        with self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {self._table} ("
-                "position BIGINT PRIMARY KEY, notification_id BIGINT NOT NULL UNIQUE, "
-                "prev_hash BYTEA NOT NULL, hash BYTEA NOT NULL, aggregate_id TEXT NOT NULL, "
-                "aggregate_version BIGINT NOT NULL, application_id TEXT, recipient TEXT)"
-            )
-            for column in sorted(WHERE_COLUMNS):
-                cursor.execute(
-                    f"CREATE INDEX IF NOT EXISTS {CHAIN_INDEX_TABLE}_{column} "
-                    f"ON {self._table} ({column}, position) WHERE {column} IS NOT NULL"
-                )
-
-    def _select(self, where: str, params: tuple[Any, ...]) -> list[ChainRow]:
-        with self._datastore.transaction(commit=False) as cursor:
-            cursor.execute(f"SELECT {', '.join(ROW_COLUMNS)} FROM {self._table} {where}", params)
-            return [_row([values[c] for c in ROW_COLUMNS]) for values in cursor.fetchall()]
-
-    def last_row(self) -> ChainRow | None:
-        """The highest position's row."""
-        rows = self._select("ORDER BY position DESC LIMIT 1", ())
-        return rows[0] if rows else None
-
-    def insert(self, rows: Sequence[ChainRow]) -> None:
-        """One transaction; a duplicate key fails it whole."""
-        with self._datastore.transaction(commit=True) as cursor:
-            cursor.executemany(
-                f"INSERT INTO {self._table} ({', '.join(ROW_COLUMNS)}) "
-                f"VALUES ({', '.join('%s' for _ in ROW_COLUMNS)})",
-                [row.as_params() for row in rows],
-            )
-
-    def rows_where(self, column: str, value: str) -> list[ChainRow]:
-        """By application or recipient, through its partial index."""
-        assert column in WHERE_COLUMNS, column
-        return self._select(f"WHERE {column} = %s ORDER BY position", (value,))
-
-    def rows_between(self, first_position: int, last_position: int) -> list[ChainRow]:
-        """A range of positions, through the primary key."""
-        return self._select(
-            "WHERE position BETWEEN %s AND %s ORDER BY position", (first_position, last_position)
-        )
-
-    def stored_by_ids(self, notification_ids: Sequence[int]) -> dict[int, tuple[str, int, bytes]]:
-        """By notification id, one array parameter."""
-        if not notification_ids:
-            return {}
-        with self._datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                "SELECT notification_id, originator_id, originator_version, state "
-                f"FROM {self._events} WHERE notification_id = ANY(%s)",
-                (list(notification_ids),),
-            )
-            return {
-                int(row["notification_id"]): (
-                    str(row["originator_id"]),
-                    int(row["originator_version"]),
-                    bytes(row["state"]),
-                )
-                for row in cursor.fetchall()
-            }
+    def _rows(self, cursor: Any) -> list[Sequence[Any]]:
+        # Dict rows (eventsourcing's row factory), in the order the query named the columns.
+        return [tuple(values.values()) for values in cursor.fetchall()]
 
 
 def chain_index_sql(recorder: ApplicationRecorder) -> ChainIndexSql:

@@ -33,14 +33,13 @@ from ledger.audit.export_reader import (
     read_batches,
 )
 from ledger.domain.errors import LedgerError
+from projections.application.envelope_balances import column_balances
 from projections.consumer.fetch import recode
 from projections.domain.asof import AsOf
 from projections.domain.rows import BalanceRow, View
 from projections.domain.selection import Selection
 from projections.replay.columns import Dictionaries, ReplayColumns, concatenate
-from projections.replay.engine import base_totals
 from projections.replay.export_columns import batch_columns
-from projections.replay.views import balances_from_totals
 from schemas.chain import GENESIS_HASH
 
 # A part of the events file and what it proved: checks, columns, the worker's dictionaries.
@@ -233,27 +232,17 @@ def export_balances(
             "--at-position", as_of.at_position, f"the export ends at {replayed.last_position}"
         )
     dictionaries = replayed.dictionaries
-    names = (
-        dictionaries.programmes.values,
-        dictionaries.recipients.values,
-        dictionaries.agencies.values,
-    )
-    programme = None
-    if selection.programme_id is not None:
-        programme = dictionaries.programmes.find(selection.programme_id)
-        if programme is None:
-            raise LedgerError(
-                "--programme", selection.programme_id, "no such programme in the export"
-            )
+    if (
+        selection.programme_id is not None
+        and dictionaries.programmes.find(selection.programme_id) is None
+    ):
+        raise LedgerError("--programme", selection.programme_id, "no such programme in the export")
     if (
         selection.recipient is not None
         and dictionaries.recipients.find(selection.recipient) is None
     ):
         raise LedgerError("--recipient", selection.recipient, "no such recipient in the export")
-    totals = base_totals(
-        replayed.columns, names, as_of=as_of, programme=programme, position_sorted=True
-    )
-    balances = balances_from_totals(
-        totals, today=today, as_of=as_of, selection=selection, only=view
+    balances = column_balances(
+        replayed.columns, dictionaries, today=today, as_of=as_of, selection=selection
     )
     return list(balances.view(view))
