@@ -64,8 +64,9 @@ class RecordSource:
 def from_store(ledger: GrantLedger, positions: PositionRange) -> RecordSource:
     """The store's chain over the range (from the chain index's link before its first event)."""
     head = ChainIndex(ledger).extend()
-    if positions.first > max(head, 1) or (positions.first > head and head == 0):
-        raise LedgerError("--from-position", positions.first, f"the store holds 1..{head}")
+    if positions.first > head:
+        held = f"the store holds positions 1..{head}" if head else "the store holds no events"
+        raise LedgerError("--from-position", positions.first, held)
     last = head if positions.last is None else min(positions.last, head)
     envelopes = store_envelopes(
         ledger, through_position=last, cursor=cursor_before(ledger, positions.first)
