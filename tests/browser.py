@@ -1,14 +1,14 @@
-"""Debian's chromium driven through chromium-driver (Selenium), headless, a fresh profile each.
+"""A real browser for the pages' tests: Debian's chromium driven by chromium-driver (Selenium).
 
-A test tool's own browser download fails here; these are the system's binaries, which CI
-installs (apt: chromium, chromium-driver). Without them the browser tests skip, naming why.
+Headless, no sandbox (root in CI), no GPU, no background networking, no first-run screens,
+and a fresh profile in the test's own directory; downloads land in a directory of the test's.
 """
 
-import tempfile
+from __future__ import annotations
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 from selenium import webdriver
@@ -16,40 +16,53 @@ from selenium.webdriver.chrome.service import Service
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-HEADLESS_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-)
-WINDOW_WIDTH = 900
+WINDOW = "1400,1800"
+
+
+def require_browser() -> None:
+    """Fail (not skip) when the browser is missing: CI installs it (.ci/browser)."""
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} missing: run .ci/browser (apt-get install chromium)")
 
 
 @contextmanager
-def chromium(window_height: int = 1200) -> Iterator[Any]:
-    """A headless chromium session with a profile of its own, quit afterwards."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip(f"needs {CHROMIUM} and {CHROMEDRIVER} (apt: chromium chromium-driver)")
-    with tempfile.TemporaryDirectory(prefix="gl-chromium-") as profile:
-        options = webdriver.ChromeOptions()
-        options.binary_location = str(CHROMIUM)
-        for flag in (
-            *HEADLESS_FLAGS,
-            f"--user-data-dir={profile}",
-            f"--window-size={WINDOW_WIDTH},{window_height}",
-        ):
-            options.add_argument(flag)
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-        try:
-            yield driver
-        finally:
-            driver.quit()
+def chromium(profile: Path, downloads: Path) -> Iterator[webdriver.Chrome]:
+    """A headless chromium with its own profile and download directory."""
+    require_browser()
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--lang=sv-SE",
+        f"--user-data-dir={profile}",
+        f"--window-size={WINDOW}",
+    ):
+        options.add_argument(flag)
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        driver.execute_cdp_cmd(
+            "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+        )
+        yield driver
+    finally:
+        driver.quit()
 
 
-def full_page_png(driver: Any, path: Path, max_height: int) -> None:
-    """A screenshot of the page from the top, as tall as the page (at most max_height px)."""
+def full_page_png(driver: webdriver.Chrome, path: Path, width: int, max_height: int) -> None:
+    """A screenshot from the top, as tall as the page (at most max_height px)."""
+    driver.set_window_size(width, max_height)
     height = int(driver.execute_script("return document.documentElement.scrollHeight"))
-    driver.set_window_size(WINDOW_WIDTH, min(height, max_height))
+    driver.set_window_size(width, min(height, max_height))
     path.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(path))

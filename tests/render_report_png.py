@@ -18,6 +18,7 @@ from tests.browser import chromium, full_page_png
 from tests.scenario_ledger import PROGRAMME_ID, record_scenario_as_it_happened
 
 MAX_HEIGHT_PX = 4_200
+WIDTH_PX = 900
 
 
 def render(png: Path) -> None:
@@ -37,9 +38,10 @@ def render(png: Path) -> None:
         checkpoints = ["--checkpoint-topic", settings.checkpoint_topic]
         args = ["audit", "report", "--programme", PROGRAMME_ID, "--out", str(html)]
         assert main([*args, "--store", store, *kafka, *checkpoints]) == 0
-        with chromium() as driver:
+        browser = Path(directory)
+        with chromium(browser / "profile", browser / "downloads") as driver:
             driver.get(html.as_uri())
-            full_page_png(driver, png, MAX_HEIGHT_PX)
+            full_page_png(driver, png, WIDTH_PX, MAX_HEIGHT_PX)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """`grant-ledger audit replay DIR`: the export proves itself, then its balances, as `balances`.
 
-Needs nothing but the export: no event store, no broker, no read store, no network.
+Needs nothing but the export: no event store, no broker, no read store, no network. Takes the
+`balances` flags (views, filters, time travel) and prints exactly what `balances` prints.
 """
 
 import argparse
@@ -8,28 +9,26 @@ import sys
 from pathlib import Path
 
 from commands.cli.audit import EXIT_INTEGRITY, EXIT_OK
-from commands.cli.balances import FORMATS, parse_as_of, parse_view, parse_year, write_rows
+from commands.cli.balances import (
+    FORMATS,
+    add_question_options,
+    filters_of,
+    flag_errors,
+    parse_view,
+    write_rows,
+)
 from ledger.audit.export_reader import ExportTampered
 from ledger.domain.errors import LedgerError
 from projections.application.offline_replay import export_balances, verify_export
 from projections.application.query import today_utc
-from projections.domain.rows import View
-from projections.domain.selection import Selection
+from projections.domain.asof import parse_as_of
 
 
 def register(tools: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add `audit replay`."""
     parser = tools.add_parser("replay", help="verify an export offline and replay its balances")
     parser.add_argument("directory", metavar="DIR", type=Path)
-    parser.add_argument(
-        "--by", default=View.RECIPIENT_YEAR.value, metavar="|".join(v.value for v in View)
-    )
-    parser.add_argument("--programme", metavar="ID", default=None)
-    parser.add_argument("--recipient", metavar="CODE", default=None)
-    parser.add_argument("--year", metavar="Y", default=None)
-    parser.add_argument("--as-of-date", metavar="D", default=None)
-    parser.add_argument("--as-known-at", metavar="TIMESTAMP", default=None)
-    parser.add_argument("--at-position", metavar="N", default=None)
+    add_question_options(parser)
     parser.add_argument("--format", default="table", metavar="|".join(FORMATS))
     parser.add_argument("--workers", type=int, default=None, help="processes (Parquet)")
     parser.set_defaults(run=run)
@@ -40,10 +39,9 @@ def run(args: argparse.Namespace) -> int:
     view = parse_view(args.by)
     if args.format not in FORMATS:
         raise LedgerError("--format", args.format, f"expected one of {', '.join(FORMATS)}")
-    selection = Selection(
-        programme_id=args.programme, recipient=args.recipient, year=parse_year(args.year)
-    )
-    as_of = parse_as_of(args)
+    with flag_errors():
+        filters = filters_of(args)
+        as_of = parse_as_of(args.as_of_date, args.as_known_at, args.at_position)
     try:
         replayed = verify_export(args.directory, workers=args.workers)
     except ExportTampered as failure:
@@ -53,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_INTEGRITY
-    rows = export_balances(replayed, view, selection, as_of, today=today_utc())
+    with flag_errors():
+        rows = export_balances(replayed, view, filters, as_of, today=today_utc())
     print(
         f"verified positions {replayed.first_position}..{replayed.last_position} (chain from "
         f"genesis, {replayed.checkpoints_checked} checkpoints, {replayed.signed_checkpoints} "

@@ -9,7 +9,7 @@ a progress bar on stderr (on a terminal), a one-line summary at the end.
 import argparse
 from pathlib import Path
 
-from commands.cli.balances import add_question_options, answer
+from commands.cli.balances import add_question_options, balances_of
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
 from commands.cli.options import add_store_option, open_ledger
 from commands.cli.read_side_options import add_store_options, require_bootstrap
@@ -93,6 +93,6 @@ def run_balances(args: argparse.Namespace) -> int:
     """Write one balance view to a file."""
     if args.format not in BALANCE_FORMATS:
         raise LedgerError("--format", args.format, f"expected one of {', '.join(BALANCE_FORMATS)}")
-    view, rows = answer(args)
-    write_balance_file(view, rows, args.out, args.format)
+    answer = balances_of(args)
+    write_balance_file(answer.view, answer.rows, args.out, args.format)
     return 0

@@ -19,7 +19,7 @@ from projections.domain.rows import FIELDS, MONEY_SUFFIX, BalanceRow, View, as_r
 from schemas.money import ORE_PER_SEK
 
 BALANCE_FORMATS: Final = ("csv", "parquet", "xlsx")
-TEXT_FIELDS: Final = frozenset({"programme_id", "recipient", "agency"})
+TEXT_FIELDS: Final = frozenset({"programme_id", "recipient", "agency", "county"})
 KRONOR_FORMAT: Final = '#,##0.00 "kr";-#,##0.00 "kr"'
 MIN_COLUMN_WIDTH: Final = 10
 

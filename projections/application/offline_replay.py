@@ -32,10 +32,12 @@ from ledger.audit.export_reader import (
     load_manifest,
     read_batches,
 )
-from ledger.domain.errors import LedgerError
+from ledger.domain.errors import InvalidQuery, LedgerError, NotFound
 from projections.application.envelope_balances import column_balances
+from projections.application.query import view_rows
 from projections.consumer.fetch import recode
 from projections.domain.asof import AsOf
+from projections.domain.filters import Filters
 from projections.domain.rows import BalanceRow, View
 from projections.domain.selection import Selection
 from projections.replay.columns import Dictionaries, ReplayColumns, concatenate
@@ -217,10 +219,11 @@ def verify_export(directory: Path, *, workers: int | None = None) -> ReplayedExp
 
 
 def export_balances(
-    replayed: ReplayedExport, view: View, selection: Selection, as_of: AsOf, *, today: date
+    replayed: ReplayedExport, view: View, filters: Filters, as_of: AsOf, *, today: date
 ) -> list[BalanceRow]:
-    """One view of the verified record's balances, as `balances` gives them."""
-    selection.check_for(view)
+    """One view of the verified record's balances, as `balances` gives them (the same filters
+    and derived views, the same engine)."""
+    filters.check_for(view)
     if replayed.first_position != 1:
         raise LedgerError(
             "DIR",
@@ -228,21 +231,22 @@ def export_balances(
             "balances need the record from position 1 (export with --from-position 1)",
         )
     if as_of.at_position is not None and as_of.at_position > replayed.last_position:
-        raise LedgerError(
-            "--at-position", as_of.at_position, f"the export ends at {replayed.last_position}"
+        raise InvalidQuery(
+            "at_position", as_of.at_position, f"the export ends at {replayed.last_position}"
         )
     dictionaries = replayed.dictionaries
-    if (
-        selection.programme_id is not None
-        and dictionaries.programmes.find(selection.programme_id) is None
-    ):
-        raise LedgerError("--programme", selection.programme_id, "no such programme in the export")
-    if (
-        selection.recipient is not None
-        and dictionaries.recipients.find(selection.recipient) is None
-    ):
-        raise LedgerError("--recipient", selection.recipient, "no such recipient in the export")
-    balances = column_balances(
-        replayed.columns, dictionaries, today=today, as_of=as_of, selection=selection
-    )
-    return list(balances.view(view))
+    for programme_id in filters.programmes:
+        if dictionaries.programmes.find(programme_id) is None:
+            raise NotFound("programme", programme_id, "no such programme in the export")
+    for recipient in filters.recipients:
+        if dictionaries.recipients.find(recipient) is None:
+            raise NotFound("recipient", recipient, "no such recipient in the export")
+
+    def fetch(stored_view: View, selection: Selection) -> list[BalanceRow]:
+        selection.check_for(stored_view)
+        balances = column_balances(
+            replayed.columns, dictionaries, today=today, as_of=as_of, selection=selection
+        )
+        return list(balances.view(stored_view))
+
+    return view_rows(fetch, view, filters)

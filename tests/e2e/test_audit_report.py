@@ -94,7 +94,7 @@ def test_the_report_in_a_browser_shows_the_balances_figures(
         }
         for row in balances(audited, capsys, "recipient-year", *as_of)
     ]
-    with chromium() as driver:
+    with chromium(tmp_path / "profile", tmp_path / "downloads") as driver:
         driver.get(out.as_uri())
         assert driver.find_element(By.ID, "programme-id").text == PROGRAMME_ID
         assert table_in_browser(driver, "programme-years") == expected_years

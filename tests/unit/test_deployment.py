@@ -18,6 +18,13 @@ from commands.cli.operations_options import (
     STATUS_HOST_ENV_VAR,
     STATUS_PORT_ENV_VAR,
 )
+from commands.http.auth.settings import (
+    AUTH_ENV_VARS,
+    ISSUER_ENV_VAR,
+    JWKS_ENV_VAR,
+    auth_settings_from_env,
+)
+from commands.http.settings import CORS_ORIGINS_ENV_VAR
 from ledger.config import (
     BOOTSTRAP_ENV_VAR,
     CHECKPOINT_EVERY_ENV_VAR,
@@ -49,6 +56,8 @@ KNOWN_VARIABLES = {
     CHECKPOINT_EVERY_ENV_VAR,
     PARTITIONS_ENV_VAR,
     READ_STORE_ENV_VAR,
+    CORS_ORIGINS_ENV_VAR,
+    *AUTH_ENV_VARS,
     REPLICATION_FACTOR_ENV_VAR,
     RELAY_TRANSACTIONS_ENV_VAR,
     LOG_FORMAT_ENV_VAR,
@@ -233,6 +242,22 @@ def test_dockerfile_installs_the_project_and_runs_grant_ledger_unprivileged() ->
     assert "grant-ledger" in scripts
     users = [line.split()[1] for line in instructions if line.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in ("root", "0")
+
+
+def test_the_api_requires_the_agencys_oidc_provider(compose: dict[str, Any]) -> None:
+    """JWKS and issuer are compose's required variables (`${NAME:?why}`): the stack does not
+    start without them, so the deployed API never falls back to a development key."""
+    env = environment(services(compose)["api"])
+    for name in (JWKS_ENV_VAR, ISSUER_ENV_VAR):
+        assert env[name].startswith(f"${{{name}:?"), env[name]
+    example = {
+        **env,
+        JWKS_ENV_VAR: "https://sso.delmos.example/realms/grants/protocol/openid-connect/certs",
+        ISSUER_ENV_VAR: "https://sso.delmos.example/realms/grants",
+    }
+    settings = auth_settings_from_env(example)
+    assert not settings.uses_dev_keys
+    assert settings.roles_claim == "realm_access.roles"
 
 
 def test_kafka_is_the_version_and_has_the_settings_the_tests_run(compose: dict[str, Any]) -> None:
