@@ -26,6 +26,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 from commands.http.app import create_app
 from schemas.recipients import municipalities
 from tests.fill import GRANT_EVENTS, bulk_application_id
+from tests.http_service import service_settings, tokens_for
 from tests.synthetic_ledger import median_seconds
 
 SMALL_EVENTS = 10_000
@@ -107,9 +108,11 @@ def bulk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture
-def client(bulk: BulkStore) -> Iterator[TestClient]:
-    """The HTTP API over the store."""
-    with TestClient(create_app(bulk.url)) as test_client:
+def client(bulk: BulkStore, tmp_path: Path) -> Iterator[TestClient]:
+    """The HTTP API over the store, called by an auditor."""
+    settings = service_settings(tmp_path, store_url=bulk.url)
+    with TestClient(create_app(settings)) as test_client:
+        test_client.headers.update(tokens_for(settings).headers("auditor", "integrator"))
         yield test_client
 
 

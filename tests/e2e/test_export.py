@@ -180,7 +180,9 @@ def read_balance_file(path: Path, file_format: str) -> list[dict[str, Any]]:
     if file_format == "csv":
         return [
             {
-                k: v if not (v.lstrip("-").isdigit() and k != "recipient") else int(v)
+                k: v
+                if not (v.lstrip("-").isdigit() and k not in ("recipient", "county"))
+                else int(v)
                 for k, v in row.items()
             }
             for row in csv.DictReader(path.open(encoding="utf-8"))

@@ -20,6 +20,7 @@ from ledger.infrastructure.chain_index_sql import CHAIN_INDEX_TABLE
 from ledger.relay.chained_log import build_page
 from schemas.chain import GENESIS_HASH
 from tests.fill import add_payments, fill
+from tests.http_service import service_settings, tokens_for
 from tests.scenario_ledger import (
     MALMO,
     MALMO_2018_APPLICATION,
@@ -161,7 +162,7 @@ def _alter_stored_event(store_path: Path, position: int) -> None:
 
 
 def test_an_event_altered_after_indexing_is_caught_at_its_position(
-    sqlite_store_url: str, capsys: pytest.CaptureFixture[str]
+    sqlite_store_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """History, events and the HTTP API refuse to serve it, naming position 12."""
     fill(sqlite_store_url, 20)
@@ -182,8 +183,10 @@ def test_an_event_altered_after_indexing_is_caught_at_its_position(
         ledger.close()
     assert main(["events", "--from", "10", "--limit", "5", "--store", sqlite_store_url]) != 0
     assert "position=12" in capsys.readouterr().err
-    with TestClient(create_app(sqlite_store_url)) as client:
-        response = client.get("/v1/events", params={"from": 12, "limit": 1})
+    settings = service_settings(tmp_path, store_url=sqlite_store_url)
+    with TestClient(create_app(settings)) as client:
+        headers = tokens_for(settings).headers("auditor")
+        response = client.get("/v1/events", params={"from": 12, "limit": 1}, headers=headers)
     assert response.status_code == 500
     assert response.json()["error"]["value"] == 12
 
