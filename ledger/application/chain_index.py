@@ -109,6 +109,11 @@ class ChainIndex:
                 prev_hash, after_id = row.hash, row.notification_id
         return rows
 
+    def indexed_head(self) -> int:
+        """The highest position indexed so far (without extending)."""
+        last = self._sql.last_row()
+        return 0 if last is None else last.position
+
     def row_at(self, position: int) -> ChainRow | None:
         """The indexed row of one position (extend first)."""
         rows = self._sql.rows_between(position, position)

@@ -62,18 +62,22 @@ class RecordSource:
 
 
 def from_store(ledger: GrantLedger, positions: PositionRange) -> RecordSource:
-    """The store's chain over the range (from the chain index's link before its first event)."""
-    head = ChainIndex(ledger).extend()
-    if positions.first > head:
-        held = f"the store holds positions 1..{head}" if head else "the store holds no events"
-        raise LedgerError("--from-position", positions.first, held)
-    last = head if positions.last is None else min(positions.last, head)
-    envelopes = store_envelopes(
-        ledger, through_position=last, cursor=cursor_before(ledger, positions.first)
-    )
-    return RecordSource(
-        envelopes, max(last - positions.first + 1, 0), None, {"store_kind": ledger.store.kind}
-    )
+    """The store's chain over the range: from genesis, or from the chain index's link before
+    its first event (a whole export needs no index: it chains the store as it goes)."""
+    index = ChainIndex(ledger)
+    if positions.first == 1:
+        known = index.indexed_head()
+        expected = None if known == 0 else known if positions.last is None else positions.last
+        cursor = None
+    else:
+        head = index.extend()
+        if positions.first > head:
+            held = f"the store holds positions 1..{head}" if head else "the store holds no events"
+            raise LedgerError("--from-position", positions.first, held)
+        last = head if positions.last is None else min(positions.last, head)
+        expected, cursor = last - positions.first + 1, cursor_before(ledger, positions.first)
+    envelopes = store_envelopes(ledger, through_position=positions.last, cursor=cursor)
+    return RecordSource(envelopes, expected, None, {"store_kind": ledger.store.kind})
 
 
 def from_kafka(
