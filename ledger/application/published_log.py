@@ -13,6 +13,7 @@ from ledger.application.chain_index import ChainIndex
 from ledger.application.envelopes import envelope_body, seal
 from ledger.application.grant_ledger import NOTIFICATION_PAGE_SIZE, GrantLedger
 from ledger.domain.errors import LedgerError, NotFound
+from ledger.infrastructure.chain_index_sql import MAX_POSITION
 from schemas.chain import GENESIS_HASH
 
 TRAIL_FIELDS = {"application_id": "application", "recipient": "recipient"}
@@ -87,4 +88,5 @@ def log_page(ledger: GrantLedger, from_position: int, limit: int) -> list[dict[s
         return []
     index = ChainIndex(ledger)
     index.extend()
-    return index.envelopes(index.rows_between(from_position, from_position + limit - 1))
+    last_position = min(from_position + limit - 1, MAX_POSITION)
+    return index.envelopes(index.rows_between(min(from_position, MAX_POSITION), last_position))

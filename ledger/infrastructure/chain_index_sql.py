@@ -19,6 +19,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 CHAIN_INDEX_TABLE = "chain_index"
 HASH_BYTES = 32
+# Positions are signed 64-bit integers in both databases.
+MAX_POSITION = 2**63 - 1
 # SQLite binds at most 32 766 parameters a statement; stay far below for stored-event lookups.
 MAX_IDS_PER_QUERY = 500
 
