@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ from projections.domain.time_units import date_of_day, instant_of_micros, micros
 from projections.replay.columns import Dictionaries, ReplayColumns
 from projections.replay.engine import base_totals
 from projections.replay.layout import COLUMNS, EVENTS, POSTINGS, TIMELINE
+from projections.replay.store import ReplayStore
 from projections.replay.views import balances_from_totals
 from projections.store.read_store import ConsumedEvent, ReadStore
 from schemas.calendar import today_in_stockholm
@@ -295,6 +297,21 @@ def synthetic_columns(
         programme_ids(), ["", *p.recipient_codes], list(AGENCIES)
     )
     return columns, dictionaries, checkpoints
+
+
+def write_replay_store(directory: Path, events: int) -> list[Checkpoint]:
+    """A replay store of the plan's columns in `directory`; returns its checkpoints."""
+    columns, dictionaries, checkpoints = synthetic_columns(events)
+    store = ReplayStore(directory, durable=False)
+    with store.writing():
+        store.rewrite(
+            columns,
+            dictionaries=dictionaries,
+            max_position_hash=checkpoints[-1].hash,
+            topic=None,
+            partitions={},
+        )
+    return checkpoints
 
 
 def _data(

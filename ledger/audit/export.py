@@ -75,37 +75,25 @@ class JsonLinesWriter:
         self._file.close()
 
 
-class ParquetFileWriter:
-    """A row group a chunk, zstd-compressed."""
+class ArrowFileWriter:
+    """Batches into pyarrow's writer of a format: Parquet (a zstd row group a chunk) or CSV
+    (a header, then RFC 4180 lines with ISO dates)."""
 
-    def __init__(self, path: Path, schema: pa.Schema, to_batch: ToBatch) -> None:
-        self._writer = pq.ParquetWriter(path, schema, compression=PARQUET_COMPRESSION)
+    def __init__(self, path: Path, schema: pa.Schema, to_batch: ToBatch, file_format: str) -> None:
+        self._writer: Any = (
+            pq.ParquetWriter(path, schema, compression=PARQUET_COMPRESSION)
+            if file_format == "parquet"
+            else pa_csv.CSVWriter(str(path), schema)
+        )
         self._to_batch = to_batch
 
     def write(self, rows: list[dict[str, Any]]) -> None:
-        """One row group."""
+        """The rows as one batch."""
         if rows:
             self._writer.write_batch(self._to_batch(rows))
 
     def close(self) -> None:
-        """Write the footer."""
-        self._writer.close()
-
-
-class CsvFileWriter:
-    """A header, then a line a row (pyarrow's CSV: RFC 4180 quoting, ISO dates)."""
-
-    def __init__(self, path: Path, schema: pa.Schema, to_batch: ToBatch) -> None:
-        self._writer = pa_csv.CSVWriter(str(path), schema)
-        self._to_batch = to_batch
-
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        """The batch's lines."""
-        if rows:
-            self._writer.write_batch(self._to_batch(rows))
-
-    def close(self) -> None:
-        """Close the file."""
+        """Finish the file (Parquet writes its footer)."""
         self._writer.close()
 
 
@@ -122,10 +110,8 @@ def open_writer(path: Path, file_format: str, schema: pa.Schema) -> TableWriter:
     """The writer of a format for one of the export's tables."""
     events = schema is EVENT_SCHEMA
     to_batch: ToBatch = event_batch if events else checkpoint_batch
-    if file_format == "parquet":
-        return ParquetFileWriter(path, schema, to_batch)
-    if file_format == "csv":
-        return CsvFileWriter(path, schema, to_batch)
+    if file_format in ("parquet", "csv"):
+        return ArrowFileWriter(path, schema, to_batch, file_format)
     assert file_format == "jsonl", file_format
     return JsonLinesWriter(path, envelope_line if events else _checkpoint_line)
 

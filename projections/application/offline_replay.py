@@ -32,9 +32,9 @@ from ledger.audit.export_reader import (
     load_manifest,
     read_batches,
 )
-from ledger.domain.errors import InvalidQuery, LedgerError, NotFound
+from ledger.domain.errors import InvalidQuery, LedgerError
 from projections.application.envelope_balances import column_balances
-from projections.application.query import view_rows
+from projections.application.query import require_known, view_rows
 from projections.consumer.fetch import recode
 from projections.domain.asof import AsOf
 from projections.domain.filters import Filters
@@ -235,12 +235,7 @@ def export_balances(
             "at_position", as_of.at_position, f"the export ends at {replayed.last_position}"
         )
     dictionaries = replayed.dictionaries
-    for programme_id in filters.programmes:
-        if dictionaries.programmes.find(programme_id) is None:
-            raise NotFound("programme", programme_id, "no such programme in the export")
-    for recipient in filters.recipients:
-        if dictionaries.recipients.find(recipient) is None:
-            raise NotFound("recipient", recipient, "no such recipient in the export")
+    require_known(dictionaries, filters, "export")
 
     def fetch(stored_view: View, selection: Selection) -> list[BalanceRow]:
         selection.check_for(stored_view)

@@ -25,6 +25,7 @@ from projections.domain.rows import (
 )
 from projections.domain.selection import Selection
 from projections.replay import asof_index
+from projections.replay.columns import Dictionaries
 from projections.replay.engine import base_totals, totals_from_sums
 from projections.replay.manifest import Manifest
 from projections.replay.store import ReplayStore
@@ -173,13 +174,7 @@ def replay_answer(
     """A view as of a date, an instant and/or a position, from the replay store."""
     filters.check_for(view)
     manifest = ready_manifest(replay)
-    dictionaries = replay.dictionaries
-    for programme_id in filters.programmes:
-        if dictionaries.programmes.find(programme_id) is None:
-            raise NotFound("programme", programme_id, "no such programme in the ledger")
-    for recipient in filters.recipients:
-        if dictionaries.recipients.find(recipient) is None:
-            raise NotFound("recipient", recipient, "no such recipient in the ledger")
+    require_known(replay.dictionaries, filters, "ledger")
 
     def fetch(stored_view: View, selection: Selection) -> list[BalanceRow]:
         return replay_balances(replay, stored_view, selection, as_of, today=today)
@@ -190,6 +185,16 @@ def replay_answer(
 
 
 Fetch = Callable[[View, Selection], list[BalanceRow]]
+
+
+def require_known(dictionaries: Dictionaries, filters: Filters, source: str) -> None:
+    """Refuse a programme or recipient the columns' dictionaries do not hold, by name."""
+    for programme_id in filters.programmes:
+        if dictionaries.programmes.find(programme_id) is None:
+            raise NotFound("programme", programme_id, f"no such programme in the {source}")
+    for recipient in filters.recipients:
+        if dictionaries.recipients.find(recipient) is None:
+            raise NotFound("recipient", recipient, f"no such recipient in the {source}")
 
 
 def view_rows(fetch: Fetch, view: View, filters: Filters) -> list[BalanceRow]:

@@ -30,8 +30,8 @@ from tests.synthetic_ledger import (
     BENCH_RESULTS,
     CHECKPOINT_EVERY,
     median_seconds,
-    synthetic_columns,
     synthetic_envelopes,
+    write_replay_store,
 )
 
 FULL_EVENTS = 1_000_000
@@ -59,16 +59,7 @@ def ledgers(tmp_path_factory: pytest.TempPathFactory) -> Ledgers:
     export_events(
         source, directory / "export", "parquet", first_position=1, checkpoint_every=CHECKPOINT_EVERY
     )
-    columns, dictionaries, checkpoints = synthetic_columns(EVENTS)
-    store = ReplayStore(directory / "replay", durable=False)
-    with store.writing():
-        store.rewrite(
-            columns,
-            dictionaries=dictionaries,
-            max_position_hash=checkpoints[-1].hash,
-            topic=None,
-            partitions={},
-        )
+    checkpoints = write_replay_store(directory / "replay", EVENTS)
     return Ledgers(directory / "export", directory / "replay", checkpoints, EVENTS)
 
 

@@ -29,7 +29,7 @@ from tests.synthetic_ledger import (
     baseline_events_per_s,  # noqa: F401 (fixture)
     bench_topic,  # noqa: F401 (fixture)
     median_seconds,
-    synthetic_columns,
+    write_replay_store,
 )
 
 REBUILD_MIN_RATIO = 100
@@ -53,18 +53,9 @@ class LocalLedger:
 def local_ledger(tmp_path_factory: pytest.TempPathFactory) -> LocalLedger:
     """Generate the columns (deterministic seed) and write them as a replay store."""
     keep_freed_memory()
-    columns, dictionaries, checkpoints = synthetic_columns(BENCH_REPLAY_EVENTS)
     directory = tmp_path_factory.mktemp("replay10m")
-    store = ReplayStore(directory / "replay", durable=False)
-    with store.writing():
-        store.rewrite(
-            columns,
-            dictionaries=dictionaries,
-            max_position_hash=checkpoints[-1].hash,
-            topic=None,
-            partitions={},
-        )
-    return LocalLedger(directory, checkpoints, columns.event_count)
+    checkpoints = write_replay_store(directory / "replay", BENCH_REPLAY_EVENTS)
+    return LocalLedger(directory, checkpoints, BENCH_REPLAY_EVENTS)
 
 
 def rebuild_local(ledger: LocalLedger) -> None:
