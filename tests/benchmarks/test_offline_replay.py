@@ -21,8 +21,8 @@ from projections.application.memory import keep_freed_memory
 from projections.application.offline_replay import export_balances, verify_export
 from projections.application.rebuild import rebuild
 from projections.domain.asof import AsOf
+from projections.domain.filters import Filters
 from projections.domain.rows import View
-from projections.domain.selection import Selection
 from projections.replay.store import ReplayStore
 from projections.store.read_store import ReadStore
 from schemas.envelope import Checkpoint
@@ -88,12 +88,12 @@ def test_offline_replay_of_a_parquet_export(benchmark: BenchmarkFixture, ledgers
     def run() -> int:
         replayed = verify_export(ledgers.export)
         rows = export_balances(
-            replayed, View.RECIPIENT_YEAR, Selection(), AsOf(), today=date(2036, 1, 1)
+            replayed, View.RECIPIENT_YEAR, Filters(), AsOf(), today=date(2036, 1, 1)
         )
         export_balances(
             replayed,
             View.AGENCY_YEAR,
-            Selection(),
+            Filters(),
             AsOf(as_of_date=date(2030, 6, 30)),
             today=date(2036, 1, 1),
         )
