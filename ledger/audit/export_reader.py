@@ -10,6 +10,7 @@ before. A batch reports its first failure; the caller stitches batches and check
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,9 +204,8 @@ def check_batch(batch: pa.RecordBatch, wanted: set[int]) -> BatchCheck:
     hashes = batch.column("hash").to_pylist()
     prev_hashes = batch.column("prev_hash").to_pylist()
     failure = _first_failure(batch, positions, hashes, prev_hashes)
-    hashes_at = (
-        {int(p): hashes[i] for i, p in enumerate(positions) if int(p) in wanted} if wanted else {}
-    )
+    rows = np.flatnonzero(np.isin(positions, sorted(wanted))).tolist() if wanted else []
+    hashes_at = {int(positions[row]): hashes[row] for row in rows}
     return BatchCheck(
         int(positions[0]), prev_hashes[0], int(positions[-1]), hashes[-1], hashes_at, failure
     )
@@ -258,21 +258,20 @@ def _hashes(batch: pa.RecordBatch) -> bytes:
     prev = _hex_rows(batch.column("prev_hash"))
     if len(prev) != HASH_BYTES * batch.num_rows:
         return b""
-    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[
-        texts.offset : texts.offset + len(texts) + 1
-    ]
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)
+    bounds = offsets[texts.offset : texts.offset + len(texts) + 1].tolist()
     data = memoryview(texts.buffers()[2])
+    escaped_rows = set(np.flatnonzero(escaped).tolist())
     sha256 = hashlib.sha256
     digests = bytearray(HASH_BYTES * batch.num_rows)
-    for row in range(batch.num_rows):
+    # The hot loop: plain ints and slices only (numpy scalars cost ten times as much here).
+    for row, (begin, end) in enumerate(itertools.pairwise(bounds)):
         start = row * HASH_BYTES
-        canonical: bytes | memoryview
-        if escaped[row]:
-            canonical = canonical_bytes(_row_envelope(batch, row))
-        else:
-            canonical = data[offsets[row] : offsets[row + 1]]
         digest = sha256(prev[start : start + HASH_BYTES])
-        digest.update(canonical)
+        if row in escaped_rows:
+            digest.update(canonical_bytes(_row_envelope(batch, row)))
+        else:
+            digest.update(data[begin:end])
         digests[start : start + HASH_BYTES] = digest.digest()
     return bytes(digests)
 
