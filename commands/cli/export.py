@@ -13,6 +13,7 @@ from commands.cli.balances import add_question_options, balances_of
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
 from commands.cli.options import add_store_option, open_ledger
 from commands.cli.read_side_options import add_store_options, require_bootstrap
+from commands.exports.balance_files import BALANCE_FORMATS, write_balance_file
 from ledger.audit.export import FORMATS, export_events
 from ledger.audit.export_sources import (
     SOURCE_KAFKA,
@@ -24,7 +25,6 @@ from ledger.audit.export_sources import (
 )
 from ledger.config import kafka_endpoint
 from ledger.domain.errors import LedgerError
-from projections.application.balance_files import BALANCE_FORMATS, write_balance_file
 from projections.application.progress import Progress
 
 
@@ -94,5 +94,5 @@ def run_balances(args: argparse.Namespace) -> int:
     if args.format not in BALANCE_FORMATS:
         raise LedgerError("--format", args.format, f"expected one of {', '.join(BALANCE_FORMATS)}")
     answer = balances_of(args)
-    write_balance_file(answer.view, answer.rows, args.out, args.format)
+    write_balance_file(answer, args.out, args.format)
     return 0

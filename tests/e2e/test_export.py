@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from commands.cli.main import main
+from commands.exports.workbook import FIRST_DATA_ROW, HEADER_ROW
 from ledger.application.grant_ledger import GrantLedger
 from ledger.application.published_log import store_envelopes
 from ledger.audit.event_table import CHECKPOINT_SCHEMA, EVENT_SCHEMA
@@ -190,13 +191,14 @@ def read_balance_file(path: Path, file_format: str) -> list[dict[str, Any]]:
     sheet = openpyxl.load_workbook(path).active
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))
-    header = [str(h).replace(" (kr)", "_ore") for h in rows[0]]
+    header = [str(h).replace(" (kr)", "_ore") for h in rows[HEADER_ROW]]
+    assert rows[-1][0] == "Totalt", "a totals row closes the sheet"
     return [
         {
             name: round(value * 100) if name.endswith("_ore") else value
             for name, value in zip(header, row, strict=True)
         }
-        for row in rows[1:]
+        for row in rows[FIRST_DATA_ROW:-1]
     ]
 
 
