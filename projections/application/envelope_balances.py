@@ -9,9 +9,7 @@ from projections.consumer.columnizer import Columnizer
 from projections.domain.asof import CURRENT, AsOf
 from projections.domain.balances import Balances
 from projections.domain.selection import EVERYTHING, Selection
-from projections.replay.columns import Dictionaries, ReplayColumns
-from projections.replay.engine import base_totals
-from projections.replay.views import balances_from_totals
+from projections.replay import Dictionaries, ReplayColumns, every_view
 
 
 class EnvelopeBalances:
@@ -43,16 +41,13 @@ def column_balances(
     as_of: AsOf = CURRENT,
     selection: Selection = EVERYTHING,
 ) -> Balances:
-    """Every view of position-ordered columns, by the engine (a programme they lack: none)."""
-    names = (
-        dictionaries.programmes.values,
-        dictionaries.recipients.values,
-        dictionaries.agencies.values,
+    """Every stored view of position-ordered columns, by the replay engine's one entry point
+    (a programme they lack: no rows)."""
+    return every_view(
+        columns,
+        dictionaries.names(),
+        today=today,
+        as_of=as_of,
+        selection=selection,
+        position_sorted=True,
     )
-    programme = None
-    if selection.programme_id is not None:
-        programme = dictionaries.programmes.find(selection.programme_id)
-        if programme is None:
-            return Balances()
-    totals = base_totals(columns, names, as_of=as_of, programme=programme, position_sorted=True)
-    return balances_from_totals(totals, today=today, as_of=as_of, selection=selection)

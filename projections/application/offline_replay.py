@@ -35,12 +35,11 @@ from ledger.audit.export_reader import (
 from ledger.domain.errors import InvalidQuery, LedgerError
 from projections.application.envelope_balances import column_balances
 from projections.application.query import require_known, view_rows
-from projections.consumer.fetch import recode
 from projections.domain.asof import AsOf
 from projections.domain.filters import Filters
 from projections.domain.rows import BalanceRow, View
 from projections.domain.selection import Selection
-from projections.replay.columns import Dictionaries, ReplayColumns, concatenate
+from projections.replay import Dictionaries, ReplayColumns, concatenate
 from projections.replay.export_columns import batch_columns
 from schemas.chain import GENESIS_HASH
 
@@ -204,7 +203,7 @@ def verify_export(directory: Path, *, workers: int | None = None) -> ReplayedExp
         )
     dictionaries = Dictionaries()
     columns = concatenate(
-        [recode(part, lists, dictionaries) for _, part, lists in parts if part is not None]
+        [part.recoded(lists, dictionaries) for _, part, lists in parts if part is not None]
     )
     return ReplayedExport(
         first,

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from projections.domain.facts import current_data, postings_of, timeline_agency_of
 from projections.domain.kinds import MEASURE_OF_KIND, EventKind, kind_of
 from projections.replay.columns import Dictionaries, ReplayColumns
-from projections.replay.layout import COLUMNS, EVENTS, HASH_PREFIX_HEX_CHARS, POSTINGS, TIMELINE
+from projections.replay.layout import HASH_PREFIX_HEX_CHARS
 from schemas.events import EVENT_SCHEMA_VERSION
 
 I64 = npt.NDArray[np.int64]
@@ -160,14 +160,7 @@ def batch_columns(batch: pa.RecordBatch, dictionaries: Dictionaries) -> ReplayCo
         "programme": programmes[timeline_rows],
         "agency": np.array(agencies, dtype=np.int64),
     }
-    return ReplayColumns(
-        {name: events[name].astype(dtype) for name, dtype in COLUMNS[EVENTS].items()},
-        {
-            "year": years.astype(COLUMNS[POSTINGS]["year"]),
-            "amount_ore": amounts.astype(COLUMNS[POSTINGS]["amount_ore"]),
-        },
-        {name: timeline[name].astype(dtype) for name, dtype in COLUMNS[TIMELINE].items()},
-    )
+    return ReplayColumns.of_tables(events, {"year": years, "amount_ore": amounts}, timeline)
 
 
 def _with_upcast(

@@ -20,7 +20,7 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from ledger.application.grant_ledger import PROGRAMME_EVENT_TOPIC, GrantLedger
-from tests.synthetic_ledger import synthetic_envelopes
+from tests.ledgers.envelopes import synthetic_envelopes
 
 EVENTS = int(os.environ.get("GRANT_LEDGER_BENCH_EXPORT_EVENTS") or 1_000_000)
 PEAK_RSS_MAX_BYTES = 500 * 1024**2

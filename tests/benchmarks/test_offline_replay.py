@@ -23,16 +23,12 @@ from projections.application.rebuild import rebuild
 from projections.domain.asof import AsOf
 from projections.domain.filters import Filters
 from projections.domain.rows import View
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from schemas.envelope import Checkpoint
-from tests.synthetic_ledger import (
-    BENCH_RESULTS,
-    CHECKPOINT_EVERY,
-    median_seconds,
-    synthetic_envelopes,
-    write_replay_store,
-)
+from tests.benchmarks.measure import BENCH_RESULTS, median_seconds
+from tests.ledgers.envelopes import synthetic_envelopes
+from tests.ledgers.vectorised import CHECKPOINT_EVERY, synthetic_columns
 
 FULL_EVENTS = 1_000_000
 EVENTS = int(os.environ.get("GRANT_LEDGER_BENCH_OFFLINE_EVENTS") or FULL_EVENTS)
@@ -59,7 +55,16 @@ def ledgers(tmp_path_factory: pytest.TempPathFactory) -> Ledgers:
     export_events(
         source, directory / "export", "parquet", first_position=1, checkpoint_every=CHECKPOINT_EVERY
     )
-    checkpoints = write_replay_store(directory / "replay", EVENTS)
+    columns, dictionaries, checkpoints = synthetic_columns(EVENTS)
+    store = ReplayStore(directory / "replay", durable=False)
+    with store.writing():
+        store.rewrite(
+            columns,
+            dictionaries=dictionaries,
+            max_position_hash=checkpoints[-1].hash,
+            topic=None,
+            partitions={},
+        )
     return Ledgers(directory / "export", directory / "replay", checkpoints, EVENTS)
 
 

@@ -25,9 +25,9 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from commands.http.app import create_app
 from schemas.recipients import municipalities
+from tests.benchmarks.measure import median_seconds
 from tests.fill import GRANT_EVENTS, bulk_application_id
 from tests.http_service import service_settings, tokens_for
-from tests.synthetic_ledger import median_seconds
 
 SMALL_EVENTS = 10_000
 FULL_EVENTS = 1_000_000

@@ -15,7 +15,7 @@ from projections.consumer.columnizer import Columnizer
 from projections.replay.columns import Dictionaries, ReplayColumns
 from projections.replay.export_columns import batch_columns
 from schemas.chain import GENESIS_HASH, canonical_bytes, chain_hash
-from tests.synthetic_ledger import synthetic_envelopes
+from tests.ledgers.envelopes import synthetic_envelopes
 
 EVENTS = 3_000
 
