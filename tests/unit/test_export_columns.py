@@ -33,17 +33,16 @@ def named(columns: ReplayColumns, dictionaries: Dictionaries) -> dict[str, list[
     """The columns with codes replaced by the names they stand for."""
     programmes, recipients = dictionaries.programmes.values, dictionaries.recipients.values
     agencies = dictionaries.agencies.values
-    events, timeline = columns.events, columns.timeline
+    events, timeline = columns.events.arrays(), columns.timeline.arrays()
+    plain = {name: array.tolist() for name, array in events.items()}
     return {
-        **{
-            name: events[name].tolist() for name in events if name not in ("programme", "recipient")
-        },
-        "programme": [programmes[c] for c in events["programme"]],
-        "recipient": [recipients[c] for c in events["recipient"]],
-        "year": columns.postings["year"].tolist(),
-        "amount_ore": columns.postings["amount_ore"].tolist(),
+        **plain,
+        "programme": [programmes[c] for c in plain["programme"]],
+        "recipient": [recipients[c] for c in plain["recipient"]],
+        "year": columns.postings.year.tolist(),
+        "amount_ore": columns.postings.amount_ore.tolist(),
         "timeline_position": timeline["position"].tolist(),
-        "timeline_agency": [agencies[c] for c in timeline["agency"]],
+        "timeline_agency": [agencies[c] for c in timeline["agency"].tolist()],
     }
 
 
