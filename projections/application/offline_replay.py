@@ -39,8 +39,7 @@ from projections.domain.asof import AsOf
 from projections.domain.filters import Filters
 from projections.domain.rows import BalanceRow, View
 from projections.domain.selection import Selection
-from projections.replay import Dictionaries, ReplayColumns, concatenate
-from projections.replay.export_columns import batch_columns
+from projections.replay import Dictionaries, ReplayColumns, batch_columns, concatenate
 from schemas.chain import GENESIS_HASH
 
 # A part of the events file and what it proved: checks, columns, the worker's dictionaries.

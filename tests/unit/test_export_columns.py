@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from ledger.audit.event_table import event_batch
 from ledger.audit.export_reader import canonical_texts, check_batch
 from projections.consumer.columnizer import Columnizer
+from projections.replay import batch_columns
 from projections.replay.columns import Dictionaries, ReplayColumns
-from projections.replay.export_columns import batch_columns
 from schemas.chain import GENESIS_HASH, canonical_bytes, chain_hash
 from tests.ledgers.envelopes import synthetic_envelopes
 
