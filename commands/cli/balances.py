@@ -15,7 +15,7 @@ import orjson
 from commands.cli.read_side_options import add_store_options, read_side_stores
 from ledger.settings import Settings
 from projections.application.memory import keep_freed_memory
-from projections.application.query import balances_answer
+from projections.application.query import BalanceAnswer, balances_answer
 from projections.domain.asof import parse_as_of
 from projections.domain.filters import (
     Filters,
@@ -37,6 +37,14 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser = subparsers.add_parser(
         "balances", help="balances per recipient/programme/agency/county and year"
     )
+    add_question_options(parser)
+    parser.add_argument("--format", default="table", metavar="|".join(FORMATS))
+    add_store_options(parser)
+    parser.set_defaults(run=run)
+
+
+def add_question_options(parser: argparse.ArgumentParser) -> None:
+    """--by, the filters and the time-travel flags (also `export balances`, `audit replay`)."""
     parser.add_argument(
         "--by", default=View.RECIPIENT_YEAR.value, metavar="|".join(v.value for v in View)
     )
@@ -58,9 +66,6 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         help="count events recorded by then (UTC if no zone)",
     )
     parser.add_argument("--at-position", metavar="N", default=None, help="count positions up to N")
-    parser.add_argument("--format", default="table", metavar="|".join(FORMATS))
-    add_store_options(parser)
-    parser.set_defaults(run=run)
 
 
 def filters_of(args: argparse.Namespace) -> Filters:
@@ -76,22 +81,27 @@ def filters_of(args: argparse.Namespace) -> Filters:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Print the balances."""
-    keep_freed_memory()
-    view = parse_view(args.by)
     if args.format not in FORMATS:
         raise InvalidQuery(
             QueryParameter.FORMAT, args.format, f"expected one of {', '.join(FORMATS)}"
         )
+    answer = balances_of(args, settings)
+    write_rows(answer.view, answer.rows, args.format)
+    return 0
+
+
+def balances_of(args: argparse.Namespace, settings: Settings) -> BalanceAnswer:
+    """The question the flags ask, answered from the read store (or the replay store)."""
+    keep_freed_memory()
+    view = parse_view(args.by)
     stores = read_side_stores(args, settings)
-    answer = balances_answer(
+    return balances_answer(
         stores.read_store,
         stores.replay_directory,
         view,
         filters_of(args),
         parse_as_of(args.as_of_date, args.as_known_at, args.at_position),
     )
-    write_rows(view, answer.rows, args.format)
-    return 0
 
 
 def write_rows(view: View, rows: list[BalanceRow], output_format: str) -> None:

@@ -1,13 +1,13 @@
 """What the benchmarks share: their sizes, results passed between modules, the Kafka baseline.
 
 Sizes can be lowered for a quick run with GRANT_LEDGER_BENCH_KAFKA_EVENTS /
-GRANT_LEDGER_BENCH_REPLAY_EVENTS; the targets hold at the specified sizes, smaller quick runs only
-report (fixed costs such as the idle window and process start dominate there).
+GRANT_LEDGER_BENCH_REPLAY_EVENTS (tests/settings.py); the targets hold at the specified sizes,
+smaller quick runs only report (fixed costs such as the idle window and process start dominate
+there).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,14 +16,11 @@ from kafka import KafkaConsumer, TopicPartition
 
 from ledger.infrastructure.kafka.reading import consumer_config
 from projections.replay import ReplayColumns
+from tests.settings import SUITE_SETTINGS
 
-KAFKA_EVENTS_ENV = "GRANT_LEDGER_BENCH_KAFKA_EVENTS"
-REPLAY_EVENTS_ENV = "GRANT_LEDGER_BENCH_REPLAY_EVENTS"
-BENCH_KAFKA_EVENTS = int(os.environ.get(KAFKA_EVENTS_ENV) or 1_000_000)
-BENCH_REPLAY_EVENTS = int(os.environ.get(REPLAY_EVENTS_ENV) or 10_000_000)
+BENCH_KAFKA_EVENTS = SUITE_SETTINGS.bench_kafka_events
+BENCH_REPLAY_EVENTS = SUITE_SETTINGS.bench_replay_events
 BENCH_IDLE_MS = 1_000
-FULL_KAFKA_EVENTS = 1_000_000
-FULL_REPLAY_EVENTS = 10_000_000
 # Results shared between benchmark modules of one session (e.g. the baseline's events/s).
 BENCH_RESULTS: dict[str, float] = {}
 

@@ -11,11 +11,11 @@ from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from tests.benchmarks.measure import (
     BENCH_RESULTS,
-    FULL_KAFKA_EVENTS,
     BenchTopic,
     bare_consumer_count,
     median_seconds,
 )
+from tests.settings import FULL_KAFKA_EVENTS
 
 KAFKA_REBUILD_MIN_RATIO = 0.85
 ROUNDS = 2

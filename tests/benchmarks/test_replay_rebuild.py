@@ -33,11 +33,11 @@ from schemas.envelope import Checkpoint
 from tests.benchmarks.measure import (
     BENCH_REPLAY_EVENTS,
     BENCH_RESULTS,
-    FULL_REPLAY_EVENTS,
     bare_numpy_pass,
     median_seconds,
 )
 from tests.ledgers.decade.replay_store import decade_store
+from tests.settings import FULL_REPLAY_EVENTS
 
 REBUILD_MIN_RATIO_TO_CONSUMER = 100
 PEAK_MEMORY_MAX_BYTES = 1024**3
