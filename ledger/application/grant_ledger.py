@@ -89,12 +89,14 @@ class GrantLedger(Application[str]):
         super().__init__(env={**self.store.env, **(env or {}), "CREATE_TABLE": "n"})
         snapshot_recorder = self.factory.aggregate_recorder(purpose="snapshots")
         create_tables(self.recorder, self.store, snapshot_recorder)
-        # Our own snapshot loading (verified, see snapshots.py), not the repository's.
-        self.programme_snapshots = ProgrammeSnapshots(SnapshotStore(snapshot_recorder))
+        # Our own snapshot loading (verified, see snapshots.py), not the repository's; position
+        # anchors are kept in the same table.
+        snapshot_store = SnapshotStore(snapshot_recorder)
+        self.programme_snapshots = ProgrammeSnapshots(snapshot_store)
         assert snapshot_every_events is None or snapshot_every_events >= 1, snapshot_every_events
         self._snapshot_every_events = snapshot_every_events
-        self._positions = PositionCounter(event_log_sql(self.recorder), PROGRAMME_EVENT_TOPIC)
         self._sql = event_log_sql(self.recorder)
+        self._positions = PositionCounter(self._sql, PROGRAMME_EVENT_TOPIC, snapshot_store)
         # One command at a time per process: the cached aggregate is shared, not copied.
         self._command_lock = RLock()
         self._application_programmes: dict[str, str] = {}
@@ -172,7 +174,7 @@ class GrantLedger(Application[str]):
             programme_id=programme.id,
             aggregate_version=event.originator_version,
             event_type=event.data.type,
-            position=self._positions.position_of(recording.notification.id),
+            position=self._positions.position_of(recording.notification.id, str(event.event_id)),
             duplicate=False,
             write_conflicts=conflicts,
         )

@@ -27,7 +27,7 @@ from uuid import UUID
 import orjson
 
 from ledger.domain.programme import Programme
-from ledger.domain.programme_state import decode_programme, encode_programme
+from ledger.domain.programme_state import decode_programme_lines, encode_programme
 from ledger.infrastructure.snapshot_store import SnapshotStore
 
 log = logging.getLogger("grant_ledger.snapshots")
@@ -136,13 +136,16 @@ class ProgrammeSnapshots:
             return None
 
     def _verified(self, programme_id: str, version: int, blob: bytes) -> LoadedSnapshot:
-        head_line, separator, payload = blob.partition(HEADER_SEPARATOR)
+        # One pass over the bytes: the header line, then the state's own lines, which the
+        # checksum covers as the stored bytes after the header (hashed in place, not copied).
+        lines = blob.split(HEADER_SEPARATOR)
         try:
-            header = orjson.loads(head_line)
+            header = orjson.loads(lines[0])
         except orjson.JSONDecodeError:
             raise SnapshotRejected("unreadable header") from None
-        if not separator or not isinstance(header, dict):
+        if len(lines) < 2 or not isinstance(header, dict):
             raise SnapshotRejected("no header")
+        payload = memoryview(blob)[len(lines[0]) + len(HEADER_SEPARATOR) :]
         expected = {
             "format": SNAPSHOT_FORMAT,
             "fingerprint": self.fingerprint,
@@ -155,7 +158,7 @@ class ProgrammeSnapshots:
             if header.get(field) != value:
                 raise SnapshotRejected(f"{field} is {header.get(field)!r}, expected {value!r}")
         try:
-            programme = decode_programme(payload)
+            programme = decode_programme_lines(lines[1:])
             last_event_id = UUID(header["last_event_id"])
         except (AssertionError, ValueError, KeyError, TypeError) as exc:
             # The checksum matched, so the bytes are as written: a codec mismatch, not damage.

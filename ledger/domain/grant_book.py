@@ -77,8 +77,12 @@ class GrantBook(MutableMapping[str, Grant]):
     __slots__ = ("_entries",)
 
     def __init__(self, rows: dict[str, bytes] | None = None) -> None:
+        """An empty book, or one over stored rows (the book takes the dict over, uncopied)."""
         # A value is a Grant once read, or its stored row until then.
-        self._entries: dict[str, Grant | bytes] = dict(rows) if rows else {}
+        self._entries: dict[str, Grant | bytes] = {}
+        if rows:
+            # The values widen from bytes to Grant | bytes as grants are read.
+            self._entries = rows  # type: ignore[assignment]
 
     def __getitem__(self, application_id: str) -> Grant:
         entry = self._entries[application_id]

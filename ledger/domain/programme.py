@@ -7,7 +7,6 @@ concurrency: two writers racing for the last kronor of a year conflict on its ve
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -604,6 +603,17 @@ class Programme:
             self.grants[data.application_id].check_invariants()
 
 
+def _copied(value: object) -> object:
+    """A programme attribute's value, independent of later changes: containers of the
+    programme's own attributes hold values only (years, amounts, dates, agency names)."""
+    if isinstance(value, dict | list):
+        return value.copy()
+    assert isinstance(value, str | int | date | frozenset | type(None)), (
+        f"undo cannot copy a {type(value).__name__} attribute yet"
+    )
+    return value
+
+
 # Attributes an undo record does not copy whole: the grants (only the event's own grant is kept)
 # and the bookkeeping of what is decided but not saved.
 _NOT_COPIED_FOR_UNDO = frozenset({"grants", "_pending", "_undo"})
@@ -630,12 +640,12 @@ class _Undo:
         return cls(
             version_before=programme.version,
             attributes={
-                name: copy.copy(value)
+                name: _copied(value)
                 for name, value in vars(programme).items()
                 if name not in _NOT_COPIED_FOR_UNDO
             },
             application_id=application_id,
-            grant_before=copy.deepcopy(grant),
+            grant_before=None if grant is None else grant.copy(),
         )
 
     def restore(self, programme: Programme) -> None:

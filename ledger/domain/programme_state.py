@@ -94,11 +94,15 @@ def encode_programme(programme: Programme) -> bytes:
 
 def decode_programme(payload: bytes) -> Programme:
     """The programme `encode_programme` described; grants decode when first used."""
-    head_line, _, body = payload.partition(ROW_SEPARATOR)
-    head = orjson.loads(head_line)
+    return decode_programme_lines(payload.split(ROW_SEPARATOR))
+
+
+def decode_programme_lines(lines: list[bytes]) -> Programme:
+    """`decode_programme` of a payload already split into its lines (one pass over the bytes)."""
+    head = orjson.loads(lines[0])
     grant_ids = head.pop(GRANT_IDS_KEY)
     assert set(head) == set(PROGRAMME_CODECS), f"state fields {sorted(head)}"
-    rows = body.split(ROW_SEPARATOR) if grant_ids else []
+    rows = lines[1:]
     assert len(rows) == len(grant_ids), f"{len(rows)} grant rows for {len(grant_ids)} ids"
     programme = Programme.__new__(Programme)
     for name, (_, decode) in PROGRAMME_CODECS.items():
