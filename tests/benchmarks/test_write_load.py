@@ -1,0 +1,150 @@
+"""Several writers at once: commands/s of `grant-ledger serve --workers N` on PostgreSQL.
+
+Each run: a fresh database, the API with N workers in its own process, ~20 000 commands from this
+process over loopback (httpx, 32 in flight): chains of one programme racing for the last of each
+year's money, 2 % sent twice at once. Reported: commands/s, the share of lost write races the API
+retried, the server's CPU per command and what the database's backends waited on (sampled from
+pg_stat_activity). Every run ends with the audit of tests/load/audit.py.
+
+Same-run baselines: N = 1 (the ratios), and PostgreSQL's own commit rate for one writer that
+commits one small row at a time (what a serialised writer can do at most on this disk).
+Two variants locate the limit: N = 4 over 8 programmes (no shared stream), and N = 4 with
+synchronous_commit off (no waiting for the WAL flush).
+
+GRANT_LEDGER_BENCH_LOAD_COMMANDS makes a quicker run.
+"""
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from tests.benchmarks.long_programme import database_url
+from tests.conftest import postgres_base_url
+from tests.load.driver import request_headers
+from tests.load.run import LoadRun, WaitSampler, run_load
+
+pytestmark = pytest.mark.postgres
+
+LOAD_COMMANDS = int(os.environ.get("GRANT_LEDGER_BENCH_LOAD_COMMANDS") or 20_000)
+IN_FLIGHT = 32
+COMMIT_BASELINE_S = 3.0
+RESULTS: dict[str, float] = {}
+TOP_WAITS = 6
+
+
+@pytest.fixture
+def load_database() -> Iterator[tuple[str, str]]:
+    """(store URL, database name) of a database of the run's own, dropped afterwards."""
+    name = f"gl_load_{uuid.uuid4().hex[:12]}"
+    server = postgres_base_url()
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield database_url(server, name), name
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _report(benchmark: BenchmarkFixture, label: str, run: LoadRun) -> None:
+    rate = run.commands_per_s()
+    RESULTS[label] = rate
+    samples = sum(run.waits.values()) or 1
+    waits = {name: round(count / samples, 3) for name, count in run.waits.most_common(TOP_WAITS)}
+    recorded = len({a.command_id for a in run.result.recorded()})
+    baseline = RESULTS.get("workers=1")
+    benchmark.extra_info.update(
+        run=label,
+        workers=run.workers,
+        commands=run.result.commands(),
+        recorded=recorded,
+        refused=run.result.commands() - recorded,
+        commands_per_s=round(rate),
+        ratio_to_one_worker=round(rate / baseline, 2) if baseline else None,
+        write_conflicts_per_recorded=round(run.conflict_share(), 3),
+        commands_with_conflicts_share=round(run.result.commands_with_conflicts() / recorded, 3),
+        server_cpu_ms_per_command=round(run.server_cpu_s / run.result.commands() * 1000, 2),
+        database_waits=waits,
+        load=os.getloadavg()[0],
+    )
+    print(
+        f"\n{label}: {rate:,.0f} commands/s, {run.conflict_share():.1%} write conflicts retried "
+        f"per recorded command, server CPU {run.server_cpu_s / run.result.commands() * 1000:.2f}"
+        f" ms/command, waits {waits}"
+    )
+
+
+def _load(
+    store: tuple[str, str], workers: int, programmes: int = 1, env: dict[str, str] | None = None
+) -> LoadRun:
+    store_url, database = store
+    return run_load(
+        store_url,
+        workers=workers,
+        commands=LOAD_COMMANDS,
+        in_flight=IN_FLIGHT,
+        headers=request_headers(),
+        programmes=programmes,
+        server_env=env,
+        sampler=WaitSampler(postgres_base_url(), database),
+    )
+
+
+def _commit_rate(store_url: str) -> float:
+    """Small transactions committed per second by one connection (fsync'd each)."""
+    with psycopg.connect(store_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE commit_probe (n bigint)")
+        commits, started = 0, time.perf_counter()
+        while time.perf_counter() - started < COMMIT_BASELINE_S:
+            conn.execute("INSERT INTO commit_probe VALUES (%s)", (commits,))
+            commits += 1
+        return commits / (time.perf_counter() - started)
+
+
+@pytest.mark.benchmark(group="write-load")
+def test_a_postgres_commit_rate_baseline(
+    benchmark: BenchmarkFixture, load_database: tuple[str, str]
+) -> None:
+    """Baseline: one writer committing one small row per transaction."""
+    rate = benchmark.pedantic(_commit_rate, args=(load_database[0],), rounds=1, iterations=1)
+    RESULTS["commit_rate"] = rate
+    benchmark.extra_info.update(commits_per_s=round(rate), load=os.getloadavg()[0])
+    print(f"\nPostgreSQL commit rate, one writer: {rate:,.0f} commits/s")
+
+
+@pytest.mark.benchmark(group="write-load")
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_b_commands_per_second_with_n_workers(
+    benchmark: BenchmarkFixture, load_database: tuple[str, str], workers: int
+) -> None:
+    """N workers on one programme: commands/s and the share of write conflicts retried."""
+    run = benchmark.pedantic(_load, args=(load_database, workers), rounds=1, iterations=1)
+    _report(benchmark, f"workers={workers}", run)
+
+
+@pytest.mark.benchmark(group="write-load")
+@pytest.mark.parametrize(
+    ("label", "programmes", "env"),
+    [
+        ("workers=4, 8 programmes", 8, None),
+        ("workers=4, synchronous_commit off", 1, {"PGOPTIONS": "-c synchronous_commit=off"}),
+    ],
+)
+def test_c_where_the_limit_is(
+    benchmark: BenchmarkFixture,
+    load_database: tuple[str, str],
+    label: str,
+    programmes: int,
+    env: dict[str, Any] | None,
+) -> None:
+    """Four workers without a shared stream, and without waiting for fsync."""
+    run = benchmark.pedantic(
+        _load, args=(load_database, 4, programmes, env), rounds=1, iterations=1
+    )
+    _report(benchmark, label, run)

@@ -1,0 +1,109 @@
+"""One load run: start the API with N workers, drive it, stop it, audit the store."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import psycopg
+
+from ledger.application.grant_ledger import GrantLedger
+from tests.load.audit import AuditReport, audit
+from tests.load.driver import Driver, LoadResult
+from tests.load.server import cpu_seconds, serving, worker_pids
+from tests.load.workload import chain_count, chains, set_up
+
+WAIT_SAMPLE_S = 0.01
+
+
+@dataclass(frozen=True)
+class LoadRun:
+    """A finished, audited run."""
+
+    workers: int
+    result: LoadResult
+    report: AuditReport
+    server_cpu_s: float
+    waits: Counter[str] = field(default_factory=Counter)
+
+    def commands_per_s(self) -> float:
+        """Commands answered per second of the run (set-up excluded)."""
+        return self.result.commands() / self.result.elapsed_s
+
+    def conflict_share(self) -> float:
+        """Lost write races retried, per recorded command."""
+        return self.result.write_conflicts() / max(1, len(self.result.recorded()))
+
+
+class WaitSampler:
+    """Samples what the database's client backends wait on (pg_stat_activity), in a thread."""
+
+    def __init__(self, server_url: str, database: str) -> None:
+        self.server_url = server_url
+        self.database = database
+        self.samples: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            while not self._stop.is_set():
+                rows = conn.execute(
+                    "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                    "WHERE datname = %s AND backend_type = 'client backend' "
+                    "AND pid <> pg_backend_pid()",
+                    (self.database,),
+                ).fetchall()
+                for state, wait_type, wait_event in rows:
+                    if state == "idle":
+                        self.samples["idle (between transactions)"] += 1
+                    elif wait_type is None:
+                        self.samples["on CPU in PostgreSQL"] += 1
+                    else:
+                        self.samples[f"{wait_type}:{wait_event}"] += 1
+                time.sleep(WAIT_SAMPLE_S)
+
+
+def run_load(
+    store_url: str,
+    *,
+    workers: int,
+    commands: int,
+    in_flight: int,
+    headers: Mapping[str, str],
+    programmes: int = 1,
+    server_env: Mapping[str, str] | None = None,
+    sampler: WaitSampler | None = None,
+) -> LoadRun:
+    """Serve the store with `workers` workers, send about `commands` commands, audit."""
+    plan = list(chains(commands, programmes))
+    assert len(plan) == chain_count(commands)
+    with serving(store_url, workers, server_env) as (base_url, server):
+        driver = Driver(base_url, headers, in_flight)
+        pids = worker_pids(server)
+        cpu_before = cpu_seconds(pids)
+        if sampler is None:
+            result = asyncio.run(driver.run(set_up(programmes, len(plan)), plan))
+        else:
+            with sampler:
+                result = asyncio.run(driver.run(set_up(programmes, len(plan)), plan))
+        server_cpu_s = cpu_seconds(pids) - cpu_before
+    ledger = GrantLedger(store_url, snapshot_every_events=None)
+    try:
+        report = audit(ledger, result)
+    finally:
+        ledger.close()
+    waits = sampler.samples if sampler is not None else Counter()
+    return LoadRun(workers, result, report, server_cpu_s, waits)

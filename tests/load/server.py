@@ -1,0 +1,95 @@
+"""`grant-ledger serve --workers N` as a separate process on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+CLI = Path(sys.executable).parent / "grant-ledger"
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 30.0
+POLL_S = 0.2
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(
+    store_url: str, workers: int, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """(base URL, the server process) while the API runs; stopped (SIGINT) afterwards."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(CLI), "serve", "--workers", str(workers), "--port", str(port), "--store", store_url],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_healthy(base_url, process, workers)
+        yield base_url, process
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_healthy(base_url: str, process: subprocess.Popen[bytes], workers: int) -> None:
+    # Every worker must be up: with N workers, N health answers from N different pids would be
+    # ideal, but the API does not say its pid; waiting for N answers in a row is close enough.
+    deadline = time.monotonic() + START_TIMEOUT_S
+    healthy = 0
+    while healthy < workers:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited: {process.stderr.read().decode()[-2_000:]}")  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "the API did not come up"
+        try:
+            healthy += httpx.get(f"{base_url}/v1/health", timeout=2.0).status_code == 200
+        except httpx.TransportError:
+            time.sleep(POLL_S)
+
+
+def worker_pids(server: subprocess.Popen[bytes]) -> list[int]:
+    """The server process and its children (uvicorn's workers), from /proc."""
+    pids = [server.pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            if parent == server.pid:
+                pids.append(int(entry.name))
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / ticks
