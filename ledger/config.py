@@ -1,7 +1,9 @@
 """Configuration from the environment (flags on the CLI override these)."""
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ledger.domain.errors import LedgerError
 from ledger.infrastructure.store_url import DEFAULT_STORE_URL, STORE_ENV_VAR
@@ -13,6 +15,10 @@ CHECKPOINT_EVERY_ENV_VAR = "GRANT_LEDGER_CHECKPOINT_EVERY"
 PARTITIONS_ENV_VAR = "GRANT_LEDGER_PARTITIONS"
 READ_STORE_ENV_VAR = "GRANT_LEDGER_READ_STORE"
 REPLICATION_FACTOR_ENV_VAR = "GRANT_LEDGER_REPLICATION_FACTOR"
+# Where the Apache Kafka jars are cached (default: $XDG_CACHE_HOME or ~/.cache, /grant-ledger).
+KAFKA_JARS_ENV_VAR = "GRANT_LEDGER_KAFKA_JARS"
+CACHE_HOME_ENV_VAR = "XDG_CACHE_HOME"
+DEFAULT_KAFKA_DATA_DIR = Path(".grant-ledger") / "kafka"
 
 DEFAULT_TOPIC = "grant-ledger.events"
 DEFAULT_CHECKPOINT_TOPIC = "grant-ledger.checkpoints"
@@ -72,3 +78,15 @@ def kafka_settings_from_env() -> KafkaSettings:
             REPLICATION_FACTOR_ENV_VAR, DEFAULT_REPLICATION_FACTOR, MAX_REPLICATION_FACTOR
         ),
     )
+
+
+def cache_root_from_env() -> Path:
+    """The user's cache root for grant-ledger (jars fetched once, outside any work tree)."""
+    cache_home = os.environ.get(CACHE_HOME_ENV_VAR) or str(Path.home() / ".cache")
+    return Path(cache_home) / "grant-ledger"
+
+
+def kafka_jar_dir_from_env(default_for_root: Callable[[Path], Path]) -> Path:
+    """GRANT_LEDGER_KAFKA_JARS, else the engine's default under the cache root."""
+    explicit = os.environ.get(KAFKA_JARS_ENV_VAR)
+    return Path(explicit) if explicit else default_for_root(cache_root_from_env())

