@@ -107,18 +107,28 @@ class PositionCounter:
                 int(fields["notification_id"]), int(fields["position"]), str(fields["event_id"])
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            return self._ignored(stored.version, f"unreadable ({exc!r})")
-        if anchor.position != stored.version or not 1 <= anchor.position <= anchor.notification_id:
-            return self._ignored(stored.version, f"inconsistent {anchor}")
-        rows = self._sql.topic_rows(self._topic, anchor.notification_id - 1, 1)
-        if not rows or rows[0][0] != anchor.notification_id:
-            return self._ignored(stored.version, "no programme event at its notification id")
-        if orjson.loads(rows[0][3]).get("event_id") != anchor.event_id:
-            return self._ignored(stored.version, "the log holds another event at its place")
+            self._ignored(stored.version, f"unreadable ({exc!r})")
+            return None
+        problem = self._problem(anchor, stored.version)
+        if problem is not None:
+            self._ignored(stored.version, problem)
+            return None
         return anchor
 
-    @staticmethod
-    def _ignored(position: int, reason: str) -> None:
+    def _problem(self, anchor: Anchor, stored_version: int) -> str | None:
+        """Why the anchor cannot be trusted, or None when the log agrees with it."""
+        if anchor.position != stored_version or not 1 <= anchor.position <= anchor.notification_id:
+            return f"inconsistent {anchor}"
+        rows = self._sql.topic_rows(self._topic, anchor.notification_id - 1, 1)
+        if not rows or rows[0][0] != anchor.notification_id:
+            return "no programme event at its notification id"
+        if orjson.loads(rows[0][3]).get("event_id") != anchor.event_id:
+            return "the log holds another event at its place"
+        return None
+
+    def _ignored(self, position: int, reason: str) -> None:
         log.warning(
             "position anchor at %d ignored: %s; counting positions from the start", position, reason
         )
+        assert self._anchors is not None
+        self._anchors.discard(ANCHOR_KEY, position)

@@ -168,13 +168,14 @@ class ProgrammeSnapshots:
         return LoadedSnapshot(programme, last_event_id)
 
     def reject(self, programme_id: str, version: int, reason: str) -> None:
-        """Warn that a snapshot the store disagrees with is ignored."""
+        """Warn that a snapshot failed a check, and drop it (the replay stores a good one)."""
         log.warning(
             "snapshot of programme %s at v%d ignored: %s; replaying its events instead",
             programme_id,
             version,
             reason,
         )
+        self.store.discard(snapshot_key(programme_id, self.fingerprint), version)
 
     def delete_all(self) -> int:
         """Drop every snapshot of every programme and code version."""

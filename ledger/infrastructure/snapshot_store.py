@@ -74,6 +74,14 @@ class SnapshotStore:
             (len(programme_prefix), programme_prefix, keep_key, keep_version),
         )
 
+    def discard(self, key: str, version: int) -> int:
+        """Delete one row (one that failed its checks, so it is not met again)."""
+        m = self._mark
+        return self._execute(
+            f"DELETE FROM {self._table} WHERE originator_id = {m} AND originator_version = {m}",
+            (key, version),
+        )
+
     def delete_all(self) -> int:
         """Delete every snapshot (they are an optimisation only: no outcome changes)."""
         return self._execute(f"DELETE FROM {self._table}", ())

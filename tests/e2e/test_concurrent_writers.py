@@ -10,17 +10,17 @@ N = 1, 2, 4) is tests/benchmarks/test_write_load.py.
 
 import pytest
 
+from commands.cli.main import EXIT_USAGE, main
 from tests.load.driver import request_headers
 from tests.load.run import run_load
 from tests.load.workload import AWARD_ORE, FUNDED_SHARE, YEARS
-
-pytestmark = pytest.mark.postgres
 
 WORKERS = 3
 COMMANDS = 600
 IN_FLIGHT = 16
 
 
+@pytest.mark.postgres
 def test_concurrent_workers_record_every_command_once_within_the_money_rules(
     postgres_store_url: str,
 ) -> None:
@@ -46,3 +46,9 @@ def test_concurrent_workers_record_every_command_once_within_the_money_rules(
     assert run.result.write_conflicts() > 0
     duplicates = [a for a in run.result.answers if a.status == 200 and a.body.get("duplicate")]
     assert duplicates, "commands sent twice at once are answered as already recorded"
+
+
+def test_serve_refuses_a_worker_count_out_of_range(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--workers 0` is refused naming the flag and the value; nothing is started."""
+    assert main(["serve", "--workers", "0"]) == EXIT_USAGE
+    assert "--workers=0: must be between 1 and 64" in capsys.readouterr().err

@@ -70,3 +70,4 @@ def test_an_anchor_that_does_not_match_the_log_is_ignored_with_a_warning(
     last_nid, last_position, _ = log[-1]
     assert counter(filled).position_of(last_nid) == last_position
     assert any("position anchor" in r.getMessage() for r in caplog.records)
+    assert filled.programme_snapshots.store.latest(ANCHOR_KEY) is None, "the forged one is gone"
