@@ -7,10 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -33,33 +35,39 @@ def serving(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """(base URL, the server process) while the API runs; stopped (SIGINT) afterwards."""
     port = free_port()
-    process = subprocess.Popen(
-        [str(CLI), "serve", "--workers", str(workers), "--port", str(port), "--store", store_url],
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(base_url, process, workers)
-        yield base_url, process
-    finally:
-        process.send_signal(signal.SIGINT)
+    command = [str(CLI), "serve", "--workers", str(workers), "--port", str(port)]
+    # The server's log goes to a file: a pipe nobody reads would block it once full.
+    with tempfile.TemporaryFile() as server_log:
+        process = subprocess.Popen(
+            [*command, "--store", store_url],
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=server_log,
+        )
+        base_url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            _wait_until_healthy(base_url, process, workers, server_log)
+            yield base_url, process
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
-def _wait_until_healthy(base_url: str, process: subprocess.Popen[bytes], workers: int) -> None:
-    # Every worker must be up: with N workers, N health answers from N different pids would be
-    # ideal, but the API does not say its pid; waiting for N answers in a row is close enough.
+def _wait_until_healthy(
+    base_url: str, process: subprocess.Popen[bytes], workers: int, server_log: IO[bytes]
+) -> None:
+    # Workers that are not up yet do not accept connections on the shared socket, so answers
+    # come from ready workers only; `workers` answers are a sign the start-up is through.
     deadline = time.monotonic() + START_TIMEOUT_S
     healthy = 0
     while healthy < workers:
         if process.poll() is not None:
-            raise AssertionError(f"serve exited: {process.stderr.read().decode()[-2_000:]}")  # type: ignore[union-attr]
+            server_log.seek(0)
+            raise AssertionError(f"serve exited: {server_log.read().decode()[-2_000:]}")
         assert time.monotonic() < deadline, "the API did not come up"
         try:
             healthy += httpx.get(f"{base_url}/v1/health", timeout=2.0).status_code == 200
