@@ -28,6 +28,7 @@ class LoadRun:
     result: LoadResult
     report: AuditReport
     server_cpu_s: float
+    client_cpu_s: float
     waits: Counter[str] = field(default_factory=Counter)
 
     def commands_per_s(self) -> float:
@@ -93,17 +94,18 @@ def run_load(
     with serving(store_url, workers, server_env) as (base_url, server):
         driver = Driver(base_url, headers, in_flight)
         pids = worker_pids(server)
-        cpu_before = cpu_seconds(pids)
+        cpu_before, client_before = cpu_seconds(pids), time.process_time()
         if sampler is None:
             result = asyncio.run(driver.run(set_up(programmes, len(plan)), plan))
         else:
             with sampler:
                 result = asyncio.run(driver.run(set_up(programmes, len(plan)), plan))
         server_cpu_s = cpu_seconds(pids) - cpu_before
+        client_cpu_s = time.process_time() - client_before
     ledger = GrantLedger(store_url, snapshot_every_events=None)
     try:
         report = audit(ledger, result)
     finally:
         ledger.close()
     waits = sampler.samples if sampler is not None else Counter()
-    return LoadRun(workers, result, report, server_cpu_s, waits)
+    return LoadRun(workers, result, report, server_cpu_s, client_cpu_s, waits)
