@@ -73,6 +73,7 @@ def _report(benchmark: BenchmarkFixture, label: str, run: LoadRun) -> None:
         commands_with_conflicts_share=round(run.result.commands_with_conflicts() / recorded, 3),
         server_cpu_ms_per_command=round(run.server_cpu_s / run.result.commands() * 1000, 2),
         client_cpu_ms_per_command=round(run.client_cpu_s / run.result.commands() * 1000, 2),
+        requests_resent_after_a_broken_connection=run.result.transport_errors,
         database_waits=waits,
         load=os.getloadavg()[0],
     )

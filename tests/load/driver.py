@@ -20,7 +20,8 @@ from tests.load.workload import Chain, Send
 RECORDED, ALREADY_RECORDED = 201, 200
 REFUSED = frozenset({409, 404})
 UNAVAILABLE = 503
-MAX_UNAVAILABLE_RETRIES = 5
+MAX_RETRIES = 5
+RETRY_PAUSE_S = 0.05
 REQUEST_TIMEOUT_S = 60.0
 
 
@@ -48,6 +49,7 @@ class LoadResult:
     answers: list[Answer] = field(default_factory=list)
     elapsed_s: float = 0.0
     unsent: int = 0  # commands of chains that stopped at a refusal
+    transport_errors: int = 0  # requests resent because the connection broke
 
     def commands(self) -> int:
         """Distinct commands answered."""
@@ -115,12 +117,22 @@ class Driver:
 
     async def _post(self, client: httpx.AsyncClient, command: dict[str, Any]) -> Answer:
         body = orjson.dumps(command)
-        for _ in range(MAX_UNAVAILABLE_RETRIES):
-            response = await client.post("/v1/commands", content=body)
+        answer: Answer | None = None
+        for _ in range(MAX_RETRIES):
+            try:
+                response = await client.post("/v1/commands", content=body)
+            except httpx.TransportError:
+                # The connection broke (e.g. the server closed an idle keep-alive connection as
+                # it was reused): whether it was recorded is unknown, and sending the same
+                # command_id again is safe by design, so send it again.
+                self.result.transport_errors += 1
+                await asyncio.sleep(RETRY_PAUSE_S)
+                continue
             answer = Answer(command["command_id"], response.status_code, response.json())
             self.result.answers.append(answer)
             if answer.status != UNAVAILABLE:
                 break
             # Lost the race too often or the store was busy: nothing recorded, send it again.
+        assert answer is not None, f"{command['command_id']}: no answer in {MAX_RETRIES} tries"
         assert answer.status in (RECORDED, ALREADY_RECORDED, *REFUSED), answer
         return answer

@@ -48,6 +48,10 @@ def serving(
         try:
             _wait_until_healthy(base_url, process, workers, server_log)
             yield base_url, process
+        except BaseException:
+            server_log.seek(0)
+            print(f"server log (tail): {server_log.read().decode()[-4_000:]}", file=sys.stderr)
+            raise
         finally:
             process.send_signal(signal.SIGINT)
             try:
