@@ -57,8 +57,7 @@ def load_database() -> Iterator[tuple[str, str]]:
 def _report(benchmark: BenchmarkFixture, label: str, run: LoadRun) -> None:
     rate = run.commands_per_s()
     RESULTS[label] = rate
-    samples = sum(run.waits.values()) or 1
-    waits = {name: round(count / samples, 3) for name, count in run.waits.most_common(TOP_WAITS)}
+    waits = {name: round(backends, 3) for name, backends in run.waits.most_common(TOP_WAITS)}
     recorded = len({a.command_id for a in run.result.recorded()})
     baseline = RESULTS.get("workers=1")
     benchmark.extra_info.update(
@@ -74,13 +73,15 @@ def _report(benchmark: BenchmarkFixture, label: str, run: LoadRun) -> None:
         server_cpu_ms_per_command=round(run.server_cpu_s / run.result.commands() * 1000, 2),
         client_cpu_ms_per_command=round(run.client_cpu_s / run.result.commands() * 1000, 2),
         requests_resent_after_a_broken_connection=run.result.transport_errors,
-        database_waits=waits,
+        database_backends_busy=waits,
         load=os.getloadavg()[0],
     )
+    per_command_ms = 1000 / run.result.commands()
     print(
         f"\n{label}: {rate:,.0f} commands/s, {run.conflict_share():.1%} write conflicts retried "
-        f"per recorded command, server CPU {run.server_cpu_s / run.result.commands() * 1000:.2f}"
-        f" ms/command, waits {waits}"
+        f"per recorded command, CPU per command: server {run.server_cpu_s * per_command_ms:.2f} "
+        f"ms, load generator {run.client_cpu_s * per_command_ms:.2f} ms; database backends busy "
+        f"on average: {waits}"
     )
 
 

@@ -29,6 +29,7 @@ class LoadRun:
     report: AuditReport
     server_cpu_s: float
     client_cpu_s: float
+    # Average number of database backends in each state during the run (idle left out).
     waits: Counter[str] = field(default_factory=Counter)
 
     def commands_per_s(self) -> float:
@@ -41,12 +42,17 @@ class LoadRun:
 
 
 class WaitSampler:
-    """Samples what the database's client backends wait on (pg_stat_activity), in a thread."""
+    """Samples what the database's client backends are doing (pg_stat_activity), in a thread.
+
+    `samples` counts, per state, backend-samples outside idle; divided by `rounds` it is the
+    average number of backends in that state (idle pooled connections are left out).
+    """
 
     def __init__(self, server_url: str, database: str) -> None:
         self.server_url = server_url
         self.database = database
         self.samples: Counter[str] = Counter()
+        self.rounds = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -67,11 +73,14 @@ class WaitSampler:
                     "AND pid <> pg_backend_pid()",
                     (self.database,),
                 ).fetchall()
+                self.rounds += 1
                 for state, wait_type, wait_event in rows:
                     if state == "idle":
-                        self.samples["idle (between transactions)"] += 1
-                    elif wait_type is None:
+                        continue
+                    if wait_type is None:
                         self.samples["on CPU in PostgreSQL"] += 1
+                    elif wait_type == "Client":
+                        self.samples["in a transaction, waiting for the API worker"] += 1
                     else:
                         self.samples[f"{wait_type}:{wait_event}"] += 1
                 time.sleep(WAIT_SAMPLE_S)
@@ -107,5 +116,7 @@ def run_load(
         report = audit(ledger, result)
     finally:
         ledger.close()
-    waits = sampler.samples if sampler is not None else Counter()
+    waits = Counter[str]()
+    if sampler is not None:
+        waits = Counter({state: n / max(1, sampler.rounds) for state, n in sampler.samples.items()})
     return LoadRun(workers, result, report, server_cpu_s, client_cpu_s, waits)

@@ -91,8 +91,9 @@ def chains(commands: int, programmes: int) -> Iterator[Chain]:
     codes = sorted(municipalities())
     for index in range(chain_count(commands)):
         app = f"load-app-{index}"
-        year = YEARS[index % len(YEARS)]
+        # Programmes take turns, and each programme's chains alternate between the years.
         programme_id = programme_ids(programmes)[index % programmes]
+        year = YEARS[(index // programmes) % len(YEARS)]
         chain = Chain()
 
         def send(fields: dict[str, Any], chain: Chain = chain) -> None:
