@@ -6,6 +6,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.security import (
+    PLAINTEXT,
+    SASL_MECHANISM_ENV_VAR,
+    SASL_PASSWORD_ENV_VAR,
+    SASL_USERNAME_ENV_VAR,
+    SECURITY_PROTOCOL_ENV_VAR,
+    SSL_CAFILE_ENV_VAR,
+    SSL_CERTFILE_ENV_VAR,
+    SSL_KEYFILE_ENV_VAR,
+    KafkaEndpoint,
+    KafkaSecurity,
+)
 from ledger.infrastructure.store_url import DEFAULT_STORE_URL, STORE_ENV_VAR
 
 BOOTSTRAP_ENV_VAR = "KAFKA_BOOTSTRAP_SERVERS"
@@ -15,6 +27,10 @@ CHECKPOINT_EVERY_ENV_VAR = "GRANT_LEDGER_CHECKPOINT_EVERY"
 PARTITIONS_ENV_VAR = "GRANT_LEDGER_PARTITIONS"
 READ_STORE_ENV_VAR = "GRANT_LEDGER_READ_STORE"
 REPLICATION_FACTOR_ENV_VAR = "GRANT_LEDGER_REPLICATION_FACTOR"
+# Whether the relay publishes in Kafka transactions: auto (when the broker proves it honours
+# them), on (refuse to run without), off (idempotent producer only).
+RELAY_TRANSACTIONS_ENV_VAR = "GRANT_LEDGER_RELAY_TRANSACTIONS"
+RELAY_TRANSACTION_MODES = ("auto", "on", "off")
 # Where the Apache Kafka jars are cached (default: $XDG_CACHE_HOME or ~/.cache, /grant-ledger).
 KAFKA_JARS_ENV_VAR = "GRANT_LEDGER_KAFKA_JARS"
 CACHE_HOME_ENV_VAR = "XDG_CACHE_HOME"
@@ -64,6 +80,30 @@ class KafkaSettings:
     checkpoint_every: int
     partitions: int
     replication_factor: int = DEFAULT_REPLICATION_FACTOR
+    security: KafkaSecurity = PLAINTEXT
+    relay_transactions: str = "auto"
+
+
+def kafka_security_from_env() -> KafkaSecurity:
+    """KAFKA_SECURITY_PROTOCOL and the SASL/SSL settings (PLAINTEXT when unset)."""
+    protocol = (os.environ.get(SECURITY_PROTOCOL_ENV_VAR) or "PLAINTEXT").upper()
+    mechanism = os.environ.get(SASL_MECHANISM_ENV_VAR)
+    return KafkaSecurity(
+        protocol=protocol,
+        sasl_mechanism=mechanism.upper() if mechanism else None,
+        sasl_username=os.environ.get(SASL_USERNAME_ENV_VAR) or None,
+        sasl_password=os.environ.get(SASL_PASSWORD_ENV_VAR),
+        ssl_cafile=os.environ.get(SSL_CAFILE_ENV_VAR) or None,
+        ssl_certfile=os.environ.get(SSL_CERTFILE_ENV_VAR) or None,
+        ssl_keyfile=os.environ.get(SSL_KEYFILE_ENV_VAR) or None,
+    )
+
+
+def _relay_transactions() -> str:
+    mode = (os.environ.get(RELAY_TRANSACTIONS_ENV_VAR) or "auto").lower()
+    if mode not in RELAY_TRANSACTION_MODES:
+        raise LedgerError(RELAY_TRANSACTIONS_ENV_VAR, mode, f"expected {RELAY_TRANSACTION_MODES}")
+    return mode
 
 
 def kafka_settings_from_env() -> KafkaSettings:
@@ -77,7 +117,14 @@ def kafka_settings_from_env() -> KafkaSettings:
         replication_factor=_positive_int(
             REPLICATION_FACTOR_ENV_VAR, DEFAULT_REPLICATION_FACTOR, MAX_REPLICATION_FACTOR
         ),
+        security=kafka_security_from_env(),
+        relay_transactions=_relay_transactions(),
     )
+
+
+def kafka_endpoint(settings: KafkaSettings, bootstrap_servers: str) -> KafkaEndpoint:
+    """Where the clients of a command connect: its bootstrap servers, the configured security."""
+    return KafkaEndpoint(bootstrap_servers, settings.security)
 
 
 def cache_root_from_env() -> Path:

@@ -119,9 +119,23 @@ REQUIRE_KAFKA_ENV = "GRANT_LEDGER_REQUIRE_KAFKA"
 ENGINE_KAFKA = "kafka"
 ENGINE_TANSU = "tansu"
 KAFKA_FIXTURES = frozenset(
-    {"kafka_broker", "kafka_bootstrap", "tansu_bootstrap", "own_broker", "own_kafka"}
+    {
+        "kafka_broker",
+        "kafka_bootstrap",
+        "apache_kafka_bootstrap",
+        "tansu_bootstrap",
+        "own_broker",
+        "own_kafka",
+        "scram_kafka",
+    }
 )
-ENGINE_MARKS = {"own_kafka": "apache_kafka", "own_broker": "tansu", "tansu_bootstrap": "tansu"}
+ENGINE_MARKS = {
+    "own_kafka": "apache_kafka",
+    "scram_kafka": "apache_kafka",
+    "apache_kafka_bootstrap": "apache_kafka",
+    "own_broker": "tansu",
+    "tansu_bootstrap": "tansu",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -143,7 +157,7 @@ def session_broker_engine() -> str:
     return engine
 
 
-def _kafka_jars_or_skip() -> Path:
+def kafka_jars_or_skip() -> Path:
     """The cached Apache Kafka jars and a usable Java, or skip (fail under REQUIRE_KAFKA)."""
     jar_dir = kafka_jar_dir_from_env(default_jar_dir)
     try:
@@ -166,7 +180,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerPro
     apart by topic name."""
     broker: BrokerProcess
     if session_broker_engine() == ENGINE_KAFKA:
-        broker = ApacheKafka(tmp_path_factory.mktemp("kafka") / "data", _kafka_jars_or_skip())
+        broker = ApacheKafka(tmp_path_factory.mktemp("kafka") / "data", kafka_jars_or_skip())
     else:
         broker = DevBroker()
     broker.start()
@@ -184,6 +198,20 @@ def tansu_bootstrap(kafka_broker: BrokerProcess) -> Iterator[str]:
         yield kafka_broker.bootstrap_servers
         return
     with DevBroker() as broker:
+        yield broker.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def apache_kafka_bootstrap(
+    kafka_broker: BrokerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Apache Kafka for the session (the session broker when that is Apache Kafka), for tests
+    of what only the real engine does (consumer groups as integrators use them, transactions)."""
+    if isinstance(kafka_broker, ApacheKafka):
+        yield kafka_broker.bootstrap_servers
+        return
+    data_dir = tmp_path_factory.mktemp("apache-kafka") / "data"
+    with ApacheKafka(data_dir, kafka_jars_or_skip()) as broker:
         yield broker.bootstrap_servers
 
 
@@ -212,7 +240,7 @@ def own_broker() -> Iterator[DevBroker]:
 @pytest.fixture
 def own_kafka(tmp_path: Path) -> Iterator[ApacheKafka]:
     """An Apache Kafka broker of this test's own (durable in tmp_path), free to kill and pause."""
-    broker = ApacheKafka(tmp_path / "kafka-data", _kafka_jars_or_skip()).start()
+    broker = ApacheKafka(tmp_path / "kafka-data", kafka_jars_or_skip()).start()
     try:
         yield broker
     finally:

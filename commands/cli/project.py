@@ -6,15 +6,24 @@ stops when nothing new has arrived for the idle window.
 """
 
 import argparse
-import logging
 import signal
 import sys
 from types import FrameType
 
+from prometheus_client import CollectorRegistry
+
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
+from commands.cli.operations_options import (
+    add_operations_options,
+    start_logging,
+    status_endpoint,
+)
 from commands.cli.read_side_options import add_store_options, require_bootstrap
+from ledger.config import kafka_endpoint
+from ledger.infrastructure.operations.status import ProcessHealth
 from projections.application.progress import Progress
 from projections.consumer.fetch import topic_size
+from projections.consumer.metrics import ProjectorMetrics
 from projections.consumer.projector import (
     DEFAULT_GROUP,
     DEFAULT_IDLE_MS,
@@ -44,33 +53,45 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("--max-poll-interval-ms", type=int, default=MAX_POLL_INTERVAL_MS)
     add_store_options(parser)
     add_kafka_options(parser)
+    add_operations_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Project until caught up (--once) or until SIGTERM/SIGINT."""
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    start_logging(args, "projector")
     settings = kafka_settings(args)
     bootstrap = require_bootstrap(settings, "project")
     location = parse_read_store_url(read_store_url(args.read_store))
+    endpoint = kafka_endpoint(settings, bootstrap)
     projector_settings = ProjectorSettings(
-        bootstrap_servers=bootstrap,
+        bootstrap_servers=endpoint,
         topic=settings.topic,
         group_id=args.group,
         session_timeout_ms=args.session_timeout_ms,
         heartbeat_interval_ms=max(args.session_timeout_ms // 5, 100),
         max_poll_interval_ms=args.max_poll_interval_ms,
     )
-    progress = Progress("project", topic_size(bootstrap, settings.topic))
-    with ReadStore(location) as read_store, read_store.projector_lock(exclusive=False):
+    progress = Progress("project", topic_size(endpoint, settings.topic))
+    registry = CollectorRegistry()
+    observed = (ProjectorMetrics(registry), ProcessHealth("projector"))
+    with (
+        status_endpoint(args, registry, observed[1]),
+        ReadStore(location) as read_store,
+        read_store.projector_lock(exclusive=False),
+    ):
         replay = (
             None if args.no_replay else ReplayStore(replay_directory(args.replay_dir, location))
         )
         if replay is None:
-            stats = _project(read_store, None, projector_settings, progress, args)
+            stats = _project(
+                read_store, None, projector_settings, progress, args, observed=observed
+            )
         else:
             with replay.writing():
-                stats = _project(read_store, replay, projector_settings, progress, args)
+                stats = _project(
+                    read_store, replay, projector_settings, progress, args, observed=observed
+                )
     progress.finish(stats.summary())
     return 0
 
@@ -81,8 +102,13 @@ def _project(
     settings: ProjectorSettings,
     progress: Progress,
     args: argparse.Namespace,
+    *,
+    observed: tuple[ProjectorMetrics, ProcessHealth],
 ) -> ProjectorStats:
-    with Projector(read_store, replay, settings, progress=progress) as projector:
+    metrics, health = observed
+    with Projector(
+        read_store, replay, settings, progress=progress, metrics=metrics, health=health
+    ) as projector:
 
         def request_stop(signum: int, _frame: FrameType | None) -> None:
             print(f"project: {signal.Signals(signum).name}, finishing the batch", file=sys.stderr)

@@ -9,6 +9,7 @@ import logging
 
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
 from commands.cli.read_side_options import add_store_options
+from ledger.config import kafka_endpoint
 from ledger.domain.errors import LedgerError
 from projections.application.memory import keep_freed_memory
 from projections.application.progress import Progress
@@ -46,7 +47,11 @@ def run(args: argparse.Namespace) -> int:
         raise LedgerError("--from", args.source, f"expected one of {', '.join(SOURCES)}")
     settings = kafka_settings(args)
     kafka = (
-        KafkaSource(settings.bootstrap_servers, settings.topic, settings.checkpoint_topic)
+        KafkaSource(
+            kafka_endpoint(settings, settings.bootstrap_servers),
+            settings.topic,
+            settings.checkpoint_topic,
+        )
         if settings.bootstrap_servers
         else None
     )

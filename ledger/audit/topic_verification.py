@@ -2,7 +2,7 @@
 
 from ledger.application.grant_ledger import GrantLedger
 from ledger.audit.verification import StoreChain, TopicMessage, VerificationReport, verify_topic
-from ledger.config import KafkaSettings
+from ledger.config import KafkaSettings, kafka_endpoint
 from ledger.infrastructure.kafka.reading import read_all
 
 
@@ -10,14 +10,15 @@ def verify_store_against_kafka(
     ledger: GrantLedger, settings: KafkaSettings, bootstrap_servers: str
 ) -> VerificationReport:
     """Recompute the chain from the store and compare the events and checkpoint topics with it."""
+    endpoint = kafka_endpoint(settings, bootstrap_servers)
     chain = StoreChain(ledger)
     chain.compute()
     messages = (
         TopicMessage(record.partition, record.offset, record.value)
-        for record in read_all(bootstrap_servers, settings.topic)
+        for record in read_all(endpoint, settings.topic)
     )
     checkpoints = (
         TopicMessage(record.partition, record.offset, record.value)
-        for record in read_all(bootstrap_servers, settings.checkpoint_topic)
+        for record in read_all(endpoint, settings.checkpoint_topic)
     )
     return verify_topic(chain, messages, checkpoints)

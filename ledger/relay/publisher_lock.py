@@ -21,6 +21,18 @@ class PublisherLockHeld(LedgerError):
     """Another relay is publishing this store to this topic."""
 
 
+def store_identity(store: StoreConfig) -> str:
+    """Which event store this is, whatever URL spelling or credentials reach it."""
+    if store.kind == "sqlite":
+        assert store.sqlite_path is not None
+        return f"sqlite:{store.sqlite_path.resolve()}"
+    env = store.env
+    return (
+        f"postgresql:{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/{env['POSTGRES_DBNAME']}"
+        f"/{env.get('POSTGRES_SCHEMA', 'public')}"
+    )
+
+
 def _advisory_key(store: StoreConfig, topic: str) -> int:
     schema = store.env.get("POSTGRES_SCHEMA", "public")
     digest = hashlib.sha256(f"grant-ledger-relay:{schema}:{topic}".encode()).digest()

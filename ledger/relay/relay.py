@@ -3,32 +3,37 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 import orjson
 import psycopg
 from eventsourcing.persistence import OperationalError as StoreOperationalError
-from kafka import KafkaProducer
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaError
 from kafka.partitioner.default import murmur2
-from kafka.producer.future import FutureRecordMetadata
 
 from ledger.application.grant_ledger import GrantLedger
-from ledger.config import BOOTSTRAP_ENV_VAR, KafkaSettings
+from ledger.config import KafkaSettings, kafka_endpoint
 from ledger.domain.errors import LedgerError
-from ledger.domain.recorded import format_utc
+from ledger.infrastructure.kafka.clients import (
+    BrokerRefusedClientError,
+    BrokerUnreachableError,
+    open_producer,
+    require_listening,
+)
 from ledger.infrastructure.kafka.reading import (
     producer_config,
     read_from_offsets,
     read_partition_tails,
 )
 from ledger.infrastructure.kafka.topics import ensure_topics
+from ledger.infrastructure.kafka.transactions import (
+    broker_honours_transactions,
+    transactional_id,
+)
 from ledger.infrastructure.log_waiter import LogWaiter, log_waiter
+from ledger.infrastructure.operations.status import ProcessHealth
 from ledger.relay.chained_log import (
     PREFETCH_MIN_BACKLOG,
     ChainedLog,
@@ -36,12 +41,18 @@ from ledger.relay.chained_log import (
     InlineChainedLog,
     PrefetchedChainedLog,
 )
-from ledger.relay.messages import (
-    CHECKPOINT_KEY,
-    NOTIFICATION_ID_HEADER,
-    header_value,
+from ledger.relay.messages import NOTIFICATION_ID_HEADER, header_value
+from ledger.relay.metrics import RelayMetrics
+from ledger.relay.publisher_lock import PublisherLock, PublisherLockHeld, store_identity
+from ledger.relay.publishers import (
+    MODE_IDEMPOTENT,
+    MODE_TRANSACTIONS,
+    IdempotentPublisher,
+    PublishFailedError,
+    TransactionalPublisher,
+    WindowEnd,
+    WindowPublisher,
 )
-from ledger.relay.publisher_lock import PublisherLock, PublisherLockHeld
 from ledger.relay.resume import (
     ChainMark,
     ResumePoint,
@@ -50,40 +61,27 @@ from ledger.relay.resume import (
     find_resume_point,
     usable_anchor,
 )
-from schemas.envelope import CONTENT_TYPE, Checkpoint
 
 log = logging.getLogger("grant_ledger.relay")
 
 IDLE_WAIT_S = 1.0
-FLUSH_WAIT_S = 5.0
+# With events in an open window, a short wait before closing it: readers see a window only
+# once its checkpoint is out (and, with transactions, once it is committed).
+OPEN_WINDOW_WAIT_S = 0.05
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 15.0
 CHECKPOINT_PARTITIONS = 1
-PROBE_TIMEOUT_S = 2.0
 STANDBY_RETRY_S = 1.0
-IDLE_CHECKPOINT_EVERY_S = 5.0
+# While following, the chain's tip is checkpointed at most this often, so a trickle of
+# commands does not become one transaction and checkpoint per event (and at least this soon).
+TIP_CHECKPOINT_INTERVAL_S = 0.2
 STANDBY_LOG_EVERY_S = 30.0
+# How often the relay counts what is not yet published (one COUNT over the store's index).
+OBSERVE_EVERY_S = 2.0
 
 
-class BrokerUnreachableError(LedgerError):
-    """No broker answers at the bootstrap address (yet)."""
-
-
-def _require_listening(bootstrap_servers: str) -> None:
-    # A refused TCP connection tells at once that the broker is down; kafka-python's own
-    # bootstrap would retry silently for its whole timeout first.
-    for address in bootstrap_servers.split(","):
-        host, _, port = address.strip().rpartition(":")
-        try:
-            with socket.create_connection((host or "localhost", int(port)), PROBE_TIMEOUT_S):
-                return
-        except OSError:
-            continue
-    raise BrokerUnreachableError(BOOTSTRAP_ENV_VAR, bootstrap_servers, "connection refused")
-
-
-class PublishFailedError(LedgerError):
-    """The broker refused or lost a message; the relay reconnects and resumes from the topic."""
+class RelayModeRefused(LedgerError):
+    """GRANT_LEDGER_RELAY_TRANSACTIONS=on, and the broker does not honour transactions."""
 
 
 @dataclass(slots=True)
@@ -96,41 +94,12 @@ class RelayStats:
     reconnects: int = 0
     last_position: int = 0
     elapsed_s: float = 0.0
+    mode: str = ""
 
     @property
     def events_per_s(self) -> float:
         """Published events per second over the run."""
         return self.published / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-
-@dataclass(slots=True)
-class _Window:
-    """Events sent since the previous checkpoint; its checkpoint waits for all their acks.
-
-    Checkpointing this way, instead of flushing at every checkpoint, keeps the producer's
-    pipeline full: the checkpoint still goes out only once every event at or below it is
-    acknowledged, which is what a restarted relay relies on. The idempotent producer
-    completes a partition's sends in order, so the last send to each partition stands for
-    all of that partition's sends in the window.
-    """
-
-    last_send: dict[int, FutureRecordMetadata] = field(default_factory=dict)
-    position: int = 0
-    hash: str = ""
-    notification_id: int = 0
-    # Set from the producer's sender thread when any send of the window fails: a later send to
-    # the same partition may still succeed (the client bumps its epoch and carries on), so the
-    # window's last sends alone cannot prove it complete.
-    failed: list[BaseException] = field(default_factory=list)
-
-    def fail(self, exc: BaseException) -> None:
-        """Producer errback: this window will never be checkpointed."""
-        self.failed.append(exc)
-
-    @property
-    def settled(self) -> bool:
-        """Every event of the window is acknowledged."""
-        return not self.failed and all(f.succeeded() for f in self.last_send.values())
 
 
 def _envelope_mark(value: bytes | None) -> tuple[int, str] | None:
@@ -158,21 +127,53 @@ def _checkpoint_mark(value: bytes | None, headers: list[tuple[str, bytes]]) -> C
     return ChainMark(mark[0], mark[1], int(notification_id))
 
 
+@dataclass(slots=True)
+class _Cursor:
+    """The last chained event handed to the publisher: its position, hash and store id."""
+
+    after_id: int
+    position: int
+    prev_hash: str
+
+    def advance(self, position: int, chain_hash: str, notification_id: int) -> None:
+        """Move past one event."""
+        assert position == self.position + 1, f"position {position} after {self.position}"
+        self.position, self.prev_hash, self.after_id = position, chain_hash, notification_id
+
+    def start(self) -> ChainStart:
+        """Where a chained log continues after the cursor."""
+        return ChainStart(self.after_id, self.position + 1, self.prev_hash)
+
+    def window_end(self) -> WindowEnd:
+        """The checkpoint of a window ending at the cursor."""
+        return WindowEnd(self.position, self.prev_hash, self.after_id)
+
+
 class Relay:
     """Publishes every programme event of the store to the events topic, once, in order."""
 
     def __init__(
-        self, ledger: GrantLedger, settings: KafkaSettings, bootstrap_servers: str
+        self,
+        ledger: GrantLedger,
+        settings: KafkaSettings,
+        bootstrap_servers: str,
+        *,
+        metrics: RelayMetrics | None = None,
+        health: ProcessHealth | None = None,
     ) -> None:
+        self._metrics = metrics
+        self._health = health or ProcessHealth("relay")
+        self._observed_at = 0.0
         self._ledger = ledger
         self._settings = settings
         self._bootstrap = bootstrap_servers
+        self._endpoint = kafka_endpoint(settings, bootstrap_servers)
         self._stop = threading.Event()
-        self._producer: KafkaProducer | None = None
+        self._publisher: WindowPublisher | None = None
         self._partition_cache: dict[bytes, int] = {}
         self._partitions = 0
-        self._failure: BaseException | None = None
         self._prefetcher: PrefetchedChainedLog | None = None
+        self._checkpoints_of_earlier_connections = 0
         self.stats = RelayStats()
 
     def stop(self) -> None:
@@ -203,7 +204,9 @@ class Relay:
                 "`--once` would have",
             )
         waited_s = 0.0
+        self._health.set_ready(False, "standing by: another relay publishes this store and topic")
         while not self._stop.is_set():
+            self._health.beat()
             if waited_s % STANDBY_LOG_EVERY_S == 0:
                 log.info(
                     "relay: standing by, another relay is publishing to %s", self._settings.topic
@@ -228,6 +231,9 @@ class Relay:
                         break
                 except (KafkaError, PublishFailedError, BrokerUnreachableError, OSError) as exc:
                     self._disconnect()
+                    self._unavailable("kafka", f"waiting for Kafka at {self._bootstrap}")
+                    if once and isinstance(exc, BrokerRefusedClientError):
+                        raise  # wrong credentials do not fix themselves: say so and stop
                     self.stats.reconnects += 1
                     log.warning(
                         "waiting for Kafka at %s (%s); events stay safe in the store and are "
@@ -240,6 +246,7 @@ class Relay:
                     backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
                 except (StoreOperationalError, psycopg.OperationalError) as exc:
                     self._disconnect()
+                    self._unavailable("store", "waiting for the event store")
                     log.warning(
                         "waiting for the event store (%s); retrying in %.1f s", exc, backoff_s
                     )
@@ -259,31 +266,27 @@ class Relay:
     def _connect(self) -> ResumePoint:
         settings = self._settings
         log.info("relay: connecting to Kafka at %s", self._bootstrap)
-        _require_listening(self._bootstrap)
-        try:
-            ensure_topics(
-                self._bootstrap,
-                {
-                    settings.topic: settings.partitions,
-                    settings.checkpoint_topic: CHECKPOINT_PARTITIONS,
-                },
-                settings.replication_factor,
-            )
-        except LedgerError as exc:
-            if exc.field != BOOTSTRAP_ENV_VAR:
-                raise  # a topic that would lose events: refuse, do not retry
-            raise BrokerUnreachableError(exc.field, exc.value, exc.message) from None
-        self._failure = None
-        self._producer = KafkaProducer(bootstrap_servers=self._bootstrap, **producer_config())
-        partitions = self._producer.partitions_for(settings.topic)
-        assert partitions, f"topic {settings.topic} has no partitions"
+        require_listening(self._endpoint)
+        # A topic that would lose events (TopicWouldLoseEvents) is refused, never retried.
+        ensure_topics(
+            self._endpoint,
+            {settings.topic: settings.partitions, settings.checkpoint_topic: CHECKPOINT_PARTITIONS},
+            settings.replication_factor,
+        )
+        self._publisher = self._open_publisher()
+        self.stats.mode = self._publisher.mode
+        if self._metrics is not None:
+            self._publisher.on_checkpoint = self._metrics.checkpointed
+            self._metrics.set_mode(self._publisher.mode)
+        partitions = self._publisher_partitions()
         self._partitions = len(partitions)
         self._partition_cache.clear()
         try:
             topic_state, anchor = self._read_back()
+        except TopicDivergedError:
+            raise
         except LedgerError as exc:
-            if isinstance(exc, TopicDivergedError):
-                raise
+            # The broker stopped delivering while we read back: wait for it like for an outage.
             raise BrokerUnreachableError(exc.field, exc.value, exc.message) from None
         resume = find_resume_point(self._ledger, topic_state, anchor)
         log.info(
@@ -292,16 +295,81 @@ class Relay:
             resume.next_position,
             len(resume.published_ahead),
         )
+        self._health.set_ready(True, f"publishing to {settings.topic} ({self.stats.mode})")
         return resume
+
+    def _unavailable(self, dependency: str, reason: str) -> None:
+        self._health.set_ready(False, reason)
+        if self._metrics is not None:
+            self._metrics.errors.labels(dependency=dependency).inc()
+
+    def _observe(self, cursor: _Cursor) -> None:
+        """Beat, and every few seconds measure the lag (a count in the store)."""
+        self._health.beat()
+        now = time.monotonic()
+        if self._metrics is None or now - self._observed_at < OBSERVE_EVERY_S:
+            return
+        self._observed_at = now
+        lag = self._ledger.programme_events_after(cursor.after_id)
+        oldest = self._ledger.stored_programme_events(cursor.after_id, 1) if lag else []
+        self._metrics.position.set(cursor.position)
+        self._metrics.observe(
+            self.stats.published, lag, oldest[0].state["timestamp"] if oldest else None
+        )
+
+    def _publisher_partitions(self) -> set[int]:
+        assert self._publisher is not None
+        partitions: set[int] | None = self._publisher.producer.partitions_for(self._settings.topic)
+        assert partitions, f"topic {self._settings.topic} has no partitions"
+        return partitions
+
+    def _open_publisher(self) -> WindowPublisher:
+        """Transactions where the broker proves it honours them (or as configured)."""
+        settings, endpoint = self._settings, self._endpoint
+        topics = (settings.topic, settings.checkpoint_topic, self._bootstrap)
+        if settings.relay_transactions != "off":
+            txn_id = transactional_id(store_identity(self._ledger.store), settings.topic)
+            producer = open_producer(endpoint, **producer_config(transactional_id=txn_id))
+            # Fences any earlier producer of this store and topic and aborts its open window.
+            producer.init_transactions()
+            if broker_honours_transactions(
+                producer, endpoint, settings.topic, settings.replication_factor
+            ):
+                log.info(
+                    "relay: mode %s: each window and its checkpoint in one Kafka transaction "
+                    "(transactional.id %s); readers read_committed",
+                    MODE_TRANSACTIONS,
+                    txn_id,
+                )
+                return TransactionalPublisher(producer, *topics)
+            producer.close(timeout=0)
+            if settings.relay_transactions == "on":
+                raise RelayModeRefused(
+                    "GRANT_LEDGER_RELAY_TRANSACTIONS",
+                    "on",
+                    f"the broker at {self._bootstrap} shows aborted records to read_committed "
+                    "readers: its transactions cannot be trusted (use auto or off)",
+                )
+            reason = "the broker does not honour transactions"
+        else:
+            reason = "GRANT_LEDGER_RELAY_TRANSACTIONS=off"
+        log.warning(
+            "relay: mode %s (%s): idempotent producer, checkpoints once a window is "
+            "acknowledged; a send still in flight from a crashed relay can land twice, and "
+            "`grant-ledger verify` reports it",
+            MODE_IDEMPOTENT,
+            reason,
+        )
+        return IdempotentPublisher(open_producer(endpoint, **producer_config()), *topics)
 
     def _read_back(self) -> tuple[TopicState, ChainMark]:
         """What the topic holds after the last checkpoint, read back message by message."""
         topic = self._settings.topic
-        tails = read_partition_tails(self._bootstrap, topic)
+        tails = read_partition_tails(self._endpoint, topic)
         tail_positions = {p: _position_of(r.value) for p, r in tails.items() if r is not None}
         last_on_topic = max((pos for pos in tail_positions.values() if pos), default=0)
         checkpoint_record = read_partition_tails(
-            self._bootstrap, self._settings.checkpoint_topic
+            self._endpoint, self._settings.checkpoint_topic
         ).get(0)
         checkpoint = (
             _checkpoint_mark(checkpoint_record.value, list(checkpoint_record.headers or ()))
@@ -318,7 +386,7 @@ class Relay:
             if record is not None and span > 0
         }
         hashes: dict[int, str] = {}
-        for record in read_from_offsets(self._bootstrap, topic, starts):
+        for record in read_from_offsets(self._endpoint, topic, starts):
             envelope = _envelope_mark(record.value)
             if envelope is None:
                 log.warning(
@@ -336,16 +404,10 @@ class Relay:
         return TopicState(hashes, last_on_topic), anchor
 
     def _disconnect(self, flush: bool = False) -> None:
-        producer, self._producer = self._producer, None
-        if producer is None:
-            return
-        try:
-            if flush:
-                producer.flush(timeout=FLUSH_WAIT_S)
-        except KafkaError as exc:
-            log.warning("relay: unacknowledged messages at shutdown (%s); resumed next run", exc)
-        finally:
-            producer.close(timeout=0 if not flush else FLUSH_WAIT_S)
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.close(flush=flush)
+            self._checkpoints_of_earlier_connections += publisher.checkpoints
 
     def _partition_of(self, key: bytes) -> int:
         # kafka-python's default partitioner (murmur2, as the Java client), cached per key:
@@ -380,146 +442,65 @@ class Relay:
         return InlineChainedLog(self._ledger, start)
 
     def _pump(self, resume: ResumePoint, once: bool, waiter: LogWaiter) -> None:
-        producer = self._producer
-        assert producer is not None
-        topic = self._settings.topic
+        publisher = self._publisher
+        assert publisher is not None
         checkpoint_every = self._settings.checkpoint_every
-        after_id, position, prev_hash = (
-            resume.after_notification_id,
-            resume.next_position - 1,
-            resume.prev_hash,
-        )
+        cursor = _Cursor(resume.after_notification_id, resume.next_position - 1, resume.prev_hash)
         checkpointed = resume.last_checkpoint_position
         ahead = resume.published_ahead
-        on_error = self._record_failure
-        window = _Window()
-        sealed: deque[_Window] = deque()
         tip_checkpointed_at = 0.0
-        chained = self._open_log(after_id, position + 1, prev_hash)
+        chained = self._open_log(cursor.after_id, cursor.position + 1, cursor.prev_hash)
         try:
             while not self._stop.is_set():
-                page = chained.next_page(IDLE_WAIT_S)
+                self._observe(cursor)
+                window_open = cursor.position > checkpointed
+                page = chained.next_page(OPEN_WINDOW_WAIT_S if window_open else IDLE_WAIT_S)
                 if not page:
                     if isinstance(chained, PrefetchedChainedLog):
                         # Caught up: follow new events in this process (LISTEN/NOTIFY or poll).
                         chained.close()
-                        chained = InlineChainedLog(
-                            self._ledger, ChainStart(after_id, position + 1, prev_hash)
-                        )
+                        chained = InlineChainedLog(self._ledger, cursor.start())
                         continue
-                    tip_due = (
-                        once or time.monotonic() - tip_checkpointed_at >= IDLE_CHECKPOINT_EVERY_S
+                    due = (
+                        once or time.monotonic() - tip_checkpointed_at >= TIP_CHECKPOINT_INTERVAL_S
                     )
-                    if position > checkpointed and tip_due:
-                        # Idle: the chain's tip gets a checkpoint too (at most every few
-                        # seconds while following, so a trickle of commands does not turn
-                        # into one checkpoint per event).
+                    if window_open and due:
+                        # Idle: the chain's tip gets its checkpoint (and, with transactions, its
+                        # commit) now, so readers see it within one short window.
                         tip_checkpointed_at = time.monotonic()
-                        self._seal(window, position, prev_hash, after_id, sealed)
-                        window = _Window()
-                        checkpointed = position
-                    if sealed:
-                        self._flush(position)
-                        self._publish_settled(sealed)
-                        self._flush(position)
-                        assert not sealed, "after a flush every window is acknowledged"
-                    if once:
+                        publisher.end_window(cursor.window_end())
+                        checkpointed = cursor.position
+                    publisher.settle(cursor.position)
+                    self._count_checkpoints(publisher)
+                    if once and cursor.position <= checkpointed:
                         return
-                    waiter.wait(IDLE_WAIT_S)
+                    if cursor.position <= checkpointed:
+                        waiter.wait(IDLE_WAIT_S)
                     continue
                 for message in page:
-                    position = message.position
-                    if position in ahead:
+                    if message.position in ahead:
                         self.stats.skipped_already_on_topic += 1
                     else:
-                        partition = self._partition_of(message.key)
-                        window.last_send[partition] = (
-                            producer.send(
-                                topic,
-                                key=message.key,
-                                value=message.value,
-                                headers=message.headers,
-                                partition=partition,
-                            )
-                            .add_errback(window.fail)
-                            .add_errback(on_error)
-                        )
+                        publisher.send(message, self._partition_of(message.key))
                         self.stats.published += 1
-                    prev_hash, after_id = message.hash, message.notification_id
-                    if position % checkpoint_every == 0:
-                        self._seal(window, position, prev_hash, after_id, sealed)
-                        window = _Window()
-                        checkpointed = position
-                self.stats.last_position = position
-                if self._failure is not None:
-                    raise PublishFailedError("position", position, str(self._failure))
-                self._publish_settled(sealed)
+                        if self._metrics is not None:
+                            self._metrics.published.inc()
+                    cursor.advance(message.position, message.hash, message.notification_id)
+                    if message.position % checkpoint_every == 0:
+                        publisher.end_window(cursor.window_end())
+                        checkpointed = cursor.position
+                self.stats.last_position = cursor.position
+                if self._metrics is not None:
+                    self._metrics.position.set(cursor.position)
+                publisher.check(cursor.position)
+                self._count_checkpoints(publisher)
+            if cursor.position > checkpointed:
+                # Stopping with a window open: finish it, so its work is not redone.
+                publisher.end_window(cursor.window_end())
+                publisher.settle(cursor.position)
+                self._count_checkpoints(publisher)
         finally:
             chained.close()
 
-    @staticmethod
-    def _seal(
-        window: _Window,
-        position: int,
-        chain_hash: str,
-        notification_id: int,
-        sealed: deque[_Window],
-    ) -> None:
-        window.position, window.hash, window.notification_id = position, chain_hash, notification_id
-        sealed.append(window)
-
-    def _publish_settled(self, sealed: deque[_Window]) -> None:
-        """Publish, in order, the checkpoints whose events are all acknowledged."""
-        while sealed and sealed[0].settled:
-            window = sealed.popleft()
-            self._send_checkpoint(window.position, window.hash, window.notification_id)
-
-    def _record_failure(self, exc: BaseException) -> None:
-        if self._failure is None:
-            self._failure = exc
-
-    def _flush(self, through_position: int) -> None:
-        producer = self._producer
-        assert producer is not None
-        while True:
-            try:
-                producer.flush(timeout=FLUSH_WAIT_S)
-                break
-            except KafkaTimeoutError:
-                log.warning(
-                    "relay: waiting for Kafka at %s to acknowledge events up to position %d",
-                    self._bootstrap,
-                    through_position,
-                )
-                if self._stop.is_set():
-                    raise
-        if self._failure is not None:
-            raise PublishFailedError("position", through_position, str(self._failure))
-
-    def _send_checkpoint(self, position: int, chain_hash: str, notification_id: int) -> None:
-        """Publish a chain point whose events are all acknowledged."""
-        producer = self._producer
-        assert producer is not None
-        checkpoint = Checkpoint(
-            position=position,
-            hash=chain_hash,
-            events=position,
-            recorded_at=datetime.now(tz=UTC),
-        )
-        value = orjson.dumps(
-            {
-                **checkpoint.model_dump(mode="json"),
-                "recorded_at": format_utc(checkpoint.recorded_at),
-            }
-        )
-        producer.send(
-            self._settings.checkpoint_topic,
-            key=CHECKPOINT_KEY,
-            value=value,
-            headers=[
-                ("content-type", CONTENT_TYPE.encode()),
-                (NOTIFICATION_ID_HEADER, str(notification_id).encode()),
-            ],
-        ).add_errback(self._record_failure)
-        self.stats.checkpoints += 1
-        self.stats.last_position = position
+    def _count_checkpoints(self, publisher: WindowPublisher) -> None:
+        self.stats.checkpoints = self._checkpoints_of_earlier_connections + publisher.checkpoints

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.security import KafkaEndpoint
 from projections.application.progress import Progress
 from projections.consumer.checkpoints import read_checkpoints
 from projections.consumer.fetch import DEFAULT_IDLE_MS, Fetched, fetch_topic, recode, topic_size
@@ -39,7 +40,7 @@ Source = Literal["auto", "local", "kafka"]
 class KafkaSource:
     """Where the topic and its checkpoints are."""
 
-    bootstrap_servers: str
+    bootstrap_servers: KafkaEndpoint | str
     topic: str
     checkpoint_topic: str
 

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import orjson
-from kafka import KafkaConsumer
 
+from ledger.infrastructure.kafka.clients import open_consumer
 from ledger.infrastructure.kafka.reading import consumer_config, read_all
+from ledger.infrastructure.kafka.security import KafkaEndpoint
 from schemas.envelope import Checkpoint
 
 CHECKPOINT_IDLE_MS = 300
 
 
-def read_checkpoints(bootstrap_servers: str, topic: str) -> list[Checkpoint]:
+def read_checkpoints(bootstrap_servers: KafkaEndpoint | str, topic: str) -> list[Checkpoint]:
     """Every checkpoint on the topic, by position (none when the topic does not exist)."""
-    probe = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers, **consumer_config(client_id="grant-ledger-probe")
-    )
+    probe = open_consumer(bootstrap_servers, **consumer_config(client_id="grant-ledger-probe"))
     try:
         exists = bool(probe.partitions_for_topic(topic))
     finally:

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.clients import open_consumer
 from ledger.infrastructure.kafka.reading import FETCH_MAX_WAIT_MS, consumer_config
+from ledger.infrastructure.kafka.security import KafkaEndpoint
 from projections.consumer.columnizer import Columnizer
 from projections.replay.columns import Dictionaries, ReplayColumns, concatenate
 from projections.replay.manifest import PartitionMark
@@ -50,11 +52,9 @@ class Fetched:
     elapsed_s: float
 
 
-def topic_partitions(bootstrap_servers: str, topic: str) -> list[int]:
+def topic_partitions(bootstrap_servers: KafkaEndpoint | str, topic: str) -> list[int]:
     """The partition numbers of a topic."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers, **consumer_config(client_id="grant-ledger-meta")
-    )
+    consumer = open_consumer(bootstrap_servers, **consumer_config(client_id="grant-ledger-meta"))
     try:
         partitions = consumer.partitions_for_topic(topic)
     finally:
@@ -68,7 +68,7 @@ def topic_partitions(bootstrap_servers: str, topic: str) -> list[int]:
 class FetchJob:
     """Some partitions of a topic to read to the end."""
 
-    bootstrap_servers: str
+    bootstrap_servers: KafkaEndpoint | str
     topic: str
     partitions: list[int]
     start_offsets: dict[int, int]
@@ -85,9 +85,7 @@ def _fetch_partitions(job: FetchJob, counter: Any) -> WorkerResult:
     bootstrap_servers, topic, idle_ms = job.bootstrap_servers, job.topic, job.idle_ms
     start_offsets = job.start_offsets
     dictionaries = Dictionaries()
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers, **consumer_config(client_id="grant-ledger-rebuild")
-    )
+    consumer = open_consumer(bootstrap_servers, **consumer_config(client_id="grant-ledger-rebuild"))
     try:
         assigned = [TopicPartition(topic, p) for p in job.partitions]
         consumer.assign(assigned)
@@ -148,7 +146,7 @@ def _fetch_partitions(job: FetchJob, counter: Any) -> WorkerResult:
 
 
 def fetch_topic(
-    bootstrap_servers: str,
+    bootstrap_servers: KafkaEndpoint | str,
     topic: str,
     *,
     start_offsets: dict[int, int] | None = None,
@@ -266,11 +264,9 @@ def _newer(a: tuple[int, str] | None, b: tuple[int, str] | None) -> tuple[int, s
     return a if a[0] >= b[0] else b
 
 
-def topic_size(bootstrap_servers: str, topic: str) -> int:
+def topic_size(bootstrap_servers: KafkaEndpoint | str, topic: str) -> int:
     """Messages on the topic as the broker reports them (a lower bound on the dev broker)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap_servers, **consumer_config(client_id="grant-ledger-meta")
-    )
+    consumer = open_consumer(bootstrap_servers, **consumer_config(client_id="grant-ledger-meta"))
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         assigned = [TopicPartition(topic, p) for p in partitions]

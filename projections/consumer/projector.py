@@ -10,6 +10,7 @@ partition resumes from the offset the read store recorded, not from Kafka's comm
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -22,13 +23,19 @@ import orjson
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 
 from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.clients import open_consumer
 from ledger.infrastructure.kafka.reading import consumer_config
+from ledger.infrastructure.kafka.security import KafkaEndpoint
+from ledger.infrastructure.operations.status import ProcessHealth
 from projections.application.progress import Progress
+from projections.consumer.metrics import ProjectorMetrics
 from projections.domain.facts import EventFacts, facts_of
 from projections.replay.builder import ColumnBuilder
 from projections.replay.manifest import PartitionMark
 from projections.replay.store import ReplayStore
 from projections.store.read_store import ConsumedEvent, ReadStore
+
+log = logging.getLogger("grant_ledger.projector")
 
 DEFAULT_GROUP = "grant-ledger-projector"
 DEFAULT_POLL_MS = 200
@@ -43,6 +50,8 @@ MAX_POLL_INTERVAL_MS = 30_000
 # SIGKILL after the N-th batch reached the replay store and before the read store committed it.
 SEEN_WINDOW_EVENTS = 65_536  # positions remembered for wait_for_position
 FAILPOINT_ENV_VAR = "GRANT_LEDGER_PROJECTOR_FAILPOINT"
+# How often the projector publishes its lag and readiness.
+OBSERVE_EVERY_S = 2.0
 KILL_AFTER_REPLAY = "kill-after-replay"
 
 
@@ -50,7 +59,7 @@ KILL_AFTER_REPLAY = "kill-after-replay"
 class ProjectorSettings:
     """Where to consume from and how."""
 
-    bootstrap_servers: str
+    bootstrap_servers: KafkaEndpoint | str
     topic: str
     # None: no consumer group, every partition assigned to this one projector.
     group_id: str | None = DEFAULT_GROUP
@@ -113,7 +122,12 @@ class Projector:
         settings: ProjectorSettings,
         *,
         progress: Progress | None = None,
+        metrics: ProjectorMetrics | None = None,
+        health: ProcessHealth | None = None,
     ) -> None:
+        self.metrics = metrics
+        self.health = health or ProcessHealth("projector")
+        self._observed_at = 0.0
         self.read_store = read_store
         self.replay = replay
         self.settings = settings
@@ -142,8 +156,8 @@ class Projector:
             if s.group_id
             else {}
         )
-        self._consumer = KafkaConsumer(
-            bootstrap_servers=s.bootstrap_servers,
+        self._consumer = open_consumer(
+            s.bootstrap_servers,
             **consumer_config(
                 client_id="grant-ledger-projector", max_poll_records=s.max_batch_events, **group
             ),
@@ -185,6 +199,12 @@ class Projector:
                 consumer.seek(tp, mark.next_offset)
         self._assigned = True
         self.stats.partitions = {tp.partition for tp in consumer.assignment()}
+        log.info(
+            "projector: applying partitions %s of %s from the read store's marks",
+            sorted(self.stats.partitions),
+            self.settings.topic,
+            extra={"partitions": sorted(self.stats.partitions), "topic": self.settings.topic},
+        )
 
     # ----------------------------------------------------------------- work
 
@@ -216,6 +236,13 @@ class Projector:
         for message in consumed:
             self._mark_seen(message.facts.position)
         stats.highest_position = max(stats.highest_position, *(m.facts.position for m in consumed))
+        if self.metrics is not None:
+            self.metrics.batch(
+                len(outcome.applied),
+                outcome.skipped,
+                stats.highest_position,
+                max(m.facts.recorded_at_us for m in consumed),
+            )
         if self.progress is not None:
             self.progress.update(self._progress_base + stats.applied + stats.skipped)
         return len(consumed)
@@ -266,6 +293,7 @@ class Projector:
         # Quiet time counts only once partitions are assigned (a group join can take a while).
         quiet_since: float | None = None
         while not self.stop_requested.is_set():
+            self._observe()
             handled = self.step()
             now = time.monotonic()
             if handled or (quiet_since is None and self._assigned):
@@ -274,6 +302,30 @@ class Projector:
                 break
         self.stats.elapsed_s = time.monotonic() - started
         return self.stats
+
+    def _observe(self) -> None:
+        """Beat, and every few seconds publish the lag from the fetch high-water marks."""
+        self.health.beat()
+        now = time.monotonic()
+        consumer = self._consumer
+        if consumer is None or now - self._observed_at < OBSERVE_EVERY_S:
+            return
+        self._observed_at = now
+        assigned = consumer.assignment()
+        self.health.set_ready(
+            bool(assigned),
+            f"applying partitions {sorted(tp.partition for tp in assigned)}"
+            if assigned
+            else "waiting for partitions (joining the consumer group)",
+        )
+        if self.metrics is None:
+            return
+        lag = 0
+        for tp in assigned:
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lag += max(0, highwater - consumer.position(tp))
+        self.metrics.observe(lag)
 
     def wait_for_position(self, position: int, timeout_s: float) -> bool:
         """Apply new messages until `position` is visible in the read store, or time runs out.

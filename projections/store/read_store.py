@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -360,6 +360,27 @@ class ReadStore:
 
     # ----------------------------------------------------------------- reading
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one committed state: balances and the position they reflect agree."""
+        self.db.begin_read()
+        try:
+            yield
+        finally:
+            self.db.rollback()
+
+    def applied_position(self) -> int:
+        """The highest log position the balances include (0 when empty).
+
+        Each partition is applied in order, so every event of a partition up to its mark is in;
+        with several partitions an earlier position of a slower partition may still be on its
+        way (the balances lag, they are not wrong). After a rebuild every position up to
+        `complete_through_position` is in.
+        """
+        rows = self.db.execute("SELECT MAX(max_position) FROM consumed_partitions")
+        highest = int(rows[0][0]) if rows and rows[0][0] is not None else 0
+        return max(highest, self._complete_through())
+
     def has_programme(self, programme_id: str) -> bool:
         """True when the store has any row of the programme."""
         mark = self.db.placeholder
@@ -425,6 +446,7 @@ class ReadStore:
             return sorted(
                 ProgrammeYearRow(str(p), int(y), str(a), *map(int, sums)) for p, y, a, *sums in rows
             )
+        assert view is View.AGENCY_YEAR, f"{view} is derived, not stored"
         rows = self.db.execute(
             "SELECT agency, year, awarded_ore, disbursed_ore, recovered_ore "
             f"FROM agency_year_balances{where}",

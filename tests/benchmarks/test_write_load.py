@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -27,7 +27,6 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from tests.benchmarks.long_programme import database_url
 from tests.conftest import postgres_base_url
-from tests.load.driver import request_headers
 from tests.load.run import LoadRun, WaitSampler, run_load
 
 pytestmark = pytest.mark.postgres
@@ -86,7 +85,11 @@ def _report(benchmark: BenchmarkFixture, label: str, run: LoadRun) -> None:
 
 
 def _load(
-    store: tuple[str, str], workers: int, programmes: int = 1, env: dict[str, str] | None = None
+    store: tuple[str, str],
+    workdir: Path,
+    workers: int,
+    programmes: int = 1,
+    env: dict[str, str] | None = None,
 ) -> LoadRun:
     store_url, database = store
     return run_load(
@@ -94,7 +97,7 @@ def _load(
         workers=workers,
         commands=LOAD_COMMANDS,
         in_flight=IN_FLIGHT,
-        headers=request_headers(),
+        workdir=workdir,
         programmes=programmes,
         server_env=env,
         sampler=WaitSampler(postgres_base_url(), database),
@@ -162,30 +165,28 @@ def test_a_postgres_commit_rate_baseline(
 @pytest.mark.benchmark(group="write-load")
 @pytest.mark.parametrize("workers", [1, 2, 4])
 def test_b_commands_per_second_with_n_workers(
-    benchmark: BenchmarkFixture, load_database: tuple[str, str], workers: int
+    benchmark: BenchmarkFixture, load_database: tuple[str, str], tmp_path: Path, workers: int
 ) -> None:
     """N workers on one programme: commands/s and the share of write conflicts retried."""
-    run = benchmark.pedantic(_load, args=(load_database, workers), rounds=1, iterations=1)
+    run = benchmark.pedantic(_load, args=(load_database, tmp_path, workers), rounds=1, iterations=1)
     _report(benchmark, f"workers={workers}", run)
 
 
+# label -> (programmes, the API's extra environment)
+VARIANTS: dict[str, tuple[int, dict[str, str] | None]] = {
+    "workers=4, 8 programmes": (8, None),
+    "workers=4, synchronous_commit off": (1, {"PGOPTIONS": "-c synchronous_commit=off"}),
+}
+
+
 @pytest.mark.benchmark(group="write-load")
-@pytest.mark.parametrize(
-    ("label", "programmes", "env"),
-    [
-        ("workers=4, 8 programmes", 8, None),
-        ("workers=4, synchronous_commit off", 1, {"PGOPTIONS": "-c synchronous_commit=off"}),
-    ],
-)
+@pytest.mark.parametrize("label", list(VARIANTS))
 def test_c_where_the_limit_is(
-    benchmark: BenchmarkFixture,
-    load_database: tuple[str, str],
-    label: str,
-    programmes: int,
-    env: dict[str, Any] | None,
+    benchmark: BenchmarkFixture, load_database: tuple[str, str], tmp_path: Path, label: str
 ) -> None:
     """Four workers without a shared stream, and without waiting for fsync."""
+    programmes, env = VARIANTS[label]
     run = benchmark.pedantic(
-        _load, args=(load_database, 4, programmes, env), rounds=1, iterations=1
+        _load, args=(load_database, tmp_path, 4, programmes, env), rounds=1, iterations=1
     )
     _report(benchmark, label, run)

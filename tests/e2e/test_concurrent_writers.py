@@ -8,10 +8,11 @@ appropriated, paid out never above awarded. The full size (20 000 commands, 32 i
 N = 1, 2, 4) is tests/benchmarks/test_write_load.py.
 """
 
+from pathlib import Path
+
 import pytest
 
 from commands.cli.main import EXIT_USAGE, main
-from tests.load.driver import request_headers
 from tests.load.run import run_load
 from tests.load.workload import AWARD_ORE, FUNDED_SHARE, YEARS
 
@@ -22,7 +23,7 @@ IN_FLIGHT = 16
 
 @pytest.mark.postgres
 def test_concurrent_workers_record_every_command_once_within_the_money_rules(
-    postgres_store_url: str,
+    postgres_store_url: str, tmp_path: Path
 ) -> None:
     """Many writers on one programme stream: exact, and the money rules hold at every event."""
     run = run_load(
@@ -30,7 +31,7 @@ def test_concurrent_workers_record_every_command_once_within_the_money_rules(
         workers=WORKERS,
         commands=COMMANDS,
         in_flight=IN_FLIGHT,
-        headers=request_headers(),
+        workdir=tmp_path,
     )
     recorded = {a.command_id for a in run.result.recorded()}
     assert run.report.events == len(recorded)

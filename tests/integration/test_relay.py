@@ -1,10 +1,7 @@
 """The relay: every stored event on the topic exactly once, in order, chained, checkpointed."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,55 +13,23 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 
 from commands.cli.main import main
-from ledger.application.grant_ledger import GrantLedger
-from ledger.config import KafkaSettings
-from ledger.domain.errors import LedgerError
 from ledger.infrastructure.kafka.reading import read_all
-from ledger.relay.relay import Relay
-from schemas.chain import GENESIS_HASH, canonical_bytes, chain_hash
 from tests.fill import add_payments, fill
+from tests.relay_runs import (
+    assert_exactly_once_in_order,
+    count_on,
+    envelopes_on,
+    relay_once,
+    relay_process,
+    settings_for,
+    wait_for_positions,
+)
 
 pytestmark = pytest.mark.kafka
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "schemas" / "published"
+START_TIMEOUT_S = 60
 CLOUDEVENTS_HEADERS = {"ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "content-type"}
-
-
-def settings_for(topic: str, checkpoint_every: int = 1_000, partitions: int = 3) -> KafkaSettings:
-    """Relay settings on a test's own topics."""
-    return KafkaSettings(
-        bootstrap_servers=None,
-        topic=topic,
-        checkpoint_topic=f"{topic}.checkpoints",
-        checkpoint_every=checkpoint_every,
-        partitions=partitions,
-    )
-
-
-def relay_once(store_url: str, settings: KafkaSettings, bootstrap: str) -> Any:
-    """Run the relay until caught up."""
-    ledger = GrantLedger(store_url)
-    try:
-        return Relay(ledger, settings, bootstrap).run(once=True)
-    finally:
-        ledger.close()
-
-
-def envelopes_on(bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    """Every envelope on the topic, in position order."""
-    return sorted(
-        (orjson.loads(r.value) for r in read_all(bootstrap, topic)), key=lambda e: e["position"]
-    )
-
-
-def assert_exactly_once_in_order(envelopes: list[dict[str, Any]], count: int) -> None:
-    """Positions 1..count each once, and the chain links from genesis."""
-    assert [e["position"] for e in envelopes] == list(range(1, count + 1))
-    prev = GENESIS_HASH
-    for envelope in envelopes:
-        assert envelope["prev_hash"] == prev
-        assert envelope["hash"] == chain_hash(prev, canonical_bytes(envelope))
-        prev = envelope["hash"]
 
 
 def test_relay_publishes_the_reference_scenario_once_with_contract_headers(
@@ -128,42 +93,6 @@ def test_checkpoints_every_n_events_and_when_idle(
 # --------------------------------------------------------------- crashes and outages
 
 
-def relay_process(store_url: str, settings: KafkaSettings, bootstrap: str) -> subprocess.Popen[str]:
-    """`grant-ledger relay` (following) as a real OS process."""
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "GRANT_LEDGER_STORE": store_url,
-        "GRANT_LEDGER_TOPIC": settings.topic,
-        "GRANT_LEDGER_CHECKPOINT_TOPIC": settings.checkpoint_topic,
-        "GRANT_LEDGER_CHECKPOINT_EVERY": str(settings.checkpoint_every),
-        "GRANT_LEDGER_PARTITIONS": str(settings.partitions),
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "commands.cli.main", "relay"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def count_on(bootstrap: str, topic: str) -> int:
-    """Messages on the topic; 0 before the relay has created it."""
-    try:
-        return len(list(read_all(bootstrap, topic)))
-    except LedgerError:
-        return 0
-
-
-def wait_for_positions(bootstrap: str, topic: str, count: int, timeout_s: float = 60) -> None:
-    """Block until the topic holds at least `count` messages."""
-    deadline = time.monotonic() + timeout_s
-    while count_on(bootstrap, topic) < count:
-        assert time.monotonic() < deadline, f"topic never reached {count} messages"
-        time.sleep(0.2)
-
-
 def test_kill_9_mid_batch_then_restart_publishes_each_event_exactly_once(
     sqlite_store_url: str, own_broker: Any, topic_name: str
 ) -> None:
@@ -216,23 +145,27 @@ def test_broker_outage_commands_are_accepted_and_the_relay_catches_up(
 
 
 def test_broker_down_at_start_the_relay_waits_and_says_why(
-    sqlite_store_url: str, own_broker: Any, topic_name: str
+    sqlite_store_url: str, own_broker: Any, topic_name: str, tmp_path: Path
 ) -> None:
     """Started against a stopped broker, the relay says what it waits for and publishes later."""
     bootstrap = own_broker.bootstrap_servers
     settings = settings_for(topic_name)
     fill(sqlite_store_url, 20)
     own_broker.stop()
-    relay = relay_process(sqlite_store_url, settings, bootstrap)
-    try:
-        time.sleep(3.0)
-        own_broker.start()
-        wait_for_positions(bootstrap, topic_name, 20)
-    finally:
-        relay.send_signal(signal.SIGTERM)
-        _, stderr = relay.communicate(timeout=30)
-    assert relay.returncode == 0, stderr[-2000:]
-    assert f"waiting for Kafka at {bootstrap}" in stderr
+    log_path = tmp_path / "relay.log"
+    with log_path.open("w") as log:
+        relay = relay_process(sqlite_store_url, settings, bootstrap, log=log)
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while f"waiting for Kafka at {bootstrap}" not in log_path.read_text():
+                assert time.monotonic() < deadline, log_path.read_text()[-2000:]
+                time.sleep(0.1)
+            own_broker.start()
+            wait_for_positions(bootstrap, topic_name, 20)
+        finally:
+            relay.send_signal(signal.SIGTERM)
+            relay.communicate(timeout=30)
+    assert relay.returncode == 0, log_path.read_text()[-2000:]
     assert_exactly_once_in_order(envelopes_on(bootstrap, topic_name), 20)
 
 

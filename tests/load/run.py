@@ -8,16 +8,21 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg
 
+from commands.http.auth.dev_issuer import DevIssuer
+from commands.http.auth.roles import Role
+from commands.http.auth.settings import DEFAULT_AUDIENCE, DEFAULT_DEV_DIR, DEFAULT_ROLES_CLAIM
 from ledger.application.grant_ledger import GrantLedger
 from tests.load.audit import AuditReport, audit
-from tests.load.driver import Driver, LoadResult
+from tests.load.driver import Driver, LoadResult, request_headers
 from tests.load.server import cpu_seconds, serving, worker_pids
-from tests.load.workload import chain_count, chains, set_up
+from tests.load.workload import AGENCY, OFFICER, chain_count, chains, set_up
 
 WAIT_SAMPLE_S = 0.01
+TOKEN_TTL_S = 4 * 3600  # outlasts the longest load run
 
 
 @dataclass(frozen=True)
@@ -86,13 +91,26 @@ class WaitSampler:
                 time.sleep(WAIT_SAMPLE_S)
 
 
+def officer_token(workdir: Path) -> str:
+    """A token of the load's officer from the development key a server in `workdir` checks."""
+    issuer, _ = DevIssuer.ensure(workdir / DEFAULT_DEV_DIR)
+    return issuer.mint(
+        subject=OFFICER,
+        roles=[Role.OFFICER],
+        agency=AGENCY,
+        ttl_s=TOKEN_TTL_S,
+        audience=DEFAULT_AUDIENCE,
+        roles_claim=DEFAULT_ROLES_CLAIM,
+    )
+
+
 def run_load(
     store_url: str,
     *,
     workers: int,
     commands: int,
     in_flight: int,
-    headers: Mapping[str, str],
+    workdir: Path,
     programmes: int = 1,
     server_env: Mapping[str, str] | None = None,
     sampler: WaitSampler | None = None,
@@ -100,7 +118,8 @@ def run_load(
     """Serve the store with `workers` workers, send about `commands` commands, audit."""
     plan = list(chains(commands, programmes))
     assert len(plan) == chain_count(commands)
-    with serving(store_url, workers, server_env) as (base_url, server):
+    headers = request_headers(officer_token(workdir))
+    with serving(store_url, workers, workdir, server_env) as (base_url, server):
         driver = Driver(base_url, headers, in_flight)
         pids = worker_pids(server)
         cpu_before, client_before = cpu_seconds(pids), time.process_time()

@@ -31,9 +31,10 @@ def free_port() -> int:
 
 @contextmanager
 def serving(
-    store_url: str, workers: int, env: Mapping[str, str] | None = None
+    store_url: str, workers: int, workdir: Path, env: Mapping[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """(base URL, the server process) while the API runs; stopped (SIGINT) afterwards."""
+    """(base URL, the server process) while the API runs in `workdir` (where its development
+    key and read store live); stopped (SIGINT) afterwards."""
     port = free_port()
     command = [str(CLI), "serve", "--workers", str(workers), "--port", str(port)]
     # The server's log goes to a file: a pipe nobody reads would block it once full.
@@ -41,6 +42,7 @@ def serving(
         process = subprocess.Popen(
             [*command, "--store", store_url],
             env={**os.environ, **(env or {})},
+            cwd=workdir,
             stdout=subprocess.DEVNULL,
             stderr=server_log,
         )

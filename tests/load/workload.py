@@ -17,6 +17,7 @@ from typing import Any
 from schemas.recipients import municipalities
 
 AGENCY = "tillvaxtverket"
+OFFICER = "load-officer"  # the token's subject: the API records commands for it
 YEARS = (2019, 2020)
 AWARD_ORE = 1_000_000
 PAYMENTS = 3
@@ -44,7 +45,7 @@ class Chain:
 
 
 def _base(command_id: str) -> dict[str, Any]:
-    return {"command_id": command_id, "actor": "load-officer", "agency": AGENCY}
+    return {"command_id": command_id, "actor": OFFICER, "agency": AGENCY}
 
 
 def programme_ids(programmes: int) -> list[str]:

@@ -75,6 +75,10 @@ ESSENTIAL_SETTINGS: dict[str, str] = {
 LOCAL_SETTINGS: dict[str, str] = {
     # Tests run consumer groups with short sessions, so a killed member is replaced quickly.
     "group.min.session.timeout.ms": "1000",
+    # A broker restarted after kill -9 re-registers only once its old session expired (9 s by
+    # default): fault tests restart often.
+    "broker.session.timeout.ms": "2000",
+    "broker.heartbeat.interval.ms": "500",
     "offsets.topic.num.partitions": "4",
     "transaction.state.log.num.partitions": "4",
     "num.network.threads": "2",

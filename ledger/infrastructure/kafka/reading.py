@@ -1,9 +1,11 @@
 """Client settings we use, and reading what is really on a topic without trusting end offsets.
 
-Tansu reports a partition's end offset as the first offset of its last batch + 1, not the
-last offset + 1, so "read up to the end offset" misses records there. Readers here use the
-reported end only as a lower bound (it is exact on Kafka, too low on Tansu) and otherwise
-read forward until the topic stays quiet for an idle window.
+Every reader reads `read_committed`: with the relay publishing in Kafka transactions, a window
+that was aborted (a crashed or fenced relay) is never seen. Tansu reports a partition's end
+offset as the first offset of its last batch + 1, not the last offset + 1, so "read up to the
+end offset" misses records there. Readers here use the reported end only as a lower bound (it
+is exact on Kafka: the last stable offset) and otherwise read forward until the topic stays
+quiet for an idle window.
 """
 
 import time
@@ -13,8 +15,9 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from ledger.config import BOOTSTRAP_ENV_VAR
 from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.clients import CONNECT_TIMEOUT_MS, open_consumer
+from ledger.infrastructure.kafka.security import KafkaEndpoint
 
 # Producer: measured on this 2-core machine against Tansu with ~600-byte JSON values
 # (see the report in the issue note): linger 20 ms and 512 KiB batches reach ~45-50K msg/s,
@@ -39,7 +42,9 @@ DEFAULT_IDLE_MS = 300
 # Below the reported end offset (a lower bound of the truth) records must still come; if
 # none arrive for this long the broker is not delivering what it said it has.
 STALL_TIMEOUT_MS = 10_000
-CONNECT_TIMEOUT_MS = 10_000
+# Reading a partition's tail starts this many offsets before its end: transaction markers
+# (control records, never returned) and aborted windows can stand after the last record.
+TAIL_LOOKBACK_OFFSETS = 64
 
 
 def producer_config(**overrides: Any) -> dict[str, Any]:
@@ -68,6 +73,8 @@ def consumer_config(**overrides: Any) -> dict[str, Any]:
     """KafkaConsumer settings (all but bootstrap_servers) for bulk reads with assign()."""
     config: dict[str, Any] = {
         "client_id": "grant-ledger-reader",
+        # Never see a window of a relay transaction that was aborted (or is still open).
+        "isolation_level": "read_committed",
         # Positions are tracked by the ledger (event positions), not by committed offsets.
         "enable_auto_commit": False,
         # Never skip events: a position the broker does not know restarts from the beginning.
@@ -83,23 +90,16 @@ def consumer_config(**overrides: Any) -> dict[str, Any]:
     return config
 
 
-def _open_consumer(bootstrap_servers: str) -> KafkaConsumer:
-    try:
-        return KafkaConsumer(bootstrap_servers=bootstrap_servers, **consumer_config())
-    except Exception as exc:
-        raise LedgerError(
-            BOOTSTRAP_ENV_VAR,
-            bootstrap_servers,
-            f"no Kafka broker answered within {CONNECT_TIMEOUT_MS} ms ({exc})",
-        ) from None
+def _open_consumer(endpoint: KafkaEndpoint | str) -> KafkaConsumer:
+    return open_consumer(endpoint, **consumer_config())
 
 
-def _topic_partitions(consumer: KafkaConsumer, topic: str, bootstrap_servers: str) -> list[Any]:
+def _topic_partitions(
+    consumer: KafkaConsumer, topic: str, endpoint: KafkaEndpoint | str
+) -> list[Any]:
     partitions = consumer.partitions_for_topic(topic)
     if not partitions:
-        raise LedgerError(
-            "topic", topic, f"does not exist on {BOOTSTRAP_ENV_VAR}={bootstrap_servers}"
-        )
+        raise LedgerError("topic", topic, f"does not exist on KAFKA_BOOTSTRAP_SERVERS={endpoint}")
     return [TopicPartition(topic, partition) for partition in sorted(partitions)]
 
 
@@ -145,40 +145,43 @@ def _drain(
 
 
 def read_partition_tails(
-    bootstrap_servers: str, topic: str, *, idle_ms: int = DEFAULT_IDLE_MS
+    endpoint: KafkaEndpoint | str, topic: str, *, idle_ms: int = DEFAULT_IDLE_MS
 ) -> dict[int, ConsumerRecord | None]:
-    """The last record actually on each partition (None where empty), found by reading.
+    """The last committed record on each partition (None where there is none), found by reading.
 
-    Seeks each partition to its reported end - 1 (clamped at its beginning), the start of
-    the last batch on Tansu and the last record on Kafka, then reads forward until the
-    topic stays quiet for idle_ms. Assumes no transactions (a trailing commit marker on
-    Kafka would make a non-empty partition look empty).
+    Seeks each partition to a little before its reported end (the last stable offset on
+    Kafka, too low on Tansu) and reads forward until the topic stays quiet for idle_ms. Where
+    only transaction markers or aborted records stand there, it looks further back, doubling.
     """
     _check_idle_ms(idle_ms)
-    consumer = _open_consumer(bootstrap_servers)
+    consumer = _open_consumer(endpoint)
     try:
-        partitions = _topic_partitions(consumer, topic, bootstrap_servers)
-        consumer.assign(partitions)
+        partitions = _topic_partitions(consumer, topic, endpoint)
         beginnings = consumer.beginning_offsets(partitions)
         reported_ends = consumer.end_offsets(partitions)
         tails: dict[int, ConsumerRecord | None] = {tp.partition: None for tp in partitions}
         # An end offset at the beginning means empty, even on Tansu (whose end offset is the
         # last batch's first offset + 1): those partitions need no quiet window to prove it.
-        filled = [tp for tp in partitions if reported_ends[tp] > beginnings[tp]]
-        if not filled:
-            return tails
-        consumer.assign(filled)
-        for tp in filled:
-            consumer.seek(tp, max(beginnings[tp], reported_ends[tp] - 1))
-        for record in _drain(consumer, {tp: reported_ends[tp] for tp in filled}, idle_ms):
-            tails[record.partition] = record
+        pending = [tp for tp in partitions if reported_ends[tp] > beginnings[tp]]
+        lookback = TAIL_LOOKBACK_OFFSETS
+        while pending:
+            consumer.assign(pending)
+            starts = {tp: max(beginnings[tp], reported_ends[tp] - lookback) for tp in pending}
+            for tp, start in starts.items():
+                consumer.seek(tp, start)
+            for record in _drain(consumer, {tp: reported_ends[tp] for tp in pending}, idle_ms):
+                tails[record.partition] = record
+            pending = [
+                tp for tp in pending if tails[tp.partition] is None and starts[tp] > beginnings[tp]
+            ]
+            lookback *= 2
         return tails
     finally:
         consumer.close()
 
 
 def read_all(
-    bootstrap_servers: str, topic: str, *, idle_ms: int = DEFAULT_IDLE_MS
+    endpoint: KafkaEndpoint | str, topic: str, *, idle_ms: int = DEFAULT_IDLE_MS
 ) -> Iterator[ConsumerRecord]:
     """Every record on the topic, from the beginning of each partition, until quiet for idle_ms.
 
@@ -186,9 +189,9 @@ def read_all(
     broker's fetches return them (no order across partitions: use the event `position`).
     """
     _check_idle_ms(idle_ms)
-    consumer = _open_consumer(bootstrap_servers)
+    consumer = _open_consumer(endpoint)
     try:
-        partitions = _topic_partitions(consumer, topic, bootstrap_servers)
+        partitions = _topic_partitions(consumer, topic, endpoint)
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         reported_ends = consumer.end_offsets(partitions)
@@ -198,7 +201,7 @@ def read_all(
 
 
 def read_from_offsets(
-    bootstrap_servers: str,
+    endpoint: KafkaEndpoint | str,
     topic: str,
     start_offsets: Mapping[int, int],
     *,
@@ -208,7 +211,7 @@ def read_from_offsets(
     _check_idle_ms(idle_ms)
     if not start_offsets:
         return
-    consumer = _open_consumer(bootstrap_servers)
+    consumer = _open_consumer(endpoint)
     try:
         partitions = [TopicPartition(topic, partition) for partition in sorted(start_offsets)]
         consumer.assign(partitions)

@@ -18,8 +18,10 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError
 
-from ledger.config import BOOTSTRAP_ENV_VAR, MAX_PARTITIONS
+from ledger.config import MAX_PARTITIONS
 from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.clients import open_admin
+from ledger.infrastructure.kafka.security import KafkaEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +124,7 @@ def _validate(topics: Mapping[str, int]) -> None:
 
 
 def ensure_topics(
-    bootstrap_servers: str,
+    endpoint: KafkaEndpoint | str,
     topics: Mapping[str, int],
     replication_factor: int = DEV_REPLICATION_FACTOR,
 ) -> dict[str, TopicState]:
@@ -134,19 +136,7 @@ def ensure_topics(
     retention.ms or retention.bytes, or compaction). Safe to call again.
     """
     _validate(topics)
-    try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap_servers,
-            client_id="grant-ledger-admin",
-            request_timeout_ms=ADMIN_TIMEOUT_MS,
-            bootstrap_timeout_ms=ADMIN_TIMEOUT_MS,
-        )
-    except Exception as exc:
-        raise LedgerError(
-            BOOTSTRAP_ENV_VAR,
-            bootstrap_servers,
-            f"no Kafka broker answered within {ADMIN_TIMEOUT_MS} ms ({exc})",
-        ) from None
+    admin = open_admin(endpoint, timeout_ms=ADMIN_TIMEOUT_MS)
     try:
         existing = set(admin.list_topics())
         missing = {name: count for name, count in topics.items() if name not in existing}

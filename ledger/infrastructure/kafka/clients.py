@@ -1,0 +1,105 @@
+"""Every Kafka client of the project is opened here: endpoint, security, and named failures.
+
+kafka-python reports a broker that is down, a wrong password and a listener speaking another
+protocol alike ("Unable to bootstrap"); a client opened here says which it is, naming the
+setting to check and never its secret value.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.security import (
+    KafkaEndpoint,
+    KafkaSecurity,
+    as_endpoint,
+    authentication_hint,
+)
+
+BOOTSTRAP_ENV_VAR = "KAFKA_BOOTSTRAP_SERVERS"
+CONNECT_TIMEOUT_MS = 10_000
+PROBE_TIMEOUT_MS = 2_000
+
+
+class BrokerUnreachableError(LedgerError):
+    """No broker answers at the bootstrap address (yet), or it refused our client."""
+
+
+class BrokerRefusedClientError(BrokerUnreachableError):
+    """The broker listens but drops our client: wrong credentials or the wrong protocol."""
+
+
+def listening(bootstrap_servers: str) -> bool:
+    """True when some bootstrap address accepts a TCP connection."""
+    for address in bootstrap_servers.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection(
+                (host or "localhost", int(port)), PROBE_TIMEOUT_MS / 1000
+            ):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def require_listening(endpoint: KafkaEndpoint | str) -> None:
+    """Fail fast when nothing listens (kafka-python would retry silently for its whole timeout)."""
+    where = as_endpoint(endpoint)
+    if not listening(where.bootstrap_servers):
+        raise BrokerUnreachableError(
+            BOOTSTRAP_ENV_VAR, where.bootstrap_servers, "connection refused"
+        )
+
+
+def _refused(where: KafkaEndpoint, exc: Exception, timeout_ms: int) -> BrokerUnreachableError:
+    security: KafkaSecurity = where.security
+    if listening(where.bootstrap_servers) and security.protocol != "PLAINTEXT":
+        return BrokerRefusedClientError(
+            BOOTSTRAP_ENV_VAR,
+            where.bootstrap_servers,
+            "the broker is listening but refused our client (authentication failed, or the "
+            f"listener speaks another protocol): {authentication_hint(security)}",
+        )
+    return BrokerUnreachableError(
+        BOOTSTRAP_ENV_VAR,
+        where.bootstrap_servers,
+        f"no Kafka broker answered within {timeout_ms} ms ({type(exc).__name__})",
+    )
+
+
+def open_admin(endpoint: KafkaEndpoint | str, *, timeout_ms: int = CONNECT_TIMEOUT_MS) -> Any:
+    """A KafkaAdminClient, or BrokerUnreachableError saying why not."""
+    where = as_endpoint(endpoint)
+    try:
+        return KafkaAdminClient(
+            **where.client_options(),
+            client_id="grant-ledger-admin",
+            request_timeout_ms=timeout_ms,
+            bootstrap_timeout_ms=timeout_ms,
+        )
+    except Exception as exc:
+        raise _refused(where, exc, timeout_ms) from None
+
+
+def open_consumer(endpoint: KafkaEndpoint | str, **config: Any) -> Any:
+    """A KafkaConsumer with `config`, or BrokerUnreachableError saying why not."""
+    return _open(KafkaConsumer, endpoint, config)
+
+
+def open_producer(endpoint: KafkaEndpoint | str, **config: Any) -> Any:
+    """A KafkaProducer with `config`, or BrokerUnreachableError saying why not."""
+    return _open(KafkaProducer, endpoint, config)
+
+
+def _open(client: type, endpoint: KafkaEndpoint | str, config: dict[str, Any]) -> Any:
+    where = as_endpoint(endpoint)
+    timeout_ms = int(config.get("bootstrap_timeout_ms", CONNECT_TIMEOUT_MS))
+    try:
+        return client(**where.client_options(), **config)
+    except Exception as exc:
+        raise _refused(where, exc, timeout_ms) from None

@@ -1,0 +1,105 @@
+"""Running the relay in tests (in-process and as an OS process) and reading what it published."""
+
+import os
+import subprocess
+import sys
+import time
+from typing import IO, Any
+
+import orjson
+
+from commands.cli.main import main
+from ledger.application.grant_ledger import GrantLedger
+from ledger.config import KafkaSettings
+from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.reading import read_all
+from ledger.relay.relay import Relay
+from schemas.chain import GENESIS_HASH, canonical_bytes, chain_hash
+
+
+def settings_for(topic: str, checkpoint_every: int = 1_000, partitions: int = 3) -> KafkaSettings:
+    """Relay settings on a test's own topics."""
+    return KafkaSettings(
+        bootstrap_servers=None,
+        topic=topic,
+        checkpoint_topic=f"{topic}.checkpoints",
+        checkpoint_every=checkpoint_every,
+        partitions=partitions,
+    )
+
+
+def relay_once(store_url: str, settings: KafkaSettings, bootstrap: str) -> Any:
+    """Run the relay until caught up."""
+    ledger = GrantLedger(store_url)
+    try:
+        return Relay(ledger, settings, bootstrap).run(once=True)
+    finally:
+        ledger.close()
+
+
+def relay_once_by_cli(store_url: str, bootstrap: str, topic: str) -> None:
+    """`grant-ledger relay --once` in this process, onto `topic` and `topic.checkpoints`."""
+    argv = ["relay", "--once", "--store", store_url, "--bootstrap-servers", bootstrap]
+    assert main([*argv, "--topic", topic, "--checkpoint-topic", f"{topic}.checkpoints"]) == 0
+
+
+def envelopes_on(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    """Every envelope on the topic, in position order."""
+    return sorted(
+        (orjson.loads(r.value) for r in read_all(bootstrap, topic)), key=lambda e: e["position"]
+    )
+
+
+def assert_exactly_once_in_order(envelopes: list[dict[str, Any]], count: int) -> None:
+    """Positions 1..count each once, and the chain links from genesis."""
+    assert [e["position"] for e in envelopes] == list(range(1, count + 1))
+    prev = GENESIS_HASH
+    for envelope in envelopes:
+        assert envelope["prev_hash"] == prev
+        assert envelope["hash"] == chain_hash(prev, canonical_bytes(envelope))
+        prev = envelope["hash"]
+
+
+def relay_process(
+    store_url: str,
+    settings: KafkaSettings,
+    bootstrap: str,
+    *,
+    log: IO[str] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen[str]:
+    """`grant-ledger relay` (following) as a real OS process; its stderr to `log` if given
+    (a long run must not fill a pipe nobody reads)."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "GRANT_LEDGER_STORE": store_url,
+        "GRANT_LEDGER_TOPIC": settings.topic,
+        "GRANT_LEDGER_CHECKPOINT_TOPIC": settings.checkpoint_topic,
+        "GRANT_LEDGER_CHECKPOINT_EVERY": str(settings.checkpoint_every),
+        "GRANT_LEDGER_PARTITIONS": str(settings.partitions),
+        **(extra_env or {}),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "commands.cli.main", "relay"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log if log is not None else subprocess.PIPE,
+        text=True,
+    )
+
+
+def count_on(bootstrap: str, topic: str) -> int:
+    """Messages on the topic; 0 before the relay has created it."""
+    try:
+        return len(list(read_all(bootstrap, topic)))
+    except LedgerError:
+        return 0
+
+
+def wait_for_positions(bootstrap: str, topic: str, count: int, timeout_s: float = 60) -> None:
+    """Block until the topic holds at least `count` messages."""
+    deadline = time.monotonic() + timeout_s
+    while count_on(bootstrap, topic) < count:
+        assert time.monotonic() < deadline, f"topic never reached {count} messages"
+        time.sleep(0.2)
