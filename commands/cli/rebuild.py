@@ -15,7 +15,7 @@ from projections.application.memory import keep_freed_memory
 from projections.application.progress import Progress
 from projections.application.rebuild import KafkaSource, rebuild
 from projections.consumer.fetch import DEFAULT_IDLE_MS
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.location import parse_read_store_url, read_store_url, replay_directory
 from projections.store.read_store import ReadStore
 

@@ -27,7 +27,7 @@ from ledger.domain.errors import (
     RuleViolation,
     StoreUnavailable,
 )
-from projections.replay.store import ReplayStoreError
+from projections.replay import ReplayStoreError
 
 BAD_REQUEST = 400
 UNAUTHORIZED = 401

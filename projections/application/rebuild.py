@@ -3,7 +3,6 @@ built beside the live tables and swapped in atomically."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,20 +15,14 @@ from ledger.domain.errors import LedgerError
 from ledger.infrastructure.kafka.security import KafkaEndpoint
 from projections.application.progress import Progress
 from projections.consumer.checkpoints import read_checkpoints
-from projections.consumer.fetch import DEFAULT_IDLE_MS, Fetched, fetch_topic, recode, topic_size
-from projections.domain.asof import AsOf
-from projections.replay import asof_index
-from projections.replay.columns import ReplayColumns
-from projections.replay.engine import (
-    PROGRAMME_DAY_SUMS,
-    BaseTotals,
-    base_totals,
-    totals_from_sums,
+from projections.consumer.fetch import DEFAULT_IDLE_MS, Fetched, fetch_topic, topic_size
+from projections.replay import (
+    ReplayStore,
+    Verification,
+    check_chain,
+    rebuild_totals,
+    verify_store,
 )
-from projections.replay.manifest import MANIFEST_FILE, Manifest
-from projections.replay.periods import fold_closed_periods
-from projections.replay.store import ReplayStore
-from projections.replay.verify import Verification, check_chain, verify_store
 from projections.store.read_store import ReadStore
 from schemas.envelope import Checkpoint
 
@@ -79,17 +72,6 @@ class RebuildReport:
             f"replay store {self.bytes_per_event:.1f} bytes/event"
         ).replace(",", " ")
         return line + "".join(f"; {note}" for note in self.notes)
-
-
-def replay_bytes(store: ReplayStore) -> int:
-    """Bytes on disk of the store's current generation: columns, manifest and as-of index."""
-    generation = store.manifest.generation
-    total = 0
-    for path in store.directory.iterdir():
-        current = path.name.endswith((f".g{generation}.bin", f".g{generation}.npy"))
-        if current or path.name in (MANIFEST_FILE, asof_index.INDEX_MANIFEST):
-            total += path.stat().st_size
-    return total
 
 
 def rebuild(
@@ -142,11 +124,10 @@ def rebuild(
             )
         compute_started = time.perf_counter()
         manifest = replay.manifest
-        columns = replay.load()
-        totals = _totals_and_index(replay, columns)
+        totals = rebuild_totals(replay)
         report.compute_s = time.perf_counter() - compute_started
         swap_started = time.perf_counter()
-        report.complete_through = _complete_through(columns, manifest)
+        report.complete_through = _complete_through(replay)
         read_store.replace(
             totals,
             topic=manifest.topic,
@@ -156,44 +137,18 @@ def rebuild(
         )
         report.swap_s = time.perf_counter() - swap_started
         report.events = manifest.events
-        report.replay_bytes = replay_bytes(replay)
+        report.replay_bytes = replay.bytes_on_disk()
     report.elapsed_s = time.perf_counter() - started
     if progress is not None:
         progress.update(report.events, report.events)
     return report
 
 
-def _totals_and_index(replay: ReplayStore, columns: ReplayColumns) -> BaseTotals:
-    """Every event's totals; the as-of index is built in the same pass (sorted stores only)."""
-    manifest = replay.manifest
-    dictionaries = replay.dictionaries
-    lists = (
-        dictionaries.programmes.values,
-        dictionaries.recipients.values,
-        dictionaries.agencies.values,
-    )
-    if not manifest.position_sorted:
-        return base_totals(columns, lists, position_sorted=False)
-    built = asof_index.build(columns, len(lists[0]), len(lists[1]), manifest.generation)
-    if built.index is not None:
-        asof_index.save(built.index, replay.directory)
-    totals = totals_from_sums(
-        built.totals,
-        built.spaces,
-        timeline=columns.timeline,
-        as_of=AsOf(),
-        programme=None,
-        names=lists,
-    )
-    folded = fold_closed_periods(totals.programme_day, totals.timeline, PROGRAMME_DAY_SUMS)
-    return dataclasses.replace(totals, programme_day=folded)
-
-
-def _complete_through(columns: ReplayColumns, manifest: Manifest) -> int:
-    """The longest run of positions 1..k the store holds."""
-    if manifest.complete:
-        return manifest.max_position
-    return _complete_prefix(np.sort(np.asarray(columns.events["position"])))
+def _complete_through(replay: ReplayStore) -> int:
+    """The longest run of positions 1..k the store holds (it is compacted: in position order)."""
+    if replay.manifest.complete:
+        return replay.manifest.max_position
+    return _complete_prefix(np.asarray(replay.load().events.position))
 
 
 def _complete_prefix(sorted_positions: npt.NDArray[np.int64]) -> int:
@@ -239,7 +194,7 @@ def _local_ready(
 def _append_fetched(replay: ReplayStore, fetched: Fetched, topic: str) -> None:
     """Append fetched columns, recoded into the store's dictionaries."""
     replay.append(
-        recode(fetched.columns, fetched.dictionaries.as_lists(), replay.dictionaries),
+        fetched.columns.recoded(fetched.dictionaries.as_lists(), replay.dictionaries),
         newest_hash=fetched.newest,
         topic=topic,
         partitions=fetched.marks,
@@ -268,18 +223,18 @@ def _refetch(
         progress=None if progress is None else progress.update,
     )
     columns = fetched.columns.in_position_order()
-    positions = np.asarray(columns.events["position"])
-    if len(positions) > 1 and not bool(np.all(positions[1:] > positions[:-1])):
+    positions = np.asarray(columns.events.position)
+    if not columns.is_position_sorted():
         # The same position twice on the topic (a re-published event): keep one.
         keep = np.ones(len(positions), dtype=np.bool_)
         keep[1:] = positions[1:] != positions[:-1]
         columns = columns.select_events(keep)
         report.notes.append(f"{int((~keep).sum())} duplicate positions skipped")
     newest = fetched.newest
-    max_position = int(columns.events["position"][-1]) if columns.event_count else 0
+    max_position = int(columns.events.position[-1]) if columns.event_count else 0
     hash_at_max = newest[1] if newest is not None and newest[0] == max_position else None
-    complete_prefix = _complete_prefix(np.asarray(columns.events["position"]))
-    checked, wrong = check_chain(columns.events["hash_prefix"], checkpoints, complete_prefix)
+    complete_prefix = _complete_prefix(np.asarray(columns.events.position))
+    checked, wrong = check_chain(columns.events.hash_prefix, checkpoints, complete_prefix)
     if wrong:
         raise LedgerError(
             "topic",

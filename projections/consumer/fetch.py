@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from kafka import TopicPartition
 
 from ledger.domain.errors import LedgerError
@@ -25,8 +24,7 @@ from ledger.infrastructure.kafka.clients import open_consumer
 from ledger.infrastructure.kafka.reading import FETCH_MAX_WAIT_MS, consumer_config
 from ledger.infrastructure.kafka.security import KafkaEndpoint
 from projections.consumer.columnizer import Columnizer
-from projections.replay.columns import Dictionaries, ReplayColumns, concatenate
-from projections.replay.manifest import PartitionMark
+from projections.replay import Dictionaries, PartitionMark, ReplayColumns, concatenate
 
 DEFAULT_IDLE_MS = 1_000
 # Lists of Python objects cost ~10x the columns: turn them into arrays every so many events.
@@ -180,7 +178,7 @@ def fetch_topic(
     newest: tuple[int, str] | None = None
     messages = 0
     for columns, lists, worker_marks, worker_newest, worker_messages in results:
-        parts.append(recode(columns, lists, dictionaries))
+        parts.append(columns.recoded(lists, dictionaries))
         marks.update(worker_marks)
         newest = _newer(newest, worker_newest)
         messages += worker_messages
@@ -230,30 +228,6 @@ def _in_workers(
                 process.terminate()
             process.join()
     return results
-
-
-def recode(
-    columns: ReplayColumns, lists: dict[str, list[str]], into: Dictionaries
-) -> ReplayColumns:
-    """Columns with a worker's dictionary codes replaced by the merged dictionaries' codes."""
-
-    def table(source: list[str], target: Any) -> np.ndarray[Any, np.dtype[np.int64]]:
-        return np.array([target.code(value) for value in source], dtype=np.int64)
-
-    programmes = table(lists["programmes"], into.programmes)
-    recipients = table(lists["recipients"], into.recipients)
-    agencies = table(lists["agencies"], into.agencies)
-    events = dict(columns.events)
-    timeline = dict(columns.timeline)
-    if len(programmes):
-        events["programme"] = programmes[events["programme"]].astype(events["programme"].dtype)
-        timeline["programme"] = programmes[timeline["programme"]].astype(
-            timeline["programme"].dtype
-        )
-    events["recipient"] = recipients[events["recipient"]].astype(events["recipient"].dtype)
-    if len(agencies):
-        timeline["agency"] = agencies[timeline["agency"]].astype(timeline["agency"].dtype)
-    return ReplayColumns(events, dict(columns.postings), timeline)
 
 
 def _newer(a: tuple[int, str] | None, b: tuple[int, str] | None) -> tuple[int, str] | None:

@@ -30,9 +30,7 @@ from ledger.infrastructure.operations.status import ProcessHealth
 from projections.application.progress import Progress
 from projections.consumer.metrics import ProjectorMetrics
 from projections.domain.facts import EventFacts, facts_of
-from projections.replay.builder import ColumnBuilder
-from projections.replay.manifest import PartitionMark
-from projections.replay.store import ReplayStore
+from projections.replay import ColumnBuilder, PartitionMark, ReplayStore
 from projections.store.read_store import ConsumedEvent, ReadStore
 
 log = logging.getLogger("grant_ledger.projector")

@@ -24,6 +24,14 @@ STATE_REBUILT_AT = "rebuilt_at"
 STATE_SOURCE = "source"
 SCHEMA_VERSION_KEY = "schema_version"
 SCHEMA_VERSION = "1"
+# Set by a rebuild, per programme: the first effective day whose programme_day rows are kept
+# apart; the days before it are folded into one row per agency period.
+STATE_FOLDED_BEFORE_PREFIX = "folded_before:"
+
+
+def folded_before_key(programme_id: str) -> str:
+    """The projection_state key of a programme's fold mark."""
+    return STATE_FOLDED_BEFORE_PREFIX + programme_id
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,8 @@ CONSUMED_PARTITIONS = Table(
 PROJECTION_STATE = Table("projection_state", (("key", "TEXT"),), (("value", "TEXT NOT NULL"),))
 
 BALANCE_TABLES = (RECIPIENT_YEAR, PROGRAMME_YEAR, PROGRAMME_DAY, AGENCY_TIMELINE)
+# Tables whose rows a rebuild receives in primary-key order from the replay engine.
+KEY_ORDERED_BY_ENGINE = (RECIPIENT_YEAR, PROGRAMME_YEAR, PROGRAMME_DAY)
 TABLES = (*BALANCE_TABLES, CONSUMED_PARTITIONS, PROJECTION_STATE)
 VIEWS = (
     "recipient_year_balances",

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from projections.store.read_store import ReadStore
-from tests.synthetic_ledger import produce_envelopes, stored_view_balances, synthetic_envelopes
+from tests.ledgers.balances_each_way import stored_view_balances
+from tests.ledgers.envelopes import synthetic_envelopes
+from tests.ledgers.kafka_topic import produce_envelopes
 
 pytestmark = pytest.mark.postgres
 

@@ -9,7 +9,8 @@ from commands.cli.balances import render_table
 from commands.cli.main import EXIT_USAGE, main
 from projections.domain.rows import FIELDS, View
 from projections.store.read_store import ReadStore
-from tests.synthetic_ledger import consumed_in_partitions, synthetic_envelopes
+from tests.ledgers.balances_each_way import consumed_in_partitions
+from tests.ledgers.envelopes import synthetic_envelopes
 
 
 @pytest.fixture
