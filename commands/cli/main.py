@@ -20,6 +20,8 @@ SUBCOMMAND_MODULES = (
     "commands.cli.project",
     "commands.cli.rebuild",
     "commands.cli.balances",
+    "commands.cli.export",
+    "commands.cli.audit",
 )
 EXIT_OK = 0
 EXIT_REFUSED = 1

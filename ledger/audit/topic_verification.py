@@ -1,7 +1,14 @@
 """Run `verify` against a real topic: read everything, then hold it against the store's chain."""
 
+from ledger.application.chain_index import ChainIndex
 from ledger.application.grant_ledger import GrantLedger
-from ledger.audit.verification import StoreChain, TopicMessage, VerificationReport, verify_topic
+from ledger.audit.verification import (
+    StoreChain,
+    TopicMessage,
+    VerificationReport,
+    check_chain_index,
+    verify_topic,
+)
 from ledger.config import KafkaSettings, kafka_endpoint
 from ledger.infrastructure.kafka.reading import read_all
 
@@ -21,4 +28,6 @@ def verify_store_against_kafka(
         TopicMessage(record.partition, record.offset, record.value)
         for record in read_all(endpoint, settings.checkpoint_topic)
     )
-    return verify_topic(chain, messages, checkpoints)
+    report = verify_topic(chain, messages, checkpoints)
+    check_chain_index(ChainIndex(ledger), chain, report)
+    return report
