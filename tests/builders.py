@@ -278,10 +278,13 @@ def context_for(command: c.CommandBase, recorded_at: datetime | None = None) -> 
 
 
 def perform(
-    programme: Programme, command: c.CommandBase, recorded_at: datetime | None = None
+    programme: Programme,
+    command: c.CommandBase,
+    recorded_at: datetime | None = None,
+    context: CommandContext | None = None,
 ) -> None:
     """Decide `command` on the programme, in the context the application would give it."""
-    programme.decide(command, context_for(command, recorded_at))
+    programme.decide(command, context or context_for(command, recorded_at))
 
 
 def programme_with(

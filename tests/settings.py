@@ -22,6 +22,8 @@ FULL_REPLAY_EVENTS: Final = 10_000_000
 FULL_EXPORT_EVENTS: Final = 1_000_000
 FULL_OFFLINE_EVENTS: Final = 1_000_000
 FULL_TRAIL_EVENTS: Final = 1_000_000
+FULL_LONG_EVENTS: Final = 1_000_000
+DEFAULT_LOAD_COMMANDS: Final = 20_000
 MAX_BENCH_EVENTS: Final = 10**9
 
 
@@ -58,7 +60,8 @@ class SuiteSettings:
         "GRANT_LEDGER_BENCH_CACHE",
         DEFAULT_BENCH_CACHE,
         directory,
-        "where the decade ledger's replay stores are kept between runs (built when missing)",
+        "where the benchmarks' built stores (the decade ledger's replay stores, the long "
+        "programme's event stores) are kept between runs (built when missing)",
     )
     bench_kafka_events: int = setting(
         "GRANT_LEDGER_BENCH_KAFKA_EVENTS",
@@ -89,6 +92,18 @@ class SuiteSettings:
         FULL_TRAIL_EVENTS,
         whole_number(1, MAX_BENCH_EVENTS),
         "events of the large store in the trail latency benchmark",
+    )
+    bench_long_events: int = setting(
+        "GRANT_LEDGER_BENCH_LONG_EVENTS",
+        FULL_LONG_EVENTS,
+        whole_number(1, MAX_BENCH_EVENTS),
+        "events of the long programme in the cold-command benchmark",
+    )
+    bench_load_commands: int = setting(
+        "GRANT_LEDGER_BENCH_LOAD_COMMANDS",
+        DEFAULT_LOAD_COMMANDS,
+        whole_number(1, MAX_BENCH_EVENTS),
+        "commands the write-load benchmark sends",
     )
     screenshots_dir: Path | None = setting(
         "GRANT_LEDGER_SCREENSHOTS_DIR",

@@ -35,9 +35,10 @@ from tests.settings import SuiteSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT_PACKAGES = ("ledger", "projections", "schemas", "commands")
-# The entry points: the only modules that may read the process environment (the CLI, and the
-# HTTP app's factory that `uvicorn --factory` calls in each worker).
-ENTRY_POINTS = {"commands/cli/main.py", "commands/http/app.py"}
+# The entry points: the only modules that may touch the process environment (the CLI; the HTTP
+# app's factory that `uvicorn --factory` calls in each worker; `serve --workers`, which hands
+# those workers the settings its flags chose through their environment).
+ENTRY_POINTS = {"commands/cli/main.py", "commands/http/app.py", "commands/cli/serve.py"}
 ENVIRONMENT_READ = re.compile(r"os\.environ|os\.getenv|getenv\(")
 
 
