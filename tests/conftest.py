@@ -22,6 +22,8 @@ from ledger.infrastructure.kafka.apache_kafka import (
 )
 from ledger.infrastructure.kafka.broker_process import BrokerProcess
 from ledger.infrastructure.kafka.dev_broker import DevBroker
+from ledger.infrastructure.signing_keys import SIGNING_KEY_ENV_VAR, TRUSTED_KEYS_ENV_VAR
+from tests.signing import session_keys
 
 POSTGRES_URL_ENV = "GRANT_LEDGER_TEST_POSTGRES"
 DEFAULT_TEST_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -48,6 +50,21 @@ def _connect_or_skip() -> psycopg.Connection[tuple[object, ...]]:
         if _require_postgres():
             pytest.fail(f"{reason} ({REQUIRE_POSTGRES_ENV} is set)")
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ledger_keys_in_environment() -> Iterator[None]:
+    """Every relay in the session signs with the tests' key; every reader trusts it."""
+    keys = session_keys()
+    saved = {name: os.environ.get(name) for name in (SIGNING_KEY_ENV_VAR, TRUSTED_KEYS_ENV_VAR)}
+    os.environ[SIGNING_KEY_ENV_VAR] = str(keys.private_path)
+    os.environ[TRUSTED_KEYS_ENV_VAR] = str(keys.public_path)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture
@@ -143,7 +160,7 @@ def session_broker_engine() -> str:
     return engine
 
 
-def _kafka_jars_or_skip() -> Path:
+def kafka_jars_or_skip() -> Path:
     """The cached Apache Kafka jars and a usable Java, or skip (fail under REQUIRE_KAFKA)."""
     jar_dir = kafka_jar_dir_from_env(default_jar_dir)
     try:
@@ -166,7 +183,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerPro
     apart by topic name."""
     broker: BrokerProcess
     if session_broker_engine() == ENGINE_KAFKA:
-        broker = ApacheKafka(tmp_path_factory.mktemp("kafka") / "data", _kafka_jars_or_skip())
+        broker = ApacheKafka(tmp_path_factory.mktemp("kafka") / "data", kafka_jars_or_skip())
     else:
         broker = DevBroker()
     broker.start()
@@ -212,7 +229,7 @@ def own_broker() -> Iterator[DevBroker]:
 @pytest.fixture
 def own_kafka(tmp_path: Path) -> Iterator[ApacheKafka]:
     """An Apache Kafka broker of this test's own (durable in tmp_path), free to kill and pause."""
-    broker = ApacheKafka(tmp_path / "kafka-data", _kafka_jars_or_skip()).start()
+    broker = ApacheKafka(tmp_path / "kafka-data", kafka_jars_or_skip()).start()
     try:
         yield broker
     finally:

@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES = (
     "commands.cli.project",
     "commands.cli.rebuild",
     "commands.cli.balances",
+    "commands.cli.keys",
 )
 EXIT_OK = 0
 EXIT_REFUSED = 1

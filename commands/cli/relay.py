@@ -8,6 +8,8 @@ from types import FrameType
 
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
 from commands.cli.options import add_store_option, open_ledger
+from commands.cli.read_side_options import add_skip_options, skip_requests
+from ledger.config import signing_key_from_env
 from ledger.infrastructure.kafka.dev_broker import bootstrap_or_embedded
 from ledger.relay.relay import Relay
 
@@ -19,6 +21,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "--once", action="store_true", help="publish everything not yet published, then exit"
     )
     add_store_option(parser)
+    add_skip_options(parser)
     add_kafka_options(parser)
     parser.set_defaults(run=run)
 
@@ -28,10 +31,12 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     logging.getLogger("kafka").setLevel(logging.WARNING)  # the client's own chatter
     settings = kafka_settings(args)
+    signer = signing_key_from_env()
+    requested = skip_requests(args)
     ledger = open_ledger(args)
     try:
         with bootstrap_or_embedded(settings) as bootstrap_servers:
-            relay = Relay(ledger, settings, bootstrap_servers)
+            relay = Relay(ledger, settings, bootstrap_servers, signer, skips=requested)
 
             def request_stop(signum: int, _frame: FrameType | None) -> None:
                 logging.getLogger("grant_ledger.relay").info(

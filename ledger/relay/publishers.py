@@ -29,6 +29,7 @@ from kafka.producer.future import FutureRecordMetadata
 
 from ledger.domain.errors import LedgerError
 from ledger.domain.recorded import format_utc
+from ledger.proof.signatures import CheckpointSigner
 from ledger.relay.messages import CHECKPOINT_KEY, NOTIFICATION_ID_HEADER, OutgoingMessage
 from schemas.envelope import (
     CLOUDEVENTS_SOURCE,
@@ -45,6 +46,7 @@ MODE_IDEMPOTENT = "idempotent"
 #: Transport header of checkpoints: the mode the relay published the window in.
 RELAY_MODE_HEADER = "gl_relay_mode"
 CHECKPOINT_CE_TYPE = b"grant-ledger.Checkpoint.v1"
+CHECKPOINT_PARTITION = 0
 
 
 class PublishFailedError(LedgerError):
@@ -64,10 +66,12 @@ class WindowEnd:
     notification_id: int
 
 
-def checkpoint_record(end: WindowEnd, mode: str) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """The checkpoint message's value and headers (CloudEvents binding, as events have)."""
+def checkpoint_record(
+    end: WindowEnd, mode: str, signer: CheckpointSigner
+) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The signed checkpoint message's value and headers (CloudEvents binding, as events have)."""
     recorded_at = format_utc(datetime.now(tz=UTC))
-    checkpoint = Checkpoint.model_validate(
+    body = signer.sign(
         {
             "position": end.position,
             "hash": end.hash,
@@ -75,7 +79,8 @@ def checkpoint_record(end: WindowEnd, mode: str) -> tuple[bytes, list[tuple[str,
             "recorded_at": recorded_at,
         }
     )
-    value = orjson.dumps({**checkpoint.model_dump(mode="json"), "recorded_at": recorded_at})
+    Checkpoint.model_validate(body)  # the contract's shape, before it leaves
+    value = orjson.dumps(body)
     headers = [
         ("ce_specversion", CLOUDEVENTS_SPECVERSION.encode()),
         ("ce_id", f"checkpoint-{end.position}-{end.hash[:16]}".encode()),
@@ -143,11 +148,15 @@ class _Window:
 class _Producing:
     """What both modes share: the producer, the topics, the first failure seen."""
 
-    def __init__(self, producer: Any, topic: str, checkpoint_topic: str, bootstrap: str) -> None:
+    def __init__(
+        self,
+        producer: Any,
+        topics: tuple[str, str, str],
+        signer: CheckpointSigner,
+    ) -> None:
         self.producer = producer
-        self.topic = topic
-        self.checkpoint_topic = checkpoint_topic
-        self.bootstrap = bootstrap
+        self.topic, self.checkpoint_topic, self.bootstrap = topics
+        self.signer = signer
         self.failure: BaseException | None = None
 
     def record_failure(self, exc: BaseException) -> None:
@@ -173,9 +182,15 @@ class _Producing:
 
     def send_checkpoint(self, end: WindowEnd, mode: str) -> None:
         """Send a window's checkpoint."""
-        value, headers = checkpoint_record(end, mode)
+        value, headers = checkpoint_record(end, mode, self.signer)
+        # Always partition 0, in order: readers read that one partition, whatever count a
+        # topic auto-created behind the relay's back was given.
         self.producer.send(
-            self.checkpoint_topic, key=CHECKPOINT_KEY, value=value, headers=headers
+            self.checkpoint_topic,
+            key=CHECKPOINT_KEY,
+            value=value,
+            headers=headers,
+            partition=CHECKPOINT_PARTITION,
         ).add_errback(self.record_failure)
 
     def flush(self, through_position: int, *, give_up: bool) -> None:
@@ -210,8 +225,10 @@ class IdempotentPublisher(_Producing):
 
     mode = MODE_IDEMPOTENT
 
-    def __init__(self, producer: Any, topic: str, checkpoint_topic: str, bootstrap: str) -> None:
-        super().__init__(producer, topic, checkpoint_topic, bootstrap)
+    def __init__(
+        self, producer: Any, topics: tuple[str, str, str], signer: CheckpointSigner
+    ) -> None:
+        super().__init__(producer, topics, signer)
         self._window = _Window()
         self._sealed: deque[_Window] = deque()
         self.checkpoints = 0
@@ -259,8 +276,10 @@ class TransactionalPublisher(_Producing):
 
     mode = MODE_TRANSACTIONS
 
-    def __init__(self, producer: Any, topic: str, checkpoint_topic: str, bootstrap: str) -> None:
-        super().__init__(producer, topic, checkpoint_topic, bootstrap)
+    def __init__(
+        self, producer: Any, topics: tuple[str, str, str], signer: CheckpointSigner
+    ) -> None:
+        super().__init__(producer, topics, signer)
         self._open = False
         self.checkpoints = 0
 

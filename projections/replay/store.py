@@ -20,7 +20,7 @@ import numpy as np
 
 from ledger.domain.errors import LedgerError
 from projections.replay.columns import Dictionaries, ReplayColumns, Table
-from projections.replay.layout import COLUMNS, EVENTS, column_file
+from projections.replay.layout import COLUMNS, EVENTS, HASH_PREFIX_HEX_CHARS, column_file
 from projections.replay.manifest import MANIFEST_FILE, Manifest, PartitionMark, write_atomically
 
 LOCK_FILE = "writer.lock"
@@ -153,6 +153,14 @@ class ReplayStore:
                         f"{path.name}: CRC-32C {actual} != manifest {self.manifest.crc32c.get(key)}"
                     )
         return problems
+
+    def hash_prefix_at(self, position: int) -> str | None:
+        """The stored hash prefix (hex) of a position, when the store holds 1..N in order."""
+        manifest = self.manifest
+        if not manifest.complete or not 1 <= position <= manifest.max_position:
+            return None
+        prefix = int(self.load().events["hash_prefix"][position - 1])
+        return f"{prefix:0{HASH_PREFIX_HEX_CHARS}x}"
 
     # ----------------------------------------------------------------- dedup
 

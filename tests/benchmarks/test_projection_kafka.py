@@ -9,6 +9,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 from projections.application.rebuild import KafkaSource, rebuild
 from projections.replay.store import ReplayStore
 from projections.store.read_store import ReadStore
+from tests.signing import ledger_trust
 from tests.synthetic_ledger import (
     BENCH_RESULTS,
     FULL_KAFKA_EVENTS,
@@ -43,7 +44,9 @@ def test_b_rebuild_from_kafka(
 ) -> None:
     """Fetch (partitions split over processes), verify the chain, write the replay store,
     rebuild and swap the read store."""
-    kafka = KafkaSource(bench_topic.bootstrap, bench_topic.topic, bench_topic.checkpoint_topic)
+    kafka = KafkaSource(
+        bench_topic.bootstrap, bench_topic.topic, bench_topic.checkpoint_topic, ledger_trust()
+    )
     reports = []
 
     def run() -> None:

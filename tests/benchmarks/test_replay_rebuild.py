@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from ledger.proof.coordinates import MessageAt
 from projections.application.memory import keep_freed_memory
 from projections.application.query import replay_balances
 from projections.application.rebuild import rebuild, replay_bytes
@@ -67,6 +68,11 @@ def local_ledger(tmp_path_factory: pytest.TempPathFactory) -> LocalLedger:
     return LocalLedger(directory, checkpoints, columns.event_count)
 
 
+def signed(checkpoints: list[Checkpoint]) -> list[tuple[Checkpoint, MessageAt]]:
+    """Checkpoints as read from their topic (these are verified by construction)."""
+    return [(c, MessageAt("checkpoints", 0, i)) for i, c in enumerate(checkpoints)]
+
+
 def rebuild_local(ledger: LocalLedger) -> None:
     """Verify the store against the checkpoints, rebuild every projection, swap it in."""
     with ReadStore.open(f"sqlite:///{ledger.directory / 'read.db'}") as read_store:
@@ -74,7 +80,9 @@ def rebuild_local(ledger: LocalLedger) -> None:
             read_store,
             ReplayStore(ledger.directory / "replay"),
             source="local",
-            checkpoints=ledger.checkpoints,
+            checkpoints=[
+                (c, MessageAt("checkpoints", 0, i)) for i, c in enumerate(ledger.checkpoints)
+            ],
         )
     assert report.events == ledger.events and report.checkpoints_checked == len(ledger.checkpoints)
 
@@ -84,6 +92,7 @@ PEAK_MEMORY_SCRIPT = textwrap.dedent(
     import pickle, resource, sys, time
     from pathlib import Path
     from projections.application.memory import keep_freed_memory
+    from ledger.proof.coordinates import MessageAt
     from projections.application.rebuild import rebuild
     from projections.replay.store import ReplayStore
     from projections.store.read_store import ReadStore
@@ -93,7 +102,8 @@ PEAK_MEMORY_SCRIPT = textwrap.dedent(
     started = time.perf_counter()
     with ReadStore.open(f"sqlite:///{directory / 'cold.db'}") as read_store:
         replay = ReplayStore(directory / "replay")
-        rebuild(read_store, replay, source="local", checkpoints=checkpoints)
+        signed = [(c, MessageAt("checkpoints", 0, i)) for i, c in enumerate(checkpoints)]
+        rebuild(read_store, replay, source="local", checkpoints=signed)
     elapsed = time.perf_counter() - started
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, elapsed)
     """

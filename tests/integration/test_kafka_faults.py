@@ -34,6 +34,7 @@ from tests.relay_runs import (
     settings_for,
     wait_for_positions,
 )
+from tests.signing import ledger_trust
 from tests.synthetic_ledger import stored_view_balances
 
 STORED_EVENTS = 4_000
@@ -98,7 +99,7 @@ def _assert_published_once_and_verified(store_url: str, bootstrap: str, topic: s
     assert_exactly_once_in_order(envelopes_on(bootstrap, topic), STORED_EVENTS)
     ledger = GrantLedger(store_url)
     try:
-        report = verify_store_against_kafka(ledger, settings_for(topic), bootstrap)
+        report = verify_store_against_kafka(ledger, settings_for(topic), bootstrap, ledger_trust())
     finally:
         ledger.close()
     assert report.ok, [str(p) for p in report.problems]

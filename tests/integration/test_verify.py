@@ -14,6 +14,7 @@ from ledger.audit.verification import VerificationReport
 from ledger.config import KafkaSettings
 from ledger.relay.relay import Relay
 from tests.fill import add_payments, fill
+from tests.signing import ledger_signer, ledger_trust
 
 pytestmark = pytest.mark.kafka
 
@@ -33,7 +34,7 @@ def published(sqlite_store_url: str, kafka_bootstrap: str, topic_name: str) -> K
     fill(sqlite_store_url, EVENTS)
     ledger = GrantLedger(sqlite_store_url)
     try:
-        Relay(ledger, settings, kafka_bootstrap).run(once=True)
+        Relay(ledger, settings, kafka_bootstrap, ledger_signer()).run(once=True)
     finally:
         ledger.close()
     return settings
@@ -44,7 +45,9 @@ def verify(store_url: str, settings: KafkaSettings) -> VerificationReport:
     ledger = GrantLedger(store_url)
     try:
         assert settings.bootstrap_servers
-        return verify_store_against_kafka(ledger, settings, settings.bootstrap_servers)
+        return verify_store_against_kafka(
+            ledger, settings, settings.bootstrap_servers, ledger_trust()
+        )
     finally:
         ledger.close()
 

@@ -1,8 +1,9 @@
 """Random ledgers (commands through the real write side): every way of computing balances agrees.
 
-The reference fold, the numpy engine over the replay columns (plain and as-of), the replay store
-filled out of order with re-deliveries, and the SQLite read store fed partition by partition
-in a random interleaving with re-delivered batches: all give exactly the same rows.
+The reference fold, the numpy engine over the replay columns (plain and as-of), and the SQLite
+read store and replay store fed by the reader's proof (ledger.proof) from partitions delivered in
+a random interleaving with re-delivered batches and checkpoints at random points: all give
+exactly the same rows.
 """
 
 import tempfile
@@ -16,18 +17,22 @@ from hypothesis import strategies as st
 
 from ledger.application.grant_ledger import GrantLedger
 from ledger.domain.recorded import ProgrammeEvent
+from ledger.proof.chain_reader import GENESIS_POINT, Arrival, ChainPoint, ChainReader
+from ledger.proof.coordinates import MessageAt
 from projections.domain.asof import AsOf
+from projections.domain.facts import EventFacts
 from projections.domain.reference import reference_balances
 from projections.replay import asof_index
 from projections.replay.builder import ColumnBuilder
 from projections.replay.engine import base_totals, totals_from_sums
 from projections.replay.store import ReplayStore
 from projections.replay.views import balances_from_totals
-from projections.store.read_store import ConsumedEvent, ReadStore
+from projections.store.read_store import ReadStore
 from tests.synthetic_ledger import (
+    arrivals_in_partitions,
     columns_of,
-    consumed_in_partitions,
     engine_balances,
+    proven_batch,
     random_actions,
     recorded_events,
     run_actions,
@@ -54,12 +59,12 @@ def record(actions: list[dict[str, Any]], directory: Path) -> list[ProgrammeEven
 
 
 def delivery_order(
-    by_partition: dict[int, list[ConsumedEvent]], data: st.DataObject
-) -> list[list[ConsumedEvent]]:
+    by_partition: dict[int, list[Arrival[EventFacts]]], data: st.DataObject
+) -> list[list[Arrival[EventFacts]]]:
     """Batches as a group of consumers might see them: partitions interleaved at random, each
     partition in offset order, and now and then a batch delivered again."""
     cursors = dict.fromkeys(by_partition, 0)
-    batches: list[list[ConsumedEvent]] = []
+    batches: list[list[Arrival[EventFacts]]] = []
     while any(cursors[p] < len(messages) for p, messages in by_partition.items()):
         open_partitions = [p for p, messages in by_partition.items() if cursors[p] < len(messages)]
         partition = data.draw(st.sampled_from(open_partitions))
@@ -69,10 +74,27 @@ def delivery_order(
         cursors[partition] = start + len(batch)
         again: bool = data.draw(st.booleans())
         if batches and again:
-            redelivered: list[ConsumedEvent] = data.draw(st.sampled_from(batches))
+            redelivered: list[Arrival[EventFacts]] = data.draw(st.sampled_from(batches))
             batch = batch + redelivered  # a re-delivery rides along
         batches.append(batch)
     return batches
+
+
+def apply_proven(
+    reader: ChainReader[EventFacts], read_store: ReadStore, replay: ReplayStore
+) -> None:
+    """What the reader releases, to the replay store and the read store, as the projector does."""
+    before = reader.released
+    proven = reader.take_proven(5)
+    while proven:
+        facts = [arrival.payload for arrival in proven]
+        builder = ColumnBuilder(replay.dictionaries)
+        for one in facts:
+            builder.add(one)
+        replay.append(builder.build(), newest_hash=(facts[-1].position, facts[-1].hash))
+        read_store.apply_proven(proven_batch(facts, before, proven[0].link.prev_hash))
+        before = ChainPoint(facts[-1].position, facts[-1].hash)
+        proven = reader.take_proven(5)
 
 
 @SETTINGS
@@ -103,16 +125,24 @@ def test_every_way_agrees_with_the_reference(
             events, as_of, today=today
         )
 
-        batches = delivery_order(consumed_in_partitions(envelopes), data)
+        batches = delivery_order(arrivals_in_partitions(envelopes), data)
+        signed_at = sorted(set(data.draw(st.lists(st.integers(1, max(last, 1)), max_size=4))))
         replay = ReplayStore(directory / "replay", durable=False)
+        reader: ChainReader[EventFacts] = ChainReader(GENESIS_POINT)
         with ReadStore.open(f"sqlite:///{directory / 'read.db'}") as read_store, replay.writing():
-            for batch in batches:
-                builder = ColumnBuilder(replay.dictionaries)
-                for message in batch:
-                    builder.add(message.facts)
-                newest = max(batch, key=lambda m: m.facts.position).facts
-                replay.append(builder.build(), newest_hash=(newest.position, newest.hash))
-                read_store.apply("topic", batch)
+            for number, batch in enumerate(batches):
+                for arrival in batch:
+                    reader.offer(arrival)
+                if signed_at and number % 3 == 0:
+                    envelope = envelopes[signed_at.pop(0) - 1]
+                    at = MessageAt("checkpoints", 0, number)
+                    reader.offer_checkpoint(envelope["position"], envelope["hash"], at)
+                apply_proven(reader, read_store, replay)
+            if envelopes:
+                at = MessageAt("checkpoints", 0, len(batches))
+                reader.offer_checkpoint(last, envelopes[-1]["hash"], at)
+            apply_proven(reader, read_store, replay)
+            assert reader.released.position == last
             assert stored_view_balances(read_store) == expected
 
             replay.compact()

@@ -9,7 +9,7 @@ from commands.cli.balances import render_table
 from commands.cli.main import EXIT_USAGE, main
 from projections.domain.rows import FIELDS, View
 from projections.store.read_store import ReadStore
-from tests.synthetic_ledger import consumed_in_partitions, synthetic_envelopes
+from tests.synthetic_ledger import apply_envelopes, synthetic_envelopes
 
 
 @pytest.fixture
@@ -17,8 +17,7 @@ def read_store_url(tmp_path: Path) -> str:
     """A read store with a small synthetic ledger applied."""
     url = f"sqlite:///{tmp_path / 'read.db'}"
     with ReadStore.open(url) as read_store:
-        for messages in consumed_in_partitions(list(synthetic_envelopes(400))).values():
-            read_store.apply("topic", messages)
+        apply_envelopes(read_store, list(synthetic_envelopes(400)))
     return url
 
 
