@@ -26,7 +26,7 @@ lint: $(INSTALLED)
 bench: $(INSTALLED)
 	$(PY) -m pytest tests/benchmarks -o addopts="" --benchmark-only --benchmark-columns=min,median,mean,ops,rounds -q
 
-# The VOPR-lite at length: 5 000 random runs of the whole pipeline on Tansu, 1 000 on Kafka.
+# The VOPR-lite at length: 5 000 random runs of the whole pipeline on Tansu, 250 on Apache Kafka.
 soak: $(INSTALLED)
 	GRANT_LEDGER_VOPR_EXAMPLES=5000 $(PY) -m pytest tests/integration/test_vopr.py -q -p no:randomly
 

@@ -245,6 +245,7 @@ def _checkpoint_problems(
     report: VerificationReport,
 ) -> list[Problem]:
     problems: list[Problem] = []
+    off_chain: list[tuple[int, MessageAt, str, str | None]] = []
     for message in checkpoints:
         at = MessageAt(topic, message.partition, message.offset)
         try:
@@ -255,13 +256,18 @@ def _checkpoint_problems(
         report.last_checkpoint = checkpoint.model_dump(mode="json")
         expected = chain.hash_at(checkpoint.position)
         if checkpoint.position and expected != checkpoint.hash:
-            problems.append(
-                Problem(
-                    checkpoint.position,
-                    f"signed checkpoint {checkpoint.hash[:12]}… ({at}) is not on the store's "
-                    f"chain (store: {expected[:12] + '…' if expected else 'no such position'})",
-                )
+            off_chain.append((checkpoint.position, at, checkpoint.hash, expected))
+    if off_chain:
+        position, at, signed, expected = off_chain[0]
+        also = [str(p) for p, *_ in off_chain[1:]]
+        problems.append(
+            Problem(
+                position,
+                f"the signed checkpoint {signed[:12]}… ({at}) is not on the store's chain "
+                f"(store: {expected[:12] + '…' if expected else 'no such position'})"
+                + (f"; nor are those at positions {', '.join(also)}" if also else ""),
             )
+        )
     return problems
 
 

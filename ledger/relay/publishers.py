@@ -30,7 +30,12 @@ from kafka.producer.future import FutureRecordMetadata
 from ledger.domain.errors import LedgerError
 from ledger.domain.recorded import format_utc
 from ledger.proof.signatures import CheckpointSigner
-from ledger.relay.messages import CHECKPOINT_KEY, NOTIFICATION_ID_HEADER, OutgoingMessage
+from ledger.relay.messages import (
+    CHECKPOINT_KEY,
+    CHECKPOINT_PARTITION,
+    NOTIFICATION_ID_HEADER,
+    OutgoingMessage,
+)
 from schemas.envelope import (
     CLOUDEVENTS_SOURCE,
     CLOUDEVENTS_SPECVERSION,
@@ -46,7 +51,6 @@ MODE_IDEMPOTENT = "idempotent"
 #: Transport header of checkpoints: the mode the relay published the window in.
 RELAY_MODE_HEADER = "gl_relay_mode"
 CHECKPOINT_CE_TYPE = b"grant-ledger.Checkpoint.v1"
-CHECKPOINT_PARTITION = 0
 
 
 class PublishFailedError(LedgerError):
@@ -100,6 +104,7 @@ class WindowPublisher(Protocol):
     mode: str
     producer: Any
     checkpoints: int
+    stopping: bool
 
     def send(self, message: OutgoingMessage, partition: int) -> None:
         """Send one event of the open window."""
@@ -158,6 +163,8 @@ class _Producing:
         self.topic, self.checkpoint_topic, self.bootstrap = topics
         self.signer = signer
         self.failure: BaseException | None = None
+        # Set when the relay is told to stop: waiting for an absent broker then gives up.
+        self.stopping = False
 
     def record_failure(self, exc: BaseException) -> None:
         """Producer errback: remember the first failure; the pump raises it."""
@@ -205,8 +212,8 @@ class _Producing:
                     self.bootstrap,
                     through_position,
                 )
-                if give_up:
-                    raise
+                if give_up or self.stopping:
+                    raise  # told to stop: the next run resumes from what the topic holds
         self.raise_failure(through_position)
 
     def close_producer(self, *, flush: bool) -> None:

@@ -177,8 +177,12 @@ class Relay:
         self.stats = RelayStats()
 
     def stop(self) -> None:
-        """Ask the loop to finish its page, flush, checkpoint and return."""
+        """Ask the loop to finish its page, flush, checkpoint and return (or, with the broker
+        away, to give up waiting: what is not acknowledged is published by the next run)."""
         self._stop.set()
+        publisher = self._publisher
+        if publisher is not None:
+            publisher.stopping = True
 
     def run(self, once: bool = False) -> RelayStats:
         """Publish until caught up (`once`) or until stopped; survive broker outages."""

@@ -19,6 +19,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from ledger.domain.errors import LedgerError
 from ledger.proof.differences import loads_or_empty
+from ledger.relay.messages import CHECKPOINT_PARTITION
 
 log = logging.getLogger("grant_ledger.projector")
 
@@ -52,7 +53,7 @@ class TopicFeed:
     def __init__(self, consumer: KafkaConsumer, topic: str, checkpoint_topic: str) -> None:
         self.consumer = consumer
         self.topic = topic
-        self.checkpoint_partition = TopicPartition(checkpoint_topic, 0)
+        self.checkpoint_partition = TopicPartition(checkpoint_topic, CHECKPOINT_PARTITION)
         self.partitions: list[TopicPartition] = []
         self.shape = TopicShape(None, 0)
         self.held: dict[int, Held] = {}

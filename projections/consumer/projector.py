@@ -42,6 +42,7 @@ from ledger.proof.errors import PoisonMessage, PositionMissing
 from ledger.proof.messages import read_envelope
 from ledger.proof.signatures import TrustedKeys
 from ledger.proof.skips import RecordedSkip, SkipRequest, Skips, utc_now
+from ledger.relay.messages import CHECKPOINT_PARTITION
 from projections.application.progress import Progress
 from projections.consumer.feed import TopicFeed, TopicShape
 from projections.domain.facts import EventFacts, facts_of
@@ -134,9 +135,11 @@ class _Membership(ConsumerRebalanceListener):  # type: ignore[misc]
             self.projector.deactivate("the group gave the checkpoint partition to another")
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        """Become the active instance (membership only: the reading consumer fetches)."""
+        """Become the active instance when given partition 0 (the one checkpoints go to; a
+        topic auto-created behind the relay's back may have more, given to other members)."""
         if assigned:
             self.projector.pause_membership(assigned)
+        if any(tp.partition == CHECKPOINT_PARTITION for tp in assigned):
             self.projector.activate_requested = True
 
 

@@ -90,6 +90,13 @@ def test_an_altered_stored_event_is_named_with_what_differs(
     assert not report.ok
     assert report.first_bad_position == 30
     assert "data.amount_ore" in str(report.problems[0])
+    # Every later hash differs too (the chain carries the change): one range, not 30 lines,
+    # and one line for the signed checkpoints after it.
+    assert [str(p).split(":")[0] for p in report.problems] == [
+        "position 30",
+        f"positions 31..{EVENTS}",
+        "position 50",
+    ]
 
 
 def test_a_deleted_stored_event_is_caught(sqlite_store_url: str, published: KafkaSettings) -> None:

@@ -9,7 +9,7 @@ rebuild from the event store would not give. It may lag (it holds positions 1..k
 to what the store has, and exactly the balances of those k events), a reader may stop loudly on
 what the test forged, but nothing is ever wrong.
 
-Examples: GRANT_LEDGER_VOPR_EXAMPLES on Tansu (default 200; `make soak` runs 5 000), a fifth of
+Examples: GRANT_LEDGER_VOPR_EXAMPLES on Tansu (default 200; `make soak` runs 5 000), a twentieth of
 that on Apache Kafka (whose restarts start a JVM), where its jars are (always in CI).
 """
 
@@ -59,7 +59,7 @@ from tests.synthetic_ledger import stored_view_balances
 EXAMPLES_ENV = "GRANT_LEDGER_VOPR_EXAMPLES"
 EXAMPLES = int(os.environ.get(EXAMPLES_ENV) or 200)
 # A restart of Apache Kafka (kill -9, start on the data dir) costs a JVM start: fewer examples.
-KAFKA_SHARE = 5
+KAFKA_SHARE = 20
 STEPS = 8
 CHECKPOINT_EVERY = 7
 PARTITIONS = 3
