@@ -19,8 +19,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends libpq5 \
     && rm -rf /var/lib/apt/lists/*
+# Reproducible: every dependency at the version and hash `make lock` pinned, nothing resolved
+# at build time; then the project itself without dependencies.
+COPY requirements.lock /tmp/requirements.lock
+RUN pip install --require-hashes --no-deps -r /tmp/requirements.lock && rm /tmp/requirements.lock
 COPY --from=build /wheels /wheels
-RUN pip install /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-deps /wheels/*.whl && rm -rf /wheels
 # A fixed, unprivileged uid: nothing in the container needs root, and volumes can be chowned to it.
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/grant-ledger --create-home grant-ledger
 USER 10001:10001

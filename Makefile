@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint bench soak schemas clean
+.PHONY: demo test lint bench soak schemas lock clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ soak: $(INSTALLED)
 
 schemas: $(INSTALLED)
 	$(PY) -m schemas.publish
+
+# The runtime dependencies pinned with hashes for the image (Dockerfile installs from it).
+lock: $(INSTALLED)
+	$(PY) -m uv pip compile pyproject.toml --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --generate-hashes --quiet \
+		--custom-compile-command "make lock" -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .grant-ledger .pytest_cache .mypy_cache .ruff_cache

@@ -1,8 +1,9 @@
 """`make demo`: the main job on the embedded defaults, start to finish, leaving nothing running.
 
 Records the reference SFS 2018:151 scenario in the SQLite event store, starts the embedded dev
-broker, relays every event to Kafka, verifies the chain, projects balances, and shows the
-auditor's and finance's views. Re-running it records nothing new (every command is idempotent).
+broker, relays every event to Kafka, verifies the chain, projects balances, shows the auditor's
+and finance's views, and ends with a finance token and how to open the pages (`serve`).
+Re-running it records nothing new (every command is idempotent).
 """
 
 import os
@@ -29,6 +30,8 @@ PROGRAMME = "sfs-2018-151"
 AS_OF = "2019-12-31"
 # The demo's own development key (never a production key: it lives beside the demo's store).
 DEMO_KEY = Path(".grant-ledger") / "demo-signing-key.pem"
+DEMO_PORT = 8000
+PAGE_URL = f"http://127.0.0.1:{DEMO_PORT}/"
 
 
 def _step(title: str) -> None:
@@ -120,6 +123,13 @@ def main() -> int:
     ):
         return 1
 
+    _step("11. The service: local development key, tokens, and the pages")
+    if _run(["auth", "init"]) != 0:
+        return 1
+    print("an auditor's token (8 h):", flush=True)
+    if _run(["auth", "token", "--sub", "revisor-1", "--role", "auditor"]) != 0:
+        return 1
+
     _step("Next")
     print(
         "grant-ledger history --recipient 1280             # everything about Malmö\n"
@@ -132,7 +142,14 @@ def main() -> int:
         "grant-ledger rebuild                              # every projection from the replay store"
     )
     print(f"\ndemo finished in {time.monotonic() - started:.1f} s; nothing left running")
-    return 0
+    print(
+        f"\nFinance in the browser: start the service with\n"
+        f"    .venv/bin/grant-ledger serve --port {DEMO_PORT}\n"
+        f"open {PAGE_URL} (the auditor's page: {PAGE_URL}auditor) and sign in with this "
+        "finance token (valid 8 h):",
+        flush=True,
+    )
+    return _run(["auth", "token", "--sub", "ekonom-1", "--role", "finance"])
 
 
 if __name__ == "__main__":

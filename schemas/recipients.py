@@ -36,6 +36,12 @@ def counties() -> dict[str, str]:
 
 
 @cache
+def municipality_counties() -> dict[str, str]:
+    """The 290 municipalities: kommunkod -> the länskod of their county."""
+    return {row["kommunkod"]: row["lan_code"] for row in _read_reference("municipalities.csv")}
+
+
+@cache
 def eligible_sfs_2018_151() -> tuple[str, ...]:
     """The 32 municipalities in the annex of SFS 2018:151."""
     return tuple(row["kommunkod"] for row in _read_reference("eligible_sfs_2018_151.csv"))
@@ -78,3 +84,13 @@ def recipient_code_problem(code: str, recipient_type: RecipientType) -> str | No
 def recipient_name(code: str) -> str | None:
     """The official name of a municipality or region code, when it is one."""
     return municipalities().get(code) or counties().get(code)
+
+
+def recipient_display_name(code: str) -> str:
+    """A name for any recipient code: the municipality or region, else the organisation number."""
+    name = recipient_name(code)
+    if name is not None:
+        return name
+    if len(code) == ORGANISATIONSNUMMER_DIGITS:
+        return f"Organisation {code[:6]}-{code[6:]}"
+    return code

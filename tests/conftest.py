@@ -136,9 +136,23 @@ REQUIRE_KAFKA_ENV = "GRANT_LEDGER_REQUIRE_KAFKA"
 ENGINE_KAFKA = "kafka"
 ENGINE_TANSU = "tansu"
 KAFKA_FIXTURES = frozenset(
-    {"kafka_broker", "kafka_bootstrap", "tansu_bootstrap", "own_broker", "own_kafka"}
+    {
+        "kafka_broker",
+        "kafka_bootstrap",
+        "apache_kafka_bootstrap",
+        "tansu_bootstrap",
+        "own_broker",
+        "own_kafka",
+        "scram_kafka",
+    }
 )
-ENGINE_MARKS = {"own_kafka": "apache_kafka", "own_broker": "tansu", "tansu_bootstrap": "tansu"}
+ENGINE_MARKS = {
+    "own_kafka": "apache_kafka",
+    "scram_kafka": "apache_kafka",
+    "apache_kafka_bootstrap": "apache_kafka",
+    "own_broker": "tansu",
+    "tansu_bootstrap": "tansu",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -201,6 +215,20 @@ def tansu_bootstrap(kafka_broker: BrokerProcess) -> Iterator[str]:
         yield kafka_broker.bootstrap_servers
         return
     with DevBroker() as broker:
+        yield broker.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def apache_kafka_bootstrap(
+    kafka_broker: BrokerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Apache Kafka for the session (the session broker when that is Apache Kafka), for tests
+    of what only the real engine does (consumer groups as integrators use them, transactions)."""
+    if isinstance(kafka_broker, ApacheKafka):
+        yield kafka_broker.bootstrap_servers
+        return
+    data_dir = tmp_path_factory.mktemp("apache-kafka") / "data"
+    with ApacheKafka(data_dir, kafka_jars_or_skip()) as broker:
         yield broker.bootstrap_servers
 
 

@@ -9,6 +9,7 @@ from typing import IO, Any
 import orjson
 from kafka.errors import KafkaError
 
+from commands.cli.main import main
 from ledger.application.grant_ledger import GrantLedger
 from ledger.config import KafkaSettings
 from ledger.domain.errors import LedgerError
@@ -36,6 +37,12 @@ def relay_once(store_url: str, settings: KafkaSettings, bootstrap: str) -> Any:
         return Relay(ledger, settings, bootstrap, ledger_signer()).run(once=True)
     finally:
         ledger.close()
+
+
+def relay_once_by_cli(store_url: str, bootstrap: str, topic: str) -> None:
+    """`grant-ledger relay --once` in this process, onto `topic` and `topic.checkpoints`."""
+    argv = ["relay", "--once", "--store", store_url, "--bootstrap-servers", bootstrap]
+    assert main([*argv, "--topic", topic, "--checkpoint-topic", f"{topic}.checkpoints"]) == 0
 
 
 def envelopes_on(bootstrap: str, topic: str) -> list[dict[str, Any]]:

@@ -23,6 +23,11 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 
 def parse_command(raw: bytes | str) -> CommandBase:
     """Validate one JSON command; raise CommandParseError with field, value and reason."""
+    return validate_command(decode_command_object(raw))
+
+
+def decode_command_object(raw: bytes | str) -> dict[str, Any]:
+    """The JSON object of one line (not yet validated as a command)."""
     try:
         obj: Any = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -30,6 +35,11 @@ def parse_command(raw: bytes | str) -> CommandBase:
         raise CommandParseError("(line)", text.strip()[:80], f"not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise CommandParseError("(line)", str(obj)[:80], "a command is a JSON object")
+    return obj
+
+
+def validate_command(obj: dict[str, Any]) -> CommandBase:
+    """A decoded object as a command, or CommandParseError naming the first bad field."""
     try:
         command = COMMAND_ADAPTER.validate_python(obj)
     except ValidationError as exc:

@@ -1,4 +1,5 @@
-"""`grant-ledger balances`: balances per recipient, programme or agency and year; as of any time.
+"""`grant-ledger balances`: balances per recipient, programme, agency or county and year; as of
+any time.
 
 Plain questions read the read store; --as-of-date, --as-known-at and --at-position run on the
 local replay store with numpy. Table output shows SEK; JSON and CSV give integer öre.
@@ -7,7 +8,6 @@ local replay store with numpy. Table output shows SEK; JSON and CSV give integer
 import argparse
 import csv
 import sys
-from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -15,31 +15,37 @@ import orjson
 from commands.cli.read_side_options import add_store_options
 from ledger.domain.errors import LedgerError
 from projections.application.memory import keep_freed_memory
-from projections.application.query import replay_balances, stored_balances
-from projections.domain.asof import AsOf
+from projections.application.query import balances_answer
+from projections.domain.asof import parse_as_of
+from projections.domain.filters import Filters, distinct, parse_counties, parse_years
 from projections.domain.rows import FIELDS, MONEY_SUFFIX, BalanceRow, View, as_record
-from projections.domain.selection import Selection
-from projections.replay.store import ReplayStore
 from projections.store.location import parse_read_store_url, read_store_url, replay_directory
-from projections.store.read_store import ReadStore
-from schemas.calendar import MAX_YEAR, MIN_YEAR
 from schemas.money import format_sek
 
 FORMATS = ("table", "json", "csv")
+QUESTION_FIELDS = frozenset(
+    {"programme", "recipient", "county", "agency", "year", "as_of_date", "as_known_at"}
+    | {"at_position"}
+)
 COLUMN_GAP = "  "
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add the `balances` subcommand."""
     parser = subparsers.add_parser(
-        "balances", help="balances per recipient/programme/agency and year"
+        "balances", help="balances per recipient/programme/agency/county and year"
     )
     parser.add_argument(
         "--by", default=View.RECIPIENT_YEAR.value, metavar="|".join(v.value for v in View)
     )
-    parser.add_argument("--programme", metavar="ID", default=None)
-    parser.add_argument("--recipient", metavar="CODE", default=None)
-    parser.add_argument("--year", metavar="Y", default=None)
+    # Every filter may be repeated: a row is kept when it matches any of the values given.
+    parser.add_argument("--programme", metavar="ID", action="append", default=[])
+    parser.add_argument("--recipient", metavar="CODE", action="append", default=[])
+    parser.add_argument("--county", metavar="LANSKOD", action="append", default=[])
+    parser.add_argument("--agency", metavar="SLUG", action="append", default=[])
+    parser.add_argument(
+        "--year", metavar="Y|Y1..Y2", action="append", default=[], help="a year or a range"
+    )
     parser.add_argument(
         "--as-of-date", metavar="D", default=None, help="count events effective on or before D"
     )
@@ -65,43 +71,15 @@ def parse_view(raw: str) -> View:
         ) from None
 
 
-def parse_year(raw: str | None) -> int | None:
-    """--year."""
-    if raw is None:
-        return None
-    if not raw.isdigit() or not MIN_YEAR <= int(raw) <= MAX_YEAR:
-        raise LedgerError("--year", raw, f"expected a year between {MIN_YEAR} and {MAX_YEAR}")
-    return int(raw)
-
-
-def parse_as_of(args: argparse.Namespace) -> AsOf:
-    """--as-of-date, --as-known-at, --at-position."""
-    as_of_date = None
-    if args.as_of_date is not None:
-        try:
-            as_of_date = date.fromisoformat(args.as_of_date)
-        except ValueError:
-            raise LedgerError(
-                "--as-of-date", args.as_of_date, "expected a date YYYY-MM-DD"
-            ) from None
-    known_at = None
-    if args.as_known_at is not None:
-        try:
-            known_at = datetime.fromisoformat(args.as_known_at)
-        except ValueError:
-            raise LedgerError(
-                "--as-known-at",
-                args.as_known_at,
-                "expected an ISO 8601 timestamp, e.g. 2021-05-17T12:00:00Z",
-            ) from None
-        if known_at.tzinfo is None:
-            known_at = known_at.replace(tzinfo=UTC)
-    position = None
-    if args.at_position is not None:
-        if not str(args.at_position).isdigit():
-            raise LedgerError("--at-position", args.at_position, "expected a whole number >= 0")
-        position = int(args.at_position)
-    return AsOf(as_of_date=as_of_date, as_known_at=known_at, at_position=position)
+def filters_of(args: argparse.Namespace) -> Filters:
+    """The filter flags as the read side's Filters."""
+    return Filters(
+        programmes=distinct(args.programme, "programme"),
+        recipients=distinct(args.recipient, "recipient"),
+        counties=parse_counties(args.county),
+        agencies=distinct(args.agency, "agency"),
+        years=parse_years(args.year),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,19 +88,27 @@ def run(args: argparse.Namespace) -> int:
     view = parse_view(args.by)
     if args.format not in FORMATS:
         raise LedgerError("--format", args.format, f"expected one of {', '.join(FORMATS)}")
-    selection = Selection(
-        programme_id=args.programme, recipient=args.recipient, year=parse_year(args.year)
-    )
-    as_of = parse_as_of(args)
     location = parse_read_store_url(read_store_url(args.read_store))
-    if as_of.is_current:
-        with ReadStore(location) as read_store:
-            rows = stored_balances(read_store, view, selection)
-    else:
-        replay = ReplayStore(replay_directory(args.replay_dir, location))
-        rows = replay_balances(replay, view, selection, as_of)
-    write_rows(view, rows, args.format)
+    try:
+        answer = balances_answer(
+            location,
+            replay_directory(args.replay_dir, location),
+            view,
+            filters_of(args),
+            parse_as_of(args.as_of_date, args.as_known_at, args.at_position),
+        )
+    except LedgerError as error:
+        raise as_flag_error(error) from None
+    write_rows(view, answer.rows, args.format)
     return 0
+
+
+def as_flag_error(error: LedgerError) -> LedgerError:
+    """The read side names a question's fields (`as_of_date`); the CLI names its flags."""
+    flag = f"--{error.field.replace('_', '-')}"
+    if error.field in QUESTION_FIELDS:
+        return type(error)(flag, error.value, error.message)
+    return error
 
 
 def write_rows(view: View, rows: list[BalanceRow], output_format: str) -> None:

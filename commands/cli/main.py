@@ -16,6 +16,7 @@ SUBCOMMAND_MODULES = (
     "commands.cli.verify",
     "commands.cli.broker",
     "commands.cli.serve",
+    "commands.cli.auth",
     "commands.cli.project",
     "commands.cli.rebuild",
     "commands.cli.balances",

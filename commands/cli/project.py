@@ -10,12 +10,18 @@ started, then stops. `--skip TOPIC:PARTITION:OFFSET --reason "…"` skips exactl
 
 import argparse
 import getpass
-import logging
 import signal
 import sys
 from types import FrameType
 
+from prometheus_client import CollectorRegistry
+
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
+from commands.cli.operations_options import (
+    add_operations_options,
+    start_logging,
+    status_endpoint,
+)
 from commands.cli.read_side_options import (
     add_skip_options,
     add_store_options,
@@ -24,7 +30,9 @@ from commands.cli.read_side_options import (
 )
 from ledger.config import kafka_endpoint, trusted_keys_from_env
 from ledger.domain.errors import LedgerError
+from ledger.infrastructure.operations.status import ProcessHealth
 from projections.application.progress import Progress
+from projections.consumer.metrics import ProjectorMetrics
 from projections.consumer.projector import (
     DEFAULT_GROUP,
     MAX_POLL_INTERVAL_MS,
@@ -57,13 +65,13 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     add_store_options(parser)
     add_skip_options(parser)
     add_kafka_options(parser)
+    add_operations_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Project until caught up (--once) or until SIGTERM/SIGINT."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    logging.getLogger("kafka").setLevel(logging.ERROR)
+    start_logging(args, "projector")
     if args.once and args.group:
         raise LedgerError(
             "--group", args.group, "--once reads alone, without a group; groups are for following"
@@ -85,15 +93,25 @@ def run(args: argparse.Namespace) -> int:
         skipped_by=getpass.getuser(),
     )
     progress = Progress("project", None)
-    with ReadStore(location) as read_store, read_store.projector_lock(exclusive=False):
+    registry = CollectorRegistry()
+    observed = (ProjectorMetrics(registry), ProcessHealth("projector"))
+    with (
+        status_endpoint(args, registry, observed[1]),
+        ReadStore(location) as read_store,
+        read_store.projector_lock(exclusive=False),
+    ):
         replay = (
             None if args.no_replay else ReplayStore(replay_directory(args.replay_dir, location))
         )
         if replay is None:
-            stats = _project(read_store, None, projector_settings, progress, args)
+            stats = _project(
+                read_store, None, projector_settings, progress, args, observed=observed
+            )
         else:
             with replay.writing():
-                stats = _project(read_store, replay, projector_settings, progress, args)
+                stats = _project(
+                    read_store, replay, projector_settings, progress, args, observed=observed
+                )
     progress.finish(stats.summary())
     return 0
 
@@ -104,8 +122,13 @@ def _project(
     settings: ProjectorSettings,
     progress: Progress,
     args: argparse.Namespace,
+    *,
+    observed: tuple[ProjectorMetrics, ProcessHealth],
 ) -> ProjectorStats:
-    with Projector(read_store, replay, settings, progress=progress) as projector:
+    metrics, health = observed
+    with Projector(
+        read_store, replay, settings, progress=progress, metrics=metrics, health=health
+    ) as projector:
 
         def request_stop(signum: int, _frame: FrameType | None) -> None:
             print(f"project: {signal.Signals(signum).name}, finishing the batch", file=sys.stderr)

@@ -6,11 +6,20 @@ import signal
 import sys
 from types import FrameType
 
+from prometheus_client import CollectorRegistry
+
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
+from commands.cli.operations_options import (
+    add_operations_options,
+    start_logging,
+    status_endpoint,
+)
 from commands.cli.options import add_store_option, open_ledger
 from commands.cli.read_side_options import add_skip_options, skip_requests
 from ledger.config import signing_key_from_env
 from ledger.infrastructure.kafka.dev_broker import bootstrap_or_embedded
+from ledger.infrastructure.operations.status import ProcessHealth
+from ledger.relay.metrics import RelayMetrics
 from ledger.relay.relay import Relay
 
 
@@ -23,20 +32,33 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     add_store_option(parser)
     add_skip_options(parser)
     add_kafka_options(parser)
+    add_operations_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the relay until caught up (--once) or until SIGTERM/SIGINT."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    logging.getLogger("kafka").setLevel(logging.WARNING)  # the client's own chatter
+    start_logging(args, "relay")
     settings = kafka_settings(args)
     signer = signing_key_from_env()
     requested = skip_requests(args)
+    registry = CollectorRegistry()
+    health = ProcessHealth("relay")
     ledger = open_ledger(args)
     try:
-        with bootstrap_or_embedded(settings) as bootstrap_servers:
-            relay = Relay(ledger, settings, bootstrap_servers, signer, skips=requested)
+        with (
+            status_endpoint(args, registry, health),
+            bootstrap_or_embedded(settings) as bootstrap_servers,
+        ):
+            relay = Relay(
+                ledger,
+                settings,
+                bootstrap_servers,
+                signer,
+                skips=requested,
+                metrics=RelayMetrics(registry),
+                health=health,
+            )
 
             def request_stop(signum: int, _frame: FrameType | None) -> None:
                 logging.getLogger("grant_ledger.relay").info(
@@ -53,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         f"relay: published {stats.published} events "
         f"(skipped {stats.skipped_already_on_topic} already on the topic), "
         f"{stats.checkpoints} checkpoints, last position {stats.last_position}, "
-        f"{stats.events_per_s:,.0f} events/s",
+        f"{stats.events_per_s:,.0f} events/s, mode {stats.mode or 'none'}",
         file=sys.stderr,
     )
     return 0

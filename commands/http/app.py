@@ -1,37 +1,56 @@
-"""The HTTP API (FastAPI): the same commands and auditor's views as the CLI.
+"""The HTTP API (FastAPI): officers' commands, the trails and the log, balances, the pages.
 
 FastAPI because it gives request parsing, an OpenAPI document and a test client over the
-pydantic models we already have; uvicorn serves it (`grant-ledger serve`).
+pydantic models we already have; uvicorn serves it (`grant-ledger serve`). `create_app` is a
+factory: `uvicorn --factory commands.http.app:create_app` (or several workers) builds one app
+per process from the environment; `serve` and the tests pass their settings in.
 """
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from commands.batch.parsing import parse_command
-from commands.batch.runner import run_lines
-from commands.http.errors import ledger_error_handler, request_error_handler
+from commands.http.auth.dev_issuer import DevIssuer
+from commands.http.auth.key_set import KeySet, read_source
+from commands.http.auth.verifier import AUTHORIZATION, TokenVerifier
+from commands.http.chain_status import ChainWatch
+from commands.http.errors import (
+    http_error_handler,
+    ledger_error_handler,
+    request_error_handler,
+    unexpected_error_handler,
+)
+from commands.http.openapi import install_openapi
+from commands.http.routes import balances, commands, health, log, pages, trails
+from commands.http.routes.pages import STATIC_PACKAGE
+from commands.http.security_headers import SecurityHeaders
+from commands.http.settings import ServiceSettings, service_settings_from_env
 from ledger.application.grant_ledger import GrantLedger
-from ledger.application.published_log import store_envelopes, trail
 from ledger.domain.errors import LedgerError
 
-MAX_PAGE_EVENTS = 10_000
-DEFAULT_PAGE_EVENTS = 100
-CREATED = 201
-OK = 200
+API_VERSION = "1.0.0"
 
 
-def create_app(store_url: str | None = None) -> FastAPI:
-    """The API over one ledger (store URL, or GRANT_LEDGER_STORE / the default)."""
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """The API over one ledger and read side; settings from the environment when not given."""
+    settings = settings or service_settings_from_env()
+    auth = settings.auth
+    if auth.uses_dev_keys:
+        DevIssuer.ensure(auth.dev_dir)  # never unauthenticated: the local key, made if missing
+    key_set = KeySet(read_source(auth.jwks_location), auth.jwks_location)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ledger = GrantLedger(store_url)
+        if auth.jwks is None or not auth.jwks.startswith("https://"):
+            # A key file that cannot work stops the service now, not at the first request.
+            key_set.load()
+        app.state.ledger = GrantLedger(settings.store_url)
+        app.state.chain = ChainWatch(app.state.ledger)
         try:
             yield
         finally:
@@ -40,63 +59,35 @@ def create_app(store_url: str | None = None) -> FastAPI:
     app = FastAPI(
         title="grant-ledger",
         summary="Event-sourced ledger for state grants",
+        version=API_VERSION,
         lifespan=lifespan,
+        docs_url=None,  # served from the package's own files (routes.pages), not a CDN
+        redoc_url=None,
     )
+    app.state.settings = settings
+    app.state.verifier = TokenVerifier(auth, key_set)
     app.add_exception_handler(LedgerError, ledger_error_handler)
     app.add_exception_handler(RequestValidationError, request_error_handler)
-
-    def ledger_of(request: Request) -> GrantLedger:
-        ledger = request.app.state.ledger
-        assert isinstance(ledger, GrantLedger)
-        return ledger
-
-    @app.post("/v1/commands", status_code=CREATED)
-    async def submit_command(request: Request) -> JSONResponse:
-        """Record one command (JSON object); 201 new, 200 when already recorded."""
-        command = parse_command(await request.body())
-        # The write blocks (database, lock, retries): off the event loop, in the threadpool.
-        outcome = await run_in_threadpool(ledger_of(request).execute, command)
-        return JSONResponse(
-            {"ok": True, **outcome.as_dict()}, status_code=OK if outcome.duplicate else CREATED
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(Exception, unexpected_error_handler)
+    for router in (
+        health.router,
+        commands.router,
+        trails.router,
+        log.router,
+        balances.router,
+        pages.router,
+    ):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(packages=[STATIC_PACKAGE]), name="static")
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=[AUTHORIZATION, "Content-Type"],
+            expose_headers=["X-Ledger-Position"],
         )
-
-    @app.post("/v1/commands/batch")
-    async def submit_batch(request: Request) -> list[dict[str, Any]]:
-        """Record JSON Lines, one transaction and one result a line (as `submit --format json`)."""
-        lines = (await request.body()).splitlines()
-        ledger = ledger_of(request)
-        return await run_in_threadpool(
-            lambda: [result.as_dict() for result in run_lines(ledger, lines)]
-        )
-
-    @app.get("/v1/applications/{application_id}/history")
-    def application_history(request: Request, application_id: str) -> list[dict[str, Any]]:
-        """A grant's full trail, in order."""
-        return trail(ledger_of(request), application_id=application_id)
-
-    @app.get("/v1/recipients/{recipient}/history")
-    def recipient_history(request: Request, recipient: str) -> list[dict[str, Any]]:
-        """Everything about one recipient, in order."""
-        return trail(ledger_of(request), recipient=recipient)
-
-    @app.get("/v1/events")
-    def events(
-        request: Request,
-        from_position: Annotated[int, Query(alias="from", ge=1)] = 1,
-        limit: Annotated[int, Query(ge=0, le=MAX_PAGE_EVENTS)] = DEFAULT_PAGE_EVENTS,
-    ) -> list[dict[str, Any]]:
-        """The published log from a position: envelopes with their chain."""
-        page: list[dict[str, Any]] = []
-        if limit == 0:
-            return page
-        for envelope in store_envelopes(ledger_of(request), from_position + limit - 1):
-            if envelope["position"] >= from_position:
-                page.append(envelope)
-        return page
-
-    @app.get("/v1/health")
-    def health(request: Request) -> dict[str, Any]:
-        """Liveness, and which store this API records in."""
-        return {"ok": True, **ledger_of(request).describe()}
-
+    app.add_middleware(SecurityHeaders)
+    install_openapi(app)
     return app

@@ -114,7 +114,9 @@ class GrantLedger(Application[str]):
                     store_failures += 1
                     if store_failures >= MAX_STORE_FAILURES:
                         raise StoreUnavailable(
-                            "store", self.store.url, f"the event store did not accept it: {exc}"
+                            "store",
+                            self.store.display_url,
+                            f"the event store did not accept it: {exc}",
                         ) from None
                     time.sleep(STORE_RETRY_WAIT_S * store_failures)
                     continue
@@ -240,10 +242,13 @@ class GrantLedger(Application[str]):
                 command_id,
                 "already used for a different command; choose a new command_id",
             )
+        return self._outcome_of(command_id, entry)[0]
+
+    def _outcome_of(self, command_id: str, entry: IndexEntry) -> tuple[Outcome, ProgrammeEvent]:
         event = self.programme_event(entry.programme_id, entry.aggregate_version)
         notification_id = self._sql.notification_id_of(entry.programme_id, entry.aggregate_version)
         assert notification_id is not None, f"index entry for {command_id} without its event"
-        return Outcome(
+        outcome = Outcome(
             command_id=command_id,
             programme_id=entry.programme_id,
             aggregate_version=entry.aggregate_version,
@@ -251,6 +256,14 @@ class GrantLedger(Application[str]):
             position=self._positions.position_of(notification_id),
             duplicate=True,
         )
+        return outcome, event
+
+    def recorded_command(self, command_id: str) -> tuple[Outcome, ProgrammeEvent]:
+        """What an earlier command recorded (its outcome and event); NotFound when none."""
+        entry = self._index_entry(command_key(command_id))
+        if entry is None:
+            raise NotFound("command_id", command_id, "no command with this id is recorded")
+        return self._outcome_of(command_id, entry)
 
     def _index_entry(self, key: str) -> IndexEntry | None:
         for event in self.events.get(key, limit=1):
@@ -337,6 +350,13 @@ class GrantLedger(Application[str]):
             )
         ]
 
+    def programme_events_after(self, after_notification_id: int) -> int:
+        """How many programme events are stored after a notification id (the relay's lag)."""
+        head = self.recorder.max_notification_id() or 0
+        if head <= after_notification_id:
+            return 0
+        return self._sql.count_topic_between(PROGRAMME_EVENT_TOPIC, after_notification_id, head)
+
     def describe(self) -> dict[str, Any]:
         """Where this ledger stores its events."""
-        return {"store": self.store.url, "kind": self.store.kind}
+        return {"store": self.store.display_url, "kind": self.store.kind}

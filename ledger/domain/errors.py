@@ -44,3 +44,12 @@ class ConcurrencyExhausted(LedgerError):
 
 class StoreUnavailable(LedgerError):
     """The event store could not be reached or kept refusing; nothing was recorded."""
+
+
+class InvalidQuery(LedgerError):
+    """A question (a filter, a date, a range) that cannot be asked as given."""
+
+
+class ReadSideUnavailable(LedgerError):
+    """The read side cannot answer yet (an empty or incomplete replay store): nothing is wrong
+    with the question; project or rebuild first."""

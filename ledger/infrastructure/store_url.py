@@ -25,6 +25,21 @@ class StoreConfig:
     env: dict[str, str]
     sqlite_path: Path | None = None
 
+    @property
+    def display_url(self) -> str:
+        """The URL without its password: what messages and responses may show."""
+        return redacted_url(self.url)
+
+
+def redacted_url(url: str) -> str:
+    """A store URL with any password replaced by `***` (secrets never reach output)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
 
 def store_url_from_env() -> str:
     """The configured event store URL (or the embedded SQLite default)."""

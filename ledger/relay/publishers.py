@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -98,6 +99,10 @@ def checkpoint_record(
     return value, headers
 
 
+def _ignore(position: int) -> None:
+    del position
+
+
 class WindowPublisher(Protocol):
     """Puts events and the checkpoints of their windows on Kafka."""
 
@@ -105,6 +110,7 @@ class WindowPublisher(Protocol):
     producer: Any
     checkpoints: int
     stopping: bool
+    on_checkpoint: Callable[[int], None]
 
     def send(self, message: OutgoingMessage, partition: int) -> None:
         """Send one event of the open window."""
@@ -165,6 +171,8 @@ class _Producing:
         self.failure: BaseException | None = None
         # Set when the relay is told to stop: waiting for an absent broker then gives up.
         self.stopping = False
+        #: Called with a checkpoint's position once it is sent (metrics, logs).
+        self.on_checkpoint: Callable[[int], None] = _ignore
 
     def record_failure(self, exc: BaseException) -> None:
         """Producer errback: remember the first failure; the pump raises it."""
@@ -199,6 +207,7 @@ class _Producing:
             headers=headers,
             partition=CHECKPOINT_PARTITION,
         ).add_errback(self.record_failure)
+        self.on_checkpoint(end.position)
 
     def flush(self, through_position: int, *, give_up: bool) -> None:
         """Wait until everything sent is acknowledged (logging while the broker is away)."""

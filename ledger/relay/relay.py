@@ -19,6 +19,7 @@ from ledger.application.grant_ledger import GrantLedger
 from ledger.config import KafkaSettings, kafka_endpoint
 from ledger.domain.errors import LedgerError
 from ledger.infrastructure.kafka.clients import (
+    BrokerRefusedClientError,
     BrokerUnreachableError,
     open_producer,
     require_listening,
@@ -34,6 +35,7 @@ from ledger.infrastructure.kafka.transactions import (
     transactional_id,
 )
 from ledger.infrastructure.log_waiter import LogWaiter, log_waiter
+from ledger.infrastructure.operations.status import ProcessHealth
 from ledger.proof.coordinates import MessageAt
 from ledger.proof.signatures import CheckpointSigner
 from ledger.proof.skips import SkipRequest
@@ -45,6 +47,7 @@ from ledger.relay.chained_log import (
     PrefetchedChainedLog,
 )
 from ledger.relay.messages import NOTIFICATION_ID_HEADER, header_value
+from ledger.relay.metrics import RelayMetrics
 from ledger.relay.publisher_lock import PublisherLock, PublisherLockHeld, store_identity
 from ledger.relay.publishers import (
     MODE_IDEMPOTENT,
@@ -79,6 +82,8 @@ STANDBY_RETRY_S = 1.0
 # commands does not become one transaction and checkpoint per event (and at least this soon).
 TIP_CHECKPOINT_INTERVAL_S = 0.2
 STANDBY_LOG_EVERY_S = 30.0
+# How often the relay counts what is not yet published (one COUNT over the store's index).
+OBSERVE_EVERY_S = 2.0
 
 
 class RelayModeRefused(LedgerError):
@@ -161,7 +166,12 @@ class Relay:
         signer: CheckpointSigner,
         *,
         skips: Sequence[SkipRequest] = (),
+        metrics: RelayMetrics | None = None,
+        health: ProcessHealth | None = None,
     ) -> None:
+        self._metrics = metrics
+        self._health = health or ProcessHealth("relay")
+        self._observed_at = 0.0
         self._ledger = ledger
         self._signer = signer
         self._skips = {request.at: request.reason for request in skips}
@@ -208,7 +218,9 @@ class Relay:
                 "`--once` would have",
             )
         waited_s = 0.0
+        self._health.set_ready(False, "standing by: another relay publishes this store and topic")
         while not self._stop.is_set():
+            self._health.beat()
             if waited_s % STANDBY_LOG_EVERY_S == 0:
                 log.info(
                     "relay: standing by, another relay is publishing to %s", self._settings.topic
@@ -233,6 +245,9 @@ class Relay:
                         break
                 except (KafkaError, PublishFailedError, BrokerUnreachableError, OSError) as exc:
                     self._disconnect()
+                    self._unavailable("kafka", f"waiting for Kafka at {self._bootstrap}")
+                    if once and isinstance(exc, BrokerRefusedClientError):
+                        raise  # wrong credentials do not fix themselves: say so and stop
                     self.stats.reconnects += 1
                     log.warning(
                         "waiting for Kafka at %s (%s); events stay safe in the store and are "
@@ -245,6 +260,7 @@ class Relay:
                     backoff_s = min(backoff_s * 2, BACKOFF_MAX_S)
                 except (StoreOperationalError, psycopg.OperationalError) as exc:
                     self._disconnect()
+                    self._unavailable("store", "waiting for the event store")
                     log.warning(
                         "waiting for the event store (%s); retrying in %.1f s", exc, backoff_s
                     )
@@ -273,6 +289,9 @@ class Relay:
         )
         self._publisher = self._open_publisher()
         self.stats.mode = self._publisher.mode
+        if self._metrics is not None:
+            self._publisher.on_checkpoint = self._metrics.checkpointed
+            self._metrics.set_mode(self._publisher.mode)
         partitions = self._publisher_partitions()
         self._partitions = len(partitions)
         self._partition_cache.clear()
@@ -290,7 +309,27 @@ class Relay:
             resume.next_position,
             len(resume.published_ahead),
         )
+        self._health.set_ready(True, f"publishing to {settings.topic} ({self.stats.mode})")
         return resume
+
+    def _unavailable(self, dependency: str, reason: str) -> None:
+        self._health.set_ready(False, reason)
+        if self._metrics is not None:
+            self._metrics.errors.labels(dependency=dependency).inc()
+
+    def _observe(self, cursor: _Cursor) -> None:
+        """Beat, and every few seconds measure the lag (a count in the store)."""
+        self._health.beat()
+        now = time.monotonic()
+        if self._metrics is None or now - self._observed_at < OBSERVE_EVERY_S:
+            return
+        self._observed_at = now
+        lag = self._ledger.programme_events_after(cursor.after_id)
+        oldest = self._ledger.stored_programme_events(cursor.after_id, 1) if lag else []
+        self._metrics.position.set(cursor.position)
+        self._metrics.observe(
+            self.stats.published, lag, oldest[0].state["timestamp"] if oldest else None
+        )
 
     def _publisher_partitions(self) -> set[int]:
         assert self._publisher is not None
@@ -454,6 +493,7 @@ class Relay:
         chained = self._open_log(cursor.after_id, cursor.position + 1, cursor.prev_hash)
         try:
             while not self._stop.is_set():
+                self._observe(cursor)
                 window_open = cursor.position > checkpointed
                 page = chained.next_page(OPEN_WINDOW_WAIT_S if window_open else IDLE_WAIT_S)
                 if not page:
@@ -484,11 +524,15 @@ class Relay:
                     else:
                         publisher.send(message, self._partition_of(message.key))
                         self.stats.published += 1
+                        if self._metrics is not None:
+                            self._metrics.published.inc()
                     cursor.advance(message.position, message.hash, message.notification_id)
                     if message.position % checkpoint_every == 0:
                         publisher.end_window(cursor.window_end())
                         checkpointed = cursor.position
                 self.stats.last_position = cursor.position
+                if self._metrics is not None:
+                    self._metrics.position.set(cursor.position)
                 publisher.check(cursor.position)
                 self._count_checkpoints(publisher)
             if cursor.position > checkpointed:

@@ -1,18 +1,39 @@
-"""Balance questions: current ones from the read store, as-of ones from the replay store."""
+"""Balance questions: current ones from the read store, as-of ones from the replay store.
+
+`balances_answer` is the door for the CLI and HTTP: any view (county-year derived from
+recipient-year), several values per filter, and the log position the answer reflects.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
-from ledger.domain.errors import LedgerError
+from ledger.domain.errors import LedgerError, NotFound, ReadSideUnavailable
 from projections.domain.asof import AsOf
-from projections.domain.rows import BalanceRow, View
+from projections.domain.counties import county_rows
+from projections.domain.filters import Filters
+from projections.domain.rows import (
+    STORED_VIEWS,
+    AgencyYearRow,
+    BalanceRow,
+    RecipientYearRow,
+    View,
+)
 from projections.domain.selection import Selection
 from projections.replay import asof_index
 from projections.replay.engine import base_totals, totals_from_sums
+from projections.replay.manifest import Manifest
 from projections.replay.store import ReplayStore
 from projections.replay.views import balances_from_totals
+from projections.store.location import ReadStoreLocation
 from projections.store.read_store import ReadStore
+
+READ_STORE = "read store"
+REPLAY_STORE = "replay store"
 
 
 def today_utc() -> date:
@@ -20,43 +41,36 @@ def today_utc() -> date:
     return datetime.now(tz=UTC).date()
 
 
-def stored_balances(read_store: ReadStore, view: View, selection: Selection) -> list[BalanceRow]:
-    """Current balances from the read store's views."""
-    selection.check_for(view)
-    if selection.programme_id is not None and not read_store.has_programme(selection.programme_id):
-        raise LedgerError(
-            "--programme", selection.programme_id, "no such programme in the read store"
-        )
-    if selection.recipient is not None and not read_store.has_recipient(selection.recipient):
-        raise LedgerError(
-            "--recipient", selection.recipient, "no balances for this recipient in the read store"
-        )
-    return read_store.balances(view, selection)
-
-
-def replay_balances(
-    replay: ReplayStore, view: View, selection: Selection, as_of: AsOf, *, today: date | None = None
-) -> list[BalanceRow]:
-    """Balances as of a date, an instant and/or a position, from the replay store with numpy."""
-    selection.check_for(view)
+def ready_manifest(replay: ReplayStore) -> Manifest:
+    """The replay store's manifest, once it holds every position 1..N (else a named refusal)."""
     manifest = replay.manifest
     if manifest.events == 0:
-        raise LedgerError(
+        raise ReadSideUnavailable(
             "replay store",
             str(replay.directory),
             "is empty: run `grant-ledger project` or `grant-ledger rebuild --from kafka` first",
         )
     if manifest.events != manifest.max_position:
         # A scaled-out instance holds only its partitions; an interrupted catch-up has holes.
-        raise LedgerError(
+        raise ReadSideUnavailable(
             "replay store",
             str(replay.directory),
             f"does not hold every position 1..{manifest.max_position} (it holds "
             f"{manifest.events}): run `grant-ledger rebuild` to complete it first",
         )
+    return manifest
+
+
+def replay_balances(
+    replay: ReplayStore, view: View, selection: Selection, as_of: AsOf, *, today: date | None = None
+) -> list[BalanceRow]:
+    """Balances as of a date, an instant and/or a position, from the replay store with numpy."""
+    assert view in STORED_VIEWS, f"{view} is derived: ask balances_answer"
+    selection.check_for(view)
+    manifest = ready_manifest(replay)
     if as_of.at_position is not None and as_of.at_position > manifest.max_position:
-        raise LedgerError(
-            "--at-position",
+        raise ReadSideUnavailable(
+            "at_position",
             as_of.at_position,
             f"the replay store reaches position {manifest.max_position}; project or rebuild first",
         )
@@ -108,3 +122,101 @@ def replay_balances(
         totals, today=today or today_utc(), as_of=as_of, selection=selection, only=view
     )
     return list(balances.view(view))
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceAnswer:
+    """The rows of one view, and which part of the log they reflect."""
+
+    view: View
+    rows: list[BalanceRow]
+    position: int  # the highest log position counted (the at_position of a replay question)
+    source: str  # READ_STORE or REPLAY_STORE
+
+
+def balances_answer(
+    location: ReadStoreLocation,
+    replay_dir: Path,
+    view: View,
+    filters: Filters,
+    as_of: AsOf,
+    *,
+    today: date | None = None,
+) -> BalanceAnswer:
+    """Current balances from the read store; as-of ones from the local replay store."""
+    if as_of.is_current:
+        with ReadStore(location) as read_store:
+            return read_store_answer(read_store, view, filters)
+    return replay_answer(ReplayStore(replay_dir), view, filters, as_of, today=today)
+
+
+def read_store_answer(read_store: ReadStore, view: View, filters: Filters) -> BalanceAnswer:
+    """A view from the read store, rows and position from one snapshot."""
+    filters.check_for(view)
+    with read_store.snapshot():
+        for programme_id in filters.programmes:
+            if not read_store.has_programme(programme_id):
+                raise NotFound("programme", programme_id, "no such programme in the read store")
+        for recipient in filters.recipients:
+            if not read_store.has_recipient(recipient):
+                raise NotFound(
+                    "recipient", recipient, "no balances for this recipient in the read store"
+                )
+        position = read_store.applied_position()
+        rows = _view_rows(read_store.balances, view, filters)
+    return BalanceAnswer(view, rows, position, READ_STORE)
+
+
+def replay_answer(
+    replay: ReplayStore, view: View, filters: Filters, as_of: AsOf, *, today: date | None = None
+) -> BalanceAnswer:
+    """A view as of a date, an instant and/or a position, from the replay store."""
+    filters.check_for(view)
+    manifest = ready_manifest(replay)
+    dictionaries = replay.dictionaries
+    for programme_id in filters.programmes:
+        if dictionaries.programmes.find(programme_id) is None:
+            raise NotFound("programme", programme_id, "no such programme in the ledger")
+    for recipient in filters.recipients:
+        if dictionaries.recipients.find(recipient) is None:
+            raise NotFound("recipient", recipient, "no such recipient in the ledger")
+
+    def fetch(stored_view: View, selection: Selection) -> list[BalanceRow]:
+        return replay_balances(replay, stored_view, selection, as_of, today=today)
+
+    rows = _view_rows(fetch, view, filters)
+    position = manifest.max_position if as_of.at_position is None else as_of.at_position
+    return BalanceAnswer(view, rows, position, REPLAY_STORE)
+
+
+Fetch = Callable[[View, Selection], list[BalanceRow]]
+
+
+def _view_rows(fetch: Fetch, view: View, filters: Filters) -> list[BalanceRow]:
+    """A view's rows: the store narrows what it can, the filters keep the rest; derived views
+    are computed from the stored ones."""
+    stored_view = View.RECIPIENT_YEAR if view is View.COUNTY_YEAR else view
+    if stored_view is View.AGENCY_YEAR and len(filters.programmes) > 1:
+        # Agency rows carry no programme: each programme's split is asked for and summed.
+        rows = _summed_agency_years(fetch, filters)
+    else:
+        rows = fetch(stored_view, filters.narrowest_selection(stored_view))
+    kept = [row for row in rows if filters.keeps(row)]
+    if view is View.COUNTY_YEAR:
+        recipient_rows = [row for row in kept if isinstance(row, RecipientYearRow)]
+        assert len(recipient_rows) == len(kept), "county-year rolls up recipient-year rows"
+        return [row for row in county_rows(recipient_rows) if filters.keeps(row)]
+    return sorted(kept)
+
+
+def _summed_agency_years(fetch: Fetch, filters: Filters) -> list[BalanceRow]:
+    sums: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for programme_id in filters.programmes:
+        selection = Selection(programme_id=programme_id, year=filters.single_year)
+        for row in fetch(View.AGENCY_YEAR, selection):
+            assert isinstance(row, AgencyYearRow), row
+            total = sums[(row.agency, row.year)]
+            total[0] += row.awarded_ore
+            total[1] += row.disbursed_ore
+            total[2] += row.recovered_ore
+    return [AgencyYearRow(agency, year, *money) for (agency, year), money in sums.items()]

@@ -30,6 +30,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer
 from ledger.infrastructure.kafka.clients import open_consumer
 from ledger.infrastructure.kafka.reading import consumer_config
 from ledger.infrastructure.kafka.security import KafkaEndpoint
+from ledger.infrastructure.operations.status import ProcessHealth
 from ledger.proof.chain_reader import (
     MAX_WINDOW_EVENTS,
     Arrival,
@@ -45,6 +46,7 @@ from ledger.proof.skips import RecordedSkip, SkipRequest, Skips, utc_now
 from ledger.relay.messages import CHECKPOINT_PARTITION
 from projections.application.progress import Progress
 from projections.consumer.feed import TopicFeed, TopicShape
+from projections.consumer.metrics import ProjectorMetrics
 from projections.domain.facts import EventFacts, facts_of
 from projections.replay.builder import ColumnBuilder
 from projections.replay.manifest import PartitionMark
@@ -67,6 +69,8 @@ WAITING_LOG_EVERY_S = 30.0
 # Test hook: GRANT_LEDGER_PROJECTOR_FAILPOINT=kill-after-replay:N kills the process with
 # SIGKILL after the N-th batch reached the replay store and before the read store committed it.
 FAILPOINT_ENV_VAR = "GRANT_LEDGER_PROJECTOR_FAILPOINT"
+# How often the projector publishes its lag and readiness.
+OBSERVE_EVERY_S = 2.0
 KILL_AFTER_REPLAY = "kill-after-replay"
 
 
@@ -153,7 +157,12 @@ class Projector:
         settings: ProjectorSettings,
         *,
         progress: Progress | None = None,
+        metrics: ProjectorMetrics | None = None,
+        health: ProcessHealth | None = None,
     ) -> None:
+        self.metrics = metrics
+        self.health = health or ProcessHealth("projector")
+        self._observed_at = 0.0
         self.read_store = read_store
         self.replay = replay
         self.settings = settings
@@ -171,6 +180,7 @@ class Projector:
         self._waiting_logged_at = 0.0
         self._failpoint = _failpoint()
         self._once = False
+        self._duplicates_observed = 0
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -418,6 +428,11 @@ class Projector:
         self.stats.applied += len(facts)
         self.stats.batches += 1
         self.stats.applied_through = last.position
+        if self.metrics is not None:
+            duplicates = reader.duplicates - self._duplicates_observed
+            self._duplicates_observed = reader.duplicates
+            newest_us = max(one.recorded_at_us for one in facts)
+            self.metrics.batch(len(facts), duplicates, last.position, newest_us)
         if self.progress is not None:
             self.progress.update(last.position)
 
@@ -469,6 +484,7 @@ class Projector:
         self._once = once
         ends: dict[Any, int] | None = None
         while not self.stop_requested.is_set():
+            self._observe()
             read = self.step()
             if not self.active:
                 ends = None
@@ -485,6 +501,29 @@ class Projector:
             self._check_stalled(caught_up)
         self._finish(started)
         return self.stats
+
+    def _observe(self) -> None:
+        """Beat, and every few seconds publish readiness and the lag (fetch high-water marks)."""
+        self.health.beat()
+        now = time.monotonic()
+        feed = self._feed
+        if feed is None or now - self._observed_at < OBSERVE_EVERY_S:
+            return
+        self._observed_at = now
+        self.health.set_ready(
+            self.active,
+            f"active: applied through position {self.stats.applied_through}"
+            if self.active
+            else f"standing by in group {self.settings.group_id} (another instance is active)",
+        )
+        if self.metrics is None or not self.active:
+            return
+        lag = 0
+        for tp in feed.partitions:
+            highwater = feed.consumer.highwater(tp)
+            if highwater is not None:
+                lag += max(0, highwater - feed.position(tp.partition))
+        self.metrics.observe(lag)
 
     def _check_stalled(self, caught_up: bool) -> None:
         """Say what the projector waits for; stop loudly when a signed position is missing."""

@@ -1,9 +1,12 @@
 """As-of filters: which events a bitemporal question counts."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
+from ledger.domain.errors import InvalidQuery
 from projections.domain.time_units import day_number, micros_of
+
+MAX_POSITION_DIGITS = 18  # positions are int64 in the replay store
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +63,31 @@ class AsOf:
 
 
 CURRENT = AsOf()
+
+
+def parse_as_of(as_of_date: str | None, as_known_at: str | None, at_position: str | None) -> AsOf:
+    """The as-of question from text (CLI flags, HTTP query); a bad value is refused by name."""
+    day = None
+    if as_of_date is not None:
+        try:
+            day = date.fromisoformat(as_of_date)
+        except ValueError:
+            raise InvalidQuery("as_of_date", as_of_date, "expected a date YYYY-MM-DD") from None
+    known_at = None
+    if as_known_at is not None:
+        try:
+            known_at = datetime.fromisoformat(as_known_at)
+        except ValueError:
+            raise InvalidQuery(
+                "as_known_at",
+                as_known_at,
+                "expected an ISO 8601 timestamp, e.g. 2021-05-17T12:00:00Z",
+            ) from None
+        if known_at.tzinfo is None:
+            known_at = known_at.replace(tzinfo=UTC)
+    position = None
+    if at_position is not None:
+        if not at_position.isdigit() or len(at_position) > MAX_POSITION_DIGITS:
+            raise InvalidQuery("at_position", at_position, "expected a whole number >= 0")
+        position = int(at_position)
+    return AsOf(as_of_date=day, as_known_at=known_at, at_position=position)

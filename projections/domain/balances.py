@@ -39,4 +39,5 @@ class Balances:
             return self.recipient_years
         if view is View.PROGRAMME_YEAR:
             return self.programme_years
+        assert view is View.AGENCY_YEAR, f"{view} is derived, not held"
         return self.agency_years

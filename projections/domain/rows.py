@@ -1,4 +1,4 @@
-"""The rows of the three balance views, with the field names of the read store and JSON/CSV.
+"""The rows of the balance views, with the field names of the read store and JSON/CSV.
 
 Rows are named tuples: cheap to make by the ten thousand, ordered by their key fields.
 """
@@ -13,6 +13,8 @@ class View(StrEnum):
     RECIPIENT_YEAR = "recipient-year"
     PROGRAMME_YEAR = "programme-year"
     AGENCY_YEAR = "agency-year"
+    # Derived: recipient-year rows of municipalities and regions rolled up to their län.
+    COUNTY_YEAR = "county-year"
 
 
 class RecipientYearRow(NamedTuple):
@@ -59,7 +61,32 @@ class AgencyYearRow(NamedTuple):
     recovered_ore: int
 
 
-BalanceRow = RecipientYearRow | ProgrammeYearRow | AgencyYearRow
+class CountyYearRow(NamedTuple):
+    """Money of the municipalities (and the region) of one län in one grant-year of a programme."""
+
+    programme_id: str
+    county: str
+    year: int
+    requested_ore: int
+    awarded_ore: int
+    disbursed_ore: int
+    recovered_ore: int
+
+    @property
+    def outstanding_ore(self) -> int:
+        """Awarded but not yet paid out."""
+        return self.awarded_ore - self.disbursed_ore
+
+
+BalanceRow = RecipientYearRow | ProgrammeYearRow | AgencyYearRow | CountyYearRow
+# The views the read store and the replay store hold; the others are derived from them.
+STORED_VIEWS = (View.RECIPIENT_YEAR, View.PROGRAMME_YEAR, View.AGENCY_YEAR)
+ROW_TYPES: dict[View, type[BalanceRow]] = {
+    View.RECIPIENT_YEAR: RecipientYearRow,
+    View.PROGRAMME_YEAR: ProgrammeYearRow,
+    View.AGENCY_YEAR: AgencyYearRow,
+    View.COUNTY_YEAR: CountyYearRow,
+}
 
 # Output field order per view: the stored/summed fields, then the derived one.
 FIELDS: dict[View, tuple[str, ...]] = {
@@ -84,8 +111,19 @@ FIELDS: dict[View, tuple[str, ...]] = {
         "available_ore",
     ),
     View.AGENCY_YEAR: ("agency", "year", "awarded_ore", "disbursed_ore", "recovered_ore"),
+    View.COUNTY_YEAR: (
+        "programme_id",
+        "county",
+        "year",
+        "requested_ore",
+        "awarded_ore",
+        "disbursed_ore",
+        "recovered_ore",
+        "outstanding_ore",
+    ),
 }
 MONEY_SUFFIX = "_ore"
+assert set(FIELDS) == set(View) == set(ROW_TYPES), "every view has its fields and row type"
 
 
 def as_record(row: BalanceRow) -> dict[str, Any]:
@@ -96,8 +134,7 @@ def as_record(row: BalanceRow) -> dict[str, Any]:
 
 def view_of(row: BalanceRow) -> View:
     """The view a row belongs to."""
-    if isinstance(row, RecipientYearRow):
-        return View.RECIPIENT_YEAR
-    if isinstance(row, ProgrammeYearRow):
-        return View.PROGRAMME_YEAR
-    return View.AGENCY_YEAR
+    for view, row_type in ROW_TYPES.items():
+        if isinstance(row, row_type):
+            return view
+    raise AssertionError(f"not a balance row: {row!r}")

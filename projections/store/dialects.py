@@ -14,6 +14,7 @@ import psycopg
 import psycopg.errors
 
 from ledger.domain.errors import LedgerError
+from ledger.infrastructure.store_url import redacted_url
 from projections.domain.time_units import date_of_day, day_number
 from projections.store.location import ReadStoreLocation
 
@@ -36,6 +37,9 @@ class Dialect(Protocol):
 
     def begin(self) -> None:
         """Start a write transaction (taking the write lock where the database needs one)."""
+
+    def begin_read(self) -> None:
+        """Start a read-only transaction that sees one snapshot for all its statements."""
 
     def commit(self) -> None:
         """Commit it."""
@@ -102,6 +106,10 @@ class SqliteDialect:
     def begin(self) -> None:
         """BEGIN IMMEDIATE: take the write lock now, not at the first write."""
         self.connection.execute("BEGIN IMMEDIATE")
+
+    def begin_read(self) -> None:
+        """BEGIN (deferred): in WAL mode the first read fixes the snapshot, the writer goes on."""
+        self.connection.execute("BEGIN")
 
     def commit(self) -> None:
         """COMMIT."""
@@ -195,7 +203,9 @@ class PostgresDialect:
         try:
             connection = psycopg.connect(self.location.conninfo or "", autocommit=True)
         except psycopg.OperationalError as exc:
-            raise LedgerError("read store", self.location.url, f"cannot connect: {exc}") from None
+            raise LedgerError(
+                "read store", redacted_url(self.location.url), f"cannot connect: {exc}"
+            ) from None
         # Another process may create it at the same moment (IF NOT EXISTS is not atomic).
         with contextlib.suppress(psycopg.errors.UniqueViolation):
             connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
@@ -205,6 +215,11 @@ class PostgresDialect:
     def begin(self) -> None:
         """BEGIN (READ COMMITTED: each statement sees what committed before it)."""
         self.connection.execute("BEGIN")
+        self._in_transaction = True
+
+    def begin_read(self) -> None:
+        """REPEATABLE READ, READ ONLY: every statement sees the same committed snapshot."""
+        self.connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         self._in_transaction = True
 
     def commit(self) -> None:
@@ -282,7 +297,7 @@ class PostgresDialect:
                 if not row or not row[0]:
                     raise RebuildBlocked(
                         "read store",
-                        self.location.url,
+                        redacted_url(self.location.url),
                         "a projector is running on it: stop `grant-ledger project` first",
                     )
             else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -448,6 +448,23 @@ class ReadStore:
 
     # ----------------------------------------------------------------- reading
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one committed state: balances and the position they reflect agree."""
+        self.db.begin_read()
+        try:
+            yield
+        finally:
+            self.db.rollback()
+
+    def applied_position(self) -> int:
+        """The log position the balances reflect: every event up to it, none after (0 if empty)."""
+        rows = self.db.execute(
+            f"SELECT value FROM projection_state WHERE key = {self.db.placeholder}",
+            (s.STATE_COMPLETE_THROUGH,),
+        )
+        return int(rows[0][0]) if rows else 0
+
     def has_programme(self, programme_id: str) -> bool:
         """True when the store has any row of the programme."""
         mark = self.db.placeholder
@@ -513,6 +530,7 @@ class ReadStore:
             return sorted(
                 ProgrammeYearRow(str(p), int(y), str(a), *map(int, sums)) for p, y, a, *sums in rows
             )
+        assert view is View.AGENCY_YEAR, f"{view} is derived, not stored"
         rows = self.db.execute(
             "SELECT agency, year, awarded_ore, disbursed_ore, recovered_ore "
             f"FROM agency_year_balances{where}",

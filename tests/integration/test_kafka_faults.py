@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
-from commands.cli.main import main
 from ledger.application.grant_ledger import GrantLedger
 from ledger.audit.topic_verification import verify_store_against_kafka
 from ledger.infrastructure.kafka.apache_kafka import ApacheKafka
@@ -30,6 +30,7 @@ from tests.relay_runs import (
     assert_exactly_once_in_order,
     count_on,
     envelopes_on,
+    relay_once_by_cli,
     relay_process,
     settings_for,
     wait_for_positions,
@@ -78,7 +79,19 @@ def _wait_for_log(log: Path, text: str) -> None:
 
 
 def _high_watermark(bootstrap: str, topic: str) -> int:
-    """Messages the broker holds for the topic, committed or not (read_uncommitted ends)."""
+    """Messages the broker holds for the topic, committed or not (read_uncommitted ends).
+
+    Right after a thaw the broker may briefly report its partitions offline: ask again."""
+    deadline = time.monotonic() + FOLLOW_TIMEOUT_S
+    while True:
+        try:
+            return _high_watermark_once(bootstrap, topic)
+        except KafkaError:
+            assert time.monotonic() < deadline, "the broker never answered for the topic"
+            time.sleep(POLL_S * 10)
+
+
+def _high_watermark_once(bootstrap: str, topic: str) -> int:
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap, **consumer_config(isolation_level="read_uncommitted")
     )
@@ -175,24 +188,7 @@ def test_broker_killed_while_the_projector_applies(
 ) -> None:
     """kill -9 of the broker while the projector follows; it waits, then applies each once."""
     bootstrap = own_kafka.bootstrap_servers
-    settings = settings_for(topic_name, checkpoint_every=500)
-    assert (
-        main(
-            [
-                "relay",
-                "--once",
-                "--store",
-                store_url,
-                "--bootstrap-servers",
-                bootstrap,
-                "--topic",
-                topic_name,
-                "--checkpoint-topic",
-                settings.checkpoint_topic,
-            ]
-        )
-        == 0
-    )
+    relay_once_by_cli(store_url, bootstrap, topic_name)
     live_args = _read_side_args(tmp_path, "live", bootstrap, topic_name)
     projector = _cli("project", *live_args, "--session-timeout-ms", "3000")
     try:
@@ -218,10 +214,9 @@ def _applied_through(tmp_path: Path, topic: str) -> int:
         return 0
     try:
         with ReadStore.open(f"sqlite:///{path}") as read_store:
-            marks = read_store.partition_marks(topic)
+            return read_store.progress().applied.position
     except Exception:
         return 0  # the projector is creating its tables
-    return max((mark.max_position for mark in marks.values()), default=0)
 
 
 def _wait_until_applied(tmp_path: Path, topic: str, position: int) -> None:
@@ -264,6 +259,6 @@ def test_a_frozen_relay_window_is_fenced_by_the_relay_that_takes_over(
 
 def _high_watermark_or_zero(bootstrap: str, topic: str) -> int:
     try:
-        return _high_watermark(bootstrap, topic)
-    except Exception:
+        return _high_watermark_once(bootstrap, topic)
+    except KafkaError:
         return 0  # the relay has not created the topic yet

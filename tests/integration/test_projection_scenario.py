@@ -17,7 +17,13 @@ from projections.application.rebuild import KafkaSource, rebuild
 from projections.consumer.projector import Projector, ProjectorSettings
 from projections.domain.asof import AsOf
 from projections.domain.reference import reference_balances
-from projections.domain.rows import AgencyYearRow, ProgrammeYearRow, RecipientYearRow, View
+from projections.domain.rows import (
+    STORED_VIEWS,
+    AgencyYearRow,
+    ProgrammeYearRow,
+    RecipientYearRow,
+    View,
+)
 from projections.domain.selection import Selection
 from projections.replay.store import ReplayStore
 from projections.store.read_store import ReadStore
@@ -119,7 +125,7 @@ def test_as_of_questions_on_the_replay_store(
     with ReadStore.open(f"sqlite:///{tmp_path / 'read.db'}") as read_store:
         rebuild(read_store, replay, source="kafka", kafka=kafka_source(published))
     expected = reference_balances(published.events, as_of, today=today)
-    for view in View:
+    for view in STORED_VIEWS:
         assert tuple(
             replay_balances(replay, view, Selection(), as_of, today=today)
         ) == expected.view(view)

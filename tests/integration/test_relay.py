@@ -28,6 +28,7 @@ from tests.relay_runs import (
 pytestmark = pytest.mark.kafka
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "schemas" / "published"
+START_TIMEOUT_S = 60
 CLOUDEVENTS_HEADERS = {"ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time", "content-type"}
 
 
@@ -144,23 +145,27 @@ def test_broker_outage_commands_are_accepted_and_the_relay_catches_up(
 
 
 def test_broker_down_at_start_the_relay_waits_and_says_why(
-    sqlite_store_url: str, own_broker: Any, topic_name: str
+    sqlite_store_url: str, own_broker: Any, topic_name: str, tmp_path: Path
 ) -> None:
     """Started against a stopped broker, the relay says what it waits for and publishes later."""
     bootstrap = own_broker.bootstrap_servers
     settings = settings_for(topic_name)
     fill(sqlite_store_url, 20)
     own_broker.stop()
-    relay = relay_process(sqlite_store_url, settings, bootstrap)
-    try:
-        time.sleep(3.0)
-        own_broker.start()
-        wait_for_positions(bootstrap, topic_name, 20)
-    finally:
-        relay.send_signal(signal.SIGTERM)
-        _, stderr = relay.communicate(timeout=30)
-    assert relay.returncode == 0, stderr[-2000:]
-    assert f"waiting for Kafka at {bootstrap}" in stderr
+    log_path = tmp_path / "relay.log"
+    with log_path.open("w") as log:
+        relay = relay_process(sqlite_store_url, settings, bootstrap, log=log)
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while f"waiting for Kafka at {bootstrap}" not in log_path.read_text():
+                assert time.monotonic() < deadline, log_path.read_text()[-2000:]
+                time.sleep(0.1)
+            own_broker.start()
+            wait_for_positions(bootstrap, topic_name, 20)
+        finally:
+            relay.send_signal(signal.SIGTERM)
+            relay.communicate(timeout=30)
+    assert relay.returncode == 0, log_path.read_text()[-2000:]
     assert_exactly_once_in_order(envelopes_on(bootstrap, topic_name), 20)
 
 

@@ -188,4 +188,4 @@ def test_as_of_a_position_beyond_the_store_is_refused(
     store = store_with(tmp_path / "short", columns, slice(0, 100))
     with pytest.raises(LedgerError) as refusal:
         replay_balances(store, View.PROGRAMME_YEAR, Selection(), AsOf(at_position=5_000))
-    assert refusal.value.field == "--at-position"
+    assert refusal.value.field == "at_position"

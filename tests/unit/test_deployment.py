@@ -13,6 +13,18 @@ import pytest
 import yaml
 
 from commands.cli.main import build_parser
+from commands.cli.operations_options import (
+    LOG_FORMAT_ENV_VAR,
+    STATUS_HOST_ENV_VAR,
+    STATUS_PORT_ENV_VAR,
+)
+from commands.http.auth.settings import (
+    AUTH_ENV_VARS,
+    ISSUER_ENV_VAR,
+    JWKS_ENV_VAR,
+    auth_settings_from_env,
+)
+from commands.http.settings import CORS_ORIGINS_ENV_VAR
 from ledger.config import (
     BOOTSTRAP_ENV_VAR,
     CHECKPOINT_EVERY_ENV_VAR,
@@ -20,10 +32,14 @@ from ledger.config import (
     ENVIRONMENT_DEFAULTS,
     PARTITIONS_ENV_VAR,
     READ_STORE_ENV_VAR,
+    RELAY_TRANSACTIONS_ENV_VAR,
+    REPLICATION_FACTOR_ENV_VAR,
     TOPIC_ENV_VAR,
     kafka_settings_from_env,
 )
+from ledger.infrastructure.kafka.apache_kafka import ESSENTIAL_SETTINGS, KAFKA_VERSION, POM_RESOURCE
 from ledger.infrastructure.store_url import STORE_ENV_VAR, parse_store_url
+from projections.store.location import REPLAY_DIR_ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -40,7 +56,17 @@ KNOWN_VARIABLES = {
     CHECKPOINT_EVERY_ENV_VAR,
     PARTITIONS_ENV_VAR,
     READ_STORE_ENV_VAR,
+    CORS_ORIGINS_ENV_VAR,
+    *AUTH_ENV_VARS,
+    REPLICATION_FACTOR_ENV_VAR,
+    RELAY_TRANSACTIONS_ENV_VAR,
+    LOG_FORMAT_ENV_VAR,
+    STATUS_HOST_ENV_VAR,
+    STATUS_PORT_ENV_VAR,
+    REPLAY_DIR_ENV_VAR,
 } | set(ENVIRONMENT_DEFAULTS)
+LOCK = ROOT / "requirements.lock"
+POM = ROOT / "ledger" / "infrastructure" / "kafka" / POM_RESOURCE
 # The long-running subcommands of `grant-ledger` as the design documents them. `relay` and
 # `project` are being written alongside this file: until they are registered in
 # commands/cli/main.py SUBCOMMAND_MODULES, this list is what the compose file is held to.
@@ -216,3 +242,76 @@ def test_dockerfile_installs_the_project_and_runs_grant_ledger_unprivileged() ->
     assert "grant-ledger" in scripts
     users = [line.split()[1] for line in instructions if line.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in ("root", "0")
+
+
+def test_the_api_requires_the_agencys_oidc_provider(compose: dict[str, Any]) -> None:
+    """JWKS and issuer are compose's required variables (`${NAME:?why}`): the stack does not
+    start without them, so the deployed API never falls back to a development key."""
+    env = environment(services(compose)["api"])
+    for name in (JWKS_ENV_VAR, ISSUER_ENV_VAR):
+        assert env[name].startswith(f"${{{name}:?"), env[name]
+    example = {
+        **env,
+        JWKS_ENV_VAR: "https://sso.delmos.example/realms/grants/protocol/openid-connect/certs",
+        ISSUER_ENV_VAR: "https://sso.delmos.example/realms/grants",
+    }
+    settings = auth_settings_from_env(example)
+    assert not settings.uses_dev_keys
+    assert settings.roles_claim == "realm_access.roles"
+
+
+def test_kafka_is_the_version_and_has_the_settings_the_tests_run(compose: dict[str, Any]) -> None:
+    kafka = services(compose)["kafka"]
+    assert kafka["image"] == f"apache/kafka:{KAFKA_VERSION}"
+    assert f"<kafka.version>{KAFKA_VERSION}</kafka.version>" in POM.read_text(encoding="utf-8")
+    env = environment(kafka)
+    for setting, value in ESSENTIAL_SETTINGS.items():
+        variable = "KAFKA_" + setting.upper().replace(".", "_")
+        assert env.get(variable) == value, (
+            f"{variable}: compose {env.get(variable)!r}, tests {value!r}"
+        )
+
+
+def test_long_running_services_have_health_checks_on_their_status_endpoint(
+    compose: dict[str, Any],
+) -> None:
+    for name in ("relay", "projector"):
+        service = services(compose)[name]
+        port = environment(service)[STATUS_PORT_ENV_VAR]
+        probe = " ".join(service["healthcheck"]["test"])
+        assert f"127.0.0.1:{port}/health" in probe, name
+        assert environment(service)[STATUS_HOST_ENV_VAR] == "0.0.0.0", name
+    api_probe = " ".join(services(compose)["api"]["healthcheck"]["test"])
+    assert "/v1/health" in api_probe
+
+
+def test_the_relay_insists_on_transactions_and_the_replay_store_is_on_a_volume(
+    compose: dict[str, Any],
+) -> None:
+    assert environment(services(compose)["relay"])[RELAY_TRANSACTIONS_ENV_VAR] == "on"
+    projector = services(compose)["projector"]
+    replay_dir = environment(projector)[REPLAY_DIR_ENV_VAR]
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in projector["volumes"]}
+    assert mounts.get(replay_dir) in compose["volumes"]
+
+
+def _requirement_name(line: str) -> str:
+    return re.split(r"[\[<>=!~; ]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_the_image_installs_every_runtime_dependency_from_the_hash_locked_file() -> None:
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    assert re.search(r"pip install --require-hashes --no-deps -r \S*requirements\.lock", text)
+    assert re.search(r"pip install --no-deps /wheels/", text)
+    locked = {
+        _requirement_name(line): line.split("==", 1)[1].split()[0]
+        for line in LOCK.read_text(encoding="utf-8").splitlines()
+        if "==" in line and not line.startswith((" ", "#"))
+    }
+    assert all(
+        "--hash=sha256:" in block for block in LOCK.read_text(encoding="utf-8").split("==")[1:]
+    )
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for requirement in declared["dependencies"]:
+        name = _requirement_name(requirement)
+        assert name in locked, f"{name} is a runtime dependency but not in requirements.lock"

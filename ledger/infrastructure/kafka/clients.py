@@ -29,6 +29,10 @@ class BrokerUnreachableError(LedgerError):
     """No broker answers at the bootstrap address (yet), or it refused our client."""
 
 
+class BrokerRefusedClientError(BrokerUnreachableError):
+    """The broker listens but drops our client: wrong credentials or the wrong protocol."""
+
+
 def listening(bootstrap_servers: str) -> bool:
     """True when some bootstrap address accepts a TCP connection."""
     for address in bootstrap_servers.split(","):
@@ -55,7 +59,7 @@ def require_listening(endpoint: KafkaEndpoint | str) -> None:
 def _refused(where: KafkaEndpoint, exc: Exception, timeout_ms: int) -> BrokerUnreachableError:
     security: KafkaSecurity = where.security
     if listening(where.bootstrap_servers) and security.protocol != "PLAINTEXT":
-        return BrokerUnreachableError(
+        return BrokerRefusedClientError(
             BOOTSTRAP_ENV_VAR,
             where.bootstrap_servers,
             "the broker is listening but refused our client (authentication failed, or the "
@@ -84,19 +88,18 @@ def open_admin(endpoint: KafkaEndpoint | str, *, timeout_ms: int = CONNECT_TIMEO
 
 def open_consumer(endpoint: KafkaEndpoint | str, **config: Any) -> Any:
     """A KafkaConsumer with `config`, or BrokerUnreachableError saying why not."""
-    where = as_endpoint(endpoint)
-    timeout_ms = int(config.get("bootstrap_timeout_ms", CONNECT_TIMEOUT_MS))
-    try:
-        return KafkaConsumer(**where.client_options(), **config)
-    except Exception as exc:
-        raise _refused(where, exc, timeout_ms) from None
+    return _open(KafkaConsumer, endpoint, config)
 
 
 def open_producer(endpoint: KafkaEndpoint | str, **config: Any) -> Any:
     """A KafkaProducer with `config`, or BrokerUnreachableError saying why not."""
+    return _open(KafkaProducer, endpoint, config)
+
+
+def _open(client: type, endpoint: KafkaEndpoint | str, config: dict[str, Any]) -> Any:
     where = as_endpoint(endpoint)
     timeout_ms = int(config.get("bootstrap_timeout_ms", CONNECT_TIMEOUT_MS))
     try:
-        return KafkaProducer(**where.client_options(), **config)
+        return client(**where.client_options(), **config)
     except Exception as exc:
         raise _refused(where, exc, timeout_ms) from None

@@ -1,0 +1,1 @@
+"""Balances for people and their tools: named records, CSV (plain and Swedish Excel), XLSX."""

@@ -1,0 +1,1 @@
+"""Running the long-lived processes: log lines, metrics, health and readiness."""
