@@ -19,3 +19,11 @@ def add_store_option(parser: argparse.ArgumentParser) -> None:
 def open_ledger(args: argparse.Namespace) -> GrantLedger:
     """The ledger application for the chosen store."""
     return GrantLedger(store_url=args.store)
+
+
+def whole_number(text: str) -> int:
+    """An argparse type: a whole number in ASCII digits (`int` would also read "٢٠٢٤")."""
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a whole number in ASCII digits, got {text!r}")
+    return int(text)

@@ -22,6 +22,7 @@ from commands.cli.operations_options import (
     start_logging,
     status_endpoint,
 )
+from commands.cli.options import whole_number
 from commands.cli.read_side_options import (
     add_skip_options,
     add_store_options,
@@ -60,8 +61,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument(
         "--no-replay", action="store_true", help="do not keep the local replay store"
     )
-    parser.add_argument("--session-timeout-ms", type=int, default=SESSION_TIMEOUT_MS)
-    parser.add_argument("--max-poll-interval-ms", type=int, default=MAX_POLL_INTERVAL_MS)
+    parser.add_argument("--session-timeout-ms", type=whole_number, default=SESSION_TIMEOUT_MS)
+    parser.add_argument("--max-poll-interval-ms", type=whole_number, default=MAX_POLL_INTERVAL_MS)
     add_store_options(parser)
     add_skip_options(parser)
     add_kafka_options(parser)

@@ -10,6 +10,7 @@ import logging
 import sys
 
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
+from commands.cli.options import whole_number
 from commands.cli.read_side_options import add_skip_options, add_store_options, skip_requests
 from ledger.config import kafka_endpoint, trusted_keys_from_env
 from ledger.domain.errors import LedgerError
@@ -34,7 +35,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         metavar="|".join(SOURCES),
         help="auto: the local replay store when it has events, else the topic",
     )
-    parser.add_argument("--workers", type=int, default=None, help="processes reading the topic")
+    parser.add_argument(
+        "--workers", type=whole_number, default=None, help="processes reading the topic"
+    )
     add_store_options(parser)
     add_skip_options(parser)
     add_kafka_options(parser)

@@ -12,7 +12,7 @@ import sys
 import orjson
 
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
-from commands.cli.options import add_store_option, open_ledger
+from commands.cli.options import add_store_option, open_ledger, whole_number
 from ledger.audit.topic_verification import verify_store_against_kafka
 from ledger.audit.verification import DEFAULT_MAX_PROBLEMS, VerificationReport
 from ledger.config import BOOTSTRAP_ENV_VAR, trusted_keys_from_env
@@ -30,7 +30,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument(
         "--max-problems",
-        type=int,
+        type=whole_number,
         default=DEFAULT_MAX_PROBLEMS,
         help=f"problems listed (the rest are counted; default {DEFAULT_MAX_PROBLEMS})",
     )

@@ -128,7 +128,8 @@ def _position_of(value: bytes | None) -> int | None:
 def _checkpoint_mark(value: bytes | None, headers: list[tuple[str, bytes]]) -> ChainMark | None:
     notification_id = header_value(headers, NOTIFICATION_ID_HEADER)
     mark = _envelope_mark(value)
-    if mark is None or notification_id is None or not notification_id.isdigit():
+    ours = notification_id is not None and notification_id.isascii() and notification_id.isdigit()
+    if mark is None or notification_id is None or not ours:
         return None  # not a checkpoint of ours: resume from genesis instead of trusting it
     return ChainMark(mark[0], mark[1], int(notification_id))
 

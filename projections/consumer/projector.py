@@ -604,6 +604,6 @@ def _facts(envelope: dict[str, Any], at: MessageAt) -> EventFacts:
 def _failpoint() -> int | None:
     raw = os.environ.get(FAILPOINT_ENV_VAR, "")
     name, _, count = raw.partition(":")
-    if name != KILL_AFTER_REPLAY or not count.isdigit():
+    if name != KILL_AFTER_REPLAY or not (count.isascii() and count.isdigit()):
         return None
     return int(count)
