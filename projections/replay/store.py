@@ -18,10 +18,12 @@ from typing import Any
 import crc32c
 import numpy as np
 
-from ledger.domain.errors import LedgerError
+from ledger.domain.errors import LedgerError, StoreUnavailable
+from ledger.infrastructure.failures import describe_failure
 from projections.replay.columns import Dictionaries, ReplayColumns, Table
 from projections.replay.layout import COLUMNS, EVENTS, HASH_PREFIX_HEX_CHARS, column_file
 from projections.replay.manifest import MANIFEST_FILE, Manifest, PartitionMark, write_atomically
+from projections.store.location import REPLAY_DIR_ENV_VAR
 
 LOCK_FILE = "writer.lock"
 # Growth step of the in-memory "position already stored" bitmap.
@@ -70,8 +72,15 @@ class ReplayStore:
     @contextlib.contextmanager
     def writing(self) -> Iterator[ReplayStore]:
         """Hold the writer lock; cut torn appends back to what the manifest counts."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        handle = (self.directory / LOCK_FILE).open("a+")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            handle = (self.directory / LOCK_FILE).open("a+")
+        except OSError as exc:
+            raise StoreUnavailable(
+                REPLAY_DIR_ENV_VAR,
+                str(self.directory),
+                f"cannot be written: {describe_failure(exc)}",
+            ) from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

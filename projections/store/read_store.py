@@ -11,6 +11,7 @@ cannot make a position count twice.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -20,7 +21,10 @@ from typing import Any
 
 import psycopg.errors
 
-from ledger.domain.errors import LedgerError
+from ledger.config import READ_STORE_ENV_VAR
+from ledger.domain.errors import LedgerError, StoreUnavailable
+from ledger.infrastructure.failures import describe_failure
+from ledger.infrastructure.store_url import redacted_url
 from ledger.proof.chain_reader import ChainPoint
 from ledger.proof.coordinates import MessageAt
 from ledger.proof.skips import RecordedSkip
@@ -97,8 +101,15 @@ class ReadStore:
 
     def __init__(self, location: ReadStoreLocation) -> None:
         self.location = location
-        self.db: Dialect = dialect_for(location)
-        self._ensure_schema()
+        try:
+            self.db: Dialect = dialect_for(location)
+            self._ensure_schema()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(
+                READ_STORE_ENV_VAR,
+                redacted_url(location.url),
+                f"the read store cannot be opened and set up: {describe_failure(exc)}",
+            ) from None
 
     @classmethod
     def open(cls, url: str) -> ReadStore:
@@ -169,6 +180,17 @@ class ReadStore:
                 time.sleep(RETRY_PAUSE_S * attempt)
 
     def _apply_once(self, batch: ProvenBatch) -> None:
+        try:
+            self._apply_in_transaction(batch)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(
+                READ_STORE_ENV_VAR,
+                redacted_url(self.location.url),
+                "the read store refused the batch (nothing of it applied): "
+                + describe_failure(exc),
+            ) from None
+
+    def _apply_in_transaction(self, batch: ProvenBatch) -> None:
         mark = self.db.placeholder
         self.db.begin()
         try:
