@@ -4,6 +4,7 @@ import argparse
 import logging
 import signal
 import sys
+import time
 from types import FrameType
 
 from prometheus_client import CollectorRegistry
@@ -19,8 +20,13 @@ from commands.cli.read_side_options import add_skip_options, skip_requests
 from ledger.config import signing_key_from_env
 from ledger.infrastructure.kafka.dev_broker import bootstrap_or_embedded
 from ledger.infrastructure.operations.status import ProcessHealth
+from ledger.infrastructure.store_presence import ledger_exists
+from ledger.infrastructure.store_url import parse_store_url, store_url_from_env
 from ledger.relay.metrics import RelayMetrics
 from ledger.relay.relay import Relay
+
+LEDGER_WAIT_POLL_S = 1.0
+LEDGER_WAIT_LOG_EVERY_S = 30.0
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -36,6 +42,20 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.set_defaults(run=run)
 
 
+def _wait_for_ledger(args: argparse.Namespace) -> None:
+    """A following relay started before anything was recorded waits for the ledger (the API or
+    `submit` creates it); it never creates one itself."""
+    store = parse_store_url(args.store or store_url_from_env())
+    logged_at = 0.0
+    while not ledger_exists(store):
+        if time.monotonic() - logged_at >= LEDGER_WAIT_LOG_EVERY_S:
+            logging.getLogger("grant_ledger.relay").info(
+                "relay: waiting for a ledger at %s (nothing recorded yet)", store.display_url
+            )
+            logged_at = time.monotonic()
+        time.sleep(LEDGER_WAIT_POLL_S)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the relay until caught up (--once) or until SIGTERM/SIGINT."""
     start_logging(args, "relay")
@@ -44,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     requested = skip_requests(args)
     registry = CollectorRegistry()
     health = ProcessHealth("relay")
+    if not args.once:
+        _wait_for_ledger(args)
     ledger = open_ledger(args)
     try:
         with (
