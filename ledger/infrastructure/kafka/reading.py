@@ -121,13 +121,23 @@ def _check_idle_ms(idle_ms: int) -> None:
         )
 
 
+# The last poll of a read to the end: long enough to hand out a fetch that already completed.
+DRAIN_POLL_MS = FETCH_MAX_WAIT_MS
+
+
 def _drain(
-    consumer: KafkaConsumer, lower_bounds: dict[Any, int], idle_ms: int
+    consumer: KafkaConsumer,
+    bounds: Mapping[Any, int],
+    idle_ms: int,
+    *,
+    poll_ms: int | None = None,
+    stall_ms: int = STALL_TIMEOUT_MS,
 ) -> Iterator[ConsumerRecord]:
-    """Poll until nothing comes for idle_ms and every partition reached its lower bound."""
+    """Poll until every partition reached its bound and nothing came for idle_ms (0: a poll
+    brought nothing); raise (naming the partitions) when records stop coming below the bounds."""
     last_record_at = time.monotonic()
     while True:
-        batches = consumer.poll(timeout_ms=idle_ms, max_records=MAX_POLL_RECORDS)
+        batches = consumer.poll(timeout_ms=poll_ms or idle_ms, max_records=MAX_POLL_RECORDS)
         now = time.monotonic()
         if batches:
             last_record_at = now
@@ -137,54 +147,25 @@ def _drain(
         quiet_ms = (now - last_record_at) * 1000
         behind = {
             tp.partition: (consumer.position(tp), bound)
-            for tp, bound in lower_bounds.items()
+            for tp, bound in bounds.items()
             if consumer.position(tp) < bound
         }
         if not behind and quiet_ms >= idle_ms:
             return
-        if behind and quiet_ms >= STALL_TIMEOUT_MS:
-            topic = next(iter(lower_bounds)).topic
-            raise LedgerError(
-                "topic",
-                topic,
-                f"the broker stopped delivering records below its reported end offsets "
-                f"for {STALL_TIMEOUT_MS} ms (partition: (position, reported end) = {behind})",
-            )
-
-
-# The last poll of a read to the end: long enough to hand out a fetch that already completed.
-DRAIN_POLL_MS = FETCH_MAX_WAIT_MS
-
-
-def drain_to_ends(
-    consumer: KafkaConsumer, ends: Mapping[Any, int], *, stall_ms: int = STALL_TIMEOUT_MS
-) -> Iterator[ConsumerRecord]:
-    """Poll until every partition's position reached its end in `ends`, and a poll brings
-    nothing more; raise (naming the partitions) when records stop coming below the ends."""
-    last_record_at = time.monotonic()
-    while True:
-        batches = consumer.poll(timeout_ms=DRAIN_POLL_MS, max_records=MAX_POLL_RECORDS)
-        now = time.monotonic()
-        if batches:
-            last_record_at = now
-            for records in batches.values():
-                yield from records
-            continue
-        behind = {
-            tp.partition: (consumer.position(tp), end)
-            for tp, end in ends.items()
-            if consumer.position(tp) < end
-        }
-        if not behind:
-            return
-        if (now - last_record_at) * 1000 >= stall_ms:
-            topic = next(iter(ends)).topic
+        if behind and quiet_ms >= stall_ms:
+            topic = next(iter(bounds)).topic
             raise BrokerStalled(
                 "topic",
                 topic,
                 f"the broker stopped delivering records below its reported end offsets for "
                 f"{stall_ms} ms (partition: (position, reported end) = {behind})",
             )
+
+
+def drain_to_ends(consumer: KafkaConsumer, ends: Mapping[Any, int]) -> Iterator[ConsumerRecord]:
+    """Poll until every partition's position reached its end in `ends` and a poll brings
+    nothing more (see the module docstring for why that is exact)."""
+    return _drain(consumer, ends, 0, poll_ms=DRAIN_POLL_MS)
 
 
 class BrokerStalled(LedgerError):
