@@ -42,7 +42,7 @@ from projections.consumer.projector import (
     ProjectorSettings,
     ProjectorStats,
 )
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.location import parse_read_store_url, read_store_url, replay_directory
 from projections.store.read_store import ReadStore
 

@@ -18,7 +18,7 @@ from ledger.proof.skips import Skips, utc_now
 from projections.application.memory import keep_freed_memory
 from projections.application.progress import Progress
 from projections.application.rebuild import KafkaSource, rebuild
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.location import parse_read_store_url, read_store_url, replay_directory
 from projections.store.read_store import ReadStore
 

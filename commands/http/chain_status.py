@@ -15,7 +15,7 @@ from typing import Any
 
 from ledger.application.grant_ledger import GrantLedger
 from ledger.audit.verification import StoreChain
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.location import ReadStoreLocation
 from projections.store.read_store import ReadStore
 

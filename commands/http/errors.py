@@ -28,7 +28,7 @@ from ledger.domain.errors import (
     StoreUnavailable,
 )
 from ledger.infrastructure.operations.log_lines import redact
-from projections.replay.store import ReplayStoreError
+from projections.replay import ReplayStoreError
 
 BAD_REQUEST = 400
 UNAUTHORIZED = 401

@@ -24,11 +24,7 @@ from projections.domain.rows import (
     View,
 )
 from projections.domain.selection import Selection
-from projections.replay import asof_index
-from projections.replay.engine import base_totals, totals_from_sums
-from projections.replay.manifest import Manifest
-from projections.replay.store import ReplayStore
-from projections.replay.views import balances_from_totals
+from projections.replay import Manifest, ReplayStore, store_balances
 from projections.store.location import ReadStoreLocation
 from projections.store.read_store import ReadStore
 
@@ -75,53 +71,19 @@ def replay_balances(
             f"the replay store reaches position {manifest.max_position}; project or rebuild first",
         )
     dictionaries = replay.dictionaries
-    programme: int | None = None
-    if selection.programme_id is not None:
-        programme = dictionaries.programmes.find(selection.programme_id)
-        if programme is None:
-            raise LedgerError(
-                "--programme", selection.programme_id, "no such programme in the ledger"
-            )
+    if (
+        selection.programme_id is not None
+        and dictionaries.programmes.find(selection.programme_id) is None
+    ):
+        raise LedgerError("--programme", selection.programme_id, "no such programme in the ledger")
     if (
         selection.recipient is not None
         and dictionaries.recipients.find(selection.recipient) is None
     ):
         raise LedgerError("--recipient", selection.recipient, "no such recipient in the ledger")
-    columns = replay.load()
-    lists = (
-        dictionaries.programmes.values,
-        dictionaries.recipients.values,
-        dictionaries.agencies.values,
+    return store_balances(
+        replay, view, today=today or today_utc(), selection=selection, as_of=as_of
     )
-    totals = None
-    index = (
-        asof_index.load(replay.directory, manifest.generation) if manifest.position_sorted else None
-    )
-    if index is not None:
-        sums = asof_index.indexed_sums(
-            columns, index, as_of, programme, stored_events=manifest.events
-        )
-        if sums is not None:
-            totals = totals_from_sums(
-                sums,
-                index.spaces,
-                timeline=columns.timeline,
-                as_of=as_of,
-                programme=programme,
-                names=lists,
-            )
-    if totals is None:
-        totals = base_totals(
-            columns,
-            lists,
-            as_of=as_of,
-            programme=programme,
-            position_sorted=manifest.position_sorted,
-        )
-    balances = balances_from_totals(
-        totals, today=today or today_utc(), as_of=as_of, selection=selection, only=view
-    )
-    return list(balances.view(view))
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,20 +23,14 @@ from ledger.proof.signatures import TrustedKeys
 from ledger.proof.skips import Skips
 from projections.application.progress import Progress
 from projections.consumer.checkpoints import SignedCheckpoint, read_signed_checkpoints
-from projections.consumer.fetch import Fetched, fetch_topic, recode, topic_size
-from projections.domain.asof import AsOf
-from projections.replay import asof_index
-from projections.replay.columns import ReplayColumns
-from projections.replay.engine import (
-    PROGRAMME_DAY_SUMS,
-    BaseTotals,
-    base_totals,
-    totals_from_sums,
+from projections.consumer.fetch import Fetched, fetch_topic, topic_size
+from projections.replay import (
+    PartitionMark,
+    ReplayStore,
+    Verification,
+    rebuild_totals,
+    verify_store,
 )
-from projections.replay.manifest import MANIFEST_FILE, Manifest, PartitionMark
-from projections.replay.periods import fold_closed_periods
-from projections.replay.store import ReplayStore
-from projections.replay.verify import Verification, verify_store
 from projections.store.read_store import ReadStore
 from schemas.chain import GENESIS_HASH
 
@@ -88,17 +82,6 @@ class RebuildReport:
             f"replay store {self.bytes_per_event:.1f} bytes/event"
         ).replace(",", " ")
         return line + "".join(f"; {note}" for note in self.notes)
-
-
-def replay_bytes(store: ReplayStore) -> int:
-    """Bytes on disk of the store's current generation: columns, manifest and as-of index."""
-    generation = store.manifest.generation
-    total = 0
-    for path in store.directory.iterdir():
-        current = path.name.endswith((f".g{generation}.bin", f".g{generation}.npy"))
-        if current or path.name in (MANIFEST_FILE, asof_index.INDEX_MANIFEST):
-            total += path.stat().st_size
-    return total
 
 
 def rebuild(
@@ -161,11 +144,10 @@ def rebuild(
         read_store.record_skips(skips.new)
         compute_started = time.perf_counter()
         manifest = replay.manifest
-        columns = replay.load()
-        totals = _totals_and_index(replay, columns)
+        totals = rebuild_totals(replay)
         report.compute_s = time.perf_counter() - compute_started
         swap_started = time.perf_counter()
-        report.complete_through = _complete_through(columns, manifest)
+        report.complete_through = _complete_through(replay)
         through_hash = manifest.max_position_hash or (
             GENESIS_HASH if manifest.max_position == 0 else None
         )
@@ -187,44 +169,18 @@ def rebuild(
         )
         report.swap_s = time.perf_counter() - swap_started
         report.events = manifest.events
-        report.replay_bytes = replay_bytes(replay)
+        report.replay_bytes = replay.bytes_on_disk()
     report.elapsed_s = time.perf_counter() - started
     if progress is not None:
         progress.update(report.events, report.events)
     return report
 
 
-def _totals_and_index(replay: ReplayStore, columns: ReplayColumns) -> BaseTotals:
-    """Every event's totals; the as-of index is built in the same pass (sorted stores only)."""
-    manifest = replay.manifest
-    dictionaries = replay.dictionaries
-    lists = (
-        dictionaries.programmes.values,
-        dictionaries.recipients.values,
-        dictionaries.agencies.values,
-    )
-    if not manifest.position_sorted:
-        return base_totals(columns, lists, position_sorted=False)
-    built = asof_index.build(columns, len(lists[0]), len(lists[1]), manifest.generation)
-    if built.index is not None:
-        asof_index.save(built.index, replay.directory)
-    totals = totals_from_sums(
-        built.totals,
-        built.spaces,
-        timeline=columns.timeline,
-        as_of=AsOf(),
-        programme=None,
-        names=lists,
-    )
-    folded = fold_closed_periods(totals.programme_day, totals.timeline, PROGRAMME_DAY_SUMS)
-    return dataclasses.replace(totals, programme_day=folded)
-
-
-def _complete_through(columns: ReplayColumns, manifest: Manifest) -> int:
-    """The longest run of positions 1..k the store holds."""
-    if manifest.complete:
-        return manifest.max_position
-    return _complete_prefix(np.sort(np.asarray(columns.events["position"])))
+def _complete_through(replay: ReplayStore) -> int:
+    """The longest run of positions 1..k the store holds (it is compacted: in position order)."""
+    if replay.manifest.complete:
+        return replay.manifest.max_position
+    return _complete_prefix(np.asarray(replay.load().events.position))
 
 
 def _complete_prefix(sorted_positions: npt.NDArray[np.int64]) -> int:
@@ -317,7 +273,7 @@ def _note_uncovered(report: RebuildReport, proof: BulkProof) -> None:
 def _append_fetched(replay: ReplayStore, fetched: Fetched, topic: str) -> None:
     """Append fetched columns, recoded into the store's dictionaries."""
     replay.append(
-        recode(fetched.columns, fetched.dictionaries.as_lists(), replay.dictionaries),
+        fetched.columns.recoded(fetched.dictionaries.as_lists(), replay.dictionaries),
         newest_hash=fetched.newest,
         topic=topic,
         partitions=fetched.marks,

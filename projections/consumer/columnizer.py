@@ -6,6 +6,7 @@ prefixes are converted for all messages at once with numpy when the columns are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,8 +14,14 @@ import orjson
 
 from projections.domain.facts import current_data, postings_of, timeline_agency_of
 from projections.domain.kinds import EVENT_KIND_BY_TYPE, EventKind
-from projections.replay.columns import Dictionaries, ReplayColumns
-from projections.replay.layout import COLUMNS, EVENTS, HASH_PREFIX_HEX_CHARS, POSTINGS, TIMELINE
+from projections.replay import (
+    HASH_PREFIX_HEX_CHARS,
+    Dictionaries,
+    EventColumns,
+    PostingColumns,
+    ReplayColumns,
+    TimelineColumns,
+)
 from schemas.events import EVENT_SCHEMA_VERSION
 
 SINGLE_AMOUNT = frozenset({"FundsDisbursed", "FundsRecovered", "AppropriationSet"})
@@ -41,7 +48,7 @@ class Columnizer:
         self.amounts: list[int] = []
         self.timeline: list[tuple[int, int, int]] = []  # event row, programme code, agency code
         self.newest: tuple[int, str] | None = None
-        self.add_envelope = self._adder()
+        self.add_envelope: Callable[[dict[str, Any]], int] = self._adder()
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -51,8 +58,8 @@ class Columnizer:
         position: int = self.add_envelope(orjson.loads(value))
         return position
 
-    def _adder(self) -> Any:
-        # Everything the hot loop touches is bound to a local name once, here.
+    def _adder(self) -> Callable[[dict[str, Any]], int]:
+        """`add_envelope(envelope) -> position`, with everything it touches bound once, here."""
         kind_of = EVENT_KIND_BY_TYPE.get
         other = int(EventKind.OTHER)
         programme_codes = self.dictionaries.programmes
@@ -129,7 +136,7 @@ class Columnizer:
 
     def build(self) -> ReplayColumns:
         """Columns of everything added (in arrival order)."""
-        event_types = COLUMNS[EVENTS]
+        event_types = EventColumns.dtypes()
         count = len(self.positions)
         hash_prefix = (
             np.frombuffer(bytes.fromhex("".join(self.hash_prefixes)), dtype=">u8").astype(
@@ -157,11 +164,11 @@ class Columnizer:
             "posting_count": np.array(self.posting_counts, dtype=event_types["posting_count"]),
         }
         postings = {
-            "year": np.array(self.years, dtype=COLUMNS[POSTINGS]["year"]),
-            "amount_ore": np.array(self.amounts, dtype=COLUMNS[POSTINGS]["amount_ore"]),
+            "year": np.array(self.years, dtype=PostingColumns.dtypes()["year"]),
+            "amount_ore": np.array(self.amounts, dtype=PostingColumns.dtypes()["amount_ore"]),
         }
         rows = np.array([row for row, _, _ in self.timeline], dtype=np.int64)
-        timeline_types = COLUMNS[TIMELINE]
+        timeline_types = TimelineColumns.dtypes()
         timeline = {
             "position": events["position"][rows].astype(timeline_types["position"]),
             "recorded_at_us": recorded_at_us[rows].astype(timeline_types["recorded_at_us"]),
@@ -171,4 +178,4 @@ class Columnizer:
             ),
             "agency": np.array([a for _, _, a in self.timeline], dtype=timeline_types["agency"]),
         }
-        return ReplayColumns(events, postings, timeline)
+        return ReplayColumns.of_tables(events, postings, timeline)

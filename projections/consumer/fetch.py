@@ -31,8 +31,7 @@ from ledger.proof.errors import PoisonMessage
 from ledger.proof.messages import read_envelope
 from ledger.proof.skips import RecordedSkip, Skips
 from projections.consumer.columnizer import Columnizer
-from projections.replay.columns import Dictionaries, ReplayColumns, concatenate
-from projections.replay.manifest import PartitionMark
+from projections.replay import Dictionaries, PartitionMark, ReplayColumns, concatenate
 
 # Lists of Python objects cost ~10x the columns: turn them into arrays every so many events.
 COLUMN_CHUNK_EVENTS = 250_000
@@ -229,7 +228,7 @@ def fetch_topic(
     links = _Links()
     skipped: list[RecordedSkip] = []
     for columns, lists, worker_marks, worker_newest, count, worker_links, worker_skips in results:
-        parts.append(recode(columns, lists, dictionaries))
+        parts.append(columns.recoded(lists, dictionaries))
         marks.update(worker_marks)
         newest = _newer(newest, worker_newest)
         messages += count
@@ -239,7 +238,7 @@ def fetch_topic(
     columns = concatenate(parts)
     chain = ChainColumns(
         topic,
-        np.asarray(columns.events["position"], dtype=np.int64),
+        np.asarray(columns.events.position, dtype=np.int64),
         hashes_of(links.hashes),
         hashes_of(links.prev_hashes),
         np.array(links.partitions, dtype=np.int32),
@@ -298,30 +297,6 @@ def _in_workers(
                 process.terminate()
             process.join()
     return results
-
-
-def recode(
-    columns: ReplayColumns, lists: dict[str, list[str]], into: Dictionaries
-) -> ReplayColumns:
-    """Columns with a worker's dictionary codes replaced by the merged dictionaries' codes."""
-
-    def table(source: list[str], target: Any) -> np.ndarray[Any, np.dtype[np.int64]]:
-        return np.array([target.code(value) for value in source], dtype=np.int64)
-
-    programmes = table(lists["programmes"], into.programmes)
-    recipients = table(lists["recipients"], into.recipients)
-    agencies = table(lists["agencies"], into.agencies)
-    events = dict(columns.events)
-    timeline = dict(columns.timeline)
-    if len(programmes):
-        events["programme"] = programmes[events["programme"]].astype(events["programme"].dtype)
-        timeline["programme"] = programmes[timeline["programme"]].astype(
-            timeline["programme"].dtype
-        )
-    events["recipient"] = recipients[events["recipient"]].astype(events["recipient"].dtype)
-    if len(agencies):
-        timeline["agency"] = agencies[timeline["agency"]].astype(timeline["agency"].dtype)
-    return ReplayColumns(events, dict(columns.postings), timeline)
 
 
 def _newer(a: tuple[int, str] | None, b: tuple[int, str] | None) -> tuple[int, str] | None:

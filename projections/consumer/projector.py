@@ -48,9 +48,7 @@ from projections.application.progress import Progress
 from projections.consumer.feed import TopicFeed, TopicShape
 from projections.consumer.metrics import ProjectorMetrics
 from projections.domain.facts import EventFacts, facts_of
-from projections.replay.builder import ColumnBuilder
-from projections.replay.manifest import PartitionMark
-from projections.replay.store import ReplayStore
+from projections.replay import ColumnBuilder, PartitionMark, ReplayStore
 from projections.store.read_store import ProgressMoved, ProvenBatch, ReadStore
 
 log = logging.getLogger("grant_ledger.projector")

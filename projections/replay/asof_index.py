@@ -1,177 +1,244 @@
 """The as-of index: zone maps and cumulative sums per chunk of the position-ordered store.
 
 An as-of question (by position, effective date and/or recording time) counts a set of events.
-Chunks of CHUNK_EVENTS events whose zone (min/max position, effective day, recorded_at) lies
+Chunks of CHUNK_EVENTS events whose zone (position, effective day and recorded_at ranges) lies
 wholly inside the question come from the cumulative sums at a chunk boundary; only the chunks
-the cut-off straddles, and events appended after the index was built, are scanned with a mask.
-Agency attribution uses sums per agency period (projections.replay.periods), which hold for any
-question whose known timeline is a prefix of the indexed one.
+the cut-off straddles, and events appended after the index was built, are scanned. Agency
+attribution uses sums per agency period, which hold for any question whose known timeline is a
+prefix of the indexed one.
 
-Built by `rebuild` (the same per-chunk pass yields the read store's totals), stored beside the
-columns, valid for the store generation it was built for.
+Built by `rebuild` in its one pass over the store (the same pass yields the read store's totals),
+kept beside the columns, valid for the store generation it was built for.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 
 from projections.domain.asof import AsOf
-from projections.replay.columns import ReplayColumns, Table
-from projections.replay.engine import (
-    DAY_MEASURES,
-    PartialSums,
-    Scratch,
-    Spaces,
-    counted_events,
-    known_timeline,
-    merge_partials,
-    spaces_of,
-    sum_counted,
+from projections.replay import accumulators
+from projections.replay.accumulators import BinSums
+from projections.replay.agency_periods import DaySpan, agency_periods, latest_days
+from projections.replay.columns import CodeNames, ReplayColumns
+from projections.replay.counting import Counted, EventWindow, counted
+from projections.replay.key_spaces import PairIndex, YearSpan
+from projections.replay.layout import EventColumns, TimelineColumns
+from projections.replay.range_sums import (
+    EVERY_SUM,
+    Accumulators,
+    KeyTables,
+    QuestionSums,
+    Wanted,
+    add_postings,
 )
-from projections.replay.groupby import DENSE_BINS_MAX, BinSums, DenseSums, merge
-from projections.replay.keyspace import KeySpace
-from projections.replay.periods import Periods, periods_of
-
-CHUNK_EVENTS = 1 << 18
-INDEX_FORMAT_VERSION = 2
-INDEX_MANIFEST = "asof-index.json"
-ZONE_COLUMNS = 6  # min/max position, min/max effective day, min/max recorded_at_us
-ZONE_FIELDS = ("position", "effective_day", "recorded_at_us")
+from projections.replay.scan import CHUNK_EVENTS, chunk_windows, mark_pairs, pair_flags
+from projections.replay.totals import known_entries
 
 I64 = npt.NDArray[np.int64]
+Flags = npt.NDArray[np.bool_]
+
+# Grant-years later appends may bring (applications look ahead) while the index still answers.
+LATER_YEARS_HEADROOM = 2
+# A running total of the sums is kept at every this many chunk boundaries; a question adds at
+# most this many chunks' own sums to one.
+SNAPSHOT_CHUNKS = 8
 
 
-@dataclass
+@dataclass(frozen=True)
+class ChunkZones:
+    """Per chunk: the range of each as-of dimension, and where its postings start."""
+
+    position_min: I64
+    position_max: I64
+    day_min: I64
+    day_max: I64
+    recorded_min: I64
+    recorded_max: I64
+    posting_start: I64  # one more than chunks: the last is the end of the postings
+
+    @property
+    def count(self) -> int:
+        """Number of chunks."""
+        return len(self.position_min)
+
+    def _limits(self, as_of: AsOf) -> list[tuple[int, I64, I64]]:
+        bounds = (
+            (as_of.at_position, self.position_min, self.position_max),
+            (as_of.as_of_day, self.day_min, self.day_max),
+            (as_of.known_at_us, self.recorded_min, self.recorded_max),
+        )
+        return [(limit, low, high) for limit, low, high in bounds if limit is not None]
+
+    def leading_and_stop(self, as_of: AsOf) -> tuple[int, int]:
+        """(chunks wholly counted from the start, the end of the chunks that count at all)."""
+        whole = np.ones(self.count, dtype=np.bool_)
+        some = np.ones(self.count, dtype=np.bool_)
+        for limit, low, high in self._limits(as_of):
+            whole &= high <= limit
+            some &= low <= limit
+        leading = self.count if bool(whole.all()) else int(np.argmin(whole))
+        touched = np.flatnonzero(some)
+        stop = max(int(touched[-1]) + 1, leading) if len(touched) else leading
+        return leading, stop
+
+
+@dataclass(frozen=True)
+class CumulativeSums:
+    """Sums of every chunk before each boundary, for every bin some chunk reached.
+
+    Kept as a running total every SNAPSHOT_CHUNKS boundaries plus each chunk's own sums: a bin's
+    money moves during a few chunks only, so this is a fraction of a total at every boundary.
+    """
+
+    bins: I64  # sorted
+    first_chunk: npt.NDArray[np.int32]  # the chunk that first reached each bin
+    snapshots: I64  # [boundary // SNAPSHOT_CHUNKS, bin]: running totals
+    chunk_offsets: I64  # chunk k's sums are entries chunk_offsets[k] .. chunk_offsets[k + 1]
+    chunk_columns: npt.NDArray[np.int32]  # which bin (its column in `bins`)
+    chunk_sums: I64
+
+    def before(self, boundary: int) -> BinSums:
+        """Sums of the chunks before `boundary`, for the bins they reached."""
+        snapshot = boundary // SNAPSHOT_CHUNKS
+        totals = np.array(self.snapshots[snapshot])
+        since = slice(
+            int(self.chunk_offsets[snapshot * SNAPSHOT_CHUNKS]), int(self.chunk_offsets[boundary])
+        )
+        np.add.at(totals, self.chunk_columns[since], self.chunk_sums[since])
+        reached = self.first_chunk < boundary
+        return BinSums(self.bins[reached], totals[reached])
+
+
+@dataclass(frozen=True)
 class AsOfIndex:
-    """Zone maps and cumulative bin sums at every chunk boundary."""
+    """Zone maps and cumulative sums of one store generation."""
 
     generation: int
     events: int
     chunk_events: int
-    spaces: Spaces
-    periods: Periods
-    arrays: dict[str, npt.NDArray[Any]]
+    keys: KeyTables
+    zones: ChunkZones
+    grants: CumulativeSums
+    periods: CumulativeSums
+    timeline_positions: I64  # sorted: a new entry since makes the index decline
 
-    @property
-    def chunks(self) -> int:
-        """Number of chunks."""
-        return len(self.arrays["zones"])
-
-
-@dataclass
-class Built:
-    """A rebuild's pass: the index (when one applies), totals of every event, their spaces."""
-
-    index: AsOfIndex | None
-    totals: PartialSums
-    spaces: Spaces
+    def totals(self) -> QuestionSums:
+        """The sums of every indexed event."""
+        return QuestionSums(
+            self.keys, self.grants.before(self.zones.count), self.periods.before(self.zones.count)
+        )
 
 
 def build(
-    columns: ReplayColumns,
-    programme_count: int,
-    recipient_count: int,
-    generation: int,
-    *,
-    chunk_events: int = CHUNK_EVENTS,
-) -> Built:
-    """Per chunk: group-by sums, cumulated per boundary; the overall totals on the way."""
-    events = columns.event_count
-    spaces = spaces_of(columns, programme_count, recipient_count, headroom=True)
-    ry = spaces.recipient_year
-    periods = periods_of(
-        columns.timeline, programme_count, ry.first_year, ry.years, len(DAY_MEASURES)
-    )
-    if events == 0 or periods is None or max(ry.size, spaces.programme_day.size) > DENSE_BINS_MAX:
-        plain = spaces_of(columns, programme_count, recipient_count)
-        counted = counted_events(columns, AsOf(), None, position_sorted=True)
-        return Built(None, sum_counted(columns, counted, plain), plain)
-    chunks = math.ceil(events / chunk_events)
-    counts = columns.events["posting_count"]
-    posting_starts = np.zeros(chunks + 1, dtype=np.int64)
-    zones = np.zeros((chunks, ZONE_COLUMNS), dtype=np.int64)
-    scratch = Scratch()
-    day_totals = DenseSums(spaces.programme_day.size)
-    recipient_years: list[BinSums] = []
+    columns: ReplayColumns, names: CodeNames, generation: int, *, chunk_events: int = CHUNK_EVENTS
+) -> AsOfIndex | None:
+    """One pass over a position-ordered store: per chunk its zone and its sums (None: empty)."""
+    events = columns.events
+    if len(events) == 0:
+        return None
+    windows = chunk_windows(events, chunk_events)
+    seen = pair_flags(names)
+    zones = _zones_marking_pairs(events, windows, names, seen)
+    years = YearSpan.of(columns.postings.year, later_years=LATER_YEARS_HEADROOM)
+    pairs = PairIndex.of_flags(seen, max(len(names.recipients), 1), names, years)
+    days = DaySpan.between(int(zones.day_min.min()), int(zones.day_max.max()))
+    programme_count = len(names.programmes)
+    latest = latest_days(events, programme_count, chunk_events, zones.day_max, days)
+    periods = agency_periods(columns.timeline, programme_count, days, years, latest)
+    keys = KeyTables(pairs, periods, years)
+    into = Accumulators.for_keys(keys)
+    grant_parts: list[BinSums] = []
     period_parts: list[BinSums] = []
-    for chunk in range(chunks):
-        start, stop = chunk * chunk_events, min((chunk + 1) * chunk_events, events)
-        posting_starts[chunk + 1] = posting_starts[chunk] + int(
-            counts[start:stop].sum(dtype=np.int64)
-        )
-        for column, name in enumerate(ZONE_FIELDS):
-            values = columns.events[name][start:stop]
-            zones[chunk, 2 * column : 2 * column + 2] = (int(values.min()), int(values.max()))
-        counted = counted_events(
-            columns,
-            AsOf(),
-            None,
-            position_sorted=True,
-            event_start=start,
-            event_stop=stop,
-            posting_start=int(posting_starts[chunk]),
-        )
-        part = sum_counted(
-            columns, counted, spaces, day_totals=day_totals, periods=periods, scratch=scratch
-        )
-        recipient_years.append(part.recipient_year)
-        assert part.periods is not None
-        period_parts.append(part.periods)
-    ry_bins, ry_first, ry_cum = _cumulative(recipient_years)
-    pe_bins, pe_first, pe_cum = _cumulative(period_parts)
-    index = AsOfIndex(
-        generation=generation,
-        events=events,
-        chunk_events=chunk_events,
-        spaces=spaces,
-        periods=periods,
-        arrays={
-            "zones": zones,
-            "posting_starts": posting_starts,
-            "ry_bins": ry_bins,
-            "ry_first": ry_first,
-            "ry_cum": ry_cum,
-            "pe_bins": pe_bins,
-            "pe_first": pe_first,
-            "pe_cum": pe_cum,
-            "timeline_positions": np.sort(np.asarray(columns.timeline["position"], dtype=np.int64)),
-            **periods.as_arrays(),
-        },
+    for window in windows:
+        add_postings(events, columns.postings, Counted(window, None), keys, into)
+        chunk = into.take(keys)
+        assert chunk.grants is not None and chunk.periods is not None
+        grant_parts.append(chunk.grants)
+        period_parts.append(chunk.periods)
+    return AsOfIndex(
+        generation,
+        len(events),
+        chunk_events,
+        keys,
+        zones,
+        _cumulative(grant_parts, keys.grant_space.size),
+        _cumulative(period_parts, keys.period_space.size),
+        np.sort(columns.timeline.position.astype(np.int64)),
     )
-    totals = PartialSums(_at_boundary(index, "ry", chunks), day_totals.take())
-    return Built(index, totals, spaces)
 
 
-def _cumulative(parts: list[BinSums]) -> tuple[I64, npt.NDArray[np.int32], I64]:
-    """(bins, first chunk reaching each bin, sums of the chunks before each boundary)."""
-    present = np.unique(np.concatenate([part.bins for part in parts]))
-    first = np.full(len(present), len(parts), dtype=np.int32)
-    cumulative = np.zeros((len(parts) + 1, len(present)), dtype=np.int64)
+def _zones_marking_pairs(
+    events: EventColumns,
+    windows: list[EventWindow],
+    names: CodeNames,
+    seen: npt.NDArray[np.bool_],
+) -> ChunkZones:
+    """Per chunk the range of each as-of dimension (positions ascend: first and last); in the
+    same read of the chunk, its (programme, recipient) pairs flagged in `seen`."""
+    columns: tuple[npt.NDArray[Any], ...] = (events.effective_day, events.recorded_at_us)
+    lows: list[list[int]] = [[], []]
+    highs: list[list[int]] = [[], []]
+    for window in windows:
+        mark_pairs(seen, events, window, names)
+        for column, low, high in zip(columns, lows, highs, strict=True):
+            values = column[window.events]
+            low.append(int(values.min()))
+            high.append(int(values.max()))
+
+    def array(values: list[int]) -> I64:
+        return np.array(values, dtype=np.int64)
+
+    return ChunkZones(
+        position_min=events.position[[window.start for window in windows]].astype(np.int64),
+        position_max=events.position[[window.stop - 1 for window in windows]].astype(np.int64),
+        day_min=array(lows[0]),
+        day_max=array(highs[0]),
+        recorded_min=array(lows[1]),
+        recorded_max=array(highs[1]),
+        posting_start=array([0, *(window.posting_stop for window in windows)]),
+    )
+
+
+def _cumulative(parts: list[BinSums], size: int) -> CumulativeSums:
+    """The chunks' sums over the bins any chunk reached, with running totals now and then."""
+    bins, columns = _columns_of_bins(parts, size)
+    first_chunk = np.full(len(bins), len(parts), dtype=np.int32)
+    for chunk in reversed(range(len(parts))):
+        first_chunk[columns[chunk]] = chunk
+    snapshots = np.zeros((len(parts) // SNAPSHOT_CHUNKS + 1, len(bins)), dtype=np.int64)
+    running = np.zeros(len(bins), dtype=np.int64)
     for chunk, part in enumerate(parts):
-        where = np.searchsorted(present, part.bins)
-        cumulative[chunk + 1] = cumulative[chunk]
-        cumulative[chunk + 1, where] += part.sums
-        reached = where[part.counts > 0]
-        first[reached] = np.minimum(first[reached], chunk)
-    return present.astype(np.int64), first, cumulative
-
-
-def _at_boundary(index: AsOfIndex, prefix: str, boundary: int) -> BinSums:
-    """Sums of every chunk before `boundary`, for the bins reached by then."""
-    reached = index.arrays[f"{prefix}_first"] < boundary
-    sums = np.asarray(index.arrays[f"{prefix}_cum"][boundary])
-    return BinSums(
-        np.asarray(index.arrays[f"{prefix}_bins"])[reached],
-        sums[reached],
-        np.ones(int(reached.sum()), dtype=np.int64),
+        running[columns[chunk]] += part.sums
+        if (chunk + 1) % SNAPSHOT_CHUNKS == 0:
+            snapshots[(chunk + 1) // SNAPSHOT_CHUNKS] = running
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(part) for part in parts])
+    return CumulativeSums(
+        bins,
+        first_chunk,
+        snapshots,
+        offsets,
+        np.concatenate(columns) if columns else np.empty(0, dtype=np.int32),
+        np.concatenate([part.sums for part in parts]) if parts else np.empty(0, dtype=np.int64),
     )
+
+
+def _columns_of_bins(parts: list[BinSums], size: int) -> tuple[I64, list[npt.NDArray[np.int32]]]:
+    """The bins any part reached (sorted), and each part's bins as columns into them."""
+    if size > accumulators.DENSE_BINS_MAX:
+        bins = np.unique(np.concatenate([part.bins for part in parts]))
+        return bins, [np.searchsorted(bins, part.bins).astype(np.int32) for part in parts]
+    reached = np.zeros(size, dtype=np.bool_)
+    for part in parts:
+        reached[part.bins] = True
+    bins = np.flatnonzero(reached).astype(np.int64)
+    column_of_bin = np.zeros(size, dtype=np.int32)
+    column_of_bin[bins] = np.arange(len(bins), dtype=np.int32)
+    return bins, [column_of_bin[part.bins] for part in parts]
 
 
 # --------------------------------------------------------------------------- questions
@@ -182,203 +249,69 @@ def indexed_sums(
     index: AsOfIndex,
     as_of: AsOf,
     programme: int | None,
-    *,
-    stored_events: int,
-) -> PartialSums | None:
-    """The counted sums via the index, or None when it cannot answer (then: scan everything).
-
-    Agency sums come as real-day bins at each period's first day.
-    """
-    timeline = columns.timeline
-    positions = np.sort(np.asarray(timeline["position"], dtype=np.int64))
-    if not np.array_equal(positions, index.arrays["timeline_positions"]):
-        return None  # a handover arrived after the index was built
-    if stored_events > index.events and not _tail_fits(columns, index, stored_events):
-        return None  # appended events use codes or years outside the index's spaces
-    if not _known_is_prefix(timeline, as_of):
+    wanted: Wanted = EVERY_SUM,
+) -> QuestionSums | None:
+    """The counted sums via the index, or None when it cannot answer (then: scan everything)."""
+    if not _still_valid(columns, index, as_of):
         return None
-    zones = index.arrays["zones"]
-    full = np.ones(index.chunks, dtype=np.bool_)
-    none = np.zeros(index.chunks, dtype=np.bool_)
-    for column, limit in enumerate((as_of.at_position, as_of.as_of_day, as_of.known_at_us)):
-        if limit is not None:
-            full &= zones[:, 2 * column + 1] <= limit
-            none |= zones[:, 2 * column] > limit
-    leading = index.chunks if bool(full.all()) else int(np.argmin(full))
-    needed = np.flatnonzero(~none)
-    stop_chunk = max(int(needed[-1]) + 1, leading) if len(needed) else leading
-    parts = [
-        PartialSums(
-            _at_boundary(index, "ry", leading), _empty(), _at_boundary(index, "pe", leading)
+    events, keys = columns.events, index.keys
+    appended = EventWindow.of(events, index.events, len(events), int(index.zones.posting_start[-1]))
+    if appended.stop > appended.start:
+        tail = events.rows(appended.events)
+        keys = KeyTables(
+            keys.pairs.with_pairs_of(tail.programme, tail.recipient, keys.years),
+            keys.periods,
+            keys.years,
+            clamp_days=True,
         )
-    ]
-    ranges = []
-    if stop_chunk > leading:
-        ranges.append(
-            (
-                leading * index.chunk_events,
-                min(stop_chunk * index.chunk_events, index.events),
-                int(index.arrays["posting_starts"][leading]),
-            )
-        )
-    if stored_events > index.events:
-        ranges.append((index.events, stored_events, int(index.arrays["posting_starts"][-1])))
-    scratch = Scratch()
-    for start, stop, posting_start in ranges:
-        counted = counted_events(
-            columns,
-            as_of,
-            None,
-            position_sorted=True,
-            event_start=start,
-            event_stop=stop,
-            posting_start=posting_start,
-        )
-        parts.append(
-            sum_counted(
-                columns,
-                counted,
-                index.spaces,
-                with_days=False,
-                periods=index.periods,
-                scratch=scratch,
-            )
-        )
-    merged = merge_partials(parts)
-    assert merged.periods is not None
-    days = _period_days(merged.periods, index)
-    ry = merged.recipient_year
-    if programme is not None:
-        ry = _only_programme(ry, index.spaces.recipient_year, programme)
-        days = _only_programme(days, index.spaces.programme_day, programme)
-    return PartialSums(ry, days)
-
-
-def _empty() -> BinSums:
-    empty = np.empty(0, dtype=np.int64)
-    return BinSums(empty, empty, empty)
-
-
-def _period_days(periods: BinSums, index: AsOfIndex) -> BinSums:
-    """Period bins as real-day bins at each period's first day."""
-    space = index.periods.space
-    programme, period, measure, year = space.decode(periods.bins)
-    days = index.periods.representative_days(programme, period)
-    day_space = index.spaces.programme_day
-    offsets = days - index.spaces.first_day
-    bins = (
-        (programme * day_space.inner + offsets) * day_space.measures + measure
-    ) * day_space.years + (year - day_space.first_year)
-    # Period first days are timeline days (inside the day span); both spaces share the years.
-    assert bool(np.all((offsets >= 0) & (offsets < day_space.inner))), (
-        "period day outside the index"
+    leading, stop = index.zones.leading_and_stop(as_of)
+    into = Accumulators.for_keys(keys, wanted)
+    if into.grants is not None:
+        into.grants.add_sums(index.grants.before(leading))
+    if into.periods is not None:
+        into.periods.add_sums(index.periods.before(leading))
+    straddled = EventWindow.of(
+        events,
+        leading * index.chunk_events,
+        min(stop * index.chunk_events, index.events),
+        int(index.zones.posting_start[leading]),
     )
-    return merge([BinSums(bins, periods.sums, periods.counts)])
+    for window in (straddled, appended):
+        if window.stop > window.start:
+            question = counted(events, window, as_of, programme, position_sorted=True)
+            add_postings(events, columns.postings, question, keys, into)
+    return into.take(keys)
 
 
-def _only_programme(sums: BinSums, space: KeySpace, programme: int) -> BinSums:
-    keep = sums.bins // (space.inner * space.measures * space.years) == programme
-    return BinSums(sums.bins[keep], sums.sums[keep], sums.counts[keep])
+def _still_valid(columns: ReplayColumns, index: AsOfIndex, as_of: AsOf) -> bool:
+    """The index answers this question over these columns (see the module docstring)."""
+    timeline = columns.timeline
+    if not np.array_equal(np.sort(timeline.position.astype(np.int64)), index.timeline_positions):
+        return False  # a handover arrived after the index was built
+    if len(columns.events) > index.events and not _appended_fit(columns, index):
+        return False  # appended events use programmes or years outside the index's tables
+    return _known_is_prefix(timeline, as_of)
 
 
-def _tail_fits(columns: ReplayColumns, index: AsOfIndex, stored_events: int) -> bool:
-    """Events appended since the index: inside its recipient-year space and its programmes."""
-    events = columns.events
-    window = slice(index.events, stored_events)
-    years = columns.postings["year"][int(index.arrays["posting_starts"][-1]) :]
-    ry, day = index.spaces.recipient_year, index.spaces.programme_day
-    return bool(
-        int(events["programme"][window].max()) < min(ry.outer, index.periods.lookup.shape[0])
-        and int(events["recipient"][window].max()) < ry.inner
-        and (
-            len(years) == 0
-            or (
-                int(years.min()) >= day.first_year and int(years.max()) < day.first_year + day.years
-            )
-        )
-    )
+def _appended_fit(columns: ReplayColumns, index: AsOfIndex) -> bool:
+    """Events appended since the index: inside its programmes and grant-years."""
+    appended = columns.events.rows(slice(index.events, len(columns.events)))
+    years = columns.postings.year[int(index.zones.posting_start[-1]) :]
+    return int(
+        appended.programme.max()
+    ) < index.keys.periods.programme_count and index.keys.years.contains(years)
 
 
-def _known_is_prefix(timeline: Table, as_of: AsOf) -> bool:
+def _known_is_prefix(timeline: TimelineColumns, as_of: AsOf) -> bool:
     """Per programme, the entries the question knows are the first ones by position."""
     if as_of.at_position is None and as_of.known_at_us is None:
         return True
-    known = set(known_timeline(timeline, as_of, None)["position"].tolist())
-    order = np.argsort(timeline["position"], kind="stable")
-    programmes = np.asarray(timeline["programme"])[order]
-    positions = np.asarray(timeline["position"])[order]
-    for code in np.unique(programmes):
-        flags = [position in known for position in positions[programmes == code].tolist()]
-        if flags != sorted(flags, reverse=True):
+    known = known_entries(timeline, as_of)
+    order = np.argsort(timeline.position, kind="stable")
+    programmes, known = timeline.programme[order], known[order]
+    for code in np.unique(programmes).tolist():
+        flags = known[programmes == code]
+        # Known entries first, then only unknown ones: no True after a False.
+        if bool(np.any(flags[1:] & ~flags[:-1])):
             return False
     return True
-
-
-# --------------------------------------------------------------------------- on disk
-
-
-def _space_dict(space: KeySpace) -> dict[str, int]:
-    return {
-        "outer": space.outer,
-        "inner": space.inner,
-        "measures": space.measures,
-        "first_year": space.first_year,
-        "years": space.years,
-    }
-
-
-def save(index: AsOfIndex, directory: Path) -> None:
-    """Write the index beside the columns, its small manifest last."""
-    files = {}
-    for name, array in index.arrays.items():
-        file_name = f"asof.{name}.g{index.generation}.npy"
-        np.save(directory / file_name, np.ascontiguousarray(array))
-        files[name] = file_name
-    meta = {
-        "version": INDEX_FORMAT_VERSION,
-        "generation": index.generation,
-        "events": index.events,
-        "chunk_events": index.chunk_events,
-        "recipient_year": _space_dict(index.spaces.recipient_year),
-        "programme_day": _space_dict(index.spaces.programme_day),
-        "period_space": _space_dict(index.periods.space),
-        "first_day": index.spaces.first_day,
-        "period_first_day": index.periods.first_day,
-        "files": files,
-    }
-    temporary = directory / f".{INDEX_MANIFEST}.tmp"
-    temporary.write_bytes(orjson.dumps(meta))
-    temporary.replace(directory / INDEX_MANIFEST)
-    for stale in directory.glob("asof.*.npy"):
-        if not stale.name.endswith(f".g{index.generation}.npy"):
-            stale.unlink(missing_ok=True)
-
-
-def load(directory: Path, generation: int) -> AsOfIndex | None:
-    """The index of `generation`, memory-mapped; None when absent or stale."""
-    path = directory / INDEX_MANIFEST
-    if not path.exists():
-        return None
-    try:
-        meta = orjson.loads(path.read_bytes())
-        if meta["version"] != INDEX_FORMAT_VERSION or meta["generation"] != generation:
-            return None
-        arrays = {
-            name: np.load(directory / file, mmap_mode="r") for name, file in meta["files"].items()
-        }
-        spaces = Spaces(
-            KeySpace(**meta["recipient_year"]),
-            KeySpace(**meta["programme_day"]),
-            int(meta["first_day"]),
-        )
-        periods = Periods(
-            int(meta["period_first_day"]),
-            np.asarray(arrays["period_lookup"]),
-            np.asarray(arrays["period_since"]),
-            KeySpace(**meta["period_space"]),
-        )
-        return AsOfIndex(
-            generation, int(meta["events"]), int(meta["chunk_events"]), spaces, periods, arrays
-        )
-    except (OSError, ValueError, KeyError):
-        return None

@@ -1,15 +1,12 @@
 """Collect decoded events into columns, encoding strings with the store's dictionaries."""
 
-import numpy as np
-
 from projections.domain.facts import EventFacts
-from projections.replay.columns import Dictionaries, ReplayColumns, Table
+from projections.replay.columns import Dictionaries, ReplayColumns
 from projections.replay.layout import (
-    COLUMNS,
-    EVENTS,
     MAX_POSTINGS_PER_EVENT,
-    POSTINGS,
-    TIMELINE,
+    EventColumns,
+    PostingColumns,
+    TimelineColumns,
     hash_prefix,
 )
 
@@ -19,9 +16,9 @@ class ColumnBuilder:
 
     def __init__(self, dictionaries: Dictionaries) -> None:
         self.dictionaries = dictionaries
-        self._events: dict[str, list[int]] = {name: [] for name in COLUMNS[EVENTS]}
-        self._postings: dict[str, list[int]] = {name: [] for name in COLUMNS[POSTINGS]}
-        self._timeline: dict[str, list[int]] = {name: [] for name in COLUMNS[TIMELINE]}
+        self._events: dict[str, list[int]] = {name: [] for name in EventColumns.dtypes()}
+        self._postings: dict[str, list[int]] = {name: [] for name in PostingColumns.dtypes()}
+        self._timeline: dict[str, list[int]] = {name: [] for name in TimelineColumns.dtypes()}
 
     def __len__(self) -> int:
         return len(self._events["position"])
@@ -55,14 +52,4 @@ class ColumnBuilder:
 
     def build(self) -> ReplayColumns:
         """The collected rows as columns."""
-
-        def arrays(table: str, lists: dict[str, list[int]]) -> Table:
-            return {
-                name: np.array(lists[name], dtype=dtype) for name, dtype in COLUMNS[table].items()
-            }
-
-        return ReplayColumns(
-            arrays(EVENTS, self._events),
-            arrays(POSTINGS, self._postings),
-            arrays(TIMELINE, self._timeline),
-        )
+        return ReplayColumns.of_tables(self._events, self._postings, self._timeline)

@@ -1,7 +1,9 @@
-"""Columns in memory: the three tables of the replay store as numpy arrays, plus dictionaries."""
+"""Columns in memory: the three tables of the replay store as typed arrays, and the dictionaries
+their codes refer to."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,18 +12,24 @@ import numpy.typing as npt
 
 from projections.replay.dictionary import StringDictionary
 from projections.replay.layout import (
-    COLUMNS,
-    EVENTS,
     MAX_AGENCIES,
     MAX_PROGRAMMES,
     MAX_RECIPIENTS,
     NO_RECIPIENT,
-    POSTINGS,
-    TIMELINE,
+    ColumnTable,
+    EventColumns,
+    PostingColumns,
+    TimelineColumns,
 )
 
-Array = npt.NDArray[Any]
-Table = dict[str, Array]
+
+@dataclass(frozen=True)
+class CodeNames:
+    """The strings behind the code columns, by code."""
+
+    programmes: list[str]
+    recipients: list[str]
+    agencies: list[str]
 
 
 @dataclass
@@ -58,70 +66,74 @@ class Dictionaries:
             "agencies": list(self.agencies.values),
         }
 
-
-def empty_table(table: str) -> Table:
-    """A table with no rows."""
-    return {name: np.empty(0, dtype=dtype) for name, dtype in COLUMNS[table].items()}
+    def names(self) -> CodeNames:
+        """The values by code."""
+        return CodeNames(
+            list(self.programmes.values), list(self.recipients.values), list(self.agencies.values)
+        )
 
 
 @dataclass(frozen=True)
 class ReplayColumns:
     """Events, their postings and the agency-timeline entries, as parallel arrays."""
 
-    events: Table
-    postings: Table
-    timeline: Table
-
-    def __post_init__(self) -> None:
-        for table, columns in (
-            (EVENTS, self.events),
-            (POSTINGS, self.postings),
-            (TIMELINE, self.timeline),
-        ):
-            assert set(columns) == set(COLUMNS[table]), (table, sorted(columns))
-            lengths = {len(array) for array in columns.values()}
-            assert len(lengths) == 1, (table, lengths)
-            for name, array in columns.items():
-                assert array.dtype == COLUMNS[table][name], (table, name, array.dtype)
+    events: EventColumns
+    postings: PostingColumns
+    timeline: TimelineColumns
 
     @classmethod
     def empty(cls) -> ReplayColumns:
         """No rows at all."""
-        return cls(empty_table(EVENTS), empty_table(POSTINGS), empty_table(TIMELINE))
+        return cls(EventColumns.empty(), PostingColumns.empty(), TimelineColumns.empty())
+
+    @classmethod
+    def of_tables(
+        cls,
+        events: Mapping[str, Any],
+        postings: Mapping[str, Any],
+        timeline: Mapping[str, Any],
+    ) -> ReplayColumns:
+        """From arrays by column name, table by table."""
+        return cls(
+            EventColumns.of(events), PostingColumns.of(postings), TimelineColumns.of(timeline)
+        )
 
     @property
     def event_count(self) -> int:
         """Number of events."""
-        return len(self.events["position"])
+        return len(self.events)
 
     @property
     def posting_count(self) -> int:
         """Number of postings."""
-        return len(self.postings["amount_ore"])
+        return len(self.postings)
 
-    def tables(self) -> dict[str, Table]:
-        """The three tables by name."""
-        return {EVENTS: self.events, POSTINGS: self.postings, TIMELINE: self.timeline}
+    def tables(self) -> tuple[ColumnTable, ...]:
+        """The three tables."""
+        return (self.events, self.postings, self.timeline)
+
+    def is_position_sorted(self) -> bool:
+        """True when positions strictly increase (sorted and unique)."""
+        positions = self.events.position
+        return len(positions) < 2 or bool(np.all(positions[1:] > positions[:-1]))
 
     def select_events(self, keep: npt.NDArray[np.bool_]) -> ReplayColumns:
         """Only the events where `keep` is True, with their postings and timeline entries."""
         assert len(keep) == self.event_count
-        posting_keep = np.repeat(keep, self.events["posting_count"])
-        kept_positions = self.events["position"][keep]
-        timeline_keep = np.isin(self.timeline["position"], kept_positions)
+        posting_keep = np.repeat(keep, self.events.posting_count)
+        timeline_keep = np.isin(self.timeline.position, self.events.position[keep])
         return ReplayColumns(
-            {name: array[keep] for name, array in self.events.items()},
-            {name: array[posting_keep] for name, array in self.postings.items()},
-            {name: array[timeline_keep] for name, array in self.timeline.items()},
+            self.events.rows(keep),
+            self.postings.rows(posting_keep),
+            self.timeline.rows(timeline_keep),
         )
 
     def in_position_order(self) -> ReplayColumns:
         """The same rows with events (and their postings) sorted by position."""
-        positions = self.events["position"]
-        if len(positions) < 2 or bool(np.all(positions[1:] > positions[:-1])):
+        if self.is_position_sorted():
             return self
-        order = np.argsort(positions, kind="stable")
-        counts = self.events["posting_count"].astype(np.int64)
+        order = np.argsort(self.events.position, kind="stable")
+        counts = self.events.posting_count.astype(np.int64)
         starts = np.cumsum(counts) - counts
         # Postings of event i are starts[i] .. starts[i] + counts[i] - 1: gather them in order.
         sorted_counts = counts[order]
@@ -129,13 +141,30 @@ class ReplayColumns:
         run_offsets = np.arange(int(sorted_counts.sum()), dtype=np.int64) - np.repeat(
             np.cumsum(sorted_counts) - sorted_counts, sorted_counts
         )
-        posting_order = run_starts + run_offsets
-        timeline_order = np.argsort(self.timeline["position"], kind="stable")
         return ReplayColumns(
-            {name: array[order] for name, array in self.events.items()},
-            {name: array[posting_order] for name, array in self.postings.items()},
-            {name: array[timeline_order] for name, array in self.timeline.items()},
+            self.events.rows(order),
+            self.postings.rows(run_starts + run_offsets),
+            self.timeline.rows(np.argsort(self.timeline.position, kind="stable")),
         )
+
+    def recoded(self, lists: Mapping[str, list[str]], into: Dictionaries) -> ReplayColumns:
+        """These columns, whose codes refer to `lists`, with the codes of `into` instead."""
+
+        def codes(values: list[str], target: StringDictionary) -> npt.NDArray[np.int64]:
+            return np.array([target.code(value) for value in values], dtype=np.int64)
+
+        programmes = codes(lists["programmes"], into.programmes)
+        recipients = codes(lists["recipients"], into.recipients)
+        agencies = codes(lists["agencies"], into.agencies)
+        events = self.events.arrays()
+        timeline = self.timeline.arrays()
+        if len(programmes):
+            events["programme"] = programmes[self.events.programme]
+            timeline["programme"] = programmes[self.timeline.programme]
+        events["recipient"] = recipients[self.events.recipient]
+        if len(agencies):
+            timeline["agency"] = agencies[self.timeline.agency]
+        return ReplayColumns(EventColumns.of(events), self.postings, TimelineColumns.of(timeline))
 
 
 def concatenate(parts: list[ReplayColumns]) -> ReplayColumns:
@@ -145,10 +174,14 @@ def concatenate(parts: list[ReplayColumns]) -> ReplayColumns:
     if len(parts) == 1:
         return parts[0]
 
-    def join(table: str) -> Table:
+    def join(tables: list[ColumnTable]) -> dict[str, npt.NDArray[Any]]:
         return {
-            name: np.concatenate([part.tables()[table][name] for part in parts])
-            for name in COLUMNS[table]
+            name: np.concatenate([getattr(table, name) for table in tables])
+            for name in type(tables[0]).dtypes()
         }
 
-    return ReplayColumns(join(EVENTS), join(POSTINGS), join(TIMELINE))
+    return ReplayColumns.of_tables(
+        join([part.events for part in parts]),
+        join([part.postings for part in parts]),
+        join([part.timeline for part in parts]),
+    )

@@ -20,8 +20,16 @@ import numpy as np
 
 from ledger.domain.errors import LedgerError, StoreUnavailable
 from ledger.infrastructure.failures import describe_failure
-from projections.replay.columns import Dictionaries, ReplayColumns, Table
-from projections.replay.layout import COLUMNS, EVENTS, HASH_PREFIX_HEX_CHARS, column_file
+from projections.replay.columns import Dictionaries, ReplayColumns
+from projections.replay.layout import (
+    COLUMNS,
+    EVENTS,
+    HASH_PREFIX_HEX_CHARS,
+    TABLES,
+    Array,
+    ColumnTable,
+    column_file,
+)
 from projections.replay.manifest import MANIFEST_FILE, Manifest, PartitionMark, write_atomically
 from projections.store.location import REPLAY_DIR_ENV_VAR
 
@@ -49,6 +57,7 @@ class ReplayStore:
         )
         self._stored: np.ndarray[Any, np.dtype[np.bool_]] | None = None
         self._lock_handle: Any = None
+        self._maps: dict[tuple[str, int], Array] = {}
 
     # ----------------------------------------------------------------- opening
 
@@ -127,18 +136,35 @@ class ReplayStore:
         raise AssertionError("unreachable")
 
     def _load(self) -> ReplayColumns:
-        tables: dict[str, Table] = {}
-        for table, columns in COLUMNS.items():
-            rows = self.manifest.rows[table]
-            tables[table] = {}
-            for column, dtype in columns.items():
-                if rows == 0:
-                    tables[table][column] = np.empty(0, dtype=dtype)
-                else:
-                    tables[table][column] = np.memmap(
-                        self.path_of(table, column), dtype=dtype, mode="r", shape=(rows,)
-                    )
-        return ReplayColumns(tables["events"], tables["postings"], tables["timeline"])
+        tables: list[ColumnTable] = []
+        for name, table in TABLES.items():
+            rows = self.manifest.rows[name]
+            tables.append(
+                table(
+                    **{
+                        column: self._mapped(name, column, dtype, rows)
+                        for column, dtype in table.dtypes().items()
+                    }
+                )
+            )
+        events, postings, timeline = tables
+        return ReplayColumns(events, postings, timeline)  # type: ignore[arg-type]
+
+    def _mapped(self, table: str, column: str, dtype: np.dtype[Any], rows: int) -> Array:
+        """A column file's first `rows` rows, mapped read-only; one map per file and length, so
+        verifying and replaying a store touch its pages once."""
+        if rows == 0:
+            return np.empty(0, dtype=dtype)
+        path = self.path_of(table, column)
+        key = (path.name, rows)
+        mapped = self._maps.get(key)
+        if mapped is None:
+            # A plain ndarray view: np.memmap's subclass hooks would run on every slice and
+            # result, which costs more than the arithmetic on small chunks.
+            mapped = np.memmap(path, dtype=dtype, mode="r", shape=(rows,)).view(np.ndarray)
+            self._maps = {k: v for k, v in self._maps.items() if k[0] != path.name}
+            self._maps[key] = mapped
+        return mapped
 
     def digest_problems(self) -> list[str]:
         """Column files whose bytes do not match the manifest's CRC-32C (empty: all match)."""
@@ -155,8 +181,7 @@ class ReplayStore:
                     problems.append(f"{path.name}: shorter than the {rows} rows counted")
                     continue
                 else:
-                    mapped = np.memmap(path, dtype=np.uint8, mode="r", shape=(expected_bytes,))
-                    actual = crc32c.crc32c(mapped.data)
+                    actual = crc32c.crc32c(self._mapped(table, column, dtype, rows).data)
                 if actual != self.manifest.crc32c.get(key):
                     problems.append(
                         f"{path.name}: CRC-32C {actual} != manifest {self.manifest.crc32c.get(key)}"
@@ -168,7 +193,7 @@ class ReplayStore:
         manifest = self.manifest
         if not manifest.complete or not 1 <= position <= manifest.max_position:
             return None
-        prefix = int(self.load().events["hash_prefix"][position - 1])
+        prefix = int(self.load().events.hash_prefix[position - 1])
         return f"{prefix:0{HASH_PREFIX_HEX_CHARS}x}"
 
     # ----------------------------------------------------------------- dedup
@@ -185,7 +210,7 @@ class ReplayStore:
 
     def _stored_bitmap(self) -> np.ndarray[Any, np.dtype[np.bool_]]:
         if self._stored is None:
-            positions = self.load().events["position"]
+            positions = self.load().events.position
             size = int(positions.max()) + 1 if len(positions) else 1
             self._stored = np.zeros(size, dtype=np.bool_)
             self._stored[positions] = True
@@ -215,7 +240,7 @@ class ReplayStore:
     ) -> int:
         """Add the events not stored yet; returns how many were new. Commits the manifest."""
         self._require_lock()
-        positions = columns.events["position"]
+        positions = columns.events.position
         if len(positions):
             fresh = ~self.stored_mask(positions)
             # Within a batch a position may repeat (a re-delivered message): keep the first.
@@ -226,22 +251,22 @@ class ReplayStore:
         manifest = self.manifest
         added = columns.event_count
         if added:
-            new_positions = columns.events["position"]
+            new_positions = columns.events.position
             if int(new_positions[0]) <= manifest.max_position:
                 manifest.position_sorted = False
-            for table, arrays in columns.tables().items():
-                for column, array in arrays.items():
+            for table in columns.tables():
+                for column, array in table.arrays().items():
                     if len(array) == 0:
                         continue
                     payload = np.ascontiguousarray(array).tobytes()
-                    with self.path_of(table, column).open("ab") as handle:
+                    with self.path_of(table.NAME, column).open("ab") as handle:
                         handle.write(payload)
                         if self.durable:
                             handle.flush()
                             os.fsync(handle.fileno())
-                    key = f"{table}.{column}"
+                    key = f"{table.NAME}.{column}"
                     manifest.crc32c[key] = crc32c.crc32c(payload, manifest.crc32c[key])
-                manifest.rows[table] += len(next(iter(arrays.values())))
+                manifest.rows[table.NAME] += len(table)
             self._mark_stored(new_positions)
             top = int(new_positions[-1])
             if top > manifest.max_position:
@@ -282,23 +307,24 @@ class ReplayStore:
         self._require_lock()
         old = self.manifest
         new = Manifest(generation=old.generation + 1)
-        positions = columns.events["position"]
-        increasing = len(positions) < 2 or bool(np.all(positions[1:] > positions[:-1]))
+        positions = columns.events.position
+        increasing = columns.is_position_sorted()
         # Strictly increasing implies unique; otherwise check the slow way.
         assert increasing or len(np.unique(positions)) == len(positions), (
             "a position is stored once"
         )
-        for table, arrays in columns.tables().items():
-            for column, array in arrays.items():
+        for table in columns.tables():
+            for column, array in table.arrays().items():
                 payload = np.ascontiguousarray(array)
-                path = self.path_of(table, column, new.generation)
+                path = self.path_of(table.NAME, column, new.generation)
                 with path.open("wb") as handle:
                     payload.tofile(handle)
                     if self.durable:
                         handle.flush()
                         os.fsync(handle.fileno())
-                new.crc32c[f"{table}.{column}"] = crc32c.crc32c(payload.data) if len(payload) else 0
-            new.rows[table] = len(next(iter(arrays.values())))
+                key = f"{table.NAME}.{column}"
+                new.crc32c[key] = crc32c.crc32c(payload.data) if len(payload) else 0
+            new.rows[table.NAME] = len(table)
         new.position_sorted = increasing
         new.max_position = int(positions.max()) if len(positions) else 0
         new.max_position_hash = max_position_hash
@@ -309,9 +335,10 @@ class ReplayStore:
         self.manifest = new
         self.dictionaries = dictionaries
         self._stored = None
-        for table, cols in COLUMNS.items():
-            for column in cols:
-                self.path_of(table, column, old.generation).unlink(missing_ok=True)
+        self._maps = {}  # of the old generation's files, deleted below
+        for name, stored_columns in COLUMNS.items():
+            for column in stored_columns:
+                self.path_of(name, column, old.generation).unlink(missing_ok=True)
 
     def compact(self) -> bool:
         """Sort the events into position order when appends left them out of it."""
@@ -333,3 +360,13 @@ class ReplayStore:
     def event_count(self) -> int:
         """Stored events."""
         return self.manifest.rows[EVENTS]
+
+    def bytes_on_disk(self) -> int:
+        """Bytes of the current generation: column files, derived files beside them (the as-of
+        index), and the manifests."""
+        generation_mark = f".g{self.manifest.generation}."
+        return sum(
+            path.stat().st_size
+            for path in self.directory.iterdir()
+            if path.is_file() and (generation_mark in path.name or path.suffix == ".json")
+        )

@@ -60,7 +60,7 @@ def verify_store(store: ReplayStore, checkpoints: Sequence[Checkpoint]) -> Verif
         )
         return verdict
     verdict.behind_to = max((cp.position for cp in checkpoints if cp.position > last), default=0)
-    checked, wrong = check_chain(store.load().events["hash_prefix"], checkpoints, last)
+    checked, wrong = check_chain(store.load().events.hash_prefix, checkpoints, last)
     verdict.checked = checked
     if last and not checked:
         verdict.problems.append(f"no checkpoint at or below position {last} to verify against")

@@ -15,27 +15,27 @@ from projections.domain.rows import AgencyYearRow, ProgrammeYearRow, RecipientYe
 from projections.domain.selection import EVERYTHING, Selection
 from projections.domain.time_units import day_number
 from projections.domain.timeline import UNKNOWN_AGENCY
-from projections.replay.engine import BaseTotals
+from projections.replay.totals import BaseTotals, KnownTimeline
+
+I64 = npt.NDArray[np.int64]
+Flags = npt.NDArray[np.bool_]
 
 # Agency code for "no timeline entry known".
 UNKNOWN_AGENCY_CODE = -1
 
 
-def agency_codes_on(
-    totals: BaseTotals, programme_codes: npt.NDArray[Any], days: npt.NDArray[Any]
-) -> npt.NDArray[np.int64]:
+def agency_codes_on(timeline: KnownTimeline, programme_codes: I64, days: I64) -> I64:
     """Per (programme, day): the agency in charge, as the write side decides it.
 
     The last timeline entry, in position order, effective by the day; before the first entry
     the programme's first agency. Entries are few, so one vectorised pass per entry.
     """
-    timeline = totals.timeline
     result = np.full(len(days), UNKNOWN_AGENCY_CODE, dtype=np.int64)
     seen_first: set[int] = set()
     for programme, since, agency in zip(
-        timeline["programme"].tolist(),
-        timeline["effective_day"].tolist(),
-        timeline["agency"].tolist(),
+        timeline.programme.tolist(),
+        timeline.effective_day.tolist(),
+        timeline.agency.tolist(),
         strict=True,
     ):
         rows = programme_codes == programme
@@ -47,7 +47,7 @@ def agency_codes_on(
 
 
 def _agency_name(totals: BaseTotals, code: int) -> str:
-    return UNKNOWN_AGENCY if code == UNKNOWN_AGENCY_CODE else totals.agencies[code]
+    return UNKNOWN_AGENCY if code == UNKNOWN_AGENCY_CODE else totals.names.agencies[code]
 
 
 def balances_from_totals(
@@ -63,45 +63,51 @@ def balances_from_totals(
         _recipient_years(totals, selection) if only in (None, View.RECIPIENT_YEAR) else ()
     )
     programme_rows = (
-        sorted(_programme_years(totals, selection, as_of, today))
+        _programme_years(totals, selection, as_of, today)
         if only in (None, View.PROGRAMME_YEAR)
-        else []
+        else ()
     )
-    agency_rows = (
-        sorted(_agency_years(totals, selection)) if only in (None, View.AGENCY_YEAR) else []
-    )
-    return Balances(recipient_rows, tuple(programme_rows), tuple(agency_rows))
+    agency_rows = _agency_years(totals, selection) if only in (None, View.AGENCY_YEAR) else ()
+    return Balances(recipient_rows, programme_rows, agency_rows)
 
 
-def _ranks(values: list[str]) -> npt.NDArray[np.int64]:
-    """Each dictionary code's place in string order (numpy sorts str by code point, as Python)."""
-    ranks = np.empty(len(values), dtype=np.int64)
-    ranks[np.argsort(np.array(values, dtype=str), kind="stable")] = np.arange(len(values))
-    return ranks
+def _year_filter(years: I64, selection: Selection) -> Flags:
+    if selection.year is None:
+        return np.ones(len(years), dtype=np.bool_)
+    return np.asarray(years == selection.year, dtype=np.bool_)
 
 
 def _recipient_years(totals: BaseTotals, selection: Selection) -> tuple[RecipientYearRow, ...]:
-    programmes, recipients = totals.programmes, totals.recipients
-    ry = totals.recipient_year
-    keep = _year_filter(ry["year"], selection)
+    """Rows in key order already (see projections.replay.totals): no sorting here."""
+    names = totals.names
+    recipient_years = totals.recipient_year
+    keep = _year_filter(recipient_years.year, selection)
     if selection.recipient is not None:
+        recipients = names.recipients
         code = recipients.index(selection.recipient) if selection.recipient in recipients else -1
-        keep &= ry["recipient"] == code
-    columns = {name: np.asarray(values)[keep] for name, values in ry.items()}
-    if len(columns["year"]) == 0:
+        keep &= recipient_years.recipient == code
+    if not bool(keep.any()):
         return ()
-    # Sorted in numpy by (programme id, recipient code, year): no Python sort of row objects.
-    order = np.lexsort(
-        (
-            columns["year"],
-            _ranks(recipients)[columns["recipient"]],
-            _ranks(programmes)[columns["programme"]],
-        )
-    )
+    every = bool(keep.all())
+
+    def column(values: I64) -> list[Any]:
+        kept: list[Any] = (values if every else values[keep]).tolist()
+        return kept
+
     # Strings by code in one numpy gather; rows made from tuples in C (no Python call per row).
-    programme_ids = np.array(programmes, dtype=object)[columns["programme"][order]]
-    recipient_codes = np.array(recipients, dtype=object)[columns["recipient"][order]]
-    sums = ("year", "requested_ore", "awarded_ore", "disbursed_ore", "recovered_ore")
+    programme_ids = np.array(names.programmes, dtype=object)[
+        recipient_years.programme if every else recipient_years.programme[keep]
+    ]
+    recipient_codes = np.array(names.recipients, dtype=object)[
+        recipient_years.recipient if every else recipient_years.recipient[keep]
+    ]
+    sums = (
+        recipient_years.year,
+        recipient_years.requested_ore,
+        recipient_years.awarded_ore,
+        recipient_years.disbursed_ore,
+        recipient_years.recovered_ore,
+    )
     # Tens of thousands of new tuples would trigger cyclic-GC passes over every live object;
     # none of them can form a cycle, so the collector waits until they are made.
     collecting = gc.isenabled()
@@ -113,7 +119,7 @@ def _recipient_years(totals: BaseTotals, selection: Selection) -> tuple[Recipien
                 zip(
                     programme_ids.tolist(),
                     recipient_codes.tolist(),
-                    *(columns[name][order].tolist() for name in sums),
+                    *(column(values) for values in sums),
                     strict=True,
                 ),
             )
@@ -125,58 +131,64 @@ def _recipient_years(totals: BaseTotals, selection: Selection) -> tuple[Recipien
 
 def _programme_years(
     totals: BaseTotals, selection: Selection, as_of: AsOf, today: date
-) -> list[ProgrammeYearRow]:
-    programmes = totals.programmes
-    py = totals.programme_year
-    keep = _year_filter(py["year"], selection)
+) -> tuple[ProgrammeYearRow, ...]:
+    """Rows in key order already; the agency is the one in charge at year end (or the as-of
+    date, or today, whichever comes first)."""
+    programme_years = totals.programme_year
+    keep = _year_filter(programme_years.year, selection)
     reference_day = day_number(as_of.reference_date(today))
+    years = programme_years.year[keep]
     year_end_days = np.array(
-        [day_number(date(int(y), 12, 31)) for y in py["year"][keep].tolist()], dtype=np.int64
+        [day_number(date(int(year), 12, 31)) for year in years.tolist()], dtype=np.int64
     )
     agency_codes = agency_codes_on(
-        totals, py["programme"][keep], np.minimum(year_end_days, reference_day)
+        totals.timeline, programme_years.programme[keep], np.minimum(year_end_days, reference_day)
     )
-    sums = ("appropriated_ore", "awarded_ore", "disbursed_ore", "recovered_ore")
-    return [
+    programmes = totals.names.programmes
+    sums = (
+        programme_years.appropriated_ore,
+        programme_years.awarded_ore,
+        programme_years.disbursed_ore,
+        programme_years.recovered_ore,
+    )
+    return tuple(
         ProgrammeYearRow(programmes[p], y, _agency_name(totals, a), ap, aw, di, rc)
         for p, y, a, ap, aw, di, rc in zip(
-            py["programme"][keep].tolist(),
-            py["year"][keep].tolist(),
+            programme_years.programme[keep].tolist(),
+            years.tolist(),
             agency_codes.tolist(),
-            *(py[name][keep].tolist() for name in sums),
+            *(values[keep].tolist() for values in sums),
             strict=True,
         )
-    ]
-
-
-def _year_filter(years: npt.NDArray[Any], selection: Selection) -> npt.NDArray[np.bool_]:
-    if selection.year is None:
-        return np.ones(len(years), dtype=np.bool_)
-    return np.asarray(years == selection.year, dtype=np.bool_)
-
-
-def _agency_years(totals: BaseTotals, selection: Selection) -> list[AgencyYearRow]:
-    day_rows = totals.programme_day
-    keep = _year_filter(day_rows["year"], selection)
-    agency_codes = agency_codes_on(
-        totals, day_rows["programme"][keep], day_rows["effective_day"][keep]
     )
-    years = day_rows["year"][keep].astype(np.int64)
-    names = ("awarded_ore", "disbursed_ore", "recovered_ore")
-    sums = np.stack([day_rows[name][keep] for name in names], axis=1).astype(np.int64)
-    if len(years) == 0:
-        return []
+
+
+def _agency_years(totals: BaseTotals, selection: Selection) -> tuple[AgencyYearRow, ...]:
+    day_rows = totals.programme_day
+    keep = _year_filter(day_rows.year, selection)
+    if not bool(keep.any()):
+        return ()
+    agency_codes = agency_codes_on(
+        totals.timeline, day_rows.programme[keep], day_rows.effective_day[keep]
+    )
+    years = day_rows.year[keep]
+    sums = np.stack(
+        [day_rows.awarded_ore[keep], day_rows.disbursed_ore[keep], day_rows.recovered_ore[keep]],
+        axis=1,
+    )
     first_year = int(years.min())
     year_span = int(years.max()) - first_year + 1
     # Agency codes start at -1 (unknown): shift by one so keys are non-negative.
     keys = (agency_codes + 1) * year_span + (years - first_year)
     unique_keys, inverse = np.unique(keys, return_inverse=True)
-    grouped = np.zeros((len(unique_keys), len(names)), dtype=np.int64)
-    np.add.at(grouped, inverse, sums)
+    grouped = np.zeros((len(unique_keys), sums.shape[1]), dtype=np.int64)
+    np.add.at(grouped, inverse.reshape(-1), sums)
     agency_plus_one, year_offsets = np.divmod(unique_keys, year_span)
-    return [
-        AgencyYearRow(_agency_name(totals, a - 1), y + first_year, aw, di, rc)
-        for a, y, (aw, di, rc) in zip(
-            agency_plus_one.tolist(), year_offsets.tolist(), grouped.tolist(), strict=True
+    return tuple(
+        sorted(
+            AgencyYearRow(_agency_name(totals, a - 1), y + first_year, aw, di, rc)
+            for a, y, (aw, di, rc) in zip(
+                agency_plus_one.tolist(), year_offsets.tolist(), grouped.tolist(), strict=True
+            )
         )
-    ]
+    )

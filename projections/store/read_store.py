@@ -16,9 +16,10 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 import psycopg.errors
 
 from ledger.config import READ_STORE_ENV_VAR
@@ -37,13 +38,8 @@ from projections.domain.rows import (
     View,
 )
 from projections.domain.selection import EVERYTHING, Selection
-from projections.replay.engine import (
-    PROGRAMME_DAY_SUMS,
-    PROGRAMME_YEAR_SUMS,
-    RECIPIENT_YEAR_SUMS,
-    BaseTotals,
-)
-from projections.replay.manifest import PartitionMark
+from projections.domain.time_units import date_of_day, day_number
+from projections.replay import BaseTotals, PartitionMark
 from projections.store import schema as s
 from projections.store.deltas import BatchDeltas, deltas_of
 from projections.store.dialects import Dialect, dialect_for
@@ -59,6 +55,10 @@ RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailur
 
 class ProgressMoved(LedgerError):
     """Another reader applied to this read store meanwhile: continue from what it recorded."""
+
+
+class HandoverIntoFoldedDays(LedgerError):
+    """A handover takes effect on a day the last rebuild folded into an agency period's row."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,11 +336,33 @@ class ReadStore:
             ],
         )
         if deltas.timeline:
+            self._refuse_handovers_into_folded_days(deltas.timeline)
             self.db.executemany(
                 f"INSERT INTO agency_timeline (programme_id, position, effective_date, agency) "
                 f"VALUES ({self._marks(4)}) ON CONFLICT (programme_id, position) DO NOTHING",
                 [(p, position, date_param(d), a) for p, position, d, a in sorted(deltas.timeline)],
             )
+
+    def _refuse_handovers_into_folded_days(self, entries: list[tuple[str, int, int, str]]) -> None:
+        """The write side lets a handover take effect no earlier than the acts already recorded,
+        so a rebuild folds the days before a programme's latest act per agency period. A handover
+        reaching back behind them would split a folded row: stop rather than attribute it wrongly.
+        """
+        for programme_id, position, day, agency in entries:
+            rows = self.db.execute(
+                f"SELECT value FROM projection_state WHERE key = {self.db.placeholder}",
+                (s.folded_before_key(programme_id),),
+            )
+            folded_before = day_number(date.fromisoformat(rows[0][0])) if rows else None
+            if folded_before is not None and day < folded_before:
+                raise HandoverIntoFoldedDays(
+                    "position",
+                    position,
+                    f"the handover of {programme_id} to {agency} takes effect "
+                    f"{date_of_day(day).isoformat()}, before acts already recorded (up to "
+                    f"{date_of_day(folded_before).isoformat()}), which the write side forbids; "
+                    "the read store cannot apply it: run `grant-ledger rebuild`",
+                )
 
     # ----------------------------------------------------------------- state
 
@@ -386,6 +408,7 @@ class ReadStore:
             **({s.STATE_TOPIC: topic} if topic else {}),
             s.STATE_REBUILT_AT: datetime.now(tz=UTC).isoformat(),
             s.STATE_SOURCE: source,
+            **self._fold_marks(totals),
         }
         rows[s.CONSUMED_PARTITIONS.name] = (
             [(topic, p, m.next_offset, m.max_position) for p, m in sorted(marks.items())]
@@ -397,8 +420,11 @@ class ReadStore:
         try:
             for table in s.TABLES:
                 db.execute(s.create_table(table, table.name + suffix, db.table_suffix))
-                # In key order: appends to the B-tree instead of inserts all over it.
-                db.bulk_insert(table.name + suffix, table.columns, sorted(rows[table.name]))
+                # In key order: appends to the B-tree instead of inserts all over it. The engine
+                # gives the balance tables' rows in key order already (projections.replay.totals).
+                table_rows = rows[table.name]
+                in_order = table_rows if table in s.KEY_ORDERED_BY_ENGINE else sorted(table_rows)
+                db.bulk_insert(table.name + suffix, table.columns, in_order)
             for view in reversed(s.VIEWS):
                 db.execute(f"DROP VIEW IF EXISTS {view}")
             for table in s.TABLES:
@@ -412,60 +438,84 @@ class ReadStore:
             raise
 
     def _rows_of(self, totals: BaseTotals) -> dict[str, list[tuple[Any, ...]]]:
-        programmes, recipients, agencies = totals.programmes, totals.recipients, totals.agencies
+        """Rows of the balance tables and the fold marks, from the engine's code arrays."""
+        names = totals.names
         date_param = self.db.date_param
 
-        def names(codes: Any, dictionary: list[str]) -> list[str]:
-            return [dictionary[code] for code in codes.tolist()]
+        def strings(codes: Any, dictionary: list[str]) -> list[str]:
+            # One numpy gather of the string objects: no Python call per row.
+            values: list[str] = np.array(dictionary, dtype=object)[codes].tolist()
+            return values
 
-        ry = totals.recipient_year
-        py = totals.programme_year
-        pd = totals.programme_day
-        tl = totals.timeline
-        day_cache: dict[int, Any] = {}
+        def dates(days: Any) -> list[Any]:
+            return [date_param(day) for day in days.tolist()]
 
-        def day(value: int) -> Any:
-            found = day_cache.get(value)
-            if found is None:
-                found = day_cache[value] = date_param(value)
-            return found
-
+        recipient_years, programme_years, programme_days, timeline = (
+            totals.recipient_year,
+            totals.programme_year,
+            totals.programme_day,
+            totals.timeline,
+        )
+        recipient_sums = (
+            recipient_years.requested_ore,
+            recipient_years.awarded_ore,
+            recipient_years.disbursed_ore,
+            recipient_years.recovered_ore,
+        )
+        programme_sums = (
+            programme_years.appropriated_ore,
+            programme_years.awarded_ore,
+            programme_years.disbursed_ore,
+            programme_years.recovered_ore,
+        )
+        day_sums = (
+            programme_days.awarded_ore,
+            programme_days.disbursed_ore,
+            programme_days.recovered_ore,
+        )
         return {
             s.RECIPIENT_YEAR.name: list(
                 zip(
-                    names(ry["programme"], programmes),
-                    names(ry["recipient"], recipients),
-                    ry["year"].tolist(),
-                    *(ry[name].tolist() for name in RECIPIENT_YEAR_SUMS),
+                    strings(recipient_years.programme, names.programmes),
+                    strings(recipient_years.recipient, names.recipients),
+                    recipient_years.year.tolist(),
+                    *(values.tolist() for values in recipient_sums),
                     strict=True,
                 )
             ),
             s.PROGRAMME_YEAR.name: list(
                 zip(
-                    names(py["programme"], programmes),
-                    py["year"].tolist(),
-                    *(py[name].tolist() for name in PROGRAMME_YEAR_SUMS),
+                    strings(programme_years.programme, names.programmes),
+                    programme_years.year.tolist(),
+                    *(values.tolist() for values in programme_sums),
                     strict=True,
                 )
             ),
             s.PROGRAMME_DAY.name: list(
                 zip(
-                    names(pd["programme"], programmes),
-                    pd["year"].tolist(),
-                    [day(d) for d in pd["effective_day"].tolist()],
-                    *(pd[name].tolist() for name in PROGRAMME_DAY_SUMS),
+                    strings(programme_days.programme, names.programmes),
+                    programme_days.year.tolist(),
+                    dates(programme_days.effective_day),
+                    *(values.tolist() for values in day_sums),
                     strict=True,
                 )
             ),
             s.AGENCY_TIMELINE.name: list(
                 zip(
-                    names(tl["programme"], programmes),
-                    tl["position"].tolist(),
-                    [day(d) for d in tl["effective_day"].tolist()],
-                    names(tl["agency"], agencies),
+                    strings(timeline.programme, names.programmes),
+                    timeline.position.tolist(),
+                    dates(timeline.effective_day),
+                    strings(timeline.agency, names.agencies),
                     strict=True,
                 )
             ),
+        }
+
+    def _fold_marks(self, totals: BaseTotals) -> dict[str, str]:
+        """projection_state entries: where each programme's folded days end (ISO date)."""
+        return {
+            s.folded_before_key(totals.names.programmes[code]): date_of_day(day).isoformat()
+            for code, day in sorted(totals.folded_before.items())
         }
 
     # ----------------------------------------------------------------- reading

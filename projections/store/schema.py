@@ -34,6 +34,14 @@ STATE_REBUILT_AT = "rebuilt_at"
 STATE_SOURCE = "source"
 SCHEMA_VERSION_KEY = "schema_version"
 SCHEMA_VERSION = "1"
+# Set by a rebuild, per programme: the first effective day whose programme_day rows are kept
+# apart; the days before it are folded into one row per agency period.
+STATE_FOLDED_BEFORE_PREFIX = "folded_before:"
+
+
+def folded_before_key(programme_id: str) -> str:
+    """The projection_state key of a programme's fold mark."""
+    return STATE_FOLDED_BEFORE_PREFIX + programme_id
 
 
 @dataclass(frozen=True)
@@ -96,6 +104,8 @@ SKIPPED_MESSAGES = Table(
 
 BALANCE_TABLES = (RECIPIENT_YEAR, PROGRAMME_YEAR, PROGRAMME_DAY, AGENCY_TIMELINE)
 # Swapped whole by a rebuild.
+# Tables whose rows a rebuild receives in primary-key order from the replay engine.
+KEY_ORDERED_BY_ENGINE = (RECIPIENT_YEAR, PROGRAMME_YEAR, PROGRAMME_DAY)
 TABLES = (*BALANCE_TABLES, CONSUMED_PARTITIONS, PROJECTION_STATE)
 # Kept across rebuilds: the record of what operators decided.
 KEPT_TABLES = (SKIPPED_MESSAGES,)

@@ -24,7 +24,7 @@ from ledger.domain.errors import LedgerError
 from ledger.infrastructure.kafka.reading import consumer_config, producer_config, read_all
 from ledger.infrastructure.kafka.topics import ensure_topics
 from projections.consumer.projector import Projector, ProjectorSettings
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from tests.fill import disbursements, setup_commands
 from tests.signing import ledger_trust

@@ -7,24 +7,22 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from projections.application.rebuild import KafkaSource, rebuild
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
-from tests.signing import ledger_trust
-from tests.synthetic_ledger import (
+from tests.benchmarks.measure import (
     BENCH_RESULTS,
     FULL_KAFKA_EVENTS,
     BenchTopic,
     bare_consumer_count,
-    baseline_events_per_s,  # noqa: F401 (fixture)
-    bench_topic,  # noqa: F401 (fixture)
     median_seconds,
 )
+from tests.signing import ledger_trust
 
 KAFKA_REBUILD_MIN_RATIO = 0.85
 ROUNDS = 2
 
 
-def test_a_baseline_bare_consumer(benchmark: BenchmarkFixture, bench_topic: BenchTopic) -> None:  # noqa: F811
+def test_a_baseline_bare_consumer(benchmark: BenchmarkFixture, bench_topic: BenchTopic) -> None:
     """Assign all partitions, poll until quiet, count: kafka-python's own speed here."""
     count = benchmark.pedantic(
         bare_consumer_count, args=(bench_topic,), rounds=ROUNDS, iterations=1
@@ -38,8 +36,8 @@ def test_a_baseline_bare_consumer(benchmark: BenchmarkFixture, bench_topic: Benc
 
 def test_b_rebuild_from_kafka(
     benchmark: BenchmarkFixture,
-    bench_topic: BenchTopic,  # noqa: F811
-    baseline_events_per_s: float,  # noqa: F811
+    bench_topic: BenchTopic,
+    baseline_events_per_s: float,
     tmp_path: Path,
 ) -> None:
     """Fetch (partitions split over processes), verify the chain, write the replay store,

@@ -21,9 +21,9 @@ from ledger.infrastructure.kafka.topics import ensure_topics
 from projections.domain.reference import reference_balances
 from projections.store.read_store import ReadStore
 from tests.fill import add_payments, fill
+from tests.ledgers.balances_each_way import stored_view_balances
 from tests.relay_runs import relay_process, settings_for
 from tests.signing import ledger_trust
-from tests.synthetic_ledger import stored_view_balances
 
 EVENTS = 60
 MORE = 5

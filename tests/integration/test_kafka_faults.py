@@ -26,6 +26,7 @@ from ledger.infrastructure.kafka.apache_kafka import ApacheKafka
 from ledger.infrastructure.kafka.reading import consumer_config
 from projections.store.read_store import ReadStore
 from tests.fill import fill
+from tests.ledgers.balances_each_way import stored_view_balances
 from tests.relay_runs import (
     assert_exactly_once_in_order,
     count_on,
@@ -36,7 +37,6 @@ from tests.relay_runs import (
     wait_for_positions,
 )
 from tests.signing import ledger_trust
-from tests.synthetic_ledger import stored_view_balances
 
 STORED_EVENTS = 4_000
 RUN_TIMEOUT_S = 240

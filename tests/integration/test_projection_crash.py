@@ -16,17 +16,12 @@ import pytest
 
 from projections.consumer.projector import FAILPOINT_ENV_VAR, KILL_AFTER_REPLAY
 from projections.domain.asof import AsOf
+from projections.replay import ReplayStore, verify_store
 from projections.replay.manifest import MANIFEST_FILE, Manifest
-from projections.replay.store import ReplayStore
-from projections.replay.verify import verify_store
 from projections.store.read_store import ReadStore
-from tests.synthetic_ledger import (
-    checkpoints_of,
-    engine_balances,
-    produce_envelopes,
-    stored_view_balances,
-    synthetic_envelopes,
-)
+from tests.ledgers.balances_each_way import engine_balances, stored_view_balances
+from tests.ledgers.envelopes import checkpoints_of, synthetic_envelopes
+from tests.ledgers.kafka_topic import produce_envelopes
 
 EVENTS = 12_000
 START_TIMEOUT_S = 60

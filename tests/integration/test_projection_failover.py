@@ -16,12 +16,9 @@ import pytest
 
 from projections.domain.asof import AsOf
 from projections.store.read_store import ReadStore
-from tests.synthetic_ledger import (
-    engine_balances,
-    produce_envelopes,
-    stored_view_balances,
-    synthetic_envelopes,
-)
+from tests.ledgers.balances_each_way import engine_balances, stored_view_balances
+from tests.ledgers.envelopes import synthetic_envelopes
+from tests.ledgers.kafka_topic import produce_envelopes
 
 pytestmark = pytest.mark.postgres
 

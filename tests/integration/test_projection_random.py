@@ -13,17 +13,12 @@ from ledger.application.grant_ledger import GrantLedger
 from projections.application.rebuild import KafkaSource, rebuild
 from projections.consumer.projector import Projector, ProjectorSettings
 from projections.domain.reference import reference_balances
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
+from tests.ledgers.balances_each_way import stored_view_balances, wire_envelopes
+from tests.ledgers.kafka_topic import produce_envelopes
+from tests.ledgers.random_commands import random_actions, recorded_events, run_actions
 from tests.signing import ledger_trust
-from tests.synthetic_ledger import (
-    produce_envelopes,
-    random_actions,
-    recorded_events,
-    run_actions,
-    stored_view_balances,
-    wire_envelopes,
-)
 
 EXAMPLES = 5
 CHECKPOINT_EVERY = 5

@@ -5,14 +5,14 @@ import threading
 import pytest
 
 from ledger.proof.chain_reader import GENESIS_POINT, ChainPoint
-from projections.domain.asof import AsOf
 from projections.domain.facts import facts_of
 from projections.domain.rows import View
-from projections.replay.engine import base_totals
+from projections.replay import totals as replay_totals
 from projections.store.dialects import RebuildBlocked
 from projections.store.read_store import ProgressMoved, ReadStore
 from schemas.chain import GENESIS_HASH
-from tests.synthetic_ledger import columns_of, proven_batch, synthetic_envelopes
+from tests.ledgers.balances_each_way import columns_of, proven_batch
+from tests.ledgers.envelopes import synthetic_envelopes
 
 EVENTS = 3_000
 SWAPS = 5
@@ -29,12 +29,7 @@ def test_readers_see_the_old_or_the_new_balances_never_a_mix(read_store_url: str
     half, whole = columns_of(envelopes[: EVENTS // 2]), columns_of(envelopes)
     totals = {}
     for name, (columns, dictionaries) in (("half", half), ("whole", whole)):
-        names = (
-            dictionaries.programmes.values,
-            dictionaries.recipients.values,
-            dictionaries.agencies.values,
-        )
-        totals[name] = base_totals(columns, names, as_of=AsOf(), position_sorted=True)
+        totals[name] = replay_totals(columns, dictionaries.names())
     with ReadStore.open(read_store_url) as writer:
         writer.replace(totals["half"], topic=None, marks={}, complete_through=0, source="test")
         expected = {total_awarded(writer)}

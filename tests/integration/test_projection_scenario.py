@@ -25,10 +25,10 @@ from projections.domain.rows import (
     View,
 )
 from projections.domain.selection import Selection
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
+from tests.ledgers.balances_each_way import stored_view_balances
 from tests.signing import ledger_signer, ledger_trust
-from tests.synthetic_ledger import stored_view_balances
 
 SCENARIO = Path(__file__).resolve().parents[2] / "commands" / "scenarios" / "sfs_2018_151.jsonl"
 # Small group timeouts: the dev broker holds a join for the rebalance timeout.

@@ -25,8 +25,8 @@ from projections.domain.reference import reference_balances
 from projections.store.read_store import ReadStore
 from schemas.chain import canonical_bytes, chain_hash
 from tests.fill import add_payments, fill
+from tests.ledgers.balances_each_way import stored_view_balances
 from tests.relay_runs import relay_once, settings_for
-from tests.synthetic_ledger import stored_view_balances
 
 pytestmark = pytest.mark.kafka
 

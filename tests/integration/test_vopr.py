@@ -52,9 +52,9 @@ from projections.store.read_store import ReadStore
 from schemas.chain import canonical_bytes, chain_hash
 from tests.conftest import ENGINE_KAFKA, ENGINE_TANSU, kafka_jars_or_skip
 from tests.fill import disbursements, setup_commands
+from tests.ledgers.balances_each_way import stored_view_balances
 from tests.relay_runs import settings_for
 from tests.signing import ledger_signer, ledger_trust
-from tests.synthetic_ledger import stored_view_balances
 
 EXAMPLES_ENV = "GRANT_LEDGER_VOPR_EXAMPLES"
 EXAMPLES = int(os.environ.get(EXAMPLES_ENV) or 200)

@@ -19,7 +19,7 @@ from projections.domain.selection import Selection
 from projections.store.read_store import ReadStore
 from schemas import commands as c
 from tests import builders as b
-from tests.synthetic_ledger import (
+from tests.ledgers.balances_each_way import (
     apply_envelopes,
     engine_balances,
     stored_view_balances,

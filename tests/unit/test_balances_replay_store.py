@@ -1,6 +1,7 @@
 """The replay store: exactly-once appends, crash-torn tails, digests, compaction, verification."""
 
 import os
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -9,15 +10,25 @@ import pytest
 from ledger.domain.errors import LedgerError
 from projections.application.query import replay_balances
 from projections.domain.asof import AsOf
-from projections.domain.rows import View
+from projections.domain.rows import STORED_VIEWS, View
 from projections.domain.selection import Selection
-from projections.replay.columns import ReplayColumns
+from projections.replay import (
+    PartitionMark,
+    ReplayColumns,
+    ReplayStore,
+    ReplayStoreError,
+    accumulators,
+    balances,
+    every_view,
+    load_index,
+    rebuild_totals,
+    verify_store,
+)
+from projections.replay.asof_index import SNAPSHOT_CHUNKS
 from projections.replay.layout import EVENT_BYTES, POSTING_BYTES, column_file
-from projections.replay.manifest import PartitionMark
-from projections.replay.store import ReplayStore, ReplayStoreError
-from projections.replay.verify import verify_store
 from schemas.envelope import Checkpoint
-from tests.synthetic_ledger import checkpoints_of, columns_of, synthetic_envelopes
+from tests.ledgers.balances_each_way import columns_of
+from tests.ledgers.envelopes import checkpoints_of, synthetic_envelopes
 
 EVENTS = 600
 BYTES_PER_EVENT_LIMIT = 64
@@ -51,7 +62,7 @@ def store_with(directory: Path, columns: ReplayColumns, *parts: slice) -> Replay
             keep = np.zeros(columns.event_count, dtype=np.bool_)
             keep[part] = True
             piece = columns.select_events(keep)
-            position = int(piece.events["position"].max())
+            position = int(piece.events.position.max())
             store.append(
                 piece,
                 newest_hash=(position, hash_at(position)),
@@ -115,8 +126,8 @@ def test_out_of_order_appends_are_compacted_into_position_order(
     with store.writing():
         assert store.compact()
     loaded = store.load()
-    assert np.array_equal(loaded.events["position"], np.arange(1, EVENTS + 1))
-    assert np.array_equal(loaded.postings["amount_ore"], columns.postings["amount_ore"])
+    assert np.array_equal(loaded.events.position, np.arange(1, EVENTS + 1))
+    assert np.array_equal(loaded.postings.amount_ore, columns.postings.amount_ore)
     assert store.manifest.partitions == {0: PartitionMark(EVENTS, EVENTS)}
     verdict = verify_store(store, checkpoints(envelopes))
     assert verdict.trusted, verdict.problems
@@ -168,7 +179,7 @@ def test_bytes_per_event_on_disk(tmp_path: Path, columns: ReplayColumns) -> None
     """The column layout stays under 64 bytes per event for a realistic mix."""
     store_with(tmp_path, columns, slice(0, EVENTS))
     on_disk = sum(os.path.getsize(p) for p in tmp_path.iterdir() if p.suffix == ".bin")
-    timeline_bytes = sum(array.nbytes for array in columns.timeline.values())
+    timeline_bytes = sum(array.nbytes for array in columns.timeline.arrays().values())
     assert on_disk == EVENTS * EVENT_BYTES + columns.posting_count * POSTING_BYTES + timeline_bytes
     assert on_disk / EVENTS < BYTES_PER_EVENT_LIMIT
 
@@ -189,3 +200,53 @@ def test_as_of_a_position_beyond_the_store_is_refused(
     with pytest.raises(LedgerError) as refusal:
         replay_balances(store, View.PROGRAMME_YEAR, Selection(), AsOf(at_position=5_000))
     assert refusal.value.field == "at_position"
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        AsOf(),
+        AsOf(at_position=333),
+        AsOf(as_of_date=date(2024, 6, 30)),
+        AsOf(as_known_at=datetime(2030, 1, 1, tzinfo=UTC), as_of_date=date(2029, 12, 31)),
+    ],
+)
+def test_the_as_of_index_on_disk_answers_like_a_scan(
+    tmp_path: Path, envelopes: list[dict[str, object]], as_of: AsOf
+) -> None:
+    """After a rebuild wrote its index (tiny chunks here), one view's questions through the
+    loaded index give what scanning the columns for all three views gives."""
+    store = ReplayStore(tmp_path, durable=False)
+    columns, dictionaries = columns_of(envelopes)
+    with store.writing():
+        store.rewrite(
+            columns, dictionaries=dictionaries, max_position_hash=None, topic=None, partitions={}
+        )
+        rebuild_totals(store, chunk_events=16)
+    index = load_index(store)
+    assert index is not None and index.zones.count > SNAPSHOT_CHUNKS
+    loaded, names = store.load(), store.dictionaries.names()
+    today = date(2026, 1, 1)
+    scanned = every_view(loaded, names, today=today, as_of=as_of)
+    for view in STORED_VIEWS:
+        indexed = balances(loaded, names, view, today=today, as_of=as_of, index=index)
+        assert indexed == list(scanned.view(view))
+
+
+def test_key_spaces_too_large_for_dense_sums_answer_the_same(
+    tmp_path: Path, envelopes: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every key space over the dense limit (sorted, sparse sums instead), a rebuild's
+    index and the questions through it give what dense sums give."""
+    store = ReplayStore(tmp_path, durable=False)
+    columns, dictionaries = columns_of(envelopes)
+    names, today, as_of = dictionaries.names(), date(2026, 1, 1), AsOf(at_position=444)
+    dense = every_view(columns, names, today=today, as_of=as_of)
+    monkeypatch.setattr(accumulators, "DENSE_BINS_MAX", 0)
+    with store.writing():
+        store.rewrite(
+            columns, dictionaries=dictionaries, max_position_hash=None, topic=None, partitions={}
+        )
+        rebuild_totals(store, chunk_events=32)
+    assert every_view(columns, names, today=today, as_of=as_of) == dense
+    assert every_view(columns, names, today=today, as_of=as_of, index=load_index(store)) == dense

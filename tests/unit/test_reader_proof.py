@@ -18,7 +18,7 @@ from ledger.proof.errors import ChainBroken, ForgedCheckpoint, ForkDetected, Poi
 from ledger.proof.messages import read_envelope
 from schemas.chain import canonical_bytes, chain_hash
 from schemas.envelope import MAX_ENVELOPE_BYTES
-from tests.synthetic_ledger import synthetic_envelopes
+from tests.ledgers.envelopes import synthetic_envelopes
 
 TOPIC = "events"
 CHECKPOINTS = "events.checkpoints"

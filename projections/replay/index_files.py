@@ -1,0 +1,142 @@
+"""The as-of index on disk: one file of raw arrays beside the columns, described by a small JSON
+manifest (written last: the commit point). Loading maps the file once; arrays are views."""
+
+from __future__ import annotations
+
+import mmap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from projections.replay.agency_periods import AgencyPeriods, DaySpan
+from projections.replay.asof_index import AsOfIndex, ChunkZones, CumulativeSums
+from projections.replay.key_spaces import PairIndex, YearSpan
+from projections.replay.range_sums import KeyTables
+
+INDEX_FORMAT_VERSION = 4
+INDEX_MANIFEST = "asof-index.json"
+ARRAY_ALIGNMENT_BYTES = 64
+
+
+def _arrays(index: AsOfIndex) -> dict[str, npt.NDArray[Any]]:
+    keys, zones = index.keys, index.zones
+    arrays: dict[str, npt.NDArray[Any]] = {
+        f"zones.{name}": getattr(zones, name) for name in ChunkZones.__dataclass_fields__
+    }
+    for name, cumulative in (("grant_sums", index.grants), ("period_sums", index.periods)):
+        for field in CumulativeSums.__dataclass_fields__:
+            arrays[f"{name}.{field}"] = getattr(cumulative, field)
+    arrays.update(
+        {
+            "pairs.lookup": keys.pairs.lookup,
+            "pairs.programme": keys.pairs.programme,
+            "pairs.recipient": keys.pairs.recipient,
+            "periods.lookup": keys.periods.lookup,
+            "periods.programme": keys.periods.programme,
+            "periods.first_day": keys.periods.first_day,
+            "timeline_positions": index.timeline_positions,
+        }
+    )
+    return arrays
+
+
+def file_name(generation: int) -> str:
+    """The index's array file for a store generation."""
+    return f"asof.g{generation}.bin"
+
+
+def save(index: AsOfIndex, directory: Path) -> None:
+    """Write the arrays, then the manifest naming them; drop other generations' files."""
+    directory_entries: dict[str, dict[str, Any]] = {}
+    offset = 0
+    path = directory / file_name(index.generation)
+    with path.open("wb") as handle:
+        for name, array in _arrays(index).items():
+            payload = np.ascontiguousarray(array)
+            padding = -offset % ARRAY_ALIGNMENT_BYTES
+            handle.write(b"\0" * padding)
+            offset += padding
+            directory_entries[name] = {
+                "dtype": payload.dtype.str,
+                "shape": list(payload.shape),
+                "offset": offset,
+            }
+            handle.write(payload.tobytes())
+            offset += payload.nbytes
+    meta = {
+        "version": INDEX_FORMAT_VERSION,
+        "generation": index.generation,
+        "events": index.events,
+        "chunk_events": index.chunk_events,
+        "years": [index.keys.years.first, index.keys.years.count],
+        "days": [index.keys.periods.days.first, index.keys.periods.days.count],
+        "recipient_codes": index.keys.pairs.recipient_codes,
+        "pairs_in_name_order": index.keys.pairs.in_name_order,
+        "folded_before": {str(k): v for k, v in index.keys.periods.folded_before.items()},
+        "arrays": directory_entries,
+    }
+    temporary = directory / f".{INDEX_MANIFEST}.tmp"
+    temporary.write_bytes(orjson.dumps(meta))
+    temporary.replace(directory / INDEX_MANIFEST)
+    for stale in directory.glob("asof.*"):
+        if stale.name != path.name:
+            stale.unlink(missing_ok=True)
+
+
+def load(directory: Path, generation: int) -> AsOfIndex | None:
+    """The index of `generation`, memory-mapped; None when absent, stale or unreadable."""
+    try:
+        meta = orjson.loads((directory / INDEX_MANIFEST).read_bytes())
+        if meta["version"] != INDEX_FORMAT_VERSION or meta["generation"] != generation:
+            return None
+        with (directory / file_name(generation)).open("rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        arrays = {
+            name: np.ndarray(
+                tuple(entry["shape"]),
+                dtype=np.dtype(entry["dtype"]),
+                buffer=mapped,
+                offset=entry["offset"],
+            )
+            for name, entry in meta["arrays"].items()
+        }
+        return _index(meta, arrays)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _index(meta: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> AsOfIndex:
+    years = YearSpan(*meta["years"])
+    pairs = PairIndex(
+        int(meta["recipient_codes"]),
+        arrays["pairs.lookup"],
+        arrays["pairs.programme"],
+        arrays["pairs.recipient"],
+        bool(meta["pairs_in_name_order"]),
+    )
+    periods = AgencyPeriods(
+        DaySpan(*meta["days"]),
+        arrays["periods.lookup"],
+        arrays["periods.programme"],
+        arrays["periods.first_day"],
+        {int(k): int(v) for k, v in meta["folded_before"].items()},
+    )
+
+    def cumulative(name: str) -> CumulativeSums:
+        return CumulativeSums(
+            *(arrays[f"{name}.{field}"] for field in CumulativeSums.__dataclass_fields__)
+        )
+
+    return AsOfIndex(
+        int(meta["generation"]),
+        int(meta["events"]),
+        int(meta["chunk_events"]),
+        KeyTables(pairs, periods, years),
+        ChunkZones(*(arrays[f"zones.{field}"] for field in ChunkZones.__dataclass_fields__)),
+        cumulative("grant_sums"),
+        cumulative("period_sums"),
+        arrays["timeline_positions"],
+    )
