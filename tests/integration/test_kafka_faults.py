@@ -5,6 +5,10 @@ the topic, `verify` passing, and live balances equal to a fresh rebuild from the
 - the broker killed with -9 while the projector applies, restarted;
 - the broker frozen (SIGSTOP) mid-window while a second relay takes over, then thawed: the old
   producer is fenced and its open window aborted, so nothing it sent is ever read.
+
+The fourth fault, three projector instances in one consumer group with the active one killed
+with -9 mid-run (the group rebalances, another takes over, the balances are exact), is
+tests/integration/test_projection_failover.py: on the session broker, Apache Kafka in CI.
 """
 
 import os
