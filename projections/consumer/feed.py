@@ -211,18 +211,39 @@ class TopicFeed:
         held = self.held.get(partition)
         if held is not None:
             return held.offset
-        return int(self.consumer.position(TopicPartition(self.topic, partition)))
+        return self._known_offset(TopicPartition(self.topic, partition))
 
     def checkpoint_position(self) -> int:
         """The next offset to read on the checkpoint partition."""
-        return int(self.consumer.position(self.checkpoint_partition))
+        return self._known_offset(self.checkpoint_partition)
+
+    def _offset(self, tp: TopicPartition) -> int | None:
+        """The consumer's position on `tp`; None while it has none: kafka-python gives None when
+        the broker reset the partition (re-created or truncated) and no new one is known yet."""
+        offset = self.consumer.position(tp)
+        return None if offset is None else int(offset)
+
+    def _known_offset(self, tp: TopicPartition) -> int:
+        offset = self._offset(tp)
+        if offset is None:
+            raise LedgerError(
+                "partition",
+                f"{tp.topic}:{tp.partition}",
+                "has no read position: the broker reset it (re-created or truncated)",
+            )
+        return offset
 
     def went_back(self) -> str | None:
         """Why the topic changed under the reader since the last call, if it did."""
         for tp in self.partitions:
             if tp.partition in self.held:
                 continue
-            now = int(self.consumer.position(tp))
+            now = self._offset(tp)
+            if now is None:
+                return (
+                    f"partition {tp.partition} lost its read position "
+                    "(the broker reset it: the topic was re-created or truncated)"
+                )
             before = self._last_positions.get(tp.partition, now)
             self._last_positions[tp.partition] = now
             if now < before:
@@ -251,11 +272,13 @@ class TopicFeed:
 
     def reached(self, ends: dict[TopicPartition, int]) -> bool:
         """Every partition not held has reached its end in `ends`."""
-        return all(
-            int(self.consumer.position(tp)) >= end
-            for tp, end in ends.items()
-            if tp.topic != self.topic or tp.partition not in self.held
-        )
+        for tp, end in ends.items():
+            if tp.topic == self.topic and tp.partition in self.held:
+                continue
+            offset = self._offset(tp)
+            if offset is None or offset < end:
+                return False
+        return True
 
 
 __all__ = ["Held", "TopicFeed", "TopicShape"]
