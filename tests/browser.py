@@ -57,3 +57,12 @@ def chromium(profile: Path, downloads: Path) -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
+
+
+def full_page_png(driver: webdriver.Chrome, path: Path, width: int, max_height: int) -> None:
+    """A screenshot from the top, as tall as the page (at most max_height px)."""
+    driver.set_window_size(width, max_height)
+    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    driver.set_window_size(width, min(height, max_height))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(path))

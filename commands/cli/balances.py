@@ -8,6 +8,8 @@ local replay store with numpy. Table output shows SEK; JSON and CSV give integer
 import argparse
 import csv
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -15,7 +17,7 @@ import orjson
 from commands.cli.read_side_options import add_store_options
 from ledger.domain.errors import LedgerError
 from projections.application.memory import keep_freed_memory
-from projections.application.query import balances_answer
+from projections.application.query import BalanceAnswer, balances_answer
 from projections.domain.asof import parse_as_of
 from projections.domain.filters import Filters, distinct, parse_counties, parse_years
 from projections.domain.rows import FIELDS, MONEY_SUFFIX, BalanceRow, View, as_record
@@ -35,6 +37,14 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser = subparsers.add_parser(
         "balances", help="balances per recipient/programme/agency/county and year"
     )
+    add_question_options(parser)
+    parser.add_argument("--format", default="table", metavar="|".join(FORMATS))
+    add_store_options(parser)
+    parser.set_defaults(run=run)
+
+
+def add_question_options(parser: argparse.ArgumentParser) -> None:
+    """--by, the filters and the time-travel flags (also `export balances`, `audit replay`)."""
     parser.add_argument(
         "--by", default=View.RECIPIENT_YEAR.value, metavar="|".join(v.value for v in View)
     )
@@ -56,9 +66,6 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         help="count events recorded by then (UTC if no zone)",
     )
     parser.add_argument("--at-position", metavar="N", default=None, help="count positions up to N")
-    parser.add_argument("--format", default="table", metavar="|".join(FORMATS))
-    add_store_options(parser)
-    parser.set_defaults(run=run)
 
 
 def parse_view(raw: str) -> View:
@@ -84,23 +91,35 @@ def filters_of(args: argparse.Namespace) -> Filters:
 
 def run(args: argparse.Namespace) -> int:
     """Print the balances."""
-    keep_freed_memory()
-    view = parse_view(args.by)
     if args.format not in FORMATS:
         raise LedgerError("--format", args.format, f"expected one of {', '.join(FORMATS)}")
+    answer = balances_of(args)
+    write_rows(answer.view, answer.rows, args.format)
+    return 0
+
+
+def balances_of(args: argparse.Namespace) -> BalanceAnswer:
+    """The question the flags ask, answered from the read store (or the replay store)."""
+    keep_freed_memory()
+    view = parse_view(args.by)
     location = parse_read_store_url(read_store_url(args.read_store))
-    try:
-        answer = balances_answer(
+    with flag_errors():
+        return balances_answer(
             location,
             replay_directory(args.replay_dir, location),
             view,
             filters_of(args),
             parse_as_of(args.as_of_date, args.as_known_at, args.at_position),
         )
+
+
+@contextmanager
+def flag_errors() -> Iterator[None]:
+    """A question's errors named by the flags that were typed."""
+    try:
+        yield
     except LedgerError as error:
         raise as_flag_error(error) from None
-    write_rows(view, answer.rows, args.format)
-    return 0
 
 
 def as_flag_error(error: LedgerError) -> LedgerError:

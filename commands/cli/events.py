@@ -6,8 +6,10 @@ import sys
 import orjson
 
 from commands.cli.options import add_store_option, open_ledger, whole_number
-from ledger.application.published_log import store_envelopes
+from ledger.application.published_log import log_page
 from ledger.domain.errors import LedgerError
+
+PAGE_EVENTS = 1_000
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -20,20 +22,22 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print envelopes from position N (the chain is computed from position 1)."""
+    """Print envelopes from position N, a page at a time through the chain index."""
     if args.from_position < 1:
         raise LedgerError("--from", args.from_position, "positions start at 1")
     if args.limit is not None and args.limit < 0:
         raise LedgerError("--limit", args.limit, "must be zero or more")
     ledger = open_ledger(args)
-    printed = 0
+    position, remaining = args.from_position, args.limit
     try:
-        for envelope in store_envelopes(ledger):
-            if args.limit is not None and printed >= args.limit:
+        while remaining is None or remaining > 0:
+            wanted = PAGE_EVENTS if remaining is None else min(PAGE_EVENTS, remaining)
+            page = log_page(ledger, position, wanted)
+            sys.stdout.buffer.write(b"".join(orjson.dumps(e) + b"\n" for e in page))
+            if len(page) < wanted:
                 break
-            if envelope["position"] >= args.from_position:
-                sys.stdout.buffer.write(orjson.dumps(envelope) + b"\n")
-                printed += 1
+            position += len(page)
+            remaining = None if remaining is None else remaining - len(page)
     finally:
         ledger.close()
     return 0

@@ -40,6 +40,8 @@ SUBCOMMAND_MODULES = (
     "commands.cli.rebuild",
     "commands.cli.balances",
     "commands.cli.keys",
+    "commands.cli.export",
+    "commands.cli.audit",
 )
 EXIT_OK = 0
 EXIT_REFUSED = 1  # also: a check that failed (verify), a batch with a refused line (submit)

@@ -17,6 +17,7 @@ from commands.batch.parsing import CommandParseError
 from commands.http.auth.denial_log import log_denial
 from commands.http.auth.refusals import Forbidden, KeysUnavailable, Unauthenticated
 from commands.http.bodies import PayloadTooLarge, UnsupportedMediaType
+from ledger.application.chain_index import ChainIndexMismatch
 from ledger.domain.errors import (
     CommandIdConflict,
     ConcurrencyExhausted,
@@ -57,6 +58,8 @@ STATUS_OF_KIND: tuple[tuple[type[LedgerError], int], ...] = (
     (ReadSideUnavailable, UNAVAILABLE),
     (ReplayStoreError, UNAVAILABLE),  # the replay store fails its own checks: not the client's
     (KeysUnavailable, UNAVAILABLE),
+    # The store no longer proves what it would serve (an event altered after it was indexed).
+    (ChainIndexMismatch, INTERNAL_ERROR),
     (LedgerError, BAD_REQUEST),
 )
 # RFC 6750: how a client learns why its bearer token was not enough.

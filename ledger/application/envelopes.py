@@ -35,6 +35,25 @@ def envelope_body(
     }
 
 
+def published_value(canonical: bytes, prev_hash: str, event_hash: str) -> bytes:
+    """The message value: the canonical body with the chain fields appended.
+
+    One serialisation, and removing prev_hash/hash and sorting keys gives back exactly the bytes
+    that were hashed.
+    """
+    assert canonical.endswith(b"}"), "a canonical body is a JSON object"
+    return b"".join(
+        (
+            canonical[:-1],
+            b',"prev_hash":"',
+            prev_hash.encode(),
+            b'","hash":"',
+            event_hash.encode(),
+            b'"}',
+        )
+    )
+
+
 def event_state(event: ProgrammeEvent) -> dict[str, Any]:
     """A domain event's state exactly as the mapper stores it."""
     return event.model_dump(mode="json", exclude={"originator_id", "originator_version"})

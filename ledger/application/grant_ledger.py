@@ -32,6 +32,7 @@ from ledger.domain.errors import (
 from ledger.domain.programme import Programme
 from ledger.domain.recorded import IndexEntry, ProgrammeEvent, application_key, command_key
 from ledger.infrastructure.event_log_sql import event_log_sql
+from ledger.infrastructure.store_presence import POSTGRES_EVENTS_TABLE
 from ledger.infrastructure.store_url import parse_store_url, store_url_from_env
 from ledger.infrastructure.table_setup import create_tables
 from ledger.proof.errors import IntegrityError
@@ -382,3 +383,7 @@ class GrantLedger(Application[str]):
     def describe(self) -> dict[str, Any]:
         """Where this ledger stores its events."""
         return {"store": self.store.display_url, "kind": self.store.kind}
+
+
+# Read-only commands find the ledger by this table (ledger.infrastructure.store_presence).
+assert f"{GrantLedger.name.lower()}_events" == POSTGRES_EVENTS_TABLE, "eventsourcing's PG table"

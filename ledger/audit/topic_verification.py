@@ -2,12 +2,14 @@
 
 from collections.abc import Iterable
 
+from ledger.application.chain_index import ChainIndex
 from ledger.application.grant_ledger import GrantLedger
 from ledger.audit.verification import (
     DEFAULT_MAX_PROBLEMS,
     StoreChain,
     TopicMessage,
     VerificationReport,
+    check_chain_index,
     verify_topic,
 )
 from ledger.config import KafkaSettings, kafka_endpoint
@@ -43,7 +45,7 @@ def verify_store_against_kafka(
         value: bytes | None = read_message(endpoint, at.topic, at.partition, at.offset)
         return value
 
-    return verify_topic(
+    report = verify_topic(
         chain,
         messages,
         checkpoints,
@@ -54,3 +56,5 @@ def verify_store_against_kafka(
         skips=skips,
         max_problems=max_problems,
     )
+    check_chain_index(ChainIndex(ledger), chain, report)
+    return report

@@ -18,7 +18,10 @@ from ledger.infrastructure.store_url import STORE_ENV_VAR, StoreConfig, connect_
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # The table eventsourcing records every event in: present means a ledger is there.
-EVENTS_TABLE = "stored_events"
+EVENTS_TABLE = "stored_events"  # eventsourcing's table on SQLite
+# On PostgreSQL eventsourcing names it after the application (lower-cased) + "_events";
+# ledger.application.grant_ledger asserts this matches GrantLedger's name.
+POSTGRES_EVENTS_TABLE = "grantledger_events"
 WITHOUT_LEDGER = "an SQLite database without a ledger in it"
 
 
@@ -63,7 +66,7 @@ def _postgres_has_ledger(store: StoreConfig) -> bool:
             row = conn.execute(
                 "SELECT 1 FROM information_schema.tables WHERE table_schema = %s "
                 "AND table_name = %s",
-                (schema, EVENTS_TABLE),
+                (schema, POSTGRES_EVENTS_TABLE),
             ).fetchone()
     except psycopg.OperationalError as exc:
         raise StoreUnavailable(

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, NamedTuple
 
-from ledger.application.envelopes import envelope_body, key_of
+from ledger.application.envelopes import envelope_body, key_of, published_value
 from ledger.application.grant_ledger import StoredProgrammeEvent
 from schemas.chain import canonical_body_bytes, chain_hash
 from schemas.envelope import CLOUDEVENTS_SOURCE, CLOUDEVENTS_SPECVERSION, CONTENT_TYPE
@@ -61,18 +61,7 @@ def outgoing_message(
     body = envelope_body(position, stored.aggregate_id, stored.aggregate_version, stored.state)
     canonical = canonical_body_bytes(body)
     event_hash = chain_hash(prev_hash, canonical)
-    # The value is the canonical body with the chain fields appended: one serialisation, and
-    # removing prev_hash/hash and sorting keys gives back exactly the bytes that were hashed.
-    value = b"".join(
-        (
-            canonical[:-1],
-            b',"prev_hash":"',
-            prev_hash.encode(),
-            b'","hash":"',
-            event_hash.encode(),
-            b'"}',
-        )
-    )
+    value = published_value(canonical, prev_hash, event_hash)
     return OutgoingMessage(
         position=position,
         notification_id=stored.notification_id,

@@ -24,7 +24,7 @@ from projections.domain.rows import (
     View,
 )
 from projections.domain.selection import Selection
-from projections.replay import Manifest, ReplayStore, store_balances
+from projections.replay import Dictionaries, Manifest, ReplayStore, store_balances
 from projections.store.location import ReadStoreLocation
 from projections.store.read_store import ReadStore
 
@@ -125,7 +125,7 @@ def read_store_answer(read_store: ReadStore, view: View, filters: Filters) -> Ba
                     "recipient", recipient, "no balances for this recipient in the read store"
                 )
         position = read_store.applied_position()
-        rows = _view_rows(read_store.balances, view, filters)
+        rows = view_rows(read_store.balances, view, filters)
     return BalanceAnswer(view, rows, position, READ_STORE)
 
 
@@ -135,18 +135,12 @@ def replay_answer(
     """A view as of a date, an instant and/or a position, from the replay store."""
     filters.check_for(view)
     manifest = ready_manifest(replay)
-    dictionaries = replay.dictionaries
-    for programme_id in filters.programmes:
-        if dictionaries.programmes.find(programme_id) is None:
-            raise NotFound("programme", programme_id, "no such programme in the ledger")
-    for recipient in filters.recipients:
-        if dictionaries.recipients.find(recipient) is None:
-            raise NotFound("recipient", recipient, "no such recipient in the ledger")
+    require_known(replay.dictionaries, filters, "ledger")
 
     def fetch(stored_view: View, selection: Selection) -> list[BalanceRow]:
         return replay_balances(replay, stored_view, selection, as_of, today=today)
 
-    rows = _view_rows(fetch, view, filters)
+    rows = view_rows(fetch, view, filters)
     position = manifest.max_position if as_of.at_position is None else as_of.at_position
     return BalanceAnswer(view, rows, position, REPLAY_STORE)
 
@@ -154,9 +148,20 @@ def replay_answer(
 Fetch = Callable[[View, Selection], list[BalanceRow]]
 
 
-def _view_rows(fetch: Fetch, view: View, filters: Filters) -> list[BalanceRow]:
+def require_known(dictionaries: Dictionaries, filters: Filters, source: str) -> None:
+    """Refuse a programme or recipient the columns' dictionaries do not hold, by name."""
+    for programme_id in filters.programmes:
+        if dictionaries.programmes.find(programme_id) is None:
+            raise NotFound("programme", programme_id, f"no such programme in the {source}")
+    for recipient in filters.recipients:
+        if dictionaries.recipients.find(recipient) is None:
+            raise NotFound("recipient", recipient, f"no such recipient in the {source}")
+
+
+def view_rows(fetch: Fetch, view: View, filters: Filters) -> list[BalanceRow]:
     """A view's rows: the store narrows what it can, the filters keep the rest; derived views
-    are computed from the stored ones."""
+    are computed from the stored ones. `fetch` answers a stored view (the read store, the
+    replay store, an auditor's export)."""
     stored_view = View.RECIPIENT_YEAR if view is View.COUNTY_YEAR else view
     if stored_view is View.AGENCY_YEAR and len(filters.programmes) > 1:
         # Agency rows carry no programme: each programme's split is asked for and summed.

@@ -105,6 +105,7 @@ def parse_years(values: Iterable[str]) -> tuple[tuple[int, int], ...]:
 
 
 def _year(text: str, raw: str) -> int:
+    # isdigit() alone also takes '³' and other digits int() refuses: ASCII digits only.
     if not (text.isascii() and text.isdigit()) or not MIN_YEAR <= int(text) <= MAX_YEAR:
         raise InvalidQuery(
             "year", raw, f"expected a year between {MIN_YEAR} and {MAX_YEAR}, or a range Y1..Y2"

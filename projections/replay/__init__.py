@@ -5,7 +5,8 @@ CLI) and for any other reader, such as an auditor replaying an export file offli
 
     columns: ReplayColumns  -- from the local replay store (`ReplayStore.load()`), or built from
                                any events with `ColumnBuilder` (EventFacts) or the consumer's
-                               Columnizer (envelope bytes); with their `Dictionaries`
+                               Columnizer (envelope bytes) or `batch_columns` (an export's Arrow
+                               batches); with their `Dictionaries`
     balances(columns, dictionaries.names(), view, today=..., selection=..., as_of=...)
                             -- the rows `grant-ledger balances` shows, from those columns
     totals(...)             -- the same as base tables (code arrays), e.g. to reconcile a read store
@@ -27,6 +28,7 @@ from projections.replay import index_files
 from projections.replay.asof_index import AsOfIndex
 from projections.replay.builder import ColumnBuilder
 from projections.replay.columns import CodeNames, Dictionaries, ReplayColumns, concatenate
+from projections.replay.export_columns import batch_columns
 from projections.replay.layout import (
     HASH_PREFIX_HEX_CHARS,
     EventColumns,
@@ -79,6 +81,7 @@ __all__ = [
     "TimelineColumns",
     "Verification",
     "balances",
+    "batch_columns",
     "check_chain",
     "concatenate",
     "every_view",

@@ -9,75 +9,37 @@ chaining hashes and checkpointing.
 """
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from kafka import KafkaProducer
 
 from ledger.application.grant_ledger import GrantLedger
 from ledger.config import KafkaSettings
-from ledger.domain.context import CommandContext
-from ledger.domain.programme import Programme
 from ledger.infrastructure.kafka.broker_process import BrokerProcess
 from ledger.infrastructure.kafka.reading import producer_config
 from ledger.infrastructure.kafka.topics import ensure_topics
 from ledger.relay.messages import OutgoingMessage, outgoing_message
 from ledger.relay.relay import Relay
 from schemas.chain import GENESIS_HASH
-from tests.fill import disbursements, setup_commands
+from tests.fill import disbursements, save_decided, setup_commands
 from tests.signing import ledger_signer
 
 pytestmark = pytest.mark.kafka
 
 EVENTS = 100_000
-SAVE_BATCH_EVENTS = 1_000
 PARTITIONS = 6
 CHECKPOINT_EVERY = 1_000
 RELAY_TO_BARE_TARGET = 0.8
-
-
-def _context(command: Any, at: datetime) -> CommandContext:
-    return CommandContext(
-        event_id=uuid4(),
-        recorded_at=at,
-        effective_date=at.date(),
-        actor=command.actor,
-        agency=command.agency,
-        command_id=command.command_id,
-        command_digest="0" * 64,
-        note=None,
-    )
-
-
-def _decide(programme: Programme | None, command: Any, at: datetime) -> Programme:
-    ctx = _context(command, at)
-    if programme is None:
-        return Programme.establish(command, ctx)
-    method = {
-        "SetAppropriation": programme.set_appropriation,
-        "SubmitApplication": programme.submit_application,
-        "AwardGrant": programme.award,
-        "DisburseFunds": programme.disburse,
-    }[command.type]
-    method(command, ctx)
-    return programme
 
 
 @pytest.fixture(scope="session")
 def store_with_events(tmp_path_factory: pytest.TempPathFactory) -> str:
     """EVENTS real programme events, decided by the aggregate, saved a batch at a time."""
     url = f"sqlite:///{tmp_path_factory.mktemp('relay-bench') / 'ledger.db'}"
-    ledger = GrantLedger(url)
-    start = datetime(2019, 1, 1, tzinfo=UTC)
-    programme: Programme | None = None
     commands = [*setup_commands(), *disbursements(0, EVENTS - len(setup_commands()))]
-    for index, command in enumerate(commands):
-        programme = _decide(programme, command, start + timedelta(seconds=index))
-        if (index + 1) % SAVE_BATCH_EVENTS == 0 or index + 1 == len(commands):
-            ledger.save(programme)
-    ledger.close()
+    assert save_decided(url, commands, datetime(2019, 1, 1, tzinfo=UTC)) == EVENTS
     return url
 
 

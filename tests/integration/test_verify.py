@@ -8,6 +8,7 @@ import pytest
 from kafka import KafkaProducer
 
 from commands.cli.main import main
+from ledger.application.chain_index import ChainIndex
 from ledger.application.grant_ledger import PROGRAMME_EVENT_TOPIC, GrantLedger
 from ledger.audit.topic_verification import verify_store_against_kafka
 from ledger.audit.verification import VerificationReport
@@ -97,6 +98,27 @@ def test_an_altered_stored_event_is_named_with_what_differs(
         f"positions 31..{EVENTS}",
         "position 50",
     ]
+
+
+def test_an_event_altered_after_it_was_indexed_is_caught_in_the_index_too(
+    sqlite_store_url: str, published: KafkaSettings
+) -> None:
+    """The chain index that trails and pages serve is held against the recomputed chain."""
+    ledger = GrantLedger(sqlite_store_url)
+    try:
+        ChainIndex(ledger).extend()
+    finally:
+        ledger.close()
+    with sqlite3.connect(db_path(sqlite_store_url)) as conn:
+        rowid = rowid_at(conn, 33)
+        state = orjson.loads(
+            conn.execute("SELECT state FROM stored_events WHERE rowid=?", (rowid,)).fetchone()[0]
+        )
+        state["note"] = "edited"
+        conn.execute("UPDATE stored_events SET state=? WHERE rowid=?", (orjson.dumps(state), rowid))
+    report = verify(sqlite_store_url, published)
+    assert report.first_bad_position == 33
+    assert any("chain index" in str(p) for p in report.problems if p.position == 33)
 
 
 def test_a_deleted_stored_event_is_caught(sqlite_store_url: str, published: KafkaSettings) -> None:

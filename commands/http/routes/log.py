@@ -13,7 +13,7 @@ from commands.http.auth.guard import requires
 from commands.http.auth.identity import Identity
 from commands.http.auth.roles import Role
 from commands.http.responses import ChainStatusBody, refusals
-from ledger.application.published_log import store_envelopes
+from ledger.application.published_log import log_page
 from ledger.domain.errors import NotFound
 from projections.store.location import parse_read_store_url
 from schemas.envelope import EventEnvelope
@@ -41,14 +41,9 @@ def events(
     from_position: Annotated[int, Query(alias="from", ge=1, le=MAX_POSITION)] = 1,
     limit: Annotated[int, Query(ge=0, le=MAX_PAGE_EVENTS)] = DEFAULT_PAGE_EVENTS,
 ) -> list[dict[str, Any]]:
-    """The published log from a position: envelopes with their chain."""
-    page: list[dict[str, Any]] = []
-    if limit == 0:
-        return page
-    for envelope in store_envelopes(ledger_of(request), from_position + limit - 1):
-        if envelope["position"] >= from_position:
-            page.append(envelope)
-    return page
+    """The published log from a position: envelopes with their chain (through the chain
+    index: only the page is read)."""
+    return log_page(ledger_of(request), from_position, limit)
 
 
 @router.get("/v1/chain", response_model=ChainStatusBody, responses=refusals(401, 403, 503))

@@ -1,0 +1,1 @@
+"""The audit report: gathered by projections.application.audit_report, rendered here."""

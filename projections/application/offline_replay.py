@@ -1,0 +1,245 @@
+"""`audit replay DIR`: the books re-derived from an export alone, after the export proves itself.
+
+Order: the manifest's file hashes; the chain from genesis (every event's hash and link, in the
+worker processes for Parquet, a share of row groups each); the manifest's ends and every
+checkpoint against the recomputed chain; only then the balances, by the projector's hot replay
+engine over columns built from the verified batches. The first failure (lowest position) stops
+it with ExportTampered; nothing is computed from a record that failed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ledger.audit.event_table import EVENT_SCHEMA
+from ledger.audit.export import EXTENSIONS
+from ledger.audit.export_reader import (
+    BatchCheck,
+    ExportTampered,
+    check_batch,
+    checkpoint_rows,
+    file_problems,
+    load_manifest,
+    read_batches,
+)
+from ledger.domain.errors import InvalidQuery, LedgerError
+from projections.application.envelope_balances import column_balances
+from projections.application.query import require_known, view_rows
+from projections.domain.asof import AsOf
+from projections.domain.filters import Filters
+from projections.domain.rows import BalanceRow, View
+from projections.domain.selection import Selection
+from projections.replay import Dictionaries, ReplayColumns, batch_columns, concatenate
+from schemas.chain import GENESIS_HASH
+
+# A part of the events file and what it proved: checks, columns, the worker's dictionaries.
+Part = tuple[list[BatchCheck], ReplayColumns | None, dict[str, list[str]]]
+
+
+@dataclass(frozen=True)
+class ReplayedExport:
+    """A verified export, as columns for the engine."""
+
+    first_position: int
+    last_position: int
+    last_hash: str
+    checkpoints_checked: int
+    signed_checkpoints: int
+    columns: ReplayColumns
+    dictionaries: Dictionaries
+    verify_s: float
+
+
+def _check_part(batches: Iterator[Any], wanted: set[int]) -> Part:
+    dictionaries = Dictionaries()
+    checks: list[BatchCheck] = []
+    parts: list[ReplayColumns] = []
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        check = check_batch(batch, wanted)
+        checks.append(check)
+        if check.failure is not None:
+            return checks, None, dictionaries.as_lists()
+        parts.append(batch_columns(batch, dictionaries))
+    return checks, concatenate(parts), dictionaries.as_lists()
+
+
+def _parquet_part(path: Path, groups: list[int], wanted: set[int]) -> Part:
+    handle = pq.ParquetFile(path)
+
+    def batches() -> Iterator[Any]:
+        for group in groups:
+            try:
+                table = handle.read_row_group(group)
+            except (pa.ArrowException, OSError) as exc:
+                first = handle.metadata.row_group(group).column(0).statistics.min
+                raise ExportTampered(
+                    "position", first, f"its row group cannot be read (a changed byte?): {exc}"
+                ) from None
+            yield from table.to_batches()
+
+    return _check_part(batches(), wanted)
+
+
+def _parts(path: Path, file_format: str, wanted: set[int], workers: int) -> list[Part]:
+    """The events file checked in parts: Parquet row groups shared over worker processes."""
+    if file_format != "parquet":
+        return [_check_part(read_batches(path, file_format, EVENT_SCHEMA), wanted)]
+    try:
+        handle = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise ExportTampered(path.name, str(path), f"cannot be read as Parquet: {exc}") from None
+    if not handle.schema_arrow.equals(EVENT_SCHEMA):
+        raise ExportTampered(path.name, str(path), "its columns are not the export's")
+    groups = list(range(handle.num_row_groups))
+    count = max(1, min(workers, len(groups)))
+    size = -(-len(groups) // count)
+    shares = [groups[i : i + size] for i in range(0, len(groups), size)]
+    if len(shares) == 1:
+        return [_parquet_part(path, shares[0], wanted)]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(len(shares)) as pool:
+        return pool.starmap(_parquet_part, [(path, share, wanted) for share in shares])
+
+
+def _first_failure(
+    checks: list[BatchCheck], first_position: int, first_prev_hash: str | None
+) -> tuple[int, str] | None:
+    expected, prev_hash = first_position, first_prev_hash
+    for check in checks:
+        if check.first_position != expected:
+            return expected, (
+                f"expected position {expected}, the record holds {check.first_position}: "
+                "events removed, duplicated or reordered"
+            )
+        if prev_hash is not None and check.first_prev_hash != prev_hash:
+            where = "genesis" if expected == 1 else f"the hash of position {expected - 1}"
+            return expected, f"its prev_hash is not {where}"
+        if check.failure is not None:
+            return check.failure
+        expected, prev_hash = check.last_position + 1, check.last_hash
+    return None
+
+
+def _checkpoint_failure(
+    checkpoints: list[dict[str, Any]], hashes: dict[int, str], first: int, last: int
+) -> tuple[int, str] | None:
+    for checkpoint in sorted(checkpoints, key=lambda c: c["position"]):
+        position = checkpoint["position"]
+        if not first <= position <= last:
+            return (
+                position,
+                f"a checkpoint at position {position}, outside the record {first}..{last}",
+            )
+        if hashes.get(position) != checkpoint["hash"]:
+            return position, (
+                f"the checkpoint's hash {checkpoint['hash'][:12]}… is not the chain's "
+                f"{(hashes.get(position) or '')[:12]}… at that position"
+            )
+    return None
+
+
+def verify_export(directory: Path, *, workers: int | None = None) -> ReplayedExport:
+    """Prove the export (see the module docstring); ExportTampered names the first failure."""
+    started = time.perf_counter()
+    manifest = load_manifest(directory)
+    file_format = manifest["format"]
+    extension = EXTENSIONS[file_format]
+    damaged = file_problems(directory, manifest)
+    try:
+        checkpoints = checkpoint_rows(directory / f"checkpoints.{extension}", file_format)
+    except (ExportTampered, OSError, ValueError) as exc:
+        raise ExportTampered("checkpoints", f"checkpoints.{extension}", str(exc)) from None
+    first = int(manifest["first_position"])
+    first_prev = GENESIS_HASH if first == 1 else manifest.get("first_prev_hash")
+    wanted = {int(c["position"]) for c in checkpoints}
+    events_path = directory / f"events.{extension}"
+    if not events_path.is_file():
+        raise ExportTampered("file", events_path.name, "is missing")
+    try:
+        parts = _parts(events_path, file_format, wanted, workers or os.cpu_count() or 1)
+    except ExportTampered as exc:
+        if exc.field != "line":
+            raise
+        line = int(exc.value)
+        raise ExportTampered("position", first + line - 1, f"line {line} {exc.message}") from None
+    checks = [check for part_checks, _, _ in parts for check in part_checks]
+    failure = _first_failure(checks, first, first_prev)
+    if failure is None and not checks:
+        failure = (first, "the record holds no events")
+    if failure is None:
+        last, last_hash = checks[-1].last_position, checks[-1].last_hash
+        if last != manifest["last_position"] or manifest["events"] != last - first + 1:
+            failure = (
+                last + 1,
+                f"the manifest says the record ends at {manifest['last_position']}, "
+                f"it ends at {last}: events removed or added at the end",
+            )
+        elif manifest.get("last_hash") not in (None, last_hash):
+            failure = (last, "the manifest's last hash is not the chain's")
+        else:
+            hashes = {p: h for check in checks for p, h in check.hashes_at.items()}
+            failure = _checkpoint_failure(checkpoints, hashes, first, last)
+    if failure is not None:
+        raise ExportTampered("position", failure[0], failure[1])
+    if damaged:
+        raise ExportTampered(
+            "file",
+            "; ".join(damaged),
+            "every event still chains: the change lies outside the events' content, "
+            "but the files are not the ones exported",
+        )
+    dictionaries = Dictionaries()
+    columns = concatenate(
+        [part.recoded(lists, dictionaries) for _, part, lists in parts if part is not None]
+    )
+    return ReplayedExport(
+        first,
+        last,
+        last_hash,
+        len(checkpoints),
+        sum(1 for c in checkpoints if c.get("signature")),
+        columns,
+        dictionaries,
+        time.perf_counter() - started,
+    )
+
+
+def export_balances(
+    replayed: ReplayedExport, view: View, filters: Filters, as_of: AsOf, *, today: date
+) -> list[BalanceRow]:
+    """One view of the verified record's balances, as `balances` gives them (the same filters
+    and derived views, the same engine)."""
+    filters.check_for(view)
+    if replayed.first_position != 1:
+        raise LedgerError(
+            "DIR",
+            f"positions {replayed.first_position}..{replayed.last_position}",
+            "balances need the record from position 1 (export with --from-position 1)",
+        )
+    if as_of.at_position is not None and as_of.at_position > replayed.last_position:
+        raise InvalidQuery(
+            "at_position", as_of.at_position, f"the export ends at {replayed.last_position}"
+        )
+    dictionaries = replayed.dictionaries
+    require_known(dictionaries, filters, "export")
+
+    def fetch(stored_view: View, selection: Selection) -> list[BalanceRow]:
+        selection.check_for(stored_view)
+        balances = column_balances(
+            replayed.columns, dictionaries, today=today, as_of=as_of, selection=selection
+        )
+        return list(balances.view(stored_view))
+
+    return view_rows(fetch, view, filters)
