@@ -13,8 +13,8 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 
 from ledger.application.grant_ledger import NOTIFICATION_PAGE_SIZE, GrantLedger
-from ledger.domain.errors import LedgerError
 from ledger.proof.coordinates import MessageAt
+from ledger.proof.errors import IntegrityError
 from ledger.relay.messages import outgoing_message
 from schemas.chain import GENESIS_HASH
 
@@ -67,8 +67,9 @@ RUNBOOK = (
 )
 
 
-class TopicDivergedError(LedgerError):
-    """The topic holds something the event store does not: refuse to publish on top of it."""
+class TopicDivergedError(IntegrityError):
+    """The topic holds something the event store does not: refuse to publish on top of it (an
+    integrity stop, exit 4, like every reader facing a message that does not prove itself)."""
 
 
 def usable_anchor(checkpoint: ChainMark | None, last_on_topic: int) -> ChainMark:

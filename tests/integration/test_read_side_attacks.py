@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from commands.cli.main import main
+from commands.cli.main import EXIT_INTEGRITY, EXIT_OK, main
 from ledger.application.grant_ledger import GrantLedger
 from ledger.application.published_log import store_envelopes
 from ledger.config import KafkaSettings
@@ -32,8 +32,6 @@ pytestmark = pytest.mark.kafka
 
 EVENTS = 60
 CHECKPOINT_EVERY = 25
-EXIT_OK = 0
-EXIT_STOPPED = 2
 BIG_MESSAGE_BYTES = 5 * 1024 * 1024
 
 
@@ -155,12 +153,12 @@ def test_a_forged_next_position_is_never_applied_and_the_real_one_forks_it(
     add_payments(published.store_url, 10_000, 1)
     relay = ["relay", "--once", "--store", published.store_url, *published.kafka_args()]
     code, said = run(capsys, *relay)
-    assert code == EXIT_STOPPED and where in said and "grant-ledger verify" in said, said
+    assert code == EXIT_INTEGRITY and where in said and "grant-ledger verify" in said, said
     code, said = run(capsys, *relay, "--skip", where, "--reason", "forged by a test")
     assert code == EXIT_OK, said
 
     code, said = run(capsys, "project", "--once", *published.read_args())
-    assert code == EXIT_STOPPED and f"position={EVENTS + 1}" in said and where in said, said
+    assert code == EXIT_INTEGRITY and f"position={EVENTS + 1}" in said and where in said, said
     skip = ["--skip", where, "--reason", "forged, see ticket 7"]
     code, said = run(capsys, "project", "--once", *published.read_args(), *skip)
     assert code == EXIT_OK, said
@@ -201,7 +199,7 @@ def test_a_forged_duplicate_is_a_fork_that_stops_every_reader_until_skipped(
     where = produce(published, orjson.dumps(fake), partition=2)
     for command in (["project", "--once"], ["rebuild", "--from", "kafka"]):
         code, said = run(capsys, *command, *published.read_args())
-        assert code == EXIT_STOPPED, said
+        assert code == EXIT_INTEGRITY, said
         assert "position=30" in said and where in said and "data.amount_ore" in said, said
     code, said = run(capsys, "verify", "--store", published.store_url, *published.kafka_args())
     assert code == 1 and "first bad position 30" in said and "data.amount_ore" in said, said
@@ -240,7 +238,7 @@ def test_poison_stops_each_reader_by_name_until_skipped(
         return
     for command in (["project", "--once"], ["rebuild", "--from", "kafka"]):
         code, said = run(capsys, *command, *published.read_args())
-        assert code == EXIT_STOPPED and where in said, said
+        assert code == EXIT_INTEGRITY and where in said, said
         assert "Traceback" not in said
     code, said = run(capsys, "verify", "--store", published.store_url, *published.kafka_args())
     assert code == 1 and where in said, said  # named, whatever it is
@@ -270,7 +268,7 @@ def test_a_forged_checkpoint_stops_the_reader_until_skipped(
     }[kind]
     where = produce(published, value, partition=0, topic=published.settings.checkpoint_topic)
     code, said = run(capsys, "project", "--once", *published.read_args())
-    assert code == EXIT_STOPPED and where in said, said
+    assert code == EXIT_INTEGRITY and where in said, said
     skip = ["--skip", where, "--reason", "forged checkpoint"]
     code, said = run(capsys, "project", "--once", *published.read_args(), *skip)
     assert code == EXIT_OK, said
