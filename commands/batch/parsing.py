@@ -91,7 +91,8 @@ def validate_command(obj: dict[str, Any]) -> CommandBase:
         if first["type"] == "union_tag_invalid":
             message = f"unknown command type; expected one of {first['ctx']['expected_tags']}"
         if isinstance(value, dict | list):
-            value = orjson.dumps(value).decode()[:80]
+            # json, not orjson: the decoder keeps integers beyond 64 bits, which orjson refuses.
+            value = json.dumps(value, ensure_ascii=False)[:80]
         raise CommandParseError(field, value, message) from None
     assert isinstance(command, CommandBase)
     return command
