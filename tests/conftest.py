@@ -4,6 +4,7 @@ PostgreSQL tests skip with a reason when the server is unreachable, except when
 GRANT_LEDGER_REQUIRE_POSTGRES=1 (set by CI), which turns that skip into a failure.
 """
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -65,6 +66,22 @@ def ledger_keys_in_environment() -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """A CLI run in-process configures the root logger; the next test gets it back untouched.
+
+    Without this a handler bound to one test's captured stderr (closed afterwards) and its INFO
+    level outlive the test, and later tests read library log lines where they expect their own.
+    """
+    root = logging.getLogger()
+    levels = {name: logging.getLogger(name).level for name in ("", "kafka")}
+    handlers = list(root.handlers)
+    yield
+    root.handlers[:] = handlers
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture
