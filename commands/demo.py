@@ -4,17 +4,23 @@ Records the reference SFS 2018:151 scenario in the SQLite event store, starts th
 broker, relays every event to Kafka, verifies the chain, projects balances, shows the auditor's
 and finance's views, and ends with a finance token and how to open the pages (`serve`).
 Re-running it records nothing new (every command is idempotent).
+
+`python -m commands.demo` is an entry point: it reads the environment once, adds the demo's own
+signing key to it unless keys are configured, and hands that to each CLI call (the process
+environment is left alone).
 """
 
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
+from pathlib import Path
 
 from commands.cli.main import main as cli
 from ledger.infrastructure.kafka.dev_broker import DevBroker
-from ledger.settings import BOOTSTRAP_ENV_VAR
+from ledger.infrastructure.signing_keys import create_signing_key, load_signing_key, public_key_path
+from ledger.settings import BOOTSTRAP_ENV_VAR, SIGNING_KEY_ENV_VAR, TRUSTED_KEYS_ENV_VAR
 
 SCENARIO_RESOURCE = "scenarios/sfs_2018_151.jsonl"
 DEMO_APPLICATION = "sfs2018151-1280-2018"  # Malmö's three-year grant
@@ -22,17 +28,39 @@ PROGRAMME = "sfs-2018-151"
 AS_OF = "2019-12-31"
 DEMO_PORT = 8000
 PAGE_URL = f"http://127.0.0.1:{DEMO_PORT}/"
+# The demo's own development key (never a production key: it lives beside the demo's store).
+DEMO_KEY = Path(".grant-ledger") / "demo-signing-key.pem"
 
 
 def _step(title: str) -> None:
     print(f"\n=== {title}", flush=True)
 
 
-def _run(args: Sequence[str]) -> int:
+def _run(args: Sequence[str], environ: Mapping[str, str]) -> int:
     print(f"$ grant-ledger {' '.join(args)}", flush=True)
-    code = cli(list(args))
+    code = cli(list(args), environ)
     sys.stdout.flush()
     return code
+
+
+def _demo_environment() -> dict[str, str]:
+    """The environment with a development signing key of the demo's own (trusted by the
+    readers), unless keys are configured."""
+    environ = dict(os.environ)
+    if environ.get(SIGNING_KEY_ENV_VAR) and environ.get(TRUSTED_KEYS_ENV_VAR):
+        print(f"signing with {environ[SIGNING_KEY_ENV_VAR]} (from the environment)")
+        return environ
+    signer = load_signing_key(DEMO_KEY) if DEMO_KEY.exists() else create_signing_key(DEMO_KEY)
+    print(
+        f"demo: the relay signs checkpoints with a development key made for the demo ({DEMO_KEY}, "
+        f"key id {signer.key_id}) and the readers trust its public key; a real ledger makes its "
+        "own with `grant-ledger keys init` and keeps it secret"
+    )
+    return {
+        **environ,
+        SIGNING_KEY_ENV_VAR: str(DEMO_KEY),
+        TRUSTED_KEYS_ENV_VAR: str(public_key_path(DEMO_KEY)),
+    }
 
 
 def _quiet(action: Callable[[], int]) -> int:
@@ -58,13 +86,13 @@ def _broker_steps(bootstrap_servers: str) -> Steps:
     kafka = ["--bootstrap-servers", bootstrap_servers]
     return [
         (
-            "4. Relay every event to Kafka exactly once, in order, hash-chained",
+            "4. Relay every event to Kafka exactly once, in order, hash-chained, signed",
             ["relay", "--once", *kafka],
         ),
         ("5. Verify: store, topic and checkpoints agree, the chain is intact", ["verify", *kafka]),
         (
             "6. Project the topic into the read store (and the local replay store)",
-            ["project", "--once", "--group", "grant-ledger-demo", *kafka],
+            ["project", "--once", *kafka],
         ),
     ]
 
@@ -99,11 +127,11 @@ NEXT_STEPS = (
 )
 
 
-def _run_steps(steps: Steps) -> bool:
+def _run_steps(steps: Steps, environ: Mapping[str, str]) -> bool:
     """Run steps in order; False at the first that fails."""
     for title, args in steps:
         _step(title)
-        if _run(args) != 0:
+        if _run(args, environ) != 0:
             return False
     return True
 
@@ -111,30 +139,31 @@ def _run_steps(steps: Steps) -> bool:
 def main() -> int:
     """Run the demo; exit code 0 when every step succeeded."""
     started = time.monotonic()
+    environ = _demo_environment()
     scenario = str(resources.files("commands").joinpath(SCENARIO_RESOURCE))
     _step("1. Record the real SFS 2018:151 programme (365 commands, one transaction each)")
     print(f"$ grant-ledger submit {SCENARIO_RESOURCE}   (per-line output hidden)")
-    if _quiet(lambda: cli(["submit", scenario])) != 0:
+    if _quiet(lambda: cli(["submit", scenario], environ)) != 0:
         print("demo: the scenario did not submit cleanly", file=sys.stderr)
         return 1
     print("all 365 lines ok (a second run reports each as already recorded)")
 
     _step("2. A grant's full trail, both dates, actor and agency (the auditor's view)")
-    _run(["history", "--application", DEMO_APPLICATION])
+    _run(["history", "--application", DEMO_APPLICATION], environ)
 
     _step("3. Start the embedded dev broker (Tansu, memory only; stopped at the end)")
     with DevBroker() as broker:
         print(f"{BOOTSTRAP_ENV_VAR}={broker.bootstrap_servers}")
-        if not _run_steps(_broker_steps(broker.bootstrap_servers)):
+        if not _run_steps(_broker_steps(broker.bootstrap_servers), environ):
             return 1
-    if not _run_steps(FINANCE_AND_AUDIT_STEPS):
+    if not _run_steps(FINANCE_AND_AUDIT_STEPS, environ):
         return 1
 
     _step("11. The service: local development key, tokens, and the pages")
-    if _run(["auth", "init"]) != 0:
+    if _run(["auth", "init"], environ) != 0:
         return 1
     print("an auditor's token (8 h):", flush=True)
-    if _run(["auth", "token", "--sub", "revisor-1", "--role", "auditor"]) != 0:
+    if _run(["auth", "token", "--sub", "revisor-1", "--role", "auditor"], environ) != 0:
         return 1
 
     _step("Next")
@@ -147,7 +176,7 @@ def main() -> int:
         "finance token (valid 8 h):",
         flush=True,
     )
-    return _run(["auth", "token", "--sub", "ekonom-1", "--role", "finance"])
+    return _run(["auth", "token", "--sub", "ekonom-1", "--role", "finance"], environ)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,11 @@ def directory(raw: str) -> Path:
     return Path(raw)
 
 
+def file_path(raw: str) -> Path:
+    """A file's path (read when the setting is used)."""
+    return Path(raw)
+
+
 # --------------------------------------------------------------------------- reading
 
 

@@ -29,15 +29,18 @@ from typing import Final
 
 from ledger.infrastructure.kafka.security import KafkaEndpoint, KafkaSecurity
 from ledger.infrastructure.operations.log_lines import LOG_FORMATS
+from ledger.proof.chain_reader import MAX_WINDOW_EVENTS
 from ledger.setting_fields import (
     area,
     directory,
     every_declaration,
+    file_path,
     load,
     nested_areas,
     one_of,
     one_of_any_case,
     setting,
+    switch,
     text,
     whole_number,
 )
@@ -52,6 +55,9 @@ RELAY_TRANSACTION_MODES: Final = ("auto", "on", "off")
 LOG_FORMAT_ENV_VAR: Final = "GRANT_LEDGER_LOG_FORMAT"
 STATUS_PORT_ENV_VAR: Final = "GRANT_LEDGER_STATUS_PORT"
 STATUS_HOST_ENV_VAR: Final = "GRANT_LEDGER_STATUS_HOST"
+DEBUG_ENV_VAR: Final = "GRANT_LEDGER_DEBUG"
+SIGNING_KEY_ENV_VAR: Final = "GRANT_LEDGER_SIGNING_KEY"
+TRUSTED_KEYS_ENV_VAR: Final = "GRANT_LEDGER_TRUSTED_KEYS"
 JWKS_ENV_VAR: Final = "GRANT_LEDGER_AUTH_JWKS"
 ISSUER_ENV_VAR: Final = "GRANT_LEDGER_AUTH_ISSUER"
 AUDIENCE_ENV_VAR: Final = "GRANT_LEDGER_AUTH_AUDIENCE"
@@ -62,7 +68,8 @@ DEFAULT_STORE_URL: Final = "sqlite:///./.grant-ledger/ledger.db"
 DEFAULT_TOPIC: Final = "grant-ledger.events"
 DEFAULT_CHECKPOINT_TOPIC: Final = "grant-ledger.checkpoints"
 DEFAULT_CHECKPOINT_EVERY: Final = 1_000
-MAX_CHECKPOINT_EVERY: Final = 10**9
+# Readers hold at most one window's worth of events before a checkpoint releases them.
+MAX_CHECKPOINT_EVERY: Final = MAX_WINDOW_EVENTS
 DEFAULT_PARTITIONS: Final = 6
 MAX_PARTITIONS: Final = 1_000
 DEFAULT_REPLICATION_FACTOR: Final = 1  # one broker here; a production cluster sets 3
@@ -172,6 +179,32 @@ class OperationsSettings:
     status_host: str = setting(
         STATUS_HOST_ENV_VAR, DEFAULT_STATUS_HOST, text, "the status endpoint's address"
     )
+    debug: bool = setting(
+        DEBUG_ENV_VAR,
+        False,
+        switch,
+        "`1`: an unexpected error (a bug) prints its traceback on stderr",
+    )
+
+
+@dataclass(frozen=True)
+class ProofSettings:
+    """The ledger's Ed25519 keys: the relay signs every checkpoint, readers trust these keys."""
+
+    signing_key: Path | None = setting(
+        SIGNING_KEY_ENV_VAR,
+        None,
+        file_path,
+        "the relay's Ed25519 signing key, a PEM file of mode 0600 (`grant-ledger keys init`); "
+        "unset: `relay` refuses to run",
+    )
+    trusted_keys: str | None = setting(
+        TRUSTED_KEYS_ENV_VAR,
+        None,
+        text,
+        "public keys readers accept checkpoints from: PEM files or a JWKS, comma-separated; "
+        "unset: `project`, `rebuild --from kafka`, `verify` refuse to run",
+    )
 
 
 @dataclass(frozen=True)
@@ -241,6 +274,7 @@ class Settings:
     read_side: ReadSideSettings = area(ReadSideSettings)
     operations: OperationsSettings = area(OperationsSettings)
     api: ApiSettings = area(ApiSettings)
+    proof: ProofSettings = area(ProofSettings)
     local_broker: LocalBrokerSettings = area(LocalBrokerSettings)
 
     @classmethod

@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel
 
 import schemas.chain
+import schemas.checkpoint_signature
 from schemas.commands import APPLICATION_COMMANDS, COMMAND_SCHEMA_VERSION, PROGRAMME_COMMANDS
 from schemas.envelope import (
     CLOUDEVENTS_SOURCE,
@@ -357,8 +358,12 @@ def _channels(names: list[str], chain_rule: str) -> dict[str, Any]:
             "address": CHECKPOINTS_TOPIC,
             "title": "Hash-chain checkpoints",
             "description": (
-                "Every GRANT_LEDGER_CHECKPOINT_EVERY events, the chain's `hash` after the "
-                "event at `position`; one partition, key `checkpoint`."
+                "Every GRANT_LEDGER_CHECKPOINT_EVERY events (and when the relay goes idle), "
+                "the chain's `hash` after the event at `position`, signed by the ledger's "
+                "Ed25519 key (`key_id`, `signature`); one partition, key `checkpoint`. "
+                "A checkpoint goes out only once every event up to it is on the events "
+                "topic, so a valid signature proves positions 1..position.\n\nSignature:\n"
+                f"{(schemas.checkpoint_signature.__doc__ or '').strip()}\n"
             ),
             "messages": {"Checkpoint": {"$ref": "#/components/messages/Checkpoint"}},
             "bindings": _topic_binding(CHECKPOINTS_TOPIC, 1),

@@ -4,6 +4,8 @@ PostgreSQL tests skip with a reason when the server is unreachable, except when
 GRANT_LEDGER_REQUIRE_POSTGRES=1 (set by CI), which turns that skip into a failure.
 """
 
+import logging
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +22,9 @@ from ledger.infrastructure.kafka.apache_kafka import (
 )
 from ledger.infrastructure.kafka.broker_process import BrokerProcess
 from ledger.infrastructure.kafka.dev_broker import DevBroker
+from ledger.settings import SIGNING_KEY_ENV_VAR, TRUSTED_KEYS_ENV_VAR
 from tests.settings import ENGINE_KAFKA, LOCAL_BROKER, SUITE_SETTINGS
+from tests.signing import session_keys
 
 POSTGRES_CONNECT_TIMEOUT_S = 3
 
@@ -40,6 +44,37 @@ def _connect_or_skip() -> psycopg.Connection[tuple[object, ...]]:
         if SUITE_SETTINGS.require_postgres:
             pytest.fail(f"{reason} (GRANT_LEDGER_REQUIRE_POSTGRES is set)")
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ledger_keys_in_environment() -> Iterator[None]:
+    """Every relay in the session signs with the tests' key; every reader trusts it."""
+    keys = session_keys()
+    saved = {name: os.environ.get(name) for name in (SIGNING_KEY_ENV_VAR, TRUSTED_KEYS_ENV_VAR)}
+    os.environ[SIGNING_KEY_ENV_VAR] = str(keys.private_path)
+    os.environ[TRUSTED_KEYS_ENV_VAR] = str(keys.public_path)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """A CLI run in-process configures the root logger; the next test gets it back untouched.
+
+    Without this a handler bound to one test's captured stderr (closed afterwards) and its INFO
+    level outlive the test, and later tests read library log lines where they expect their own.
+    """
+    root = logging.getLogger()
+    levels = {name: logging.getLogger(name).level for name in ("", "kafka")}
+    handlers = list(root.handlers)
+    yield
+    root.handlers[:] = handlers
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture

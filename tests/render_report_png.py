@@ -4,6 +4,7 @@ its effective date), relayed to a dev broker, reported, and photographed in head
     .venv/bin/python -m tests.render_report_png docs/audit-report.png
 """
 
+import os
 import sys
 import tempfile
 import uuid
@@ -13,9 +14,10 @@ from commands.cli.main import main
 from ledger.application.grant_ledger import GrantLedger
 from ledger.infrastructure.kafka.dev_broker import DevBroker
 from ledger.relay.relay import Relay
-from ledger.settings import KafkaSettings
+from ledger.settings import TRUSTED_KEYS_ENV_VAR, KafkaSettings
 from tests.browser import chromium, full_page_png
 from tests.scenario_ledger import PROGRAMME_ID, record_scenario_as_it_happened
+from tests.signing import ledger_signer, session_keys
 
 MAX_HEIGHT_PX = 4_200
 WIDTH_PX = 900
@@ -30,14 +32,16 @@ def render(png: Path) -> None:
         settings = KafkaSettings(broker.bootstrap_servers, topic, f"{topic}.checkpoints", 100, 3)
         ledger = GrantLedger(store)
         try:
-            Relay(ledger, settings, broker.bootstrap_servers).run(once=True)
+            Relay(ledger, settings, broker.bootstrap_servers, ledger_signer()).run(once=True)
         finally:
             ledger.close()
         html = Path(directory) / "report.html"
         kafka = ["--bootstrap-servers", broker.bootstrap_servers, "--topic", topic]
         checkpoints = ["--checkpoint-topic", settings.checkpoint_topic]
         args = ["audit", "report", "--programme", PROGRAMME_ID, "--out", str(html)]
-        assert main([*args, "--store", store, *kafka, *checkpoints]) == 0
+        # The report trusts only signed checkpoints: trust the key this script's relay signs with.
+        environ = {**os.environ, TRUSTED_KEYS_ENV_VAR: str(session_keys().public_path)}
+        assert main([*args, "--store", store, *kafka, *checkpoints], environ) == 0
         browser = Path(directory)
         with chromium(browser / "profile", browser / "downloads") as driver:
             driver.get(html.as_uri())

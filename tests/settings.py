@@ -25,6 +25,8 @@ FULL_TRAIL_EVENTS: Final = 1_000_000
 FULL_LONG_EVENTS: Final = 1_000_000
 DEFAULT_LOAD_COMMANDS: Final = 20_000
 MAX_BENCH_EVENTS: Final = 10**9
+DEFAULT_VOPR_EXAMPLES: Final = 200
+MAX_VOPR_EXAMPLES: Final = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,13 @@ class SuiteSettings:
         DEFAULT_LOAD_COMMANDS,
         whole_number(1, MAX_BENCH_EVENTS),
         "commands the write-load benchmark sends",
+    )
+    vopr_examples: int = setting(
+        "GRANT_LEDGER_VOPR_EXAMPLES",
+        DEFAULT_VOPR_EXAMPLES,
+        whole_number(1, MAX_VOPR_EXAMPLES),
+        "runs of the pipeline simulator (tests/integration/test_vopr.py; any other number also "
+        "makes them random, as `make soak` asks)",
     )
     screenshots_dir: Path | None = setting(
         "GRANT_LEDGER_SCREENSHOTS_DIR",

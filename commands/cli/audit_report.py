@@ -10,9 +10,10 @@ from commands.cli.audit import EXIT_CHECK_FAILED, EXIT_OK
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
 from commands.cli.options import add_store_option, open_ledger
 from ledger.audit.export import ledger_version
+from ledger.infrastructure.signing_keys import trusted_keys
 from ledger.settings import Settings, kafka_endpoint
 from projections.application.audit_report import gather
-from projections.consumer.checkpoints import read_checkpoints
+from projections.consumer.checkpoints import read_signed_checkpoints
 from projections.domain.findings import DEFAULT_BACKDATING_DAYS, FindingKind
 from schemas.errors import InvalidQuery, QueryParameter
 
@@ -52,7 +53,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     checkpoints, source = None, "no KAFKA_BOOTSTRAP_SERVERS: the checkpoint topic was not read"
     if kafka.bootstrap_servers:
         endpoint = kafka_endpoint(kafka, kafka.bootstrap_servers)
-        checkpoints = read_checkpoints(endpoint, kafka.checkpoint_topic)
+        # Only checkpoints the ledger signed are evidence (GRANT_LEDGER_TRUSTED_KEYS).
+        signed = read_signed_checkpoints(
+            endpoint, kafka.checkpoint_topic, trusted_keys(settings.proof)
+        )
+        checkpoints = [checkpoint for checkpoint, _ in signed]
         source = f"topic {kafka.checkpoint_topic}"
     ledger = open_ledger(args, settings)
     try:

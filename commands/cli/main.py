@@ -2,12 +2,20 @@
 
 import argparse
 import importlib
+import logging
 import os
+import sqlite3
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Mapping, Sequence
 from typing import Final
 
-from ledger.settings import Settings
+import psycopg
+from eventsourcing.persistence import PersistenceError
+
+from ledger.infrastructure.failures import describe_failure
+from ledger.infrastructure.operations.log_lines import redact
+from ledger.settings import DEBUG_ENV_VAR, Settings
 from schemas.errors import (
     ConfigurationError,
     IntegrityFailure,
@@ -34,15 +42,18 @@ SUBCOMMAND_MODULES = (
     "commands.cli.project",
     "commands.cli.rebuild",
     "commands.cli.balances",
+    "commands.cli.keys",
     "commands.cli.export",
     "commands.cli.audit",
 )
 EXIT_OK = 0
 EXIT_REFUSED = 1  # also: a check that failed (verify), a batch with a refused line (submit)
-EXIT_USAGE = 2  # a flag or setting that cannot work
-EXIT_UNAVAILABLE = 3
-EXIT_INTEGRITY = 4
+EXIT_USAGE = 2  # a flag, setting or store that cannot work
+EXIT_UNAVAILABLE = 3  # a dependency is down, full, read-only or busy: trying later can work
+EXIT_INTEGRITY = 4  # what was read does not prove itself: the reader stopped
+EXIT_BUG = 70  # EX_SOFTWARE: an error nobody named (a bug); details with GRANT_LEDGER_DEBUG=1
 EXIT_INTERRUPTED = 130
+KAFKA_CLIENT_LOGGER = "kafka"
 
 # The one table from error kind to exit code (documented in the README).
 EXIT_CODES: Final[dict[type[LedgerError], int]] = {
@@ -86,26 +97,62 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the process exit code."""
+def main(  # noqa: PLR0911 (one return per kind of failure: the exit code says which)
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> int:
+    """Run the CLI (in `environ`, else the process environment); returns the exit code. No
+    traceback ever reaches the user: every failure is named, with its exit code from EXIT_CODES
+    (a bug says so, exit 70)."""
     args = build_parser().parse_args(argv)
+    # The Kafka client logs each refused connection; a command says what it waits for itself.
+    # (relay and project set their own levels with their log format.)
+    logging.getLogger(KAFKA_CLIENT_LOGGER).setLevel(logging.CRITICAL)
+    settings: Settings | None = None
     try:
         # The one reading of the environment; everything below gets what it needs from here.
-        settings = Settings.from_environment(os.environ)
+        settings = Settings.from_environment(os.environ if environ is None else environ)
         code: int = args.run(args, settings)
     except LedgerError as error:
         report(error)
         return most_specific(error, EXIT_CODES)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except sqlite3.Error as exc:
+        return _unavailable("an SQLite store failed", describe_failure(exc))
+    except psycopg.OperationalError as exc:
+        return _unavailable("PostgreSQL cannot be reached or refused", str(exc))
+    except PersistenceError as exc:
+        cause = exc.__cause__ or exc.__context__ or exc
+        return _unavailable("the event store failed", describe_failure(cause))
+    except OSError as exc:
+        return _unavailable("a file or directory could not be used", describe_failure(exc))
+    except Exception as exc:  # a bug: say so without a traceback (unless asked for one)
+        if settings is not None and settings.operations.debug:
+            traceback.print_exc()
+        _say(
+            f"grant-ledger: unexpected {type(exc).__name__}: {exc} (a bug in grant-ledger; "
+            f"run again with {DEBUG_ENV_VAR}=1 for the details, and report it)"
+        )
+        return EXIT_BUG
     return code
 
 
 def report(error: LedgerError) -> None:
-    """One line on stderr naming the field (a question's parameter as its flag) and the value."""
+    """One line on stderr naming the field (a question's parameter as its flag) and the value;
+    passwords in it redacted."""
     if isinstance(error, InvalidQuery) and error.field in FLAG_OF:
         error = error.renamed(FLAG_OF[error.field])
-    print(f"grant-ledger: {error.field}={error.value!r}: {error.message}", file=sys.stderr)
+    _say(f"grant-ledger: {error.field}={error.value!r}: {error.message}")
+
+
+def _say(text: str) -> None:
+    print(redact(text), file=sys.stderr)
+
+
+def _unavailable(what: str, reason: str) -> int:
+    """A store or file the operating system or database refused, named without a traceback."""
+    _say(f"grant-ledger: {what}: {reason}")
+    return EXIT_UNAVAILABLE
 
 
 if __name__ == "__main__":

@@ -5,15 +5,24 @@ re-fetched from Kafka when it is behind or does not match), or straight from the
 """
 
 import argparse
+import getpass
 import logging
+import sys
 
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
+from commands.cli.options import whole_number
 from commands.cli.progress import TerminalProgress
-from commands.cli.read_side_options import add_store_options, read_side_stores
+from commands.cli.read_side_options import (
+    add_skip_options,
+    add_store_options,
+    read_side_stores,
+    skip_requests,
+)
+from ledger.infrastructure.signing_keys import trusted_keys
+from ledger.proof.skips import Skips, utc_now
 from ledger.settings import Settings, kafka_endpoint
 from projections.application.memory import keep_freed_memory
 from projections.application.rebuild import KafkaSource, rebuild
-from projections.consumer.fetch import DEFAULT_IDLE_MS
 from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from schemas.errors import InvalidQuery, QueryParameter
@@ -31,9 +40,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         metavar="|".join(SOURCES),
         help="auto: the local replay store when it has events, else the topic",
     )
-    parser.add_argument("--workers", type=int, default=None, help="processes reading the topic")
-    parser.add_argument("--idle-ms", type=int, default=DEFAULT_IDLE_MS)
+    parser.add_argument(
+        "--workers", type=whole_number, default=None, help="processes reading the topic"
+    )
     add_store_options(parser)
+    add_skip_options(parser)
     add_kafka_options(parser)
     parser.set_defaults(run=run)
 
@@ -47,11 +58,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             QueryParameter.SOURCE, args.source, f"expected one of {', '.join(SOURCES)}"
         )
     topic = kafka_settings(args, settings)
+    requested = skip_requests(args)
     kafka = (
         KafkaSource(
             kafka_endpoint(topic, topic.bootstrap_servers),
             topic.topic,
             topic.checkpoint_topic,
+            trusted_keys(settings.proof),
         )
         if topic.bootstrap_servers
         else None
@@ -60,14 +73,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     replay = ReplayStore(stores.replay_directory)
     progress = TerminalProgress("rebuild", replay.event_count or None)
     with ReadStore(stores.read_store) as read_store:
+        skips = Skips(read_store.skips(), requested, by=getpass.getuser(), now=utc_now())
         report = rebuild(
             read_store,
             replay,
             source=args.source,
             kafka=kafka,
             workers=args.workers,
-            idle_ms=args.idle_ms,
             progress=progress,
+            skips=skips,
         )
+        for request in skips.unmet():
+            print(f"rebuild: --skip {request.at} met no message there", file=sys.stderr)
     progress.finish(report.summary())
     return 0

@@ -4,6 +4,7 @@ import argparse
 import logging
 import signal
 import sys
+import time
 from types import FrameType
 
 from prometheus_client import CollectorRegistry
@@ -15,12 +16,19 @@ from commands.cli.operations_options import (
     start_logging,
     status_endpoint,
 )
-from commands.cli.options import add_store_option, open_ledger
+from commands.cli.options import add_store_option, event_store_url, open_ledger
+from commands.cli.read_side_options import add_skip_options, skip_requests
 from ledger.infrastructure.kafka.dev_broker import bootstrap_or_embedded
 from ledger.infrastructure.operations.status import ProcessHealth
+from ledger.infrastructure.signing_keys import signing_key
+from ledger.infrastructure.store_presence import ledger_exists
+from ledger.infrastructure.store_url import parse_store_url
 from ledger.relay.metrics import RelayMetrics
 from ledger.relay.relay import Relay
-from ledger.settings import Settings
+from ledger.settings import STORE_ENV_VAR, Settings
+
+LEDGER_WAIT_POLL_S = 1.0
+LEDGER_WAIT_LOG_EVERY_S = 30.0
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -30,9 +38,24 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "--once", action="store_true", help="publish everything not yet published, then exit"
     )
     add_store_option(parser)
+    add_skip_options(parser)
     add_kafka_options(parser)
     add_operations_options(parser)
     parser.set_defaults(run=run)
+
+
+def _wait_for_ledger(args: argparse.Namespace, settings: Settings) -> None:
+    """A following relay started before anything was recorded waits for the ledger (the API or
+    `submit` creates it); it never creates one itself."""
+    store = parse_store_url(event_store_url(args, settings), STORE_ENV_VAR)
+    logged_at = 0.0
+    while not ledger_exists(store):
+        if time.monotonic() - logged_at >= LEDGER_WAIT_LOG_EVERY_S:
+            logging.getLogger("grant_ledger.relay").info(
+                "relay: waiting for a ledger at %s (nothing recorded yet)", store.shown
+            )
+            logged_at = time.monotonic()
+        time.sleep(LEDGER_WAIT_POLL_S)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -40,8 +63,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     operations = operations_settings(args, settings)
     start_logging(operations, "relay")
     kafka = kafka_settings(args, settings)
+    signer = signing_key(settings.proof)
+    requested = skip_requests(args)
     registry = CollectorRegistry()
     health = ProcessHealth("relay")
+    if not args.once:
+        _wait_for_ledger(args, settings)
     ledger = open_ledger(args, settings)
     try:
         with (
@@ -49,7 +76,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             bootstrap_or_embedded(kafka) as bootstrap_servers,
         ):
             relay = Relay(
-                ledger, kafka, bootstrap_servers, metrics=RelayMetrics(registry), health=health
+                ledger,
+                kafka,
+                bootstrap_servers,
+                signer,
+                skips=requested,
+                metrics=RelayMetrics(registry),
+                health=health,
             )
 
             def request_stop(signum: int, _frame: FrameType | None) -> None:

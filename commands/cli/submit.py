@@ -31,7 +31,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise InvalidQuery("FILE", args.file, "no such file")
         stream = path.open("rb")
     failures = 0
-    ledger = open_ledger(args, settings)
+    ledger = open_ledger(args, settings, records=True)
     try:
         for result in run_lines(ledger, stream):
             failures += not result.ok

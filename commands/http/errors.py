@@ -18,6 +18,7 @@ from commands.http.auth.denial_log import log_denial
 from commands.http.auth.refusals import Forbidden, Unauthenticated
 from commands.http.bodies import PayloadTooLarge, UnsupportedMediaType
 from ledger.domain.errors import NotFound
+from ledger.infrastructure.operations.log_lines import redact
 from projections.replay import ReplayStoreError
 from schemas.errors import (
     ConfigurationError,
@@ -97,7 +98,11 @@ async def ledger_error_handler(request: Request, error: Exception) -> JSONRespon
     """`{"ok": false, "error": {"field", "value", "message"}}`; nothing was recorded."""
     assert isinstance(error, LedgerError)
     status = status_of(error)
-    response = error_response(status, error.as_dict())
+    body = {
+        key: redact(value) if isinstance(value, str) else value
+        for key, value in error.as_dict().items()
+    }  # no secret in a response: URLs with passwords are redacted
+    response = error_response(status, body)
     if status == UNAUTHORIZED:
         response.headers[WWW_AUTHENTICATE] = (
             f'Bearer realm="{REALM}", error="invalid_token", '

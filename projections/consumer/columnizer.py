@@ -8,6 +8,7 @@ messages at once with numpy when the columns are built.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import orjson
@@ -44,14 +45,17 @@ class Columnizer:
         self.amounts: list[int] = []
         self.timeline: list[tuple[int, int, int]] = []  # event row, programme code, agency code
         self.newest: tuple[int, str] | None = None
-        self.add: Callable[[bytes], int] = self._adder()
+        self.add_envelope: Callable[[dict[str, Any]], int] = self._adder()
 
     def __len__(self) -> int:
         return len(self.positions)
 
-    def _adder(self) -> Callable[[bytes], int]:
-        """`add(envelope bytes) -> position`, with everything it touches bound once, here."""
-        loads = orjson.loads
+    def add(self, value: bytes) -> int:
+        """One envelope as bytes; returns its position."""
+        return self.add_envelope(orjson.loads(value))
+
+    def _adder(self) -> Callable[[dict[str, Any]], int]:
+        """`add_envelope(envelope) -> position`, with everything it touches bound once, here."""
         programme_codes, recipient_codes = (
             self.dictionaries.programmes,
             self.dictionaries.recipients,
@@ -67,8 +71,8 @@ class Columnizer:
         timeline = self.timeline.append
         prefix_chars = HASH_PREFIX_HEX_CHARS
 
-        def add(value: bytes) -> int:
-            facts = decode(loads(value))
+        def add(envelope: dict[str, Any]) -> int:
+            facts = decode(envelope)
             positions(facts.position)
             kinds(facts.kind)
             # The bound dict lookup first: a method call per message only for a new value.

@@ -16,6 +16,7 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from ledger.audit.export import export_events
 from ledger.audit.export_sources import RecordSource
+from ledger.proof.coordinates import MessageAt
 from projections.application.memory import keep_freed_memory
 from projections.application.offline_replay import export_balances, verify_export
 from projections.application.rebuild import rebuild
@@ -77,7 +78,9 @@ def test_rebuild_from_the_local_replay_store(benchmark: BenchmarkFixture, ledger
                 read_store,
                 ReplayStore(ledgers.replay),
                 source="local",
-                checkpoints=ledgers.checkpoints,
+                checkpoints=[
+                    (c, MessageAt("checkpoints", 0, i)) for i, c in enumerate(ledgers.checkpoints)
+                ],
             )
 
     benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=0)

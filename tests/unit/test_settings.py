@@ -37,8 +37,14 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCT_PACKAGES = ("ledger", "projections", "schemas", "commands")
 # The entry points: the only modules that may touch the process environment (the CLI; the HTTP
 # app's factory that `uvicorn --factory` calls in each worker; `serve --workers`, which hands
-# those workers the settings its flags chose through their environment).
-ENTRY_POINTS = {"commands/cli/main.py", "commands/http/app.py", "commands/cli/serve.py"}
+# those workers the settings its flags chose through their environment; `make demo`, which hands
+# the CLI the environment with its own development key added).
+ENTRY_POINTS = {
+    "commands/cli/main.py",
+    "commands/http/app.py",
+    "commands/cli/serve.py",
+    "commands/demo.py",
+}
 ENVIRONMENT_READ = re.compile(r"os\.environ|os\.getenv|getenv\(")
 
 
