@@ -5,6 +5,7 @@ and this file holds the three together.
 """
 
 import importlib
+import pickle
 import pkgutil
 import re
 from pathlib import Path
@@ -71,6 +72,18 @@ def test_every_error_the_product_defines_is_of_exactly_one_kind() -> None:
 def test_a_bare_ledger_error_cannot_be_raised() -> None:
     with pytest.raises(AssertionError):
         LedgerError("field", "value", "which kind?")
+
+
+def test_every_error_crosses_a_process_boundary_whole() -> None:
+    """A rebuild worker's error reaches the CLI as the same class, field, value and message
+    (every error made from those three; the few that compose their message take their own)."""
+    for error_class in every_error_class() - {LedgerError}:
+        if error_class.__init__ is not LedgerError.__init__:
+            continue
+        error = error_class("field", 42, "why")
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is error_class
+        assert (copy.field, copy.value, copy.message) == ("field", 42, "why")
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.__name__)
