@@ -21,12 +21,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ledger.audit.batch_proof import BatchCheck, check_batch
 from ledger.audit.event_table import EVENT_SCHEMA
 from ledger.audit.export import EXTENSIONS
 from ledger.audit.export_reader import (
-    BatchCheck,
     ExportTampered,
-    check_batch,
     checkpoint_rows,
     file_problems,
     load_manifest,
