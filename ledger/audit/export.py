@@ -24,6 +24,7 @@ from ledger.application.envelopes import published_value
 from ledger.audit.event_table import (
     CHECKPOINT_SCHEMA,
     EVENT_SCHEMA,
+    REPEATING_COLUMNS,
     checkpoint_batch,
     event_batch,
 )
@@ -88,7 +89,12 @@ class ArrowFileWriter:
     def __init__(self, path: Path, schema: pa.Schema, to_batch: ToBatch, file_format: str) -> None:
         self._parquet = file_format == "parquet"
         self._writer: Any = (
-            pq.ParquetWriter(path, schema, compression=PARQUET_COMPRESSION)
+            pq.ParquetWriter(
+                path,
+                schema,
+                compression=PARQUET_COMPRESSION,
+                use_dictionary=list(REPEATING_COLUMNS) if schema is EVENT_SCHEMA else True,
+            )
             if self._parquet
             else pa_csv.CSVWriter(str(path), schema)
         )

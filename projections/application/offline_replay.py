@@ -80,7 +80,8 @@ def _parquet_part(path: Path, groups: list[int], wanted: set[int]) -> Part:
     def batches() -> Iterator[Any]:
         for group in groups:
             try:
-                table = handle.read_row_group(group)
+                # One worker a core: Arrow's own threads would only contend with the others.
+                table = handle.read_row_group(group, use_threads=False)
             except (pa.ArrowException, OSError) as exc:
                 first = handle.metadata.row_group(group).column(0).statistics.min
                 raise ExportTampered(
