@@ -290,10 +290,14 @@ _METHODS: dict[type[c.CommandBase], str] = {
 
 
 def perform(
-    programme: Programme, command: c.CommandBase, recorded_at: datetime | None = None
+    programme: Programme,
+    command: c.CommandBase,
+    recorded_at: datetime | None = None,
+    context: CommandContext | None = None,
 ) -> None:
     """Decide `command` on the programme, in the context the application would give it."""
-    getattr(programme, _METHODS[type(command)])(command, context_for(command, recorded_at))
+    decide = getattr(programme, _METHODS[type(command)])
+    decide(command, context or context_for(command, recorded_at))
 
 
 def programme_with(

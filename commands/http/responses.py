@@ -42,6 +42,11 @@ class OutcomeBody(RecordedBody):
     """The answer to a command just posted."""
 
     duplicate: bool = Field(description="True when the command was recorded earlier.")
+    write_conflicts: int = Field(
+        0,
+        description="Write races this command lost to other writers of its programme; each "
+        "time it was decided again on their events (0 when nothing raced it).",
+    )
 
 
 class LineResultBody(BaseModel):

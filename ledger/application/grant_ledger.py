@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import random
 import time
 import uuid
@@ -14,13 +15,14 @@ from threading import RLock
 from typing import Any
 
 import orjson
-from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
-from eventsourcing.persistence import OperationalError, RecordConflictError
+from eventsourcing.application import Application, LRUCache
+from eventsourcing.persistence import OperationalError, PersistenceError, RecordConflictError
 from eventsourcing.utils import get_topic
 
 from ledger.application.digest import command_digest
 from ledger.application.outcome import Outcome
 from ledger.application.positions import PositionCounter
+from ledger.application.snapshots import SNAPSHOT_EVERY_EVENTS, ProgrammeSnapshots
 from ledger.domain.context import CommandContext
 from ledger.domain.errors import (
     CommandIdConflict,
@@ -32,12 +34,14 @@ from ledger.domain.errors import (
 from ledger.domain.programme import Programme
 from ledger.domain.recorded import IndexEntry, ProgrammeEvent, application_key, command_key
 from ledger.infrastructure.event_log_sql import event_log_sql
+from ledger.infrastructure.snapshot_store import SnapshotStore
 from ledger.infrastructure.store_url import parse_store_url, store_url_from_env
 from ledger.infrastructure.table_setup import create_tables
 from schemas import commands as c
 from schemas.calendar import today_in_stockholm
 
 PROGRAMME_EVENT_TOPIC = get_topic(ProgrammeEvent)
+log = logging.getLogger("grant_ledger.ledger")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,8 @@ STORE_RETRY_WAIT_S = 0.2
 RETRY_BACKOFF_MAX_S = 0.05
 AGGREGATE_CACHE_SIZE = 256
 NOTIFICATION_PAGE_SIZE = 1_000
+# Events read per query when a programme is rebuilt: bounds memory on long streams.
+STREAM_PAGE_EVENTS = 10_000
 
 
 class GrantLedger(Application[str]):
@@ -72,13 +78,25 @@ class GrantLedger(Application[str]):
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
     }
 
-    def __init__(self, store_url: str | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        store_url: str | None = None,
+        env: dict[str, str] | None = None,
+        snapshot_every_events: int | None = SNAPSHOT_EVERY_EVENTS,
+    ) -> None:
         self.store = parse_store_url(store_url or store_url_from_env())
         # Tables are created below under a lock, not by eventsourcing on construction.
         super().__init__(env={**self.store.env, **(env or {}), "CREATE_TABLE": "n"})
-        create_tables(self.recorder, self.store)
-        self._positions = PositionCounter(event_log_sql(self.recorder), PROGRAMME_EVENT_TOPIC)
+        snapshot_recorder = self.factory.aggregate_recorder(purpose="snapshots")
+        create_tables(self.recorder, self.store, snapshot_recorder)
+        # Our own snapshot loading (verified, see snapshots.py), not the repository's; position
+        # anchors are kept in the same table.
+        snapshot_store = SnapshotStore(snapshot_recorder)
+        self.programme_snapshots = ProgrammeSnapshots(snapshot_store)
+        assert snapshot_every_events is None or snapshot_every_events >= 1, snapshot_every_events
+        self._snapshot_every_events = snapshot_every_events
         self._sql = event_log_sql(self.recorder)
+        self._positions = PositionCounter(self._sql, PROGRAMME_EVENT_TOPIC, snapshot_store)
         # One command at a time per process: the cached aggregate is shared, not copied.
         self._command_lock = RLock()
         self._application_programmes: dict[str, str] = {}
@@ -88,17 +106,17 @@ class GrantLedger(Application[str]):
     def execute(self, command: c.CommandBase, now: datetime | None = None) -> Outcome:
         """Decide and record one command, exactly once per command_id."""
         digest = command_digest(command)
-        store_failures = 0
+        store_failures = conflicts = 0
         with self._command_lock:
-            for attempt in range(MAX_WRITE_ATTEMPTS):
+            for _ in range(MAX_WRITE_ATTEMPTS):
                 ctx = self._context(command, digest, now)
                 try:
-                    programme, index_entries = self._decide(command, ctx)
+                    programme, index_entries, saved_version = self._decide(command, ctx)
                 except (RuleViolation, NotFound):
                     # Rules refuse before they change anything, so the cached programme is intact.
                     # A repeat of an earlier command is refused by the rules it already changed
                     # (e.g. "already awarded"): report the earlier outcome instead.
-                    earlier = self._earlier_outcome(command.command_id, digest)
+                    earlier = self._earlier_outcome(command.command_id, digest, conflicts)
                     if earlier is not None:
                         return earlier
                     raise
@@ -109,7 +127,8 @@ class GrantLedger(Application[str]):
                 try:
                     recordings = self.save(programme, *index_entries)
                 except OperationalError as exc:
-                    # The store is busy (a lock timeout) or down: retry a few times, then say so.
+                    # The store is busy (a lock timeout) or down, and may or may not have kept
+                    # the write: drop the programme, retry a few times, then say so.
                     self._evict(programme.id)
                     store_failures += 1
                     if store_failures >= MAX_STORE_FAILURES:
@@ -122,31 +141,55 @@ class GrantLedger(Application[str]):
                     continue
                 except RecordConflictError:
                     # Another writer got there first, or this command_id is already recorded:
-                    # the index entry's uniqueness makes the save fail. Re-read and decide again.
-                    self._evict(programme.id)
-                    earlier = self._earlier_outcome(command.command_id, digest)
+                    # the index entry's uniqueness makes the save fail. Take back what was
+                    # decided, fast-forward to the stream's head and decide again.
+                    conflicts += 1
+                    self._roll_back(programme, saved_version)
+                    earlier = self._earlier_outcome(command.command_id, digest, conflicts)
                     if earlier is not None:
                         return earlier
-                    time.sleep(random.uniform(0, RETRY_BACKOFF_MAX_S * (attempt + 1)))
+                    # The winner has committed, so the first retry sees it; back off only when
+                    # the race keeps being lost.
+                    time.sleep(random.uniform(0, RETRY_BACKOFF_MAX_S * (conflicts - 1)))
                     continue
                 except BaseException:
                     self._evict(programme.id)
                     raise
-                event_recording = recordings[0]
-                assert isinstance(event_recording.domain_event, ProgrammeEvent)
-                if isinstance(command, c.SubmitApplication):
-                    self._application_programmes[command.application_id] = programme.id
-                return Outcome(
-                    command_id=command.command_id,
-                    programme_id=programme.id,
-                    aggregate_version=event_recording.domain_event.originator_version,
-                    event_type=event_recording.domain_event.data.type,
-                    position=self._positions.position_of(event_recording.notification.id),
-                    duplicate=False,
-                )
+                return self._recorded(command, programme, recordings[0], conflicts)
         raise ConcurrencyExhausted(
             "command_id", command.command_id, f"lost the write race {MAX_WRITE_ATTEMPTS} times"
         )
+
+    def _recorded(
+        self, command: c.CommandBase, programme: Programme, recording: Any, conflicts: int
+    ) -> Outcome:
+        event = recording.domain_event
+        assert isinstance(event, ProgrammeEvent), type(event).__name__
+        assert event.originator_version == programme.version, (event, programme.version)
+        if isinstance(command, c.SubmitApplication):
+            self._application_programmes[command.application_id] = programme.id
+        every = self._snapshot_every_events
+        if every is not None and programme.version % every == 0:
+            self._take_snapshot(programme, event.event_id)
+        return Outcome(
+            command_id=command.command_id,
+            programme_id=programme.id,
+            aggregate_version=event.originator_version,
+            event_type=event.data.type,
+            position=self._positions.position_of(recording.notification.id, str(event.event_id)),
+            duplicate=False,
+            write_conflicts=conflicts,
+        )
+
+    def _roll_back(self, programme: Programme, saved_version: int | None) -> None:
+        """Undo a decision whose save lost the race, keeping the cached programme warm."""
+        if saved_version is None:
+            return  # a new programme: never cached, nothing to undo
+        try:
+            programme.rollback_unsaved(saved_version)
+        except BaseException:
+            self._evict(programme.id)
+            raise
 
     def _context(self, command: c.CommandBase, digest: str, now: datetime | None) -> CommandContext:
         recorded_at = (now or datetime.now(tz=UTC)).astimezone(UTC)
@@ -163,15 +206,19 @@ class GrantLedger(Application[str]):
 
     def _decide(
         self, command: c.CommandBase, ctx: CommandContext
-    ) -> tuple[Programme, list[IndexEntry]]:
+    ) -> tuple[Programme, list[IndexEntry], int | None]:
+        """The programme with the command's event decided, its index entries, and the version
+        it had before (None for a new programme)."""
+        saved_version: int | None = None
         if isinstance(command, c.EstablishProgramme):
-            if command.programme_id in self.repository:
+            if self._programme_exists(command.programme_id):
                 raise RuleViolation(
                     "programme_id", command.programme_id, "a programme with this id already exists"
                 )
             programme = Programme.establish(command, ctx)
         else:
             programme = self._target(command)
+            saved_version = programme.version
             # Stamped no earlier than the stream's last event: the clock read before loading
             # may lag a write another process committed meanwhile.
             if programme.last_recorded_at > ctx.recorded_at:
@@ -184,7 +231,7 @@ class GrantLedger(Application[str]):
             entries.append(
                 self._entry(application_key(command.application_id), programme.id, version, ctx)
             )
-        return programme, entries
+        return programme, entries, saved_version
 
     def _target(self, command: c.CommandBase) -> Programme:
         """The programme a command acts on (refusing a reused application_id on submission)."""
@@ -232,7 +279,7 @@ class GrantLedger(Application[str]):
             digest=ctx.command_digest,
         )
 
-    def _earlier_outcome(self, command_id: str, digest: str) -> Outcome | None:
+    def _earlier_outcome(self, command_id: str, digest: str, conflicts: int = 0) -> Outcome | None:
         entry = self._index_entry(command_key(command_id))
         if entry is None:
             return None
@@ -242,9 +289,11 @@ class GrantLedger(Application[str]):
                 command_id,
                 "already used for a different command; choose a new command_id",
             )
-        return self._outcome_of(command_id, entry)[0]
+        return self._outcome_of(command_id, entry, conflicts)[0]
 
-    def _outcome_of(self, command_id: str, entry: IndexEntry) -> tuple[Outcome, ProgrammeEvent]:
+    def _outcome_of(
+        self, command_id: str, entry: IndexEntry, conflicts: int = 0
+    ) -> tuple[Outcome, ProgrammeEvent]:
         event = self.programme_event(entry.programme_id, entry.aggregate_version)
         notification_id = self._sql.notification_id_of(entry.programme_id, entry.aggregate_version)
         assert notification_id is not None, f"index entry for {command_id} without its event"
@@ -255,6 +304,7 @@ class GrantLedger(Application[str]):
             event_type=event.data.type,
             position=self._positions.position_of(notification_id),
             duplicate=True,
+            write_conflicts=conflicts,
         )
         return outcome, event
 
@@ -284,14 +334,82 @@ class GrantLedger(Application[str]):
     # ----------------------------------------------------------------- queries
 
     def programme(self, programme_id: str) -> Programme:
-        """The current state of a programme."""
+        """The current state of a programme (the cached one, brought up to the stream's head)."""
+        cache = self.repository.cache
+        assert cache is not None, "the ledger runs with an aggregate cache"
+        with self._command_lock:
+            try:
+                cached = cache.get(programme_id)
+            except KeyError:
+                programme = self._load_programme(programme_id)
+                cache.put(programme_id, programme)
+                return programme
+            assert isinstance(cached, Programme), type(cached).__name__
+            self._replay_onto(cached, self._stream(programme_id, after_version=cached.version))
+            return cached
+
+    def _programme_exists(self, programme_id: str) -> bool:
         try:
-            programme: object = self.repository.get(programme_id)
-        except AggregateNotFoundError:
-            programme = None
-        if not isinstance(programme, Programme):  # also an index entry's reserved id
+            self.programme(programme_id)
+        except NotFound:
+            return False
+        return True
+
+    def _load_programme(self, programme_id: str) -> Programme:
+        """A programme from its newest verified snapshot and the events after it, or from the
+        start of its stream; snapshots it afresh when that meant a long replay."""
+        programme: Programme | None = None
+        snapshot = self.programme_snapshots.load(programme_id)
+        if snapshot is not None:
+            version = snapshot.programme.version
+            tail = self._stream(programme_id, after_version=version - 1)
+            at_version = next(tail, None)
+            if isinstance(at_version, ProgrammeEvent) and (
+                at_version.event_id == snapshot.last_event_id
+            ):
+                programme = snapshot.programme
+            else:
+                self.programme_snapshots.reject(
+                    programme_id, version, "the event store holds a different event at its version"
+                )
+        if programme is None:
+            tail = self._stream(programme_id, after_version=0)
+        programme, replayed, last_event = self._replay_onto(programme, tail)
+        if programme is None:
             raise NotFound("programme_id", programme_id, "no such programme")
+        if self._snapshot_every_events is not None and replayed >= self._snapshot_every_events:
+            assert last_event is not None
+            self._take_snapshot(programme, last_event.event_id)
         return programme
+
+    def _stream(self, aggregate_id: str, after_version: int) -> Iterator[object]:
+        """An aggregate's events after a version, read a page at a time."""
+        while True:
+            page = list(self.events.get(aggregate_id, gt=after_version, limit=STREAM_PAGE_EVENTS))
+            yield from page
+            if len(page) < STREAM_PAGE_EVENTS:
+                return
+            after_version = page[-1].originator_version
+
+    @staticmethod
+    def _replay_onto(
+        programme: Programme | None, events: Iterator[object]
+    ) -> tuple[Programme | None, int, ProgrammeEvent | None]:
+        """Apply events in order; (programme, how many, the last) — None for a non-programme."""
+        replayed, last = 0, None
+        for event in events:
+            if not isinstance(event, ProgrammeEvent):
+                return None, 0, None  # an index entry's reserved id, not a programme
+            programme = Programme.evolve(programme, event)
+            replayed, last = replayed + 1, event
+        return programme, replayed, last
+
+    def _take_snapshot(self, programme: Programme, last_event_id: uuid.UUID) -> None:
+        try:
+            self.programme_snapshots.take(programme, last_event_id)
+        except PersistenceError as exc:
+            # A snapshot only saves time later; the command is recorded either way.
+            log.warning("snapshot of %s v%d not stored: %s", programme.id, programme.version, exc)
 
     def programme_of_application(self, application_id: str) -> str:
         """The programme an application belongs to."""

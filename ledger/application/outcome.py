@@ -14,6 +14,8 @@ class Outcome:
     event_type: str
     position: int
     duplicate: bool
+    # Write races this command lost (and re-decided) before it was recorded or found recorded.
+    write_conflicts: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

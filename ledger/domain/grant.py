@@ -1,7 +1,10 @@
 """The state of one application/grant inside its programme."""
 
-from dataclasses import dataclass, field
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from typing import Any
 
 
 class GrantStatus(StrEnum):
@@ -41,6 +44,10 @@ class Grant:
         """Awarded but not yet paid out for a year."""
         return self.awarded_ore.get(year, 0) - self.disbursed_ore.get(year, 0)
 
+    def copy(self) -> Grant:
+        """An independent copy: every field is a value or a flat container of values."""
+        return Grant(*(_copied(getattr(self, name)) for name in _FIELD_NAMES))
+
     def check_invariants(self) -> None:
         """Assert what must hold after every event."""
         for year, disbursed in self.disbursed_ore.items():
@@ -48,3 +55,13 @@ class Grant:
             assert 0 <= recovered <= disbursed, (self.application_id, year, recovered, disbursed)
         for year, awarded in self.awarded_ore.items():
             assert awarded >= self.net_disbursed_ore(year), (self.application_id, year)
+
+
+_FIELD_NAMES = tuple(each.name for each in fields(Grant))
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return value.copy()
+    assert isinstance(value, str | int | type(None)), f"copy a {type(value).__name__} deeper"
+    return value

@@ -8,11 +8,13 @@ concurrency: two writers racing for the last kronor of a year conflict on its ve
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from ledger.domain.context import CommandContext
 from ledger.domain.errors import RuleViolation
 from ledger.domain.grant import Grant, GrantStatus
+from ledger.domain.grant_book import GrantBook
 from ledger.domain.recorded import APPLICATION_KEY_PREFIX, COMMAND_KEY_PREFIX, ProgrammeEvent
 from schemas import commands as c
 from schemas import events as e
@@ -60,8 +62,9 @@ class Programme:
         self.last_recorded_at: datetime = established.timestamp
         self.appropriated_ore: dict[int, int] = {}
         self.awarded_ore: dict[int, int] = {}
-        self.grants: dict[str, Grant] = {}
+        self.grants = GrantBook()
         self._pending: list[ProgrammeEvent] = []
+        self._undo: list[_Undo] = []
 
     # ----------------------------------------------------------------- queries
 
@@ -81,6 +84,23 @@ class Programme:
         """Hand the new events to the application for saving (eventsourcing protocol)."""
         pending, self._pending = self._pending, []
         return pending
+
+    def rollback_unsaved(self, saved_version: int) -> None:
+        """Undo the events decided after `saved_version` whose save failed (a lost write race).
+
+        The programme is then exactly as it was at `saved_version`, ready to be fast-forwarded
+        to the stream's head instead of being rebuilt from its history.
+        """
+        if not self._undo or self._undo[0].version_before != saved_version:
+            raise AssertionError(
+                f"{self.id}: nothing decided after v{saved_version} to roll back "
+                f"(undo journal from v{self._undo[0].version_before if self._undo else None})"
+            )
+        for undo in reversed(self._undo):
+            undo.restore(self)
+        self._undo.clear()
+        self._pending.clear()
+        assert self.version == saved_version, (self.id, self.version, saved_version)
 
     # ----------------------------------------------------------------- commands
 
@@ -512,7 +532,12 @@ class Programme:
     # ----------------------------------------------------------------- events
 
     def _trigger(self, data: e.AnyEventData, ctx: CommandContext) -> None:
+        if not self._pending:
+            # A new decision: what was decided before is saved, or the application rolled it
+            # back or dropped this object, so its undo records are spent.
+            self._undo.clear()
         event = _record(self.id, self.version + 1, data, ctx)
+        self._undo.append(_Undo.before(self, data))
         Programme.evolve(self, event)
         self._pending.append(event)
 
@@ -576,6 +601,62 @@ class Programme:
             raise AssertionError(f"{self.id}: {data.type} cannot follow the establishment")
         if isinstance(data, e.GrantEventData):
             self.grants[data.application_id].check_invariants()
+
+
+def _copied(value: object) -> object:
+    """A programme attribute's value, independent of later changes: containers of the
+    programme's own attributes hold values only (years, amounts, dates, agency names)."""
+    if isinstance(value, dict | list):
+        return value.copy()
+    assert isinstance(value, str | int | date | frozenset | type(None)), (
+        f"undo cannot copy a {type(value).__name__} attribute yet"
+    )
+    return value
+
+
+# Attributes an undo record does not copy whole: the grants (only the event's own grant is kept)
+# and the bookkeeping of what is decided but not saved.
+_NOT_COPIED_FOR_UNDO = frozenset({"grants", "_pending", "_undo"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Undo:
+    """What one decided event changes, as it was before: enough to take the event back.
+
+    An event changes the programme's own attributes (small: years, agencies, dates) and at most
+    the grant it names; the property tests check that rolling back restores the whole state.
+    """
+
+    version_before: int
+    attributes: dict[str, object]
+    application_id: str | None
+    grant_before: Grant | None
+
+    @classmethod
+    def before(cls, programme: Programme, data: e.AnyEventData) -> _Undo:
+        """Record the state an event about to be applied will change."""
+        application_id = data.application_id if isinstance(data, e.GrantEventData) else None
+        grant = programme.grants.get(application_id) if application_id is not None else None
+        return cls(
+            version_before=programme.version,
+            attributes={
+                name: _copied(value)
+                for name, value in vars(programme).items()
+                if name not in _NOT_COPIED_FOR_UNDO
+            },
+            application_id=application_id,
+            grant_before=None if grant is None else grant.copy(),
+        )
+
+    def restore(self, programme: Programme) -> None:
+        """Put the recorded state back."""
+        for name, value in self.attributes.items():
+            setattr(programme, name, value)
+        if self.application_id is not None:
+            if self.grant_before is None:
+                del programme.grants[self.application_id]
+            else:
+                programme.grants[self.application_id] = self.grant_before
 
 
 def replay(events: Iterable[ProgrammeEvent]) -> Programme | None:
