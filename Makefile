@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint bench schemas lock clean
+.PHONY: demo test lint bench soak schemas lock clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ lint: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(PY) -m pytest tests/benchmarks -o addopts="" --benchmark-only --benchmark-columns=min,median,mean,ops,rounds -q
+
+# The VOPR-lite at length: 5 000 random runs of the whole pipeline on Tansu, 250 on Apache Kafka.
+soak: $(INSTALLED)
+	GRANT_LEDGER_VOPR_EXAMPLES=5000 $(PY) -m pytest tests/integration/test_vopr.py -q -p no:randomly
 
 schemas: $(INSTALLED)
 	$(PY) -m schemas.publish

@@ -11,15 +11,25 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from importlib import resources
+from pathlib import Path
 
 from commands.cli.main import main as cli
 from ledger.config import BOOTSTRAP_ENV_VAR
 from ledger.infrastructure.kafka.dev_broker import DevBroker
+from ledger.infrastructure.signing_keys import (
+    SIGNING_KEY_ENV_VAR,
+    TRUSTED_KEYS_ENV_VAR,
+    create_signing_key,
+    load_signing_key,
+    public_key_path,
+)
 
 SCENARIO_RESOURCE = "scenarios/sfs_2018_151.jsonl"
 DEMO_APPLICATION = "sfs2018151-1280-2018"  # Malmö's three-year grant
 PROGRAMME = "sfs-2018-151"
 AS_OF = "2019-12-31"
+# The demo's own development key (never a production key: it lives beside the demo's store).
+DEMO_KEY = Path(".grant-ledger") / "demo-signing-key.pem"
 DEMO_PORT = 8000
 PAGE_URL = f"http://127.0.0.1:{DEMO_PORT}/"
 
@@ -48,6 +58,21 @@ def _quiet(action: Callable[[], int]) -> int:
             os.close(saved)
 
 
+def _demo_keys() -> None:
+    """Sign with a development key of the demo's own and trust it, unless keys are configured."""
+    if os.environ.get(SIGNING_KEY_ENV_VAR) and os.environ.get(TRUSTED_KEYS_ENV_VAR):
+        print(f"signing with {os.environ[SIGNING_KEY_ENV_VAR]} (from the environment)")
+        return
+    signer = load_signing_key(DEMO_KEY) if DEMO_KEY.exists() else create_signing_key(DEMO_KEY)
+    os.environ[SIGNING_KEY_ENV_VAR] = str(DEMO_KEY)
+    os.environ[TRUSTED_KEYS_ENV_VAR] = str(public_key_path(DEMO_KEY))
+    print(
+        f"demo: the relay signs checkpoints with a development key made for the demo ({DEMO_KEY}, "
+        f"key id {signer.key_id}) and the readers trust its public key; a real ledger makes its "
+        "own with `grant-ledger keys init` and keeps it secret"
+    )
+
+
 def main() -> int:
     """Run the demo; exit code 0 when every step succeeded."""
     started = time.monotonic()
@@ -67,7 +92,8 @@ def main() -> int:
         os.environ[BOOTSTRAP_ENV_VAR] = broker.bootstrap_servers
         print(f"{BOOTSTRAP_ENV_VAR}={broker.bootstrap_servers}")
 
-        _step("4. Relay every event to Kafka exactly once, in order, hash-chained")
+        _step("4. Relay every event to Kafka exactly once, in order, hash-chained, signed")
+        _demo_keys()
         if _run(["relay", "--once"]) != 0:
             return 1
 
@@ -76,7 +102,7 @@ def main() -> int:
             return 1
 
         _step("6. Project the topic into the read store (and the local replay store)")
-        if _run(["project", "--once", "--group", "grant-ledger-demo"]) != 0:
+        if _run(["project", "--once"]) != 0:
             return 1
 
     _step("7. Finance: programme x year (appropriated, awarded, paid, available)")

@@ -18,7 +18,16 @@ from ledger.infrastructure.kafka.security import (
     KafkaEndpoint,
     KafkaSecurity,
 )
+from ledger.infrastructure.signing_keys import (
+    SIGNING_KEY_ENV_VAR,
+    TRUSTED_KEYS_ENV_VAR,
+    KeyFileError,
+    load_signing_key,
+    load_trusted_keys,
+)
 from ledger.infrastructure.store_url import DEFAULT_STORE_URL, STORE_ENV_VAR
+from ledger.proof.chain_reader import MAX_WINDOW_EVENTS
+from ledger.proof.signatures import CheckpointSigner, TrustedKeys
 
 BOOTSTRAP_ENV_VAR = "KAFKA_BOOTSTRAP_SERVERS"
 TOPIC_ENV_VAR = "GRANT_LEDGER_TOPIC"
@@ -112,7 +121,10 @@ def kafka_settings_from_env() -> KafkaSettings:
         bootstrap_servers=os.environ.get(BOOTSTRAP_ENV_VAR) or None,
         topic=os.environ.get(TOPIC_ENV_VAR) or DEFAULT_TOPIC,
         checkpoint_topic=os.environ.get(CHECKPOINT_TOPIC_ENV_VAR) or DEFAULT_CHECKPOINT_TOPIC,
-        checkpoint_every=_positive_int(CHECKPOINT_EVERY_ENV_VAR, DEFAULT_CHECKPOINT_EVERY, 10**9),
+        # Readers hold at most one window's worth of events before a checkpoint releases them.
+        checkpoint_every=_positive_int(
+            CHECKPOINT_EVERY_ENV_VAR, DEFAULT_CHECKPOINT_EVERY, MAX_WINDOW_EVENTS
+        ),
         partitions=_positive_int(PARTITIONS_ENV_VAR, DEFAULT_PARTITIONS, MAX_PARTITIONS),
         replication_factor=_positive_int(
             REPLICATION_FACTOR_ENV_VAR, DEFAULT_REPLICATION_FACTOR, MAX_REPLICATION_FACTOR
@@ -137,3 +149,29 @@ def kafka_jar_dir_from_env(default_for_root: Callable[[Path], Path]) -> Path:
     """GRANT_LEDGER_KAFKA_JARS, else the engine's default under the cache root."""
     explicit = os.environ.get(KAFKA_JARS_ENV_VAR)
     return Path(explicit) if explicit else default_for_root(cache_root_from_env())
+
+
+def signing_key_from_env() -> CheckpointSigner:
+    """The relay's signing key (GRANT_LEDGER_SIGNING_KEY, a PEM file); refused when unset."""
+    path = os.environ.get(SIGNING_KEY_ENV_VAR)
+    if not path:
+        raise KeyFileError(
+            SIGNING_KEY_ENV_VAR,
+            None,
+            "unset: the relay signs every checkpoint; make a key with `grant-ledger keys init "
+            "--out PATH` and set GRANT_LEDGER_SIGNING_KEY=PATH (readers trust its .pub.pem)",
+        )
+    return load_signing_key(Path(path))
+
+
+def trusted_keys_from_env() -> TrustedKeys:
+    """The keys readers accept checkpoints from (GRANT_LEDGER_TRUSTED_KEYS); refused when unset."""
+    spec = os.environ.get(TRUSTED_KEYS_ENV_VAR)
+    if not spec:
+        raise KeyFileError(
+            TRUSTED_KEYS_ENV_VAR,
+            None,
+            "unset: readers apply only what a checkpoint signed by a trusted key covers; set it "
+            "to the ledger's public key (PEM files or a JWKS, comma-separated)",
+        )
+    return load_trusted_keys(spec)

@@ -4,7 +4,9 @@ from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BeforeValidator, Field, StrictInt
+from pydantic import AfterValidator, BeforeValidator, Field, StrictInt
+
+from schemas.identifiers import ascii_digits
 
 # The programme's calendar is Swedish: "today" for a command without effective_date is today
 # in Stockholm, not in UTC.
@@ -15,7 +17,8 @@ MAX_YEAR = 2100
 
 Year = Annotated[StrictInt, Field(ge=MIN_YEAR, le=MAX_YEAR)]
 # Per-year amounts travel as JSON objects, whose keys are strings: "2019": öre.
-YearKey = Annotated[str, Field(pattern=r"^(19|20|21)\d{2}$")]
+# ASCII digits only: "٢٠٢٤" must not become a second key for 2024.
+YearKey = Annotated[str, Field(pattern=r"^(19|20|21)\d{2}$"), AfterValidator(ascii_digits)]
 
 
 ISO_DATE_CHARS = len("YYYY-MM-DD")
@@ -30,6 +33,8 @@ def _iso_date_only(value: object) -> object:
         return value
     if not isinstance(value, str) or len(value) != ISO_DATE_CHARS or value[4] != "-":
         raise ValueError(f"a date is YYYY-MM-DD, got {value!r}")
+    if not value.isascii():  # fromisoformat reads other scripts' digits too
+        raise ValueError(f"a date is YYYY-MM-DD in ASCII digits, got {value!r}")
     return date.fromisoformat(value)
 
 

@@ -15,6 +15,13 @@ Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 CLOUDEVENTS_SPECVERSION = "1.0"
 CLOUDEVENTS_SOURCE = "urn:grant-ledger"
 CONTENT_TYPE = "application/json"
+# A message value larger than this is not an envelope (the largest event, with every text field
+# full, is a few tens of KiB): readers refuse it by size before parsing it.
+MAX_ENVELOPE_BYTES = 1024 * 1024
+# Ed25519 signatures are 64 bytes: 86 characters of unpadded base64url.
+Base64UrlSignature = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{86}$")]
+# RFC 7638 JWK thumbprint: SHA-256, 43 characters of unpadded base64url.
+KeyId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{43}$")]
 
 
 class EventEnvelope(BaseModel):
@@ -43,7 +50,12 @@ class EventEnvelope(BaseModel):
 
 
 class Checkpoint(BaseModel):
-    """A point of the hash chain, published on `grant-ledger.checkpoints`."""
+    """A point of the hash chain, signed by the ledger, published on `grant-ledger.checkpoints`.
+
+    The chain's `hash` after the event at `position` commits to every event up to it, so a
+    valid signature over the checkpoint proves positions 1..position as published by the
+    ledger. How to verify one: `schemas.checkpoint_signature`.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -51,3 +63,15 @@ class Checkpoint(BaseModel):
     hash: Sha256Hex
     events: Annotated[int, Field(ge=0, strict=True)]
     recorded_at: datetime
+    key_id: KeyId | None = Field(
+        default=None,
+        description="RFC 7638 JWK thumbprint of the Ed25519 key that signed the checkpoint.",
+    )
+    signature: Base64UrlSignature | None = Field(
+        default=None,
+        description=(
+            "Ed25519 signature (unpadded base64url) over the checkpoint without `signature`, "
+            "serialised as JSON with sorted keys and no whitespace. The ledger's readers apply "
+            "nothing a validly signed checkpoint does not cover."
+        ),
+    )

@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel
 
 import schemas.chain
+import schemas.checkpoint_signature
 from schemas.commands import APPLICATION_COMMANDS, COMMAND_SCHEMA_VERSION, PROGRAMME_COMMANDS
 from schemas.envelope import (
     CLOUDEVENTS_SOURCE,
@@ -289,6 +290,7 @@ def asyncapi_document(envelope: Mapping[str, Any]) -> dict[str, Any]:
     """The AsyncAPI 3.0 description of both topics, referencing the JSON Schema files."""
     names = [event_type_name(model) for model in EVENT_TYPES]
     chain_rule = (schemas.chain.__doc__ or "").strip()
+    signature_rule = (schemas.checkpoint_signature.__doc__ or "").strip()
     messages: dict[str, Any] = {
         event_type_name(model): _event_message(model, envelope) for model in EVENT_TYPES
     }
@@ -358,8 +360,12 @@ def asyncapi_document(envelope: Mapping[str, Any]) -> dict[str, Any]:
                 "address": CHECKPOINTS_TOPIC,
                 "title": "Hash-chain checkpoints",
                 "description": (
-                    "Every GRANT_LEDGER_CHECKPOINT_EVERY events, the chain's `hash` after the "
-                    "event at `position`; one partition, key `checkpoint`."
+                    "Every GRANT_LEDGER_CHECKPOINT_EVERY events (and when the relay goes idle), "
+                    "the chain's `hash` after the event at `position`, signed by the ledger's "
+                    "Ed25519 key (`key_id`, `signature`); one partition, key `checkpoint`. "
+                    "A checkpoint goes out only once every event up to it is on the events "
+                    "topic, so a valid signature proves positions 1..position.\n\nSignature:\n"
+                    f"{signature_rule}\n"
                 ),
                 "messages": {"Checkpoint": {"$ref": "#/components/messages/Checkpoint"}},
                 "bindings": _topic_binding(CHECKPOINTS_TOPIC, 1),

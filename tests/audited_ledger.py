@@ -15,9 +15,10 @@ from ledger.application.grant_ledger import GrantLedger
 from ledger.config import KafkaSettings
 from ledger.relay.relay import Relay
 from projections.application.rebuild import KafkaSource, rebuild
-from projections.replay.store import ReplayStore
+from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from tests.scenario_ledger import SCENARIO_EVENTS, record_scenario
+from tests.signing import ledger_signer, ledger_trust
 
 CHECKPOINT_EVERY = 100
 
@@ -62,7 +63,7 @@ def audited_ledger(
     settings = KafkaSettings(bootstrap, topic, f"{topic}.checkpoints", CHECKPOINT_EVERY, 3)
     ledger = GrantLedger(store_url)
     try:
-        Relay(ledger, settings, bootstrap).run(once=True)
+        Relay(ledger, settings, bootstrap, ledger_signer()).run(once=True)
     finally:
         ledger.close()
     replay_dir = directory / "replay"
@@ -71,7 +72,7 @@ def audited_ledger(
             read_store,
             ReplayStore(replay_dir),
             source="kafka",
-            kafka=KafkaSource(bootstrap, settings.topic, settings.checkpoint_topic),
+            kafka=KafkaSource(bootstrap, settings.topic, settings.checkpoint_topic, ledger_trust()),
         )
     return AuditedLedger(store_url, settings, read_store_url, replay_dir, SCENARIO_EVENTS)
 

@@ -4,6 +4,7 @@ PostgreSQL tests skip with a reason when the server is unreachable, except when
 GRANT_LEDGER_REQUIRE_POSTGRES=1 (set by CI), which turns that skip into a failure.
 """
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,6 +23,8 @@ from ledger.infrastructure.kafka.apache_kafka import (
 )
 from ledger.infrastructure.kafka.broker_process import BrokerProcess
 from ledger.infrastructure.kafka.dev_broker import DevBroker
+from ledger.infrastructure.signing_keys import SIGNING_KEY_ENV_VAR, TRUSTED_KEYS_ENV_VAR
+from tests.signing import session_keys
 
 POSTGRES_URL_ENV = "GRANT_LEDGER_TEST_POSTGRES"
 DEFAULT_TEST_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -48,6 +51,37 @@ def _connect_or_skip() -> psycopg.Connection[tuple[object, ...]]:
         if _require_postgres():
             pytest.fail(f"{reason} ({REQUIRE_POSTGRES_ENV} is set)")
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ledger_keys_in_environment() -> Iterator[None]:
+    """Every relay in the session signs with the tests' key; every reader trusts it."""
+    keys = session_keys()
+    saved = {name: os.environ.get(name) for name in (SIGNING_KEY_ENV_VAR, TRUSTED_KEYS_ENV_VAR)}
+    os.environ[SIGNING_KEY_ENV_VAR] = str(keys.private_path)
+    os.environ[TRUSTED_KEYS_ENV_VAR] = str(keys.public_path)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """A CLI run in-process configures the root logger; the next test gets it back untouched.
+
+    Without this a handler bound to one test's captured stderr (closed afterwards) and its INFO
+    level outlive the test, and later tests read library log lines where they expect their own.
+    """
+    root = logging.getLogger()
+    levels = {name: logging.getLogger(name).level for name in ("", "kafka")}
+    handlers = list(root.handlers)
+    yield
+    root.handlers[:] = handlers
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ its effective date), relayed to a dev broker, reported, and photographed in head
     .venv/bin/python -m tests.render_report_png docs/audit-report.png
 """
 
+import os
 import sys
 import tempfile
 import uuid
@@ -13,9 +14,11 @@ from commands.cli.main import main
 from ledger.application.grant_ledger import GrantLedger
 from ledger.config import KafkaSettings
 from ledger.infrastructure.kafka.dev_broker import DevBroker
+from ledger.infrastructure.signing_keys import TRUSTED_KEYS_ENV_VAR
 from ledger.relay.relay import Relay
 from tests.browser import chromium, full_page_png
 from tests.scenario_ledger import PROGRAMME_ID, record_scenario_as_it_happened
+from tests.signing import ledger_signer, session_keys
 
 MAX_HEIGHT_PX = 4_200
 WIDTH_PX = 900
@@ -23,6 +26,8 @@ WIDTH_PX = 900
 
 def render(png: Path) -> None:
     """Record, relay, report, photograph."""
+    # The report trusts only signed checkpoints: trust the key this script's relay signs with.
+    os.environ[TRUSTED_KEYS_ENV_VAR] = str(session_keys().public_path)
     with tempfile.TemporaryDirectory() as directory, DevBroker() as broker:
         store = f"sqlite:///{directory}/ledger.db"
         record_scenario_as_it_happened(store)
@@ -30,7 +35,7 @@ def render(png: Path) -> None:
         settings = KafkaSettings(broker.bootstrap_servers, topic, f"{topic}.checkpoints", 100, 3)
         ledger = GrantLedger(store)
         try:
-            Relay(ledger, settings, broker.bootstrap_servers).run(once=True)
+            Relay(ledger, settings, broker.bootstrap_servers, ledger_signer()).run(once=True)
         finally:
             ledger.close()
         html = Path(directory) / "report.html"

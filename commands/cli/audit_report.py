@@ -10,10 +10,10 @@ from commands.cli.audit import EXIT_CHECK_FAILED, EXIT_OK
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
 from commands.cli.options import add_store_option, open_ledger
 from ledger.audit.export import ledger_version
-from ledger.config import kafka_endpoint
+from ledger.config import kafka_endpoint, trusted_keys_from_env
 from ledger.domain.errors import LedgerError
 from projections.application.audit_report import gather
-from projections.consumer.checkpoints import read_checkpoints
+from projections.consumer.checkpoints import read_signed_checkpoints
 from projections.domain.findings import DEFAULT_BACKDATING_DAYS, FindingKind
 
 
@@ -50,7 +50,11 @@ def run(args: argparse.Namespace) -> int:
     checkpoints, source = None, "no KAFKA_BOOTSTRAP_SERVERS: the checkpoint topic was not read"
     if settings.bootstrap_servers:
         endpoint = kafka_endpoint(settings, settings.bootstrap_servers)
-        checkpoints = read_checkpoints(endpoint, settings.checkpoint_topic)
+        # Only checkpoints the ledger signed are evidence (GRANT_LEDGER_TRUSTED_KEYS).
+        signed = read_signed_checkpoints(
+            endpoint, settings.checkpoint_topic, trusted_keys_from_env()
+        )
+        checkpoints = [checkpoint for checkpoint, _ in signed]
         source = f"topic {settings.checkpoint_topic}"
     ledger = open_ledger(args)
     try:

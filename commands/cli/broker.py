@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from commands.cli.options import whole_number
 from ledger.config import (
     BOOTSTRAP_ENV_VAR,
     DEFAULT_DEV_BROKER_PORT,
@@ -61,7 +62,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=whole_number,
         default=DEFAULT_DEV_BROKER_PORT,
         metavar="PORT",
         help=f"port to listen on (default {DEFAULT_DEV_BROKER_PORT}; 0 picks a free one)",

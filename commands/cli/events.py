@@ -5,7 +5,7 @@ import sys
 
 import orjson
 
-from commands.cli.options import add_store_option, open_ledger
+from commands.cli.options import add_store_option, open_ledger, whole_number
 from ledger.application.published_log import log_page
 from ledger.domain.errors import LedgerError
 
@@ -15,8 +15,8 @@ PAGE_EVENTS = 1_000
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add the `events` subcommand."""
     parser = subparsers.add_parser("events", help="print the global event log as JSON Lines")
-    parser.add_argument("--from", dest="from_position", type=int, default=1, metavar="N")
-    parser.add_argument("--limit", type=int, default=None, metavar="K")
+    parser.add_argument("--from", dest="from_position", type=whole_number, default=1, metavar="N")
+    parser.add_argument("--limit", type=whole_number, default=None, metavar="K")
     add_store_option(parser)
     parser.set_defaults(run=run)
 

@@ -1,11 +1,15 @@
 """`grant-ledger project [--once]`: keep the read store (and local replay store) current.
 
-Joins the consumer group (scale out by running more instances: partitions are shared out),
-resumes each partition where the read store says, applies every event exactly once. --once
-stops when nothing new has arrived for the idle window.
+Every event is proven before it is applied: its own hash, its link to the position before, and a
+checkpoint signed by a trusted key (GRANT_LEDGER_TRUSTED_KEYS) covering it. Each position is
+applied once. Following instances share a consumer group in which exactly one is active; the
+others take over when it stops. `--once` reads alone (no group): to the end the topic had when it
+started, then stops. `--skip TOPIC:PARTITION:OFFSET --reason "…"` skips exactly that message
+(poison or foreign), recorded in the read store with who, when, why and its digest.
 """
 
 import argparse
+import getpass
 import signal
 import sys
 from types import FrameType
@@ -18,15 +22,20 @@ from commands.cli.operations_options import (
     start_logging,
     status_endpoint,
 )
-from commands.cli.read_side_options import add_store_options, require_bootstrap
-from ledger.config import kafka_endpoint
+from commands.cli.options import whole_number
+from commands.cli.read_side_options import (
+    add_skip_options,
+    add_store_options,
+    require_bootstrap,
+    skip_requests,
+)
+from ledger.config import kafka_endpoint, trusted_keys_from_env
+from ledger.domain.errors import LedgerError
 from ledger.infrastructure.operations.status import ProcessHealth
 from projections.application.progress import Progress
-from projections.consumer.fetch import topic_size
 from projections.consumer.metrics import ProjectorMetrics
 from projections.consumer.projector import (
     DEFAULT_GROUP,
-    DEFAULT_IDLE_MS,
     MAX_POLL_INTERVAL_MS,
     SESSION_TIMEOUT_MS,
     Projector,
@@ -41,17 +50,21 @@ from projections.store.read_store import ReadStore
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add the `project` subcommand."""
     parser = subparsers.add_parser("project", help="consume the event topic into the read store")
-    parser.add_argument("--once", action="store_true", help="stop when caught up")
     parser.add_argument(
-        "--idle-ms", type=int, default=DEFAULT_IDLE_MS, help="quiet time that means caught up"
+        "--once", action="store_true", help="read to the topic's end (alone, no group), then stop"
     )
-    parser.add_argument("--group", default=DEFAULT_GROUP, help="consumer group id")
+    parser.add_argument(
+        "--group",
+        default=None,
+        help=f"consumer group of the following instances; one is active (default {DEFAULT_GROUP})",
+    )
     parser.add_argument(
         "--no-replay", action="store_true", help="do not keep the local replay store"
     )
-    parser.add_argument("--session-timeout-ms", type=int, default=SESSION_TIMEOUT_MS)
-    parser.add_argument("--max-poll-interval-ms", type=int, default=MAX_POLL_INTERVAL_MS)
+    parser.add_argument("--session-timeout-ms", type=whole_number, default=SESSION_TIMEOUT_MS)
+    parser.add_argument("--max-poll-interval-ms", type=whole_number, default=MAX_POLL_INTERVAL_MS)
     add_store_options(parser)
+    add_skip_options(parser)
     add_kafka_options(parser)
     add_operations_options(parser)
     parser.set_defaults(run=run)
@@ -60,19 +73,27 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def run(args: argparse.Namespace) -> int:
     """Project until caught up (--once) or until SIGTERM/SIGINT."""
     start_logging(args, "projector")
+    if args.once and args.group:
+        raise LedgerError(
+            "--group", args.group, "--once reads alone, without a group; groups are for following"
+        )
     settings = kafka_settings(args)
     bootstrap = require_bootstrap(settings, "project")
+    trusted = trusted_keys_from_env()
     location = parse_read_store_url(read_store_url(args.read_store))
-    endpoint = kafka_endpoint(settings, bootstrap)
     projector_settings = ProjectorSettings(
-        bootstrap_servers=endpoint,
+        bootstrap_servers=kafka_endpoint(settings, bootstrap),
         topic=settings.topic,
-        group_id=args.group,
+        checkpoint_topic=settings.checkpoint_topic,
+        trusted_keys=trusted,
+        group_id=None if args.once else (args.group or DEFAULT_GROUP),
         session_timeout_ms=args.session_timeout_ms,
         heartbeat_interval_ms=max(args.session_timeout_ms // 5, 100),
         max_poll_interval_ms=args.max_poll_interval_ms,
+        skips=skip_requests(args),
+        skipped_by=getpass.getuser(),
     )
-    progress = Progress("project", topic_size(endpoint, settings.topic))
+    progress = Progress("project", None)
     registry = CollectorRegistry()
     observed = (ProjectorMetrics(registry), ProcessHealth("projector"))
     with (
@@ -116,4 +137,4 @@ def _project(
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
-        return projector.run(once=args.once, idle_ms=args.idle_ms)
+        return projector.run(once=args.once)

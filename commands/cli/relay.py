@@ -4,6 +4,7 @@ import argparse
 import logging
 import signal
 import sys
+import time
 from types import FrameType
 
 from prometheus_client import CollectorRegistry
@@ -15,10 +16,17 @@ from commands.cli.operations_options import (
     status_endpoint,
 )
 from commands.cli.options import add_store_option, open_ledger
+from commands.cli.read_side_options import add_skip_options, skip_requests
+from ledger.config import signing_key_from_env
 from ledger.infrastructure.kafka.dev_broker import bootstrap_or_embedded
 from ledger.infrastructure.operations.status import ProcessHealth
+from ledger.infrastructure.store_presence import ledger_exists
+from ledger.infrastructure.store_url import parse_store_url, store_url_from_env
 from ledger.relay.metrics import RelayMetrics
 from ledger.relay.relay import Relay
+
+LEDGER_WAIT_POLL_S = 1.0
+LEDGER_WAIT_LOG_EVERY_S = 30.0
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -28,17 +36,36 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "--once", action="store_true", help="publish everything not yet published, then exit"
     )
     add_store_option(parser)
+    add_skip_options(parser)
     add_kafka_options(parser)
     add_operations_options(parser)
     parser.set_defaults(run=run)
+
+
+def _wait_for_ledger(args: argparse.Namespace) -> None:
+    """A following relay started before anything was recorded waits for the ledger (the API or
+    `submit` creates it); it never creates one itself."""
+    store = parse_store_url(args.store or store_url_from_env())
+    logged_at = 0.0
+    while not ledger_exists(store):
+        if time.monotonic() - logged_at >= LEDGER_WAIT_LOG_EVERY_S:
+            logging.getLogger("grant_ledger.relay").info(
+                "relay: waiting for a ledger at %s (nothing recorded yet)", store.display_url
+            )
+            logged_at = time.monotonic()
+        time.sleep(LEDGER_WAIT_POLL_S)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the relay until caught up (--once) or until SIGTERM/SIGINT."""
     start_logging(args, "relay")
     settings = kafka_settings(args)
+    signer = signing_key_from_env()
+    requested = skip_requests(args)
     registry = CollectorRegistry()
     health = ProcessHealth("relay")
+    if not args.once:
+        _wait_for_ledger(args)
     ledger = open_ledger(args)
     try:
         with (
@@ -46,7 +73,13 @@ def run(args: argparse.Namespace) -> int:
             bootstrap_or_embedded(settings) as bootstrap_servers,
         ):
             relay = Relay(
-                ledger, settings, bootstrap_servers, metrics=RelayMetrics(registry), health=health
+                ledger,
+                settings,
+                bootstrap_servers,
+                signer,
+                skips=requested,
+                metrics=RelayMetrics(registry),
+                health=health,
             )
 
             def request_stop(signum: int, _frame: FrameType | None) -> None:

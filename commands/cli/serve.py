@@ -7,7 +7,7 @@ import sys
 
 import uvicorn
 
-from commands.cli.options import add_store_option
+from commands.cli.options import add_store_option, whole_number
 from commands.cli.read_side_options import add_store_options
 from commands.http.app import create_app
 from commands.http.auth.dev_issuer import DevIssuer
@@ -28,10 +28,10 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     """Add the `serve` subcommand."""
     parser = subparsers.add_parser("serve", help="serve the HTTP API and the pages")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_HTTP_PORT)
+    parser.add_argument("--port", type=whole_number, default=DEFAULT_HTTP_PORT)
     parser.add_argument(
         "--workers",
-        type=int,
+        type=whole_number,
         default=1,
         help="worker processes, each with its own ledger; the event store orders their writes "
         f"(1-{MAX_WORKERS}, default 1)",

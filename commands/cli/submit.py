@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
             raise LedgerError("FILE", args.file, "no such file")
         stream = path.open("rb")
     failures = 0
-    ledger = open_ledger(args)
+    ledger = open_ledger(args, records=True)
     try:
         for result in run_lines(ledger, stream):
             failures += not result.ok

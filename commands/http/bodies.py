@@ -37,7 +37,12 @@ def require_media_type(request: Request, expected: str) -> None:
 async def read_limited(request: Request, max_bytes: int) -> bytes:
     """The whole body, refused as soon as it is known to exceed `max_bytes`."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    if (
+        declared is not None
+        and declared.isascii()
+        and declared.isdigit()
+        and int(declared) > max_bytes
+    ):
         raise PayloadTooLarge("Content-Length", int(declared), f"at most {max_bytes} bytes")
     received = bytearray()
     async for chunk in request.stream():

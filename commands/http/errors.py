@@ -28,6 +28,7 @@ from ledger.domain.errors import (
     RuleViolation,
     StoreUnavailable,
 )
+from ledger.infrastructure.operations.log_lines import redact
 from projections.replay import ReplayStoreError
 
 BAD_REQUEST = 400
@@ -100,7 +101,11 @@ async def ledger_error_handler(request: Request, error: Exception) -> JSONRespon
     """`{"ok": false, "error": {"field", "value", "message"}}`; nothing was recorded."""
     assert isinstance(error, LedgerError)
     status = status_of(error)
-    response = error_response(status, error.as_dict())
+    body = {
+        key: redact(value) if isinstance(value, str) else value
+        for key, value in error.as_dict().items()
+    }  # no secret in a response: URLs with passwords are redacted
+    response = error_response(status, body)
     if status == UNAUTHORIZED:
         response.headers[WWW_AUTHENTICATE] = (
             f'Bearer realm="{REALM}", error="invalid_token", '

@@ -35,8 +35,10 @@ from ledger.domain.programme import Programme
 from ledger.domain.recorded import IndexEntry, ProgrammeEvent, application_key, command_key
 from ledger.infrastructure.event_log_sql import event_log_sql
 from ledger.infrastructure.snapshot_store import SnapshotStore
+from ledger.infrastructure.store_presence import POSTGRES_EVENTS_TABLE
 from ledger.infrastructure.store_url import parse_store_url, store_url_from_env
 from ledger.infrastructure.table_setup import create_tables
+from ledger.proof.errors import IntegrityError
 from schemas import commands as c
 from schemas.calendar import today_in_stockholm
 
@@ -65,6 +67,10 @@ NOTIFICATION_PAGE_SIZE = 1_000
 STREAM_PAGE_EVENTS = 10_000
 
 
+class StoredEventUnreadable(IntegrityError):
+    """A stored event's bytes are not the JSON the ledger wrote."""
+
+
 class GrantLedger(Application[str]):
     """Records grant actions as events in the programme streams of the event store."""
 
@@ -85,6 +91,8 @@ class GrantLedger(Application[str]):
         snapshot_every_events: int | None = SNAPSHOT_EVERY_EVENTS,
     ) -> None:
         self.store = parse_store_url(store_url or store_url_from_env())
+        if self.store.sqlite_path is not None:  # a new ledger's directory, made when opened
+            self.store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         # Tables are created below under a lock, not by eventsourcing on construction.
         super().__init__(env={**self.store.env, **(env or {}), "CREATE_TABLE": "n"})
         snapshot_recorder = self.factory.aggregate_recorder(purpose="snapshots")
@@ -461,12 +469,27 @@ class GrantLedger(Application[str]):
         """One page of programme events in global order, as stored (the relay's fast path)."""
         assert self.mapper.cipher is None and self.mapper.compressor is None, "raw state is JSON"
         loads = orjson.loads
-        return [
-            StoredProgrammeEvent(notification_id, aggregate_id, version, loads(state))
-            for notification_id, aggregate_id, version, state in self._sql.topic_rows(
-                PROGRAMME_EVENT_TOPIC, after_notification_id, limit
-            )
-        ]
+        rows = self._sql.topic_rows(PROGRAMME_EVENT_TOPIC, after_notification_id, limit)
+        try:
+            return [
+                StoredProgrammeEvent(notification_id, aggregate_id, version, loads(state))
+                for notification_id, aggregate_id, version, state in rows
+            ]
+        except orjson.JSONDecodeError:
+            raise self._unreadable(rows) from None
+
+    def _unreadable(self, rows: Any) -> StoredEventUnreadable:
+        """The first stored event of `rows` that is not valid UTF-8 JSON, named."""
+        for notification_id, aggregate_id, version, state in rows:
+            try:
+                orjson.loads(state)
+            except orjson.JSONDecodeError as exc:
+                return StoredEventUnreadable(
+                    "stored event",
+                    f"notification {notification_id} ({aggregate_id} v{version})",
+                    f"is not valid UTF-8 JSON ({exc}): the event store was altered or damaged",
+                )
+        raise AssertionError("no unreadable row")
 
     def programme_events_after(self, after_notification_id: int) -> int:
         """How many programme events are stored after a notification id (the relay's lag)."""
@@ -478,3 +501,7 @@ class GrantLedger(Application[str]):
     def describe(self) -> dict[str, Any]:
         """Where this ledger stores its events."""
         return {"store": self.store.display_url, "kind": self.store.kind}
+
+
+# Read-only commands find the ledger by this table (ledger.infrastructure.store_presence).
+assert f"{GrantLedger.name.lower()}_events" == POSTGRES_EVENTS_TABLE, "eventsourcing's PG table"

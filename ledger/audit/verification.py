@@ -1,26 +1,43 @@
 """`verify`: recompute the hash chain from the store and hold the topic and checkpoints against it.
 
 Reports whether positions 1..N are on the topic exactly once, every hash matches, the topic's
-content equals the store's, and the last checkpoint lies on the chain. Names the first bad
-position and what differs.
+content equals the store's, and every checkpoint is signed by a trusted key and lies on the chain.
+Memory is bounded by the store's size (a few bytes a position) and the number of problems it
+reports, never by what a message claims: a forged position 10^9 is one problem, and runs of
+missing or differing positions are reported as ranges. Problems come in position order, at most
+`max_problems` of them with a count of the rest; the first names the first bad position and the
+field that differs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+import numpy as np
+import numpy.typing as npt
 
 from ledger.application.chain_index import ChainIndex
 from ledger.application.grant_ledger import GrantLedger
 from ledger.application.published_log import ChainCursor, store_envelopes
-from schemas.chain import canonical_bytes, chain_hash
+from ledger.domain.errors import LedgerError
+from ledger.proof.coordinates import MessageAt
+from ledger.proof.differences import describe_differences, loads_or_empty
+from ledger.proof.messages import read_envelope
+from ledger.proof.signatures import TrustedKeys
+from ledger.proof.skips import RecordedSkip
+from schemas.chain import canonical_bytes
 
 HASH_BYTES = 32
-MAX_DIFFERENCES_LISTED = 5
-MAX_DIFFERENCES_EXPLAINED = 5  # each explanation re-walks the store
+DIGEST_BYTES = 16
+DEFAULT_MAX_PROBLEMS = 20
+UNSEEN = -1
+# Flags per position.
+HASH_DIFFERS = 1
+CONTENT_DIFFERS = 2
+GROWTH_FACTOR = 2
 INDEX_CHECK_CHUNK = 10_000  # chain index rows read a query
 
 
@@ -35,14 +52,18 @@ class TopicMessage:
 
 @dataclass(slots=True)
 class Problem:
-    """One thing that does not hold."""
+    """One thing that does not hold (a position, or a range of them)."""
 
     position: int | None
     what: str
+    last: int | None = None
 
     def __str__(self) -> str:
-        where = f"position {self.position}" if self.position is not None else "topic"
-        return f"{where}: {self.what}"
+        if self.position is None:
+            return f"topic: {self.what}"
+        if self.last is not None and self.last != self.position:
+            return f"positions {self.position}..{self.last}: {self.what}"
+        return f"position {self.position}: {self.what}"
 
 
 @dataclass(slots=True)
@@ -54,6 +75,8 @@ class VerificationReport:
     last_checkpoint: dict[str, Any] | None = None
     not_yet_published: int = 0
     problems: list[Problem] = field(default_factory=list)
+    problems_not_listed: int = 0
+    skipped: list[RecordedSkip] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -67,23 +90,26 @@ class VerificationReport:
         return min(positions) if positions else None
 
 
+def _body_digest(envelope: dict[str, Any]) -> bytes:
+    """A digest of the event's content without its chain fields."""
+    return hashlib.sha256(canonical_bytes(envelope)).digest()[:DIGEST_BYTES]
+
+
 class StoreChain:
-    """The chain recomputed from the store: 32-byte hashes by position, compactly."""
+    """The chain recomputed from the store: each position's hash and content digest, compactly."""
 
     def __init__(self, ledger: GrantLedger) -> None:
         self._ledger = ledger
         self._hashes = bytearray()
+        self._digests = bytearray()
         self._cursor = ChainCursor()
 
     def compute(self) -> int:
         """Walk the store (on from where the last walk ended); returns the number of events."""
         for envelope in store_envelopes(self._ledger, cursor=self._cursor):
             self._hashes += bytes.fromhex(envelope["hash"])
+            self._digests += _body_digest(envelope)
         return len(self)
-
-    def envelopes(self, through_position: int | None = None) -> Iterator[dict[str, Any]]:
-        """The store's envelopes in order, chained from genesis."""
-        return store_envelopes(self._ledger, through_position)
 
     def __len__(self) -> int:
         return len(self._hashes) // HASH_BYTES
@@ -95,163 +121,250 @@ class StoreChain:
         start = (position - 1) * HASH_BYTES
         return self._hashes[start : start + HASH_BYTES].hex()
 
-    def envelope_at(self, position: int) -> dict[str, Any] | None:
-        """The store's envelope at a position (recomputed; for explaining a difference)."""
-        for envelope in self.envelopes(through_position=position):
-            if envelope["position"] == position:
-                return envelope
-        return None
+    def digest_at(self, position: int) -> bytes:
+        """The store's content digest at a position within the store."""
+        start = (position - 1) * DIGEST_BYTES
+        return bytes(self._digests[start : start + DIGEST_BYTES])
+
+    def envelopes_at(self, positions: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """The store's envelopes at some positions (one walk, for explaining differences)."""
+        wanted = sorted(set(positions))
+        found: dict[int, dict[str, Any]] = {}
+        if not wanted:
+            return found
+        for envelope in store_envelopes(self._ledger, through_position=wanted[-1]):
+            if envelope["position"] in wanted:
+                found[envelope["position"]] = envelope
+        return found
 
 
-def _differences(expected: dict[str, Any], actual: dict[str, Any], prefix: str = "") -> list[str]:
-    found: list[str] = []
-    for key in sorted(set(expected) | set(actual)):
-        left, right = expected.get(key), actual.get(key)
-        if isinstance(left, dict) and isinstance(right, dict):
-            found += _differences(left, right, f"{prefix}{key}.")
-        elif left != right:
-            found.append(f"{prefix}{key}: store {left!r} vs topic {right!r}")
-    return found
+class _Seen:
+    """Per store position: where it was seen on the topic, and what differed."""
+
+    def __init__(self, size: int) -> None:
+        self.partition: npt.NDArray[np.int32] = np.full(size + 1, UNSEEN, dtype=np.int32)
+        self.offset: npt.NDArray[np.int64] = np.zeros(size + 1, dtype=np.int64)
+        self.flags: npt.NDArray[np.uint8] = np.zeros(size + 1, dtype=np.uint8)
+
+    def grow(self, size: int) -> None:
+        if size + 1 <= len(self.partition):
+            return
+        grown = max(size + 1, len(self.partition) * GROWTH_FACTOR)
+        for name, fill in (("partition", UNSEEN), ("offset", 0), ("flags", 0)):
+            old = getattr(self, name)
+            new = np.full(grown, fill, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
 
 
-def _parse_envelope(value: bytes | None) -> tuple[dict[str, Any], int, str, bool] | None:
-    """(envelope, position, hash, matches its own hash), or None when it is no envelope."""
-    try:
-        envelope = orjson.loads(value or b"")
-        position, claimed_hash, prev_hash = (
-            envelope["position"],
-            envelope["hash"],
-            envelope["prev_hash"],
-        )
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return None
-    if not isinstance(position, int) or not isinstance(claimed_hash, str):
-        return None
-    try:
-        consistent = chain_hash(prev_hash, canonical_bytes(envelope)) == claimed_hash
-    except (TypeError, ValueError, AttributeError):
-        consistent = False
-    return envelope, position, claimed_hash, consistent
+@dataclass(frozen=True, slots=True)
+class _Beyond:
+    """A message claiming a position the store does not have (yet)."""
+
+    position: int
+    at: MessageAt
+    hash: str
+    digest: bytes
+    value: bytes | None
 
 
 class _TopicCheck:
     """Holds each message against the chain, once per position."""
 
-    def __init__(self, chain: StoreChain, report: VerificationReport) -> None:
+    def __init__(self, chain: StoreChain, topic: str, skips: dict[MessageAt, RecordedSkip]) -> None:
         self.chain = chain
-        self.report = report
-        self.seen: dict[int, tuple[int, int]] = {}
-        self.explained = 0
-        self.deferred: list[TopicMessage] = []
+        self.topic = topic
+        self.skips = skips
+        self.seen = _Seen(len(chain))
+        self.problems: list[Problem] = []
+        self.beyond: list[_Beyond] = []
+        self.forks: list[tuple[int, MessageAt, MessageAt]] = []
+        self.skipped: list[RecordedSkip] = []
 
-    def check(self, message: TopicMessage, *, final: bool) -> None:
-        where = f"partition {message.partition} offset {message.offset}"
-        parsed = _parse_envelope(message.value)
-        if parsed is None:
-            self.report.problems.append(
-                Problem(None, f"foreign message at {where}: not an envelope")
-            )
+    def check(self, message: TopicMessage) -> None:
+        at = MessageAt(self.topic, message.partition, message.offset)
+        skip = self.skips.get(at)
+        if skip is not None:
+            self.skipped.append(skip)
             return
-        envelope, position, claimed_hash, consistent = parsed
-        if not consistent:
-            self.report.problems.append(
-                Problem(position, f"foreign message at {where}: does not match its own hash")
-            )
-            return
-        if position in self.seen:
-            first = self.seen[position]
-            self.report.problems.append(
-                Problem(
-                    position,
-                    f"published twice (partition {first[0]} offset {first[1]} and {where})",
-                )
-            )
-            return
-        expected = self.chain.hash_at(position)
-        if expected is None and not final:
-            self.deferred.append(message)  # recorded after the store was read: look again
-            return
-        self.seen[position] = (message.partition, message.offset)
-        if expected is None:
-            self.report.problems.append(
-                Problem(
-                    position,
-                    f"on the topic ({where}) but the store has only {len(self.chain)} events",
-                )
-            )
-        elif expected != claimed_hash:
-            listed = "hash differs"
-            if self.explained < MAX_DIFFERENCES_EXPLAINED:
-                self.explained += 1
-                diffs = _differences(self.chain.envelope_at(position) or {}, envelope)
-                listed = "; ".join(diffs[:MAX_DIFFERENCES_LISTED]) or listed
-            self.report.problems.append(Problem(position, f"topic differs from store: {listed}"))
-
-
-def _last_checkpoint(
-    checkpoints: Iterable[TopicMessage], report: VerificationReport
-) -> dict[str, Any] | None:
-    last: dict[str, Any] | None = None
-    for message in checkpoints:
         try:
-            body = orjson.loads(message.value or b"")
-        except orjson.JSONDecodeError:
-            body = None
-        if (
-            not isinstance(body, dict)
-            or not isinstance(body.get("position"), int)
-            or not isinstance(body.get("hash"), str)
-        ):
-            report.problems.append(
-                Problem(None, f"foreign checkpoint message at offset {message.offset}")
-            )
+            envelope, link = read_envelope(message.value, at)
+        except LedgerError as exc:
+            claimed = loads_or_empty(message.value).get("position")
+            position = claimed if isinstance(claimed, int) and claimed >= 1 else None
+            self.problems.append(Problem(position, f"foreign message at {at}: {exc.message}"))
+            return
+        position = link.position
+        if position > len(self.chain):
+            digest = _body_digest(envelope)
+            self.beyond.append(_Beyond(position, at, link.hash, digest, message.value))
+            return
+        self._hold(position, at, link.hash, _body_digest(envelope))
+
+    def _hold(self, position: int, at: MessageAt, chain_hash: str, digest: bytes) -> None:
+        seen = self.seen
+        if seen.partition[position] != UNSEEN:
+            first = MessageAt(self.topic, int(seen.partition[position]), int(seen.offset[position]))
+            if chain_hash == self.chain.hash_at(position) and not seen.flags[position]:
+                self.problems.append(
+                    Problem(position, f"published twice, identical ({first} and {at})")
+                )
+            else:
+                self.forks.append((position, first, at))
+            return
+        seen.partition[position], seen.offset[position] = at.partition, at.offset
+        if chain_hash != self.chain.hash_at(position):
+            differs = digest != self.chain.digest_at(position)
+            seen.flags[position] = HASH_DIFFERS | (CONTENT_DIFFERS if differs else 0)
+
+    def settle_beyond(self) -> None:
+        """Messages past the store at first: checked again now that the chain is longer."""
+        self.seen.grow(len(self.chain))
+        still: list[_Beyond] = []
+        for message in self.beyond:
+            if message.position <= len(self.chain):
+                self._hold(message.position, message.at, message.hash, message.digest)
+            else:
+                still.append(message)
+        self.beyond = still
+
+
+def _ranges(positions: npt.NDArray[np.int64]) -> list[tuple[int, int]]:
+    """Consecutive runs in sorted positions, as (first, last)."""
+    if not len(positions):
+        return []
+    breaks = np.flatnonzero(np.diff(positions) != 1)
+    starts = np.concatenate(([0], breaks + 1))
+    ends = np.concatenate((breaks, [len(positions) - 1]))
+    return [(int(positions[s]), int(positions[e])) for s, e in zip(starts, ends, strict=True)]
+
+
+def _checkpoint_problems(
+    checkpoints: Iterable[TopicMessage],
+    topic: str,
+    trusted: TrustedKeys,
+    chain: StoreChain,
+    report: VerificationReport,
+) -> list[Problem]:
+    problems: list[Problem] = []
+    off_chain: list[tuple[int, MessageAt, str, str | None]] = []
+    for message in checkpoints:
+        at = MessageAt(topic, message.partition, message.offset)
+        try:
+            checkpoint = trusted.verified(message.value, at)
+        except LedgerError as exc:
+            problems.append(Problem(None, f"foreign checkpoint at {at}: {exc.message}"))
             continue
-        last = body
-    return last
+        report.last_checkpoint = checkpoint.model_dump(mode="json")
+        expected = chain.hash_at(checkpoint.position)
+        if checkpoint.position and expected != checkpoint.hash:
+            off_chain.append((checkpoint.position, at, checkpoint.hash, expected))
+    if off_chain:
+        position, at, signed, expected = off_chain[0]
+        also = [str(p) for p, *_ in off_chain[1:]]
+        problems.append(
+            Problem(
+                position,
+                f"the signed checkpoint {signed[:12]}… ({at}) is not on the store's chain "
+                f"(store: {expected[:12] + '…' if expected else 'no such position'})"
+                + (f"; nor are those at positions {', '.join(also)}" if also else ""),
+            )
+        )
+    return problems
 
 
 def verify_topic(
     chain: StoreChain,
     messages: Iterable[TopicMessage],
     checkpoints: Iterable[TopicMessage],
+    *,
+    topic: str,
+    checkpoint_topic: str,
+    trusted: TrustedKeys,
+    read_back: Callable[[MessageAt], bytes | None],
+    skips: Iterable[RecordedSkip] = (),
+    max_problems: int = DEFAULT_MAX_PROBLEMS,
 ) -> VerificationReport:
-    """Hold the topic's messages and the last checkpoint against the store's chain.
+    """Hold the topic's messages and the checkpoints against the store's chain.
 
     The store is read first; messages with positions beyond it are held back, the chain is
-    extended by what was recorded meanwhile, and they are checked then, so a running relay
-    does not make a live system look tampered with.
+    extended by what was recorded meanwhile, and they are checked then, so a running relay does
+    not make a live system look tampered with. `read_back` reads a message again by where it is
+    (to explain a fork).
     """
     report = VerificationReport()
-    check = _TopicCheck(chain, report)
+    check = _TopicCheck(chain, topic, {skip.at: skip for skip in skips})
     for message in messages:
         report.topic_messages += 1
-        check.check(message, final=False)
-    last = _last_checkpoint(checkpoints, report)
+        check.check(message)
+    checkpoint_problems = _checkpoint_problems(
+        checkpoints, checkpoint_topic, trusted, chain, report
+    )
     chain.compute()
-    for message in check.deferred:
-        check.check(message, final=True)
+    check.settle_beyond()
     report.store_events = len(chain)
-    highest_on_topic = max(check.seen, default=0)
-    missing = [p for p in range(1, highest_on_topic + 1) if p not in check.seen]
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        report.problems.append(Problem(missing[0], f"in the store but not on the topic{more}"))
-    report.not_yet_published = max(0, len(chain) - highest_on_topic)
-
-    report.last_checkpoint = last
-    if last is not None:
-        position = last["position"]
-        expected = chain.hash_at(position)
-        if expected is None or expected != last["hash"]:
-            report.problems.append(
-                Problem(
-                    position,
-                    f"last checkpoint {last['hash'][:12]}… is not on the store's chain"
-                    f" (store: {expected[:12] + '…' if expected else 'no such position'})",
-                )
-            )
-    report.problems.sort(key=lambda p: (p.position is None, p.position or 0))
+    problems = [*check.problems, *checkpoint_problems]
+    problems += _position_problems(check, chain, read_back)
+    highest = int(np.flatnonzero(check.seen.partition != UNSEEN).max(initial=0))
+    report.not_yet_published = max(0, len(chain) - highest)
+    report.skipped = check.skipped
+    problems.sort(key=lambda p: (p.position is None, p.position or 0))
+    report.problems = problems[:max_problems]
+    report.problems_not_listed = max(0, len(problems) - max_problems)
     return report
+
+
+def _position_problems(
+    check: _TopicCheck, chain: StoreChain, read_back: Callable[[MessageAt], bytes | None]
+) -> list[Problem]:
+    seen = check.seen
+    problems: list[Problem] = []
+    for message in check.beyond:
+        problems.append(
+            Problem(
+                message.position,
+                f"on the topic ({message.at}) but the store has only {len(chain)} events",
+            )
+        )
+    present = seen.partition[1 : len(chain) + 1] != UNSEEN
+    highest = int(np.flatnonzero(present).max(initial=-1)) + 1
+    missing = np.flatnonzero(~present[:highest]).astype(np.int64) + 1
+    for first, last in _ranges(missing):
+        problems.append(Problem(first, "in the store but not on the topic", last))
+    content = np.flatnonzero(seen.flags & CONTENT_DIFFERS).astype(np.int64)
+    explained = chain.envelopes_at(content[:DEFAULT_MAX_PROBLEMS].tolist())
+    for position in content.tolist():
+        at = MessageAt(check.topic, int(seen.partition[position]), int(seen.offset[position]))
+        if position in explained:
+            what = describe_differences(
+                explained[position], loads_or_empty(read_back(at)), ("store", "topic")
+            )
+        else:
+            what = "content differs"
+        problems.append(Problem(position, f"topic ({at}) differs from store: {what}"))
+    chain_only = np.flatnonzero(
+        (seen.flags & HASH_DIFFERS).astype(bool) & ~(seen.flags & CONTENT_DIFFERS).astype(bool)
+    ).astype(np.int64)
+    for first, last in _ranges(chain_only):
+        problems.append(
+            Problem(
+                first,
+                "same content as the store, but the chain hash differs (it follows from an "
+                "earlier difference)",
+                last,
+            )
+        )
+    for position, first_at, second_at in check.forks:
+        values = read_back(first_at), read_back(second_at)
+        both = f"{first_at} and {second_at}"
+        if values[0] == values[1]:
+            problems.append(Problem(position, f"published twice ({both})"))
+            continue
+        what = describe_differences(
+            loads_or_empty(values[0]), loads_or_empty(values[1]), (first_at.short, second_at.short)
+        )
+        problems.append(Problem(position, f"two different messages claim it: {both}; {what}"))
+    return problems
 
 
 def check_chain_index(index: ChainIndex, chain: StoreChain, report: VerificationReport) -> None:

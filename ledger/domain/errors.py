@@ -12,6 +12,10 @@ class LedgerError(Exception):
         self.value = value
         self.message = message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Crosses process boundaries (rebuild workers) with its field, value and message.
+        return (type(self), (self.field, self.value, self.message))
+
     def as_dict(self) -> dict[str, Any]:
         """The refusal as a JSON-ready object."""
         value = (

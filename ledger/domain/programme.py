@@ -18,7 +18,7 @@ from ledger.domain.grant_book import GrantBook
 from ledger.domain.recorded import APPLICATION_KEY_PREFIX, COMMAND_KEY_PREFIX, ProgrammeEvent
 from schemas import commands as c
 from schemas import events as e
-from schemas.calendar import today_in_stockholm
+from schemas.calendar import MIN_YEAR, today_in_stockholm
 from schemas.money import MAX_AMOUNT_ORE
 from schemas.recipients import RecipientType
 
@@ -31,6 +31,23 @@ def years_of(amounts_ore: Mapping[str, int]) -> dict[int, int]:
 def year_keys(amounts_ore: Mapping[int, int]) -> dict[str, int]:
     """Per-year amounts keyed by the contract's string years."""
     return {str(year): amount for year, amount in sorted(amounts_ore.items())}
+
+
+# Acts may count a few years after a programme's last grant year (late payments, recoveries,
+# återkrav); a later effective date, or one before the programme existed, is a typo.
+EFFECTIVE_YEARS_AFTER_LAST_YEAR = 5
+EARLIEST_EFFECTIVE_DATE = date(MIN_YEAR, 1, 1)
+
+
+def _require_within_life(effective_date: date, last_year: int) -> None:
+    latest = date(last_year + EFFECTIVE_YEARS_AFTER_LAST_YEAR, 12, 31)
+    if effective_date > latest:
+        raise RuleViolation(
+            "effective_date",
+            effective_date.isoformat(),
+            f"after {latest.isoformat()}: the programme's last year is {last_year}, and acts "
+            f"count at most {EFFECTIVE_YEARS_AFTER_LAST_YEAR} years after it",
+        )
 
 
 class Programme:
@@ -119,6 +136,13 @@ class Programme:
                 f"a programme is established by its administering agency "
                 f"{cmd.administering_agency!r}",
             )
+        if ctx.effective_date < EARLIEST_EFFECTIVE_DATE:
+            raise RuleViolation(
+                "effective_date",
+                ctx.effective_date.isoformat(),
+                f"before {EARLIEST_EFFECTIVE_DATE.isoformat()}: not a date this ledger books",
+            )
+        _require_within_life(ctx.effective_date, cmd.last_year)
         data = e.ProgrammeEstablished(
             programme_id=cmd.programme_id,
             name=cmd.name,
@@ -443,6 +467,7 @@ class Programme:
         return self.agency_on(today_in_stockholm(ctx.recorded_at))
 
     def _require_agency(self, ctx: CommandContext) -> None:
+        self._require_effective_date(ctx)
         current = self.current_agency(ctx)
         if ctx.agency != current:
             raise RuleViolation(
@@ -450,6 +475,18 @@ class Programme:
                 ctx.agency,
                 f"only the administering agency {current!r} may act on programme {self.id}",
             )
+
+    def _require_effective_date(self, ctx: CommandContext) -> None:
+        """An act counts in the books between the programme's establishment and a few years
+        after its last year (late payments, recoveries); outside that a date is a typo."""
+        established_on = self.agency_timeline[0][0]
+        if ctx.effective_date < established_on:
+            raise RuleViolation(
+                "effective_date",
+                ctx.effective_date.isoformat(),
+                f"before programme {self.id} was established ({established_on.isoformat()})",
+            )
+        _require_within_life(ctx.effective_date, self.last_year)
 
     def _require_programme_year(self, field: str, year: int) -> None:
         if not self.first_year <= year <= self.last_year:

@@ -52,7 +52,9 @@ def sqlite_path(url: str, setting: str) -> Path:
     if raw_path.startswith(("/./", "/../")):
         raw_path = raw_path[1:]
     if not raw_path or raw_path == "/":
-        raise LedgerError(setting, url, "sqlite URL needs a file path: sqlite:///path/file.db")
+        raise LedgerError(
+            setting, redacted_url(url), "sqlite URL needs a file path: sqlite:///path/file.db"
+        )
     return Path(raw_path)
 
 
@@ -60,7 +62,9 @@ def _port(url: str, setting: str) -> int:
     try:
         return urlsplit(url).port or POSTGRES_DEFAULT_PORT
     except ValueError:
-        raise LedgerError(setting, url, "the port must be a number from 1 to 65535") from None
+        raise LedgerError(
+            setting, redacted_url(url), "the port must be a number from 1 to 65535"
+        ) from None
 
 
 def parse_store_url(url: str) -> StoreConfig:
@@ -68,7 +72,6 @@ def parse_store_url(url: str) -> StoreConfig:
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         path = sqlite_path(url, STORE_ENV_VAR)
-        path.parent.mkdir(parents=True, exist_ok=True)
         return StoreConfig(
             url=url,
             kind="sqlite",
@@ -84,7 +87,9 @@ def parse_store_url(url: str) -> StoreConfig:
         dbname = parts.path.lstrip("/")
         if not dbname:
             raise LedgerError(
-                STORE_ENV_VAR, url, "postgresql URL needs a database: postgresql://host/db"
+                STORE_ENV_VAR,
+                redacted_url(url),
+                "postgresql URL needs a database: postgresql://host/db",
             )
         query = parse_qs(parts.query)
         env = {
@@ -100,11 +105,15 @@ def parse_store_url(url: str) -> StoreConfig:
         if "schema" in query:
             schema = query["schema"][0]
             if not schema.replace("_", "").isalnum() or not schema.isascii():
-                raise LedgerError(STORE_ENV_VAR, url, f"schema {schema!r}: letters, digits, _")
+                raise LedgerError(
+                    STORE_ENV_VAR, redacted_url(url), f"schema {schema!r}: letters, digits, _"
+                )
             env["POSTGRES_SCHEMA"] = schema
         return StoreConfig(url=url, kind="postgresql", env=env)
     raise LedgerError(
-        STORE_ENV_VAR, url, "expected sqlite:///path/to/ledger.db or postgresql://user@host:port/db"
+        STORE_ENV_VAR,
+        redacted_url(url),
+        "expected sqlite:///path/to/ledger.db or postgresql://user@host:port/db",
     )
 
 

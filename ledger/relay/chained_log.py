@@ -95,6 +95,9 @@ def _prefetch_pages(
 ) -> None:
     """Child process: chain pages ahead of the producer until told to stop or orphaned."""
     gc.freeze()  # what start-up imported lives for good: keep the collector off it
+    # Pages still queued when the relay is gone (killed with -9) have no reader: exiting must not
+    # wait for the queue's feeder thread to write them, or an orphaned child hangs for ever.
+    pages.cancel_join_thread()
     ledger = GrantLedger(store_url)
     start: ChainStart | None = None
     while start is None:

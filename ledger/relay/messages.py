@@ -13,6 +13,8 @@ from schemas.envelope import CLOUDEVENTS_SOURCE, CLOUDEVENTS_SPECVERSION, CONTEN
 # point sits in the store, so a restarted relay resumes without re-reading the whole log.
 NOTIFICATION_ID_HEADER = "gl_notification_id"
 CHECKPOINT_KEY = b"checkpoint"
+# Checkpoints go to this partition, in order (readers read it alone).
+CHECKPOINT_PARTITION = 0
 
 
 class OutgoingMessage(NamedTuple):

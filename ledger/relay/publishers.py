@@ -30,7 +30,13 @@ from kafka.producer.future import FutureRecordMetadata
 
 from ledger.domain.errors import LedgerError
 from ledger.domain.recorded import format_utc
-from ledger.relay.messages import CHECKPOINT_KEY, NOTIFICATION_ID_HEADER, OutgoingMessage
+from ledger.proof.signatures import CheckpointSigner
+from ledger.relay.messages import (
+    CHECKPOINT_KEY,
+    CHECKPOINT_PARTITION,
+    NOTIFICATION_ID_HEADER,
+    OutgoingMessage,
+)
 from schemas.envelope import (
     CLOUDEVENTS_SOURCE,
     CLOUDEVENTS_SPECVERSION,
@@ -65,10 +71,12 @@ class WindowEnd:
     notification_id: int
 
 
-def checkpoint_record(end: WindowEnd, mode: str) -> tuple[bytes, list[tuple[str, bytes]]]:
-    """The checkpoint message's value and headers (CloudEvents binding, as events have)."""
+def checkpoint_record(
+    end: WindowEnd, mode: str, signer: CheckpointSigner
+) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The signed checkpoint message's value and headers (CloudEvents binding, as events have)."""
     recorded_at = format_utc(datetime.now(tz=UTC))
-    checkpoint = Checkpoint.model_validate(
+    body = signer.sign(
         {
             "position": end.position,
             "hash": end.hash,
@@ -76,7 +84,8 @@ def checkpoint_record(end: WindowEnd, mode: str) -> tuple[bytes, list[tuple[str,
             "recorded_at": recorded_at,
         }
     )
-    value = orjson.dumps({**checkpoint.model_dump(mode="json"), "recorded_at": recorded_at})
+    Checkpoint.model_validate(body)  # the contract's shape, before it leaves
+    value = orjson.dumps(body)
     headers = [
         ("ce_specversion", CLOUDEVENTS_SPECVERSION.encode()),
         ("ce_id", f"checkpoint-{end.position}-{end.hash[:16]}".encode()),
@@ -100,6 +109,7 @@ class WindowPublisher(Protocol):
     mode: str
     producer: Any
     checkpoints: int
+    stopping: bool
     on_checkpoint: Callable[[int], None]
 
     def send(self, message: OutgoingMessage, partition: int) -> None:
@@ -149,12 +159,18 @@ class _Window:
 class _Producing:
     """What both modes share: the producer, the topics, the first failure seen."""
 
-    def __init__(self, producer: Any, topic: str, checkpoint_topic: str, bootstrap: str) -> None:
+    def __init__(
+        self,
+        producer: Any,
+        topics: tuple[str, str, str],
+        signer: CheckpointSigner,
+    ) -> None:
         self.producer = producer
-        self.topic = topic
-        self.checkpoint_topic = checkpoint_topic
-        self.bootstrap = bootstrap
+        self.topic, self.checkpoint_topic, self.bootstrap = topics
+        self.signer = signer
         self.failure: BaseException | None = None
+        # Set when the relay is told to stop: waiting for an absent broker then gives up.
+        self.stopping = False
         #: Called with a checkpoint's position once it is sent (metrics, logs).
         self.on_checkpoint: Callable[[int], None] = _ignore
 
@@ -181,9 +197,15 @@ class _Producing:
 
     def send_checkpoint(self, end: WindowEnd, mode: str) -> None:
         """Send a window's checkpoint."""
-        value, headers = checkpoint_record(end, mode)
+        value, headers = checkpoint_record(end, mode, self.signer)
+        # Always partition 0, in order: readers read that one partition, whatever count a
+        # topic auto-created behind the relay's back was given.
         self.producer.send(
-            self.checkpoint_topic, key=CHECKPOINT_KEY, value=value, headers=headers
+            self.checkpoint_topic,
+            key=CHECKPOINT_KEY,
+            value=value,
+            headers=headers,
+            partition=CHECKPOINT_PARTITION,
         ).add_errback(self.record_failure)
         self.on_checkpoint(end.position)
 
@@ -199,8 +221,8 @@ class _Producing:
                     self.bootstrap,
                     through_position,
                 )
-                if give_up:
-                    raise
+                if give_up or self.stopping:
+                    raise  # told to stop: the next run resumes from what the topic holds
         self.raise_failure(through_position)
 
     def close_producer(self, *, flush: bool) -> None:
@@ -219,8 +241,10 @@ class IdempotentPublisher(_Producing):
 
     mode = MODE_IDEMPOTENT
 
-    def __init__(self, producer: Any, topic: str, checkpoint_topic: str, bootstrap: str) -> None:
-        super().__init__(producer, topic, checkpoint_topic, bootstrap)
+    def __init__(
+        self, producer: Any, topics: tuple[str, str, str], signer: CheckpointSigner
+    ) -> None:
+        super().__init__(producer, topics, signer)
         self._window = _Window()
         self._sealed: deque[_Window] = deque()
         self.checkpoints = 0
@@ -268,8 +292,10 @@ class TransactionalPublisher(_Producing):
 
     mode = MODE_TRANSACTIONS
 
-    def __init__(self, producer: Any, topic: str, checkpoint_topic: str, bootstrap: str) -> None:
-        super().__init__(producer, topic, checkpoint_topic, bootstrap)
+    def __init__(
+        self, producer: Any, topics: tuple[str, str, str], signer: CheckpointSigner
+    ) -> None:
+        super().__init__(producer, topics, signer)
         self._open = False
         self.checkpoints = 0
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import psycopg
@@ -34,6 +36,9 @@ from ledger.infrastructure.kafka.transactions import (
 )
 from ledger.infrastructure.log_waiter import LogWaiter, log_waiter
 from ledger.infrastructure.operations.status import ProcessHealth
+from ledger.proof.coordinates import MessageAt
+from ledger.proof.signatures import CheckpointSigner
+from ledger.proof.skips import SkipRequest
 from ledger.relay.chained_log import (
     PREFETCH_MIN_BACKLOG,
     ChainedLog,
@@ -54,6 +59,7 @@ from ledger.relay.publishers import (
     WindowPublisher,
 )
 from ledger.relay.resume import (
+    RUNBOOK,
     ChainMark,
     ResumePoint,
     TopicDivergedError,
@@ -122,7 +128,8 @@ def _position_of(value: bytes | None) -> int | None:
 def _checkpoint_mark(value: bytes | None, headers: list[tuple[str, bytes]]) -> ChainMark | None:
     notification_id = header_value(headers, NOTIFICATION_ID_HEADER)
     mark = _envelope_mark(value)
-    if mark is None or notification_id is None or not notification_id.isdigit():
+    ours = notification_id is not None and notification_id.isascii() and notification_id.isdigit()
+    if mark is None or notification_id is None or not ours:
         return None  # not a checkpoint of ours: resume from genesis instead of trusting it
     return ChainMark(mark[0], mark[1], int(notification_id))
 
@@ -157,7 +164,9 @@ class Relay:
         ledger: GrantLedger,
         settings: KafkaSettings,
         bootstrap_servers: str,
+        signer: CheckpointSigner,
         *,
+        skips: Sequence[SkipRequest] = (),
         metrics: RelayMetrics | None = None,
         health: ProcessHealth | None = None,
     ) -> None:
@@ -165,6 +174,8 @@ class Relay:
         self._health = health or ProcessHealth("relay")
         self._observed_at = 0.0
         self._ledger = ledger
+        self._signer = signer
+        self._skips = {request.at: request.reason for request in skips}
         self._settings = settings
         self._bootstrap = bootstrap_servers
         self._endpoint = kafka_endpoint(settings, bootstrap_servers)
@@ -177,8 +188,12 @@ class Relay:
         self.stats = RelayStats()
 
     def stop(self) -> None:
-        """Ask the loop to finish its page, flush, checkpoint and return."""
+        """Ask the loop to finish its page, flush, checkpoint and return (or, with the broker
+        away, to give up waiting: what is not acknowledged is published by the next run)."""
         self._stop.set()
+        publisher = self._publisher
+        if publisher is not None:
+            publisher.stopping = True
 
     def run(self, once: bool = False) -> RelayStats:
         """Publish until caught up (`once`) or until stopped; survive broker outages."""
@@ -341,7 +356,7 @@ class Relay:
                     MODE_TRANSACTIONS,
                     txn_id,
                 )
-                return TransactionalPublisher(producer, *topics)
+                return TransactionalPublisher(producer, topics, self._signer)
             producer.close(timeout=0)
             if settings.relay_transactions == "on":
                 raise RelayModeRefused(
@@ -360,13 +375,23 @@ class Relay:
             MODE_IDEMPOTENT,
             reason,
         )
-        return IdempotentPublisher(open_producer(endpoint, **producer_config()), *topics)
+        return IdempotentPublisher(
+            open_producer(endpoint, **producer_config()), topics, self._signer
+        )
 
     def _read_back(self) -> tuple[TopicState, ChainMark]:
-        """What the topic holds after the last checkpoint, read back message by message."""
+        """What the topic holds after the last checkpoint, read back message by message.
+
+        Messages the operator said to skip (`--skip`) are treated as absent; any other message
+        that is not one of ours stops the relay (TopicDivergedError) naming where it is.
+        """
         topic = self._settings.topic
         tails = read_partition_tails(self._endpoint, topic)
-        tail_positions = {p: _position_of(r.value) for p, r in tails.items() if r is not None}
+        tail_positions = {
+            p: None if self._skipped(topic, r) else _position_of(r.value)
+            for p, r in tails.items()
+            if r is not None
+        }
         last_on_topic = max((pos for pos in tail_positions.values() if pos), default=0)
         checkpoint_record = read_partition_tails(
             self._endpoint, self._settings.checkpoint_topic
@@ -379,29 +404,46 @@ class Relay:
         anchor = usable_anchor(checkpoint, last_on_topic)
         span = last_on_topic - anchor.position
         # At most `span` messages per partition can carry a position after the anchor; a
-        # partition whose tail is not ours is read whole.
+        # partition whose tail is not ours (or skipped) is read whole.
         starts = {
             p: (max(0, record.offset - span) if tail_positions.get(p) else 0)
             for p, record in tails.items()
-            if record is not None and span > 0
+            if record is not None and (span > 0 or not tail_positions.get(p))
         }
         hashes: dict[int, str] = {}
+        places: dict[int, MessageAt] = {}
         for record in read_from_offsets(self._endpoint, topic, starts):
+            at = MessageAt(topic, record.partition, record.offset)
+            if self._skipped(topic, record):
+                continue
             envelope = _envelope_mark(record.value)
             if envelope is None:
                 log.warning(
-                    "relay: partition %d offset %d of %s is not an envelope (ignored)",
-                    record.partition,
-                    record.offset,
-                    topic,
+                    "relay: %s is not an envelope: readers stop on it until it is skipped "
+                    '(`grant-ledger project --skip %s --reason "…"`; README: a foreign message)',
+                    at,
+                    at,
                 )
             elif envelope[0] > anchor.position:
                 position, chain_hash = envelope
                 if hashes.setdefault(position, chain_hash) != chain_hash:
                     raise TopicDivergedError(
-                        "position", position, "appears twice on the topic with different hashes"
+                        "position",
+                        position,
+                        f"appears twice on the topic with different hashes ({places[position]} "
+                        f"and {at}): {RUNBOOK}",
                     )
-        return TopicState(hashes, last_on_topic), anchor
+                places.setdefault(position, at)
+        last_on_topic = max(last_on_topic, max(hashes, default=0))
+        return TopicState(hashes, last_on_topic, places), anchor
+
+    def _skipped(self, topic: str, record: Any) -> bool:
+        at = MessageAt(topic, record.partition, record.offset)
+        reason = self._skips.get(at)
+        if reason is None:
+            return False
+        log.warning("relay: skipping %s as told (%s)", at, reason)
+        return True
 
     def _disconnect(self, flush: bool = False) -> None:
         publisher, self._publisher = self._publisher, None

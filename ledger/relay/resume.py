@@ -13,7 +13,8 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 
 from ledger.application.grant_ledger import NOTIFICATION_PAGE_SIZE, GrantLedger
-from ledger.domain.errors import LedgerError
+from ledger.proof.coordinates import MessageAt
+from ledger.proof.errors import IntegrityError
 from ledger.relay.messages import outgoing_message
 from schemas.chain import GENESIS_HASH
 
@@ -43,14 +44,32 @@ class ResumePoint:
 
 @dataclass(frozen=True, slots=True)
 class TopicState:
-    """What the topic holds after the anchor: position -> hash, and the highest position."""
+    """What the topic holds after the anchor: position -> hash (and where), the highest."""
 
     hashes_after_anchor: Mapping[int, str]
     last_on_topic: int
+    places: Mapping[int, MessageAt] = field(default_factory=dict)
+
+    def where(self, position: int) -> str:
+        """Where the message at a position was read, for messages."""
+        at = self.places.get(position)
+        return f" ({at})" if at else ""
 
 
-class TopicDivergedError(LedgerError):
-    """The topic holds something the event store does not: refuse to publish on top of it."""
+# What the relay tells an operator when the topic holds something the store does not.
+RUNBOOK = (
+    "the topic holds a message the event store did not publish. Runbook (README, 'A foreign "
+    "message on the topic'): 1. fence: revoke write access of whoever wrote it; 2. verify: "
+    "`grant-ledger verify` lists every foreign message with its TOPIC:PARTITION:OFFSET; 3. skip: "
+    '`grant-ledger relay --skip TOPIC:PARTITION:OFFSET --reason "…"` (and the same for `project` '
+    "and `rebuild`), or 4. re-create: delete both topics and let the relay publish the store "
+    "again (readers notice and re-read; nothing counts twice)"
+)
+
+
+class TopicDivergedError(IntegrityError):
+    """The topic holds something the event store does not: refuse to publish on top of it (an
+    integrity stop, exit 4, like every reader facing a message that does not prove itself)."""
 
 
 def usable_anchor(checkpoint: ChainMark | None, last_on_topic: int) -> ChainMark:
@@ -81,8 +100,8 @@ def find_resume_point(ledger: GrantLedger, topic: TopicState, anchor: ChainMark)
                 raise TopicDivergedError(
                     "position",
                     position,
-                    f"the topic's hash {on_topic[:12]}… differs from the store's "
-                    f"{message.hash[:12]}…: run `grant-ledger verify` before publishing more",
+                    f"the topic's hash{topic.where(position)} {on_topic[:12]}… differs from the "
+                    f"store's {message.hash[:12]}…: {RUNBOOK}",
                 )
             if position in present and first_missing is not None:
                 ahead.add(position)
@@ -95,7 +114,8 @@ def find_resume_point(ledger: GrantLedger, topic: TopicState, anchor: ChainMark)
         raise TopicDivergedError(
             "position",
             last_on_topic,
-            f"the topic holds position {last_on_topic} but the store has only {position} events",
+            f"the topic holds position {last_on_topic}{topic.where(last_on_topic)} but the store "
+            f"has only {position} events: {RUNBOOK}",
         )
     if first_missing is None:
         return ResumePoint(

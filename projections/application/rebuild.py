@@ -3,6 +3,7 @@ built beside the live tables and swapped in atomically."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,30 +13,38 @@ import numpy as np
 import numpy.typing as npt
 
 from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.reading import read_message
 from ledger.infrastructure.kafka.security import KafkaEndpoint
+from ledger.proof.bulk import BulkProof, prove
+from ledger.proof.chain_reader import GENESIS_POINT, ChainPoint
+from ledger.proof.coordinates import MessageAt
+from ledger.proof.differences import describe_differences, loads_or_empty
+from ledger.proof.signatures import TrustedKeys
+from ledger.proof.skips import Skips
 from projections.application.progress import Progress
-from projections.consumer.checkpoints import read_checkpoints
-from projections.consumer.fetch import DEFAULT_IDLE_MS, Fetched, fetch_topic, topic_size
+from projections.consumer.checkpoints import SignedCheckpoint, read_signed_checkpoints
+from projections.consumer.fetch import Fetched, fetch_topic, topic_size
 from projections.replay import (
+    PartitionMark,
     ReplayStore,
     Verification,
-    check_chain,
     rebuild_totals,
     verify_store,
 )
 from projections.store.read_store import ReadStore
-from schemas.envelope import Checkpoint
+from schemas.chain import GENESIS_HASH
 
 Source = Literal["auto", "local", "kafka"]
 
 
 @dataclass(frozen=True)
 class KafkaSource:
-    """Where the topic and its checkpoints are."""
+    """Where the topic and its checkpoints are, and whose signatures to trust."""
 
     bootstrap_servers: KafkaEndpoint | str
     topic: str
     checkpoint_topic: str
+    trusted_keys: TrustedKeys
 
 
 @dataclass
@@ -45,6 +54,7 @@ class RebuildReport:
     source: str = ""
     events: int = 0
     complete_through: int = 0
+    complete_through_hash: str | None = None
     checkpoints_checked: int = 0
     replay_bytes: int = 0
     fetch_s: float = 0.0
@@ -80,25 +90,34 @@ def rebuild(
     *,
     source: Source = "auto",
     kafka: KafkaSource | None = None,
-    checkpoints: Sequence[Checkpoint] | None = None,
+    checkpoints: Sequence[SignedCheckpoint] | None = None,
     workers: int | None = None,
-    idle_ms: int = DEFAULT_IDLE_MS,
     progress: Progress | None = None,
+    skips: Skips | None = None,
 ) -> RebuildReport:
-    """Rebuild the read store; the replay store is verified, topped up or re-fetched as needed."""
+    """Rebuild the read store; the replay store is verified, topped up or re-fetched as needed.
+
+    What comes from the topic is proven first (ledger.proof.bulk): only positions that link
+    from the start and that a signed checkpoint covers are kept.
+    """
     started = time.perf_counter()
     report = RebuildReport()
     if source == "kafka" and kafka is None:
         raise LedgerError("--from", "kafka", "needs a Kafka broker (KAFKA_BOOTSTRAP_SERVERS)")
+    skips = skips or Skips(read_store.skips(), (), by="", now="")
     with read_store.projector_lock(exclusive=True), replay.writing():
         if checkpoints is None:
             checkpoints = (
-                read_checkpoints(kafka.bootstrap_servers, kafka.checkpoint_topic) if kafka else []
+                read_signed_checkpoints(
+                    kafka.bootstrap_servers, kafka.checkpoint_topic, kafka.trusted_keys, skips
+                )
+                if kafka
+                else []
             )
         use_local = source == "local" or (source == "auto" and replay.event_count > 0)
         if use_local:
             verdict = _local_ready(
-                replay, checkpoints, kafka=kafka, workers=workers, idle_ms=idle_ms, report=report
+                replay, checkpoints, kafka=kafka, workers=workers, skips=skips, report=report
             )
             if not verdict.trusted:
                 reason = "; ".join(verdict.problems)
@@ -118,22 +137,35 @@ def rebuild(
                 kafka,
                 checkpoints=checkpoints,
                 workers=workers,
-                idle_ms=idle_ms,
                 progress=progress,
+                skips=skips,
                 report=report,
             )
+        read_store.record_skips(skips.new)
         compute_started = time.perf_counter()
         manifest = replay.manifest
         totals = rebuild_totals(replay)
         report.compute_s = time.perf_counter() - compute_started
         swap_started = time.perf_counter()
         report.complete_through = _complete_through(replay)
+        through_hash = manifest.max_position_hash or (
+            GENESIS_HASH if manifest.max_position == 0 else None
+        )
+        if report.complete_through != manifest.max_position or through_hash is None:
+            raise LedgerError(
+                "replay store",
+                str(replay.directory),
+                f"holds positions 1..{report.complete_through} of {manifest.max_position} and "
+                "not the hash of its last one: re-fetch it (`rebuild --from kafka`)",
+            )
+        report.complete_through_hash = through_hash
         read_store.replace(
             totals,
             topic=manifest.topic,
             marks=dict(manifest.partitions),
             complete_through=report.complete_through,
             source=report.source,
+            complete_through_hash=through_hash,
         )
         report.swap_s = time.perf_counter() - swap_started
         report.events = manifest.events
@@ -160,35 +192,82 @@ def _complete_prefix(sorted_positions: npt.NDArray[np.int64]) -> int:
 
 def _local_ready(
     replay: ReplayStore,
-    checkpoints: Sequence[Checkpoint],
+    checkpoints: Sequence[SignedCheckpoint],
     *,
     kafka: KafkaSource | None,
     workers: int | None,
-    idle_ms: int,
+    skips: Skips,
     report: RebuildReport,
 ) -> Verification:
     """Compact, verify, and top up from the topic when checkpoints show the store is behind."""
     replay.compact()
-    verdict = verify_store(replay, checkpoints)
+    signed = [checkpoint for checkpoint, _ in checkpoints]
+    verdict = verify_store(replay, signed)
     if verdict.trusted and verdict.behind_to > replay.manifest.max_position and kafka is not None:
         manifest = replay.manifest
-        if manifest.topic == kafka.topic and manifest.partitions:
+        if manifest.topic == kafka.topic and manifest.partitions and manifest.max_position_hash:
             fetch_started = time.perf_counter()
             fetched = fetch_topic(
                 kafka.bootstrap_servers,
                 kafka.topic,
                 start_offsets={p: m.next_offset for p, m in manifest.partitions.items()},
-                idle_ms=idle_ms,
                 workers=workers,
+                skips=skips,
             )
-            _append_fetched(replay, fetched, kafka.topic)
+            start = ChainPoint(manifest.max_position, manifest.max_position_hash)
+            proof = _prove(fetched, start, checkpoints, kafka)
+            kept = _kept(fetched, proof)
+            _append_fetched(replay, kept, kafka.topic)
             report.fetch_s += time.perf_counter() - fetch_started
-            report.notes.append(f"topped up {fetched.messages} events from {kafka.topic}")
+            report.notes.append(f"topped up {int(proof.keep.sum())} events from {kafka.topic}")
+            _note_uncovered(report, proof)
             replay.compact()
-            verdict = verify_store(replay, checkpoints)
+            verdict = verify_store(replay, signed)
         else:
             verdict.problems.append("behind the checkpoints, and without offsets to continue from")
     return verdict
+
+
+def _prove(
+    fetched: Fetched, start: ChainPoint, checkpoints: Sequence[SignedCheckpoint], kafka: KafkaSource
+) -> BulkProof:
+    """The fetched messages, proven from `start` (forks explained by reading both again)."""
+
+    def explain(first: MessageAt, second: MessageAt) -> str:
+        values = [
+            read_message(kafka.bootstrap_servers, at.topic, at.partition, at.offset)
+            for at in (first, second)
+        ]
+        return describe_differences(
+            loads_or_empty(values[0]), loads_or_empty(values[1]), (first.short, second.short)
+        )
+
+    return prove(fetched.chain, start, checkpoints, explain)
+
+
+def _kept(fetched: Fetched, proof: BulkProof) -> Fetched:
+    """The fetch with only the proven events, and resume marks before anything not kept."""
+    columns = fetched.columns.select_events(proof.keep)
+    marks = dict(fetched.marks)
+    chain = fetched.chain
+    dropped = ~proof.keep & (chain.position > proof.through.position)
+    for partition, offset in zip(
+        chain.partition[dropped].tolist(), chain.offset[dropped].tolist(), strict=True
+    ):
+        mark = marks[partition]
+        marks[partition] = PartitionMark(min(mark.next_offset, offset), mark.max_position)
+    newest = (proof.through.position, proof.through.hash) if proof.through.position else None
+    return dataclasses.replace(fetched, columns=columns, marks=marks, newest=newest)
+
+
+def _note_uncovered(report: RebuildReport, proof: BulkProof) -> None:
+    if proof.duplicates:
+        report.notes.append(f"{proof.duplicates} identical copies of events dropped")
+    if proof.not_covered:
+        report.notes.append(
+            f"{proof.not_covered} events after position {proof.through.position} are not "
+            "covered by a signed checkpoint yet: not applied"
+        )
 
 
 def _append_fetched(replay: ReplayStore, fetched: Fetched, topic: str) -> None:
@@ -205,49 +284,35 @@ def _refetch(
     replay: ReplayStore,
     kafka: KafkaSource,
     *,
-    checkpoints: Sequence[Checkpoint],
+    checkpoints: Sequence[SignedCheckpoint],
     workers: int | None,
-    idle_ms: int,
     progress: Progress | None,
+    skips: Skips,
     report: RebuildReport,
 ) -> None:
-    """Replace the replay store with everything on the topic, verified against its checkpoints."""
+    """Replace the replay store with what the topic proves: every position from 1 that links
+    and that a signed checkpoint covers."""
     fetch_started = time.perf_counter()
     if progress is not None:
         progress.total = topic_size(kafka.bootstrap_servers, kafka.topic)
     fetched = fetch_topic(
         kafka.bootstrap_servers,
         kafka.topic,
-        idle_ms=idle_ms,
         workers=workers,
         progress=None if progress is None else progress.update,
+        skips=skips,
     )
-    columns = fetched.columns.in_position_order()
-    positions = np.asarray(columns.events.position)
-    if not columns.is_position_sorted():
-        # The same position twice on the topic (a re-published event): keep one.
-        keep = np.ones(len(positions), dtype=np.bool_)
-        keep[1:] = positions[1:] != positions[:-1]
-        columns = columns.select_events(keep)
-        report.notes.append(f"{int((~keep).sum())} duplicate positions skipped")
-    newest = fetched.newest
-    max_position = int(columns.events.position[-1]) if columns.event_count else 0
-    hash_at_max = newest[1] if newest is not None and newest[0] == max_position else None
-    complete_prefix = _complete_prefix(np.asarray(columns.events.position))
-    checked, wrong = check_chain(columns.events.hash_prefix, checkpoints, complete_prefix)
-    if wrong:
-        raise LedgerError(
-            "topic",
-            kafka.topic,
-            f"{len(wrong)} events disagree with its checkpoints, first at position {wrong[0]}",
-        )
+    proof = _prove(fetched, GENESIS_POINT, checkpoints, kafka)
+    kept = _kept(fetched, proof)
+    _note_uncovered(report, proof)
+    columns = kept.columns.in_position_order()
     replay.rewrite(
         columns,
-        dictionaries=fetched.dictionaries,
-        max_position_hash=hash_at_max,
+        dictionaries=kept.dictionaries,
+        max_position_hash=proof.through.hash if proof.through.position else None,
         topic=kafka.topic,
-        partitions=fetched.marks,
+        partitions=kept.marks,
     )
     report.fetch_s = time.perf_counter() - fetch_started
     report.source = f"topic {kafka.topic}"
-    report.checkpoints_checked = checked
+    report.checkpoints_checked = proof.checkpoints_matched

@@ -1,12 +1,11 @@
 """`audit reconcile`: the event store, the topic and the read store, held against each other at
 one position.
 
-The position is the read store's: the longest prefix 1..P of positions it has applied (by its
-per-partition offsets on the topic, and what a rebuild covered). At P: the store's chain and the
-topic agree message by message (`verify`), and every balance of every view in the read store
-equals what the hot replay engine computes from the store's own events 1..P. The first thing
-that disagrees is named; a read store caught between positions (a projector mid-batch over
-several partitions) is reported as not at one position, so the caller can try again.
+The position is the read store's: it applies by global position, so it holds exactly 1..P
+(ReadStore.progress). At P: the store's chain and the topic agree message by message (`verify`,
+with the signed checkpoints and every recorded skip), and every balance of every view in the
+read store equals what the hot replay engine computes from the store's own events 1..P. The
+first thing that disagrees is named.
 """
 
 from __future__ import annotations
@@ -22,14 +21,13 @@ from ledger.application.grant_ledger import GrantLedger
 from ledger.application.published_log import store_envelopes
 from ledger.audit.topic_verification import verify_store_against_kafka
 from ledger.audit.verification import VerificationReport
-from ledger.config import KafkaSettings, kafka_endpoint
-from ledger.infrastructure.kafka.reading import read_all
+from ledger.config import KafkaSettings
+from ledger.proof.signatures import TrustedKeys
 from projections.application.envelope_balances import EnvelopeBalances
 from projections.application.query import today_utc
 from projections.domain.balances import Balances
 from projections.domain.rows import FIELDS, STORED_VIEWS, BalanceRow, View, as_record
 from projections.store.read_store import ReadStore
-from projections.store.schema import STATE_COMPLETE_THROUGH
 
 KEY_FIELDS = {
     View.RECIPIENT_YEAR: ("programme_id", "recipient", "year"),
@@ -47,7 +45,6 @@ class Reconciliation:
     store_events: int = 0
     topic_messages: int = 0
     read_store_position: int = 0
-    between_positions: bool = False
     chain: VerificationReport | None = None
     disagreements: list[str] = field(default_factory=list)
     rows_compared: int = 0
@@ -56,7 +53,7 @@ class Reconciliation:
     def agrees(self) -> bool:
         """All three agree at the read store's position."""
         chain_ok = self.chain is None or self.chain.ok
-        return chain_ok and not self.disagreements and not self.between_positions
+        return chain_ok and not self.disagreements
 
 
 def balances_of_envelopes(envelopes: Iterable[dict[str, Any]], today: date) -> Balances:
@@ -65,35 +62,6 @@ def balances_of_envelopes(envelopes: Iterable[dict[str, Any]], today: date) -> B
     for envelope in envelopes:
         collected.add(orjson.dumps(envelope))
     return collected.balances(today=today)
-
-
-def applied_prefix(
-    locations: dict[int, tuple[int, int]], marks: dict[int, Any], complete_through: int
-) -> tuple[int, bool]:
-    """(P, between): the read store applied 1..P; `between` when it applied more than that."""
-    applied = {
-        position
-        for position, (partition, offset) in locations.items()
-        if position <= complete_through
-        or (partition in marks and offset < marks[partition].next_offset)
-    }
-    prefix = 0
-    while prefix + 1 in applied:
-        prefix += 1
-    return prefix, len(applied) > prefix
-
-
-def _topic_locations(settings: KafkaSettings, bootstrap: str) -> dict[int, tuple[int, int]]:
-    """position -> (partition, offset) of each envelope on the topic (first copy)."""
-    locations: dict[int, tuple[int, int]] = {}
-    for record in read_all(kafka_endpoint(settings, bootstrap), settings.topic):
-        try:
-            position = orjson.loads(record.value or b"")["position"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            continue  # verify names foreign messages
-        if isinstance(position, int):
-            locations.setdefault(position, (record.partition, record.offset))
-    return locations
 
 
 def first_difference(
@@ -119,21 +87,21 @@ def first_difference(
 
 
 def reconcile(
-    ledger: GrantLedger, settings: KafkaSettings, bootstrap: str, read_store: ReadStore
+    ledger: GrantLedger,
+    settings: KafkaSettings,
+    bootstrap: str,
+    read_store: ReadStore,
+    trusted: TrustedKeys,
 ) -> Reconciliation:
     """Compare the three at the read store's position (see the module docstring)."""
     result = Reconciliation()
-    result.chain = verify_store_against_kafka(ledger, settings, bootstrap)
+    result.chain = verify_store_against_kafka(
+        ledger, settings, bootstrap, trusted, skips=read_store.skips()
+    )
     result.store_events = result.chain.store_events
     result.topic_messages = result.chain.topic_messages
-    locations = _topic_locations(settings, bootstrap)
-    complete_through = int(read_store.state().get(STATE_COMPLETE_THROUGH, "0"))
-    position, between = applied_prefix(
-        locations, read_store.partition_marks(settings.topic), complete_through
-    )
-    result.read_store_position, result.between_positions = position, between
-    if between:
-        return result
+    position = read_store.progress().applied.position
+    result.read_store_position = position
     envelopes = store_envelopes(ledger, through_position=position) if position else iter(())
     expected = balances_of_envelopes(envelopes, today_utc())
     for view in STORED_VIEWS:

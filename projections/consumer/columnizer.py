@@ -48,14 +48,18 @@ class Columnizer:
         self.amounts: list[int] = []
         self.timeline: list[tuple[int, int, int]] = []  # event row, programme code, agency code
         self.newest: tuple[int, str] | None = None
-        self.add: Callable[[bytes], int] = self._adder()
+        self.add_envelope: Callable[[dict[str, Any]], int] = self._adder()
 
     def __len__(self) -> int:
         return len(self.positions)
 
-    def _adder(self) -> Callable[[bytes], int]:
-        """`add(envelope bytes) -> position`, with everything it touches bound once, here."""
-        loads = orjson.loads
+    def add(self, value: bytes) -> int:
+        """One envelope as bytes; returns its position."""
+        position: int = self.add_envelope(orjson.loads(value))
+        return position
+
+    def _adder(self) -> Callable[[dict[str, Any]], int]:
+        """`add_envelope(envelope) -> position`, with everything it touches bound once, here."""
         kind_of = EVENT_KIND_BY_TYPE.get
         other = int(EventKind.OTHER)
         programme_codes = self.dictionaries.programmes
@@ -71,8 +75,7 @@ class Columnizer:
         prefix_chars = HASH_PREFIX_HEX_CHARS
         newest = [0, ""]
 
-        def add(value: bytes) -> int:
-            envelope = loads(value)
+        def add(envelope: dict[str, Any]) -> int:
             event_type = envelope["type"]
             data = envelope["data"]
             if envelope["schema_version"] != current_version:

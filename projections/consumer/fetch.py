@@ -2,10 +2,11 @@
 
 Partitions are split over worker processes (one per core): kafka-python's record parsing, not
 the broker, is the limit, so each core parses its own partitions. Each worker assigns its
-partitions (no group, no commits), reads from the start (or from given offsets) until nothing
-arrives for an idle window, and returns columns; the parent merges their dictionaries. The dev
-broker's reported end offsets are low (first offset of its last batch + 1), so they serve only
-as a lower bound of what must come.
+partitions (no group, no commits), reads from the start (or from given offsets) to the end
+offsets reported when it began (ledger.infrastructure.kafka.reading: exact, no idle window), and
+returns columns plus each message's chain link and place; the parent merges them and proves
+the whole (ledger.proof.bulk) before anything is applied. A message that is not an envelope, or
+does not match its own hash, stops the rebuild naming where it is (unless skipped).
 """
 
 from __future__ import annotations
@@ -13,25 +14,30 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from kafka import TopicPartition
 
 from ledger.domain.errors import LedgerError
 from ledger.infrastructure.kafka.clients import open_consumer
-from ledger.infrastructure.kafka.reading import FETCH_MAX_WAIT_MS, consumer_config
+from ledger.infrastructure.kafka.reading import DRAIN_POLL_MS, consumer_config
 from ledger.infrastructure.kafka.security import KafkaEndpoint
+from ledger.proof.bulk import ChainColumns, hashes_of
+from ledger.proof.coordinates import MessageAt
+from ledger.proof.errors import PoisonMessage
+from ledger.proof.messages import read_envelope
+from ledger.proof.skips import RecordedSkip, Skips
 from projections.consumer.columnizer import Columnizer
 from projections.replay import Dictionaries, PartitionMark, ReplayColumns, concatenate
 
-DEFAULT_IDLE_MS = 1_000
 # Lists of Python objects cost ~10x the columns: turn them into arrays every so many events.
 COLUMN_CHUNK_EVENTS = 250_000
 POLL_MAX_RECORDS = 20_000
-# The reported end offsets must be reached (they are a lower bound); if records stop coming
-# below them for this long, the broker is not delivering.
+# The reported end offsets must be reached; if records stop coming below them for this long,
+# the broker is not delivering.
 STALL_TIMEOUT_MS = 15_000
 PROGRESS_EVERY_S = 0.2
 
@@ -40,7 +46,8 @@ ProgressCallback = Callable[[int], None]
 
 @dataclass(frozen=True)
 class Fetched:
-    """What a fetch read: columns in arrival order, their dictionaries, per-partition marks."""
+    """What a fetch read: columns in arrival order, their dictionaries, per-partition marks,
+    each message's chain link and place (same rows), and the skips it recorded."""
 
     columns: ReplayColumns
     dictionaries: Dictionaries
@@ -48,6 +55,8 @@ class Fetched:
     newest: tuple[int, str] | None
     messages: int
     elapsed_s: float
+    chain: ChainColumns
+    skipped: list[RecordedSkip]
 
 
 def topic_partitions(bootstrap_servers: KafkaEndpoint | str, topic: str) -> list[int]:
@@ -70,77 +79,119 @@ class FetchJob:
     topic: str
     partitions: list[int]
     start_offsets: dict[int, int]
-    idle_ms: int
+    skips: Skips | None
+
+
+@dataclass
+class _Links:
+    """Each message's chain link and place, as lists (arrays at the end)."""
+
+    hashes: list[str] = field(default_factory=list)
+    prev_hashes: list[str] = field(default_factory=list)
+    partitions: list[int] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
 
 
 WorkerResult = tuple[
-    ReplayColumns, dict[str, list[str]], dict[int, PartitionMark], tuple[int, str] | None, int
+    ReplayColumns,
+    dict[str, list[str]],
+    dict[int, PartitionMark],
+    tuple[int, str] | None,
+    int,
+    _Links,
+    list[RecordedSkip],
 ]
 
 
 def _fetch_partitions(job: FetchJob, counter: Any) -> WorkerResult:
     """Read some partitions to the end; runs in a worker process (or in-process for one)."""
-    bootstrap_servers, topic, idle_ms = job.bootstrap_servers, job.topic, job.idle_ms
-    start_offsets = job.start_offsets
+    topic, skips = job.topic, job.skips
     dictionaries = Dictionaries()
-    consumer = open_consumer(bootstrap_servers, **consumer_config(client_id="grant-ledger-rebuild"))
+    consumer = open_consumer(
+        job.bootstrap_servers, **consumer_config(client_id="grant-ledger-rebuild")
+    )
     try:
         assigned = [TopicPartition(topic, p) for p in job.partitions]
         consumer.assign(assigned)
         for tp in assigned:
-            if tp.partition in start_offsets:
-                consumer.seek(tp, start_offsets[tp.partition])
+            if tp.partition in job.start_offsets:
+                consumer.seek(tp, job.start_offsets[tp.partition])
             else:
                 consumer.seek_to_beginning(tp)
-        lower_bounds = consumer.end_offsets(assigned)
+        ends = consumer.end_offsets(assigned)
         columnizer = Columnizer(dictionaries)
         chunks: list[ReplayColumns] = []
         marks: dict[int, PartitionMark] = {}
+        links = _Links()
         newest: tuple[int, str] | None = None
-        messages = 0
-        reported = 0
-        last_record_at = last_report_at = time.monotonic()
-        while True:
-            batches = consumer.poll(timeout_ms=idle_ms, max_records=POLL_MAX_RECORDS)
-            now = time.monotonic()
-            if batches:
-                last_record_at = now
-                add = columnizer.add
-                for tp, records in batches.items():
-                    top = 0
-                    for record in records:
-                        position = add(record.value)
-                        top = max(top, position)
-                    old = marks.get(tp.partition)
-                    marks[tp.partition] = PartitionMark(
-                        records[-1].offset + 1, max(top, old.max_position if old else 0)
-                    )
-                    messages += len(records)
-                if len(columnizer) >= COLUMN_CHUNK_EVENTS:
-                    newest = _newer(newest, columnizer.newest)
-                    chunks.append(columnizer.build())
-                    columnizer = Columnizer(dictionaries)
-                if now - last_report_at >= PROGRESS_EVERY_S:
-                    with counter.get_lock():
-                        counter.value += messages - reported
-                    reported, last_report_at = messages, now
-                continue
-            behind = sorted(
-                tp.partition for tp in assigned if consumer.position(tp) < lower_bounds[tp]
+        messages = reported = 0
+        last_report_at = time.monotonic()
+        for tp, records in _batches_to_end(consumer, ends):
+            add = columnizer.add_envelope
+            top = 0
+            for record in records:
+                at = MessageAt(topic, tp.partition, record.offset)
+                if skips and skips.check(at, record.value):
+                    continue
+                envelope, link = read_envelope(record.value, at)
+                try:
+                    position = add(envelope)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    raise PoisonMessage(
+                        "message", str(at), f"is not a ledger envelope ({exc!r})"
+                    ) from None
+                top = max(top, position)
+                links.hashes.append(link.hash)
+                links.prev_hashes.append(link.prev_hash)
+                links.partitions.append(tp.partition)
+                links.offsets.append(record.offset)
+            old = marks.get(tp.partition)
+            marks[tp.partition] = PartitionMark(
+                records[-1].offset + 1, max(top, old.max_position if old else 0)
             )
-            if not behind:
-                break
-            if (now - last_record_at) * 1000 >= STALL_TIMEOUT_MS:
-                raise LedgerError(
-                    "topic", topic, f"partitions {behind} stopped below their reported end offsets"
-                )
+            messages += len(records)
+            if len(columnizer) >= COLUMN_CHUNK_EVENTS:
+                newest = _newer(newest, columnizer.newest)
+                chunks.append(columnizer.build())
+                columnizer = Columnizer(dictionaries)
+            if time.monotonic() - last_report_at >= PROGRESS_EVERY_S:
+                with counter.get_lock():
+                    counter.value += messages - reported
+                reported, last_report_at = messages, time.monotonic()
         newest = _newer(newest, columnizer.newest)
         chunks.append(columnizer.build())
         with counter.get_lock():
             counter.value += messages - reported
     finally:
         consumer.close()
-    return concatenate(chunks), dictionaries.as_lists(), marks, newest, messages
+    return (
+        concatenate(chunks),
+        dictionaries.as_lists(),
+        marks,
+        newest,
+        messages,
+        links,
+        skips.new if skips else [],
+    )
+
+
+def _batches_to_end(consumer: Any, ends: dict[Any, int]) -> Iterator[tuple[Any, list[Any]]]:
+    """(partition, records) until every partition reached its end and a poll brings nothing."""
+    last_record_at = time.monotonic()
+    while True:
+        batches = consumer.poll(timeout_ms=DRAIN_POLL_MS, max_records=POLL_MAX_RECORDS)
+        if batches:
+            last_record_at = time.monotonic()
+            yield from batches.items()
+            continue
+        behind = sorted(tp.partition for tp, end in ends.items() if consumer.position(tp) < end)
+        if not behind:
+            return
+        if (time.monotonic() - last_record_at) * 1000 >= STALL_TIMEOUT_MS:
+            topic = next(iter(ends)).topic
+            raise LedgerError(
+                "topic", topic, f"partitions {behind} stopped below their reported end offsets"
+            )
 
 
 def fetch_topic(
@@ -148,15 +199,12 @@ def fetch_topic(
     topic: str,
     *,
     start_offsets: dict[int, int] | None = None,
-    idle_ms: int = DEFAULT_IDLE_MS,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    skips: Skips | None = None,
 ) -> Fetched:
-    """Read the topic into columns, with per-partition marks and the newest (position, hash)."""
-    if idle_ms <= FETCH_MAX_WAIT_MS:
-        raise LedgerError(
-            "--idle-ms", idle_ms, f"must be more than the fetch wait ({FETCH_MAX_WAIT_MS} ms)"
-        )
+    """Read the topic into columns, with per-partition marks, the newest (position, hash), and
+    each message's chain link and place for the proof."""
     started = time.perf_counter()
     partitions = topic_partitions(bootstrap_servers, topic)
     count = max(1, min(workers or os.cpu_count() or 1, len(partitions)))
@@ -165,7 +213,7 @@ def fetch_topic(
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)
     offsets = dict(start_offsets or {})
-    jobs = [FetchJob(bootstrap_servers, topic, share, offsets, idle_ms) for share in shares]
+    jobs = [FetchJob(bootstrap_servers, topic, share, offsets, skips) for share in shares]
     if count == 1:
         results = [_fetch_partitions(jobs[0], counter)]
     else:
@@ -177,13 +225,34 @@ def fetch_topic(
     marks: dict[int, PartitionMark] = {}
     newest: tuple[int, str] | None = None
     messages = 0
-    for columns, lists, worker_marks, worker_newest, worker_messages in results:
+    links = _Links()
+    skipped: list[RecordedSkip] = []
+    for columns, lists, worker_marks, worker_newest, count, worker_links, worker_skips in results:
         parts.append(columns.recoded(lists, dictionaries))
         marks.update(worker_marks)
         newest = _newer(newest, worker_newest)
-        messages += worker_messages
+        messages += count
+        for name in ("hashes", "prev_hashes", "partitions", "offsets"):
+            getattr(links, name).extend(getattr(worker_links, name))
+        skipped += worker_skips
+    columns = concatenate(parts)
+    chain = ChainColumns(
+        topic,
+        np.asarray(columns.events.position, dtype=np.int64),
+        hashes_of(links.hashes),
+        hashes_of(links.prev_hashes),
+        np.array(links.partitions, dtype=np.int32),
+        np.array(links.offsets, dtype=np.int64),
+    )
     return Fetched(
-        concatenate(parts), dictionaries, marks, newest, messages, time.perf_counter() - started
+        columns,
+        dictionaries,
+        marks,
+        newest,
+        messages,
+        time.perf_counter() - started,
+        chain,
+        skipped,
     )
 
 

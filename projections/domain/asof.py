@@ -87,10 +87,8 @@ def parse_as_of(as_of_date: str | None, as_known_at: str | None, at_position: st
             known_at = known_at.replace(tzinfo=UTC)
     position = None
     if at_position is not None:
-        if (
-            not (at_position.isascii() and at_position.isdigit())
-            or len(at_position) > MAX_POSITION_DIGITS
-        ):
+        digits = at_position.isascii() and at_position.isdigit()
+        if not digits or len(at_position) > MAX_POSITION_DIGITS:
             raise InvalidQuery("at_position", at_position, "expected a whole number >= 0")
         position = int(at_position)
     return AsOf(as_of_date=day, as_known_at=known_at, at_position=position)

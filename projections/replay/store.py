@@ -18,10 +18,20 @@ from typing import Any
 import crc32c
 import numpy as np
 
-from ledger.domain.errors import LedgerError
+from ledger.domain.errors import LedgerError, StoreUnavailable
+from ledger.infrastructure.failures import describe_failure
 from projections.replay.columns import Dictionaries, ReplayColumns
-from projections.replay.layout import COLUMNS, EVENTS, TABLES, Array, ColumnTable, column_file
+from projections.replay.layout import (
+    COLUMNS,
+    EVENTS,
+    HASH_PREFIX_HEX_CHARS,
+    TABLES,
+    Array,
+    ColumnTable,
+    column_file,
+)
 from projections.replay.manifest import MANIFEST_FILE, Manifest, PartitionMark, write_atomically
+from projections.store.location import REPLAY_DIR_ENV_VAR
 
 LOCK_FILE = "writer.lock"
 # Growth step of the in-memory "position already stored" bitmap.
@@ -71,8 +81,15 @@ class ReplayStore:
     @contextlib.contextmanager
     def writing(self) -> Iterator[ReplayStore]:
         """Hold the writer lock; cut torn appends back to what the manifest counts."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        handle = (self.directory / LOCK_FILE).open("a+")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            handle = (self.directory / LOCK_FILE).open("a+")
+        except OSError as exc:
+            raise StoreUnavailable(
+                REPLAY_DIR_ENV_VAR,
+                str(self.directory),
+                f"cannot be written: {describe_failure(exc)}",
+            ) from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -170,6 +187,14 @@ class ReplayStore:
                         f"{path.name}: CRC-32C {actual} != manifest {self.manifest.crc32c.get(key)}"
                     )
         return problems
+
+    def hash_prefix_at(self, position: int) -> str | None:
+        """The stored hash prefix (hex) of a position, when the store holds 1..N in order."""
+        manifest = self.manifest
+        if not manifest.complete or not 1 <= position <= manifest.max_position:
+            return None
+        prefix = int(self.load().events.hash_prefix[position - 1])
+        return f"{prefix:0{HASH_PREFIX_HEX_CHARS}x}"
 
     # ----------------------------------------------------------------- dedup
 

@@ -1,17 +1,20 @@
-"""The read store: balances and consumed positions, written together in one transaction.
+"""The read store: balances and how far they go, written together in one transaction.
 
-Exactly once: every batch runs in one transaction that (1) locks and reads the partitions'
-marks (next offset, highest position applied), (2) keeps only messages past both marks and past
-the position a rebuild covered, (3) adds their sums, (4) moves the marks. A crash before commit
-leaves nothing behind; a batch re-delivered after commit is skipped by its marks.
+Exactly once, by global position: positions 1..k are applied (`complete_through_position`,
+with the chain's hash after k). Each batch is the proven positions right after k, applied in one
+transaction that locks that mark, checks it still says k (another reader may have moved it:
+ProgressMoved), adds the sums and moves it. Partition offsets are stored only as where reading
+resumes; they decide nothing about what is applied, so a re-created or re-partitioned topic
+cannot make a position count twice.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -19,7 +22,13 @@ from typing import Any
 import numpy as np
 import psycopg.errors
 
-from ledger.domain.errors import LedgerError
+from ledger.config import READ_STORE_ENV_VAR
+from ledger.domain.errors import LedgerError, StoreUnavailable
+from ledger.infrastructure.failures import describe_failure
+from ledger.infrastructure.store_url import redacted_url
+from ledger.proof.chain_reader import ChainPoint
+from ledger.proof.coordinates import MessageAt
+from ledger.proof.skips import RecordedSkip
 from projections.domain.facts import EventFacts
 from projections.domain.rows import (
     AgencyYearRow,
@@ -35,6 +44,7 @@ from projections.store import schema as s
 from projections.store.deltas import BatchDeltas, deltas_of
 from projections.store.dialects import Dialect, dialect_for
 from projections.store.location import ReadStoreLocation, parse_read_store_url
+from schemas.chain import GENESIS_HASH
 
 # PostgreSQL: two projectors upserting the same programme-year rows can deadlock or conflict;
 # the loser's transaction is rolled back whole and retried.
@@ -43,25 +53,47 @@ RETRY_PAUSE_S = 0.05
 RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
+class ProgressMoved(LedgerError):
+    """Another reader applied to this read store meanwhile: continue from what it recorded."""
+
+
 class HandoverIntoFoldedDays(LedgerError):
     """A handover takes effect on a day the last rebuild folded into an agency period's row."""
 
 
 @dataclass(frozen=True, slots=True)
-class ConsumedEvent:
-    """One message as consumed: where it was on the topic, and what it says."""
+class ReadProgress:
+    """How far the read store is: positions 1..applied.position applied, where reading resumes."""
 
-    partition: int
-    offset: int
-    facts: EventFacts
+    applied: ChainPoint
+    topic: str | None
+    topic_id: str | None
+    partition_count: int
+    resume_offsets: dict[int, int]
+    checkpoint_offset: int
 
 
 @dataclass(frozen=True, slots=True)
-class ApplyOutcome:
-    """What one batch did."""
+class ProvenBatch:
+    """Events proven by the chain and a signed checkpoint: positions after.position+1..through."""
 
-    applied: tuple[EventFacts, ...]
-    skipped: int
+    topic: str
+    facts: Sequence[EventFacts]
+    after: ChainPoint
+    through: ChainPoint
+    resume_offsets: Mapping[int, int]
+    checkpoint_offset: int
+    topic_id: str | None
+    partition_count: int
+
+    def __post_init__(self) -> None:
+        positions = [f.position for f in self.facts]
+        expected = list(range(self.after.position + 1, self.through.position + 1))
+        assert positions == expected, "a proven batch is the positions right after the last one"
+
+
+def _coordinates(at: MessageAt) -> tuple[str, int, int]:
+    return at.topic, at.partition, at.offset
 
 
 class ReadStore:
@@ -69,8 +101,15 @@ class ReadStore:
 
     def __init__(self, location: ReadStoreLocation) -> None:
         self.location = location
-        self.db: Dialect = dialect_for(location)
-        self._ensure_schema()
+        try:
+            self.db: Dialect = dialect_for(location)
+            self._ensure_schema()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(
+                READ_STORE_ENV_VAR,
+                redacted_url(location.url),
+                f"the read store cannot be opened and set up: {describe_failure(exc)}",
+            ) from None
 
     @classmethod
     def open(cls, url: str) -> ReadStore:
@@ -90,12 +129,12 @@ class ReadStore:
     # ----------------------------------------------------------------- schema
 
     def _ensure_schema(self) -> None:
-        if {t.name for t in s.TABLES} <= self.db.table_names():
+        if {t.name for t in (*s.TABLES, *s.KEPT_TABLES)} <= self.db.table_names():
             return
         self.db.begin()
         try:
             self.db.lock_schema()
-            for table in s.TABLES:
+            for table in (*s.TABLES, *s.KEPT_TABLES):
                 self.db.execute(s.create_table(table, suffix=self.db.table_suffix))
             existing_views = self._view_names()
             for name, statement in s.create_views(self.db.year_end_or_today):
@@ -127,76 +166,143 @@ class ReadStore:
 
     # ----------------------------------------------------------------- applying
 
-    def apply(self, topic: str, messages: Sequence[ConsumedEvent]) -> ApplyOutcome:
-        """Apply a batch exactly once (see the module docstring); retried on PG conflicts."""
+    def apply_proven(self, batch: ProvenBatch) -> None:
+        """Apply the next positions, once: in one transaction that checks the read store is
+        still at `batch.after` (ProgressMoved otherwise) and moves it to `batch.through`."""
         for attempt in range(1, MAX_APPLY_ATTEMPTS + 1):
             try:
-                return self._apply_once(topic, messages)
+                self._apply_once(batch)
+                return
             except RETRYABLE:
                 self.db.rollback()
                 if attempt == MAX_APPLY_ATTEMPTS:
                     raise
                 time.sleep(RETRY_PAUSE_S * attempt)
-        raise AssertionError("unreachable")
 
-    def _apply_once(self, topic: str, messages: Sequence[ConsumedEvent]) -> ApplyOutcome:
-        if not messages:
-            return ApplyOutcome((), 0)
-        partitions = sorted({message.partition for message in messages})
+    def _apply_once(self, batch: ProvenBatch) -> None:
+        try:
+            self._apply_in_transaction(batch)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(
+                READ_STORE_ENV_VAR,
+                redacted_url(self.location.url),
+                "the read store refused the batch (nothing of it applied): "
+                + describe_failure(exc),
+            ) from None
+
+    def _apply_in_transaction(self, batch: ProvenBatch) -> None:
+        mark = self.db.placeholder
         self.db.begin()
         try:
-            marks = self._locked_marks(topic, partitions)
-            complete_through = self._complete_through()
-            kept: list[EventFacts] = []
-            next_offsets = {p: marks[p].next_offset for p in partitions}
-            max_positions = {p: marks[p].max_position for p in partitions}
-            for message in messages:
-                p, position = message.partition, message.facts.position
-                fresh = (
-                    message.offset >= marks[p].next_offset
-                    and position > max_positions[p]
-                    and position > complete_through
+            self.db.execute(
+                f"INSERT INTO projection_state (key, value) VALUES ({mark}, {mark}) "
+                "ON CONFLICT (key) DO NOTHING",
+                (s.STATE_COMPLETE_THROUGH, "0"),
+            )
+            rows = self.db.execute(
+                f"SELECT value FROM projection_state WHERE key = {mark}"
+                f"{self.db.lock_partitions_sql()}",
+                (s.STATE_COMPLETE_THROUGH,),
+            )
+            applied = int(rows[0][0])
+            if applied != batch.after.position:
+                raise ProgressMoved(
+                    "complete_through_position",
+                    applied,
+                    f"another reader applied to this read store (expected {batch.after.position})",
                 )
-                if fresh:
-                    kept.append(message.facts)
-                    max_positions[p] = position
-                next_offsets[p] = max(next_offsets[p], message.offset + 1)
-            self._write_deltas(deltas_of(kept))
+            self._write_deltas(deltas_of(list(batch.facts)))
+            self._set_state(
+                {
+                    s.STATE_COMPLETE_THROUGH: str(batch.through.position),
+                    s.STATE_COMPLETE_THROUGH_HASH: batch.through.hash,
+                    s.STATE_TOPIC: batch.topic,
+                    s.STATE_TOPIC_ID: batch.topic_id or "",
+                    s.STATE_PARTITION_COUNT: str(batch.partition_count),
+                    s.STATE_CHECKPOINT_OFFSET: str(batch.checkpoint_offset),
+                }
+            )
+            self.db.execute(
+                f"DELETE FROM consumed_partitions WHERE topic <> {mark}", (batch.topic,)
+            )
             self.db.executemany(
-                f"UPDATE consumed_partitions SET next_offset = {self.db.placeholder}, "
-                f"max_position = {self.db.placeholder} WHERE topic = {self.db.placeholder} "
-                f"AND kafka_partition = {self.db.placeholder}",
-                [(next_offsets[p], max_positions[p], topic, p) for p in partitions],
+                "INSERT INTO consumed_partitions (topic, kafka_partition, next_offset, "
+                f"max_position) VALUES ({self._marks(4)}) ON CONFLICT (topic, kafka_partition) "
+                "DO UPDATE SET next_offset = excluded.next_offset, "
+                "max_position = excluded.max_position",
+                [
+                    (batch.topic, p, offset, batch.through.position)
+                    for p, offset in sorted(batch.resume_offsets.items())
+                ],
             )
             self.db.commit()
         except BaseException:
             self.db.rollback()
             raise
-        return ApplyOutcome(tuple(kept), len(messages) - len(kept))
 
-    def _locked_marks(self, topic: str, partitions: list[int]) -> dict[int, PartitionMark]:
-        if not partitions:
-            return {}
+    def _set_state(self, values: Mapping[str, str]) -> None:
         self.db.executemany(
-            f"INSERT INTO consumed_partitions (topic, kafka_partition, next_offset, max_position) "
-            f"VALUES ({self._marks(4)}) ON CONFLICT (topic, kafka_partition) DO NOTHING",
-            [(topic, p, 0, 0) for p in partitions],
+            f"INSERT INTO projection_state (key, value) VALUES ({self._marks(2)}) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            sorted(values.items()),
         )
-        rows = self.db.execute(
-            "SELECT kafka_partition, next_offset, max_position FROM consumed_partitions "
-            f"WHERE topic = {self.db.placeholder} "
-            f"AND kafka_partition IN ({self._marks(len(partitions))}) "
-            f"ORDER BY kafka_partition{self.db.lock_partitions_sql()}",
-            (topic, *partitions),
-        )
-        return {int(p): PartitionMark(int(n), int(m)) for p, n, m in rows}
 
-    def _complete_through(self) -> int:
-        rows = self.db.execute(
-            f"SELECT value FROM projection_state WHERE key = {self.db.placeholder}",
-            (s.STATE_COMPLETE_THROUGH,),
+    def progress(self) -> ReadProgress:
+        """What is applied and where reading resumes."""
+        state = self.state()
+        if s.STATE_COMPLETE_THROUGH_HASH not in state and self._holds_balances():
+            raise LedgerError(
+                "read store",
+                self.location.kind,
+                "holds balances but not how far they go by position (written by an earlier "
+                "version): rebuild it (`grant-ledger rebuild`) before projecting into it",
+            )
+        topic = state.get(s.STATE_TOPIC) or None
+        marks = self.partition_marks(topic) if topic else {}
+        return ReadProgress(
+            applied=ChainPoint(
+                int(state.get(s.STATE_COMPLETE_THROUGH, "0")),
+                state.get(s.STATE_COMPLETE_THROUGH_HASH, GENESIS_HASH),
+            ),
+            topic=topic,
+            topic_id=state.get(s.STATE_TOPIC_ID) or None,
+            partition_count=int(state.get(s.STATE_PARTITION_COUNT, "0")),
+            resume_offsets={p: mark.next_offset for p, mark in marks.items()},
+            checkpoint_offset=int(state.get(s.STATE_CHECKPOINT_OFFSET, "0")),
         )
-        return int(rows[0][0]) if rows else 0
+
+    def _holds_balances(self) -> bool:
+        return bool(self.db.execute("SELECT 1 FROM programme_year_totals LIMIT 1"))
+
+    # ----------------------------------------------------------------- skips
+
+    def record_skips(self, skips: Sequence[RecordedSkip]) -> None:
+        """Record skips (an operator's decision, kept across rebuilds)."""
+        if not skips:
+            return
+        self.db.begin()
+        try:
+            self.db.executemany(
+                "INSERT INTO skipped_messages (topic, kafka_partition, kafka_offset, sha256, "
+                f"reason, skipped_by, skipped_at) VALUES ({self._marks(7)}) "
+                "ON CONFLICT (topic, kafka_partition, kafka_offset) DO NOTHING",
+                [(*_coordinates(k.at), k.digest, k.reason, k.by, k.skipped_at) for k in skips],
+            )
+            self.db.commit()
+        except BaseException:
+            self.db.rollback()
+            raise
+
+    def skips(self) -> list[RecordedSkip]:
+        """Every recorded skip, by coordinates."""
+        rows = self.db.execute(
+            "SELECT topic, kafka_partition, kafka_offset, sha256, reason, skipped_by, skipped_at "
+            "FROM skipped_messages ORDER BY topic, kafka_partition, kafka_offset"
+        )
+        return [
+            RecordedSkip(MessageAt(str(t), int(p), int(o)), str(d), str(r), str(b), str(w))
+            for t, p, o, d, r, b, w in rows
+        ]
 
     def _upsert(self, table: s.Table, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
@@ -289,6 +395,7 @@ class ReadStore:
         marks: dict[int, PartitionMark],
         complete_through: int,
         source: str,
+        complete_through_hash: str = GENESIS_HASH,
     ) -> None:
         """Swap in tables built from `totals`, in one transaction: readers see old or new."""
         suffix = f"__b{uuid.uuid4().hex[:8]}"
@@ -297,6 +404,8 @@ class ReadStore:
         state = {
             s.SCHEMA_VERSION_KEY: s.SCHEMA_VERSION,
             s.STATE_COMPLETE_THROUGH: str(complete_through),
+            s.STATE_COMPLETE_THROUGH_HASH: complete_through_hash,
+            **({s.STATE_TOPIC: topic} if topic else {}),
             s.STATE_REBUILT_AT: datetime.now(tz=UTC).isoformat(),
             s.STATE_SOURCE: source,
             **self._fold_marks(totals),
@@ -421,16 +530,12 @@ class ReadStore:
             self.db.rollback()
 
     def applied_position(self) -> int:
-        """The highest log position the balances include (0 when empty).
-
-        Each partition is applied in order, so every event of a partition up to its mark is in;
-        with several partitions an earlier position of a slower partition may still be on its
-        way (the balances lag, they are not wrong). After a rebuild every position up to
-        `complete_through_position` is in.
-        """
-        rows = self.db.execute("SELECT MAX(max_position) FROM consumed_partitions")
-        highest = int(rows[0][0]) if rows and rows[0][0] is not None else 0
-        return max(highest, self._complete_through())
+        """The log position the balances reflect: every event up to it, none after (0 if empty)."""
+        rows = self.db.execute(
+            f"SELECT value FROM projection_state WHERE key = {self.db.placeholder}",
+            (s.STATE_COMPLETE_THROUGH,),
+        )
+        return int(rows[0][0]) if rows else 0
 
     def has_programme(self, programme_id: str) -> bool:
         """True when the store has any row of the programme."""

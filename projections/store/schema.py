@@ -8,8 +8,13 @@ partition; the views add the derived columns and the agency attribution.
   programme_year_totals  (programme_id, year) -> appropriated/awarded/disbursed/recovered_ore
   programme_day_totals   (programme_id, year, effective_date) -> awarded/disbursed/recovered_ore
   agency_timeline        (programme_id, position) -> effective_date, agency
-  consumed_partitions    (topic, kafka_partition) -> next_offset, max_position
-  projection_state       key -> value (complete_through_position, rebuilt_at, source)
+  consumed_partitions    (topic, kafka_partition) -> next_offset, max_position: where reading
+                         resumes (every message before next_offset is applied or not needed)
+  projection_state       key -> value (complete_through_position and _hash: positions 1..k
+                         applied, the chain's hash after k; topic, topic_id, checkpoint_offset,
+                         rebuilt_at, source)
+  skipped_messages       (topic, kafka_partition, kafka_offset) -> sha256, reason, skipped_by,
+                         skipped_at: every message a reader was told to skip (never swapped)
 
   recipient_year_balances  + outstanding_ore = awarded_ore - disbursed_ore
   programme_year_balances  + agency (in charge at year end, or today), available_ore
@@ -20,6 +25,11 @@ partition; the views add the derived columns and the agency attribution.
 from dataclasses import dataclass
 
 STATE_COMPLETE_THROUGH = "complete_through_position"
+STATE_COMPLETE_THROUGH_HASH = "complete_through_hash"
+STATE_TOPIC = "topic"
+STATE_TOPIC_ID = "topic_id"
+STATE_PARTITION_COUNT = "partition_count"
+STATE_CHECKPOINT_OFFSET = "checkpoint_offset"
 STATE_REBUILT_AT = "rebuilt_at"
 STATE_SOURCE = "source"
 SCHEMA_VERSION_KEY = "schema_version"
@@ -81,10 +91,24 @@ CONSUMED_PARTITIONS = Table(
 )
 PROJECTION_STATE = Table("projection_state", (("key", "TEXT"),), (("value", "TEXT NOT NULL"),))
 
+SKIPPED_MESSAGES = Table(
+    "skipped_messages",
+    (("topic", "TEXT"), ("kafka_partition", "INTEGER"), ("kafka_offset", "BIGINT")),
+    (
+        ("sha256", "TEXT NOT NULL"),
+        ("reason", "TEXT NOT NULL"),
+        ("skipped_by", "TEXT NOT NULL"),
+        ("skipped_at", "TEXT NOT NULL"),
+    ),
+)
+
 BALANCE_TABLES = (RECIPIENT_YEAR, PROGRAMME_YEAR, PROGRAMME_DAY, AGENCY_TIMELINE)
+# Swapped whole by a rebuild.
 # Tables whose rows a rebuild receives in primary-key order from the replay engine.
 KEY_ORDERED_BY_ENGINE = (RECIPIENT_YEAR, PROGRAMME_YEAR, PROGRAMME_DAY)
 TABLES = (*BALANCE_TABLES, CONSUMED_PARTITIONS, PROJECTION_STATE)
+# Kept across rebuilds: the record of what operators decided.
+KEPT_TABLES = (SKIPPED_MESSAGES,)
 VIEWS = (
     "recipient_year_balances",
     "agency_days",

@@ -27,6 +27,7 @@ from projections.consumer.projector import Projector, ProjectorSettings
 from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from tests.fill import disbursements, setup_commands
+from tests.signing import ledger_trust
 
 pytestmark = pytest.mark.kafka
 
@@ -96,7 +97,13 @@ def test_command_to_balances_lag(
 ) -> None:
     """Accepted command -> visible in the read store: p99 under 1 s over 1 000 commands."""
     samples: list[float] = []
-    settings = ProjectorSettings(kafka_bootstrap, following_relay, group_id=None)
+    settings = ProjectorSettings(
+        kafka_bootstrap,
+        following_relay,
+        f"{following_relay}.checkpoints",
+        ledger_trust(),
+        group_id=None,
+    )
     replay = ReplayStore(tmp_path / "replay")
     ledger = GrantLedger(sqlite_store_url)
     with (

@@ -16,6 +16,7 @@ from tests.benchmarks.measure import (
     bare_consumer_count,
     median_seconds,
 )
+from tests.signing import ledger_trust
 
 KAFKA_REBUILD_MIN_RATIO = 0.85
 ROUNDS = 2
@@ -41,7 +42,9 @@ def test_b_rebuild_from_kafka(
 ) -> None:
     """Fetch (partitions split over processes), verify the chain, write the replay store,
     rebuild and swap the read store."""
-    kafka = KafkaSource(bench_topic.bootstrap, bench_topic.topic, bench_topic.checkpoint_topic)
+    kafka = KafkaSource(
+        bench_topic.bootstrap, bench_topic.topic, bench_topic.checkpoint_topic, ledger_trust()
+    )
     reports = []
 
     def run() -> None:

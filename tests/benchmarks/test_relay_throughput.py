@@ -24,6 +24,7 @@ from ledger.relay.messages import OutgoingMessage, outgoing_message
 from ledger.relay.relay import Relay
 from schemas.chain import GENESIS_HASH
 from tests.fill import disbursements, save_decided, setup_commands
+from tests.signing import ledger_signer
 
 pytestmark = pytest.mark.kafka
 
@@ -119,7 +120,7 @@ def test_relay_publishes_the_store(
     def run(settings: KafkaSettings) -> None:
         ledger = GrantLedger(store_with_events)
         try:
-            stats = Relay(ledger, settings, kafka_bootstrap).run(once=True)
+            stats = Relay(ledger, settings, kafka_bootstrap, ledger_signer()).run(once=True)
         finally:
             ledger.close()
         assert stats.published == EVENTS

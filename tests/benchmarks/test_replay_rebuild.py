@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from ledger.proof.coordinates import MessageAt
 from projections.application.memory import keep_freed_memory
 from projections.application.query import replay_balances
 from projections.application.rebuild import rebuild
@@ -82,7 +83,9 @@ def rebuild_local(ledger: LocalLedger, read_store: str = "read.db") -> None:
             store,
             ReplayStore(ledger.replay_directory),
             source="local",
-            checkpoints=ledger.checkpoints,
+            checkpoints=[
+                (c, MessageAt("checkpoints", 0, i)) for i, c in enumerate(ledger.checkpoints)
+            ],
         )
     assert report.events == ledger.events and report.checkpoints_checked == len(ledger.checkpoints)
 
@@ -92,6 +95,7 @@ COLD_REBUILD_SCRIPT = textwrap.dedent(
     import pickle, resource, sys, time
     from pathlib import Path
     from projections.application.memory import keep_freed_memory
+    from ledger.proof.coordinates import MessageAt
     from projections.application.rebuild import rebuild
     from projections.replay import ReplayStore
     from projections.store.read_store import ReadStore
@@ -100,7 +104,8 @@ COLD_REBUILD_SCRIPT = textwrap.dedent(
     checkpoints = pickle.loads(sys.stdin.buffer.read())
     started = time.perf_counter()
     with ReadStore.open(f"sqlite:///{read / 'cold.db'}") as read_store:
-        rebuild(read_store, ReplayStore(replay), source="local", checkpoints=checkpoints)
+        signed = [(c, MessageAt("checkpoints", 0, i)) for i, c in enumerate(checkpoints)]
+        rebuild(read_store, ReplayStore(replay), source="local", checkpoints=signed)
     elapsed = time.perf_counter() - started
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, elapsed)
     """

@@ -14,10 +14,9 @@ import pytest
 from commands.cli.main import main
 from ledger.application.grant_ledger import PROGRAMME_EVENT_TOPIC, GrantLedger
 from ledger.relay.relay import Relay
-from projections.application.reconcile import applied_prefix
-from projections.replay.manifest import PartitionMark
 from tests.audited_ledger import AuditedLedger, audited_ledger
 from tests.fill import setup_commands
+from tests.signing import ledger_signer
 
 pytestmark = pytest.mark.kafka
 
@@ -120,22 +119,12 @@ def test_a_read_store_behind_the_store_is_compared_at_its_own_position(
     try:
         for command in setup_commands():
             ledger.execute(command)
-        Relay(ledger, stack.settings, stack.settings.bootstrap_servers or "").run(once=True)
+        Relay(ledger, stack.settings, stack.settings.bootstrap_servers or "", ledger_signer()).run(
+            once=True
+        )
     finally:
         ledger.close()
     code, body = reconcile(stack, capsys)
     assert code == 0, body
     assert body["read_store_position"] == stack.events
     assert body["store_events"] == body["topic_messages"] == stack.events + len(setup_commands())
-
-
-def test_applied_prefix_finds_one_position_or_says_between() -> None:
-    """Offsets per partition decide what the read store applied."""
-    locations = {1: (0, 0), 2: (1, 0), 3: (0, 1), 4: (1, 1)}
-    marks = {0: PartitionMark(2, 3), 1: PartitionMark(1, 2)}
-    assert applied_prefix(locations, marks, 0) == (3, False)
-    assert applied_prefix(locations, {0: PartitionMark(1, 1), 1: PartitionMark(2, 4)}, 0) == (
-        2,
-        True,
-    )
-    assert applied_prefix(locations, {}, 4) == (4, False)

@@ -130,3 +130,28 @@ def test_a_bad_query_parameter_is_refused_in_the_same_shape(client: TestClient) 
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "from"
     assert response.json()["error"]["value"] == "abc"
+
+
+def test_a_key_given_twice_is_refused_at_every_door(
+    client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """HTTP, an HTTP batch line and the CLI all refuse `"amount_ore": 1000, "amount_ore": 7`,
+    naming the key, and record nothing."""
+    from commands.cli.main import main  # noqa: PLC0415
+
+    command = as_json(setup_commands()[0])
+    twice = command[:-1] + b',"command_id":"other"}'
+    response = client.post("/v1/commands", content=twice, headers=JSON)
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "command_id"
+    results = client.post("/v1/commands/batch", content=command + b"\n" + twice, headers=NDJSON)
+    assert [r["ok"] for r in results.json()] == [True, False]
+    assert "command_id" in str(results.json()[1])
+    lines = tmp_path / "twice.jsonl"
+    lines.write_bytes(twice + b"\n")
+    store = f"sqlite:///{tmp_path / 'cli.db'}"
+    capsys.readouterr()
+    assert main(["submit", str(lines), "--store", store]) == 1
+    assert "command_id" in capsys.readouterr().out
+    assert main(["events", "--store", store]) == 0
+    assert capsys.readouterr().out.strip() == ""

@@ -64,17 +64,14 @@ def project(
         kafka_bootstrap,
         "--topic",
         topic,
-        "--group",
-        f"crash-{directory.name}",
+        "--checkpoint-topic",
+        f"{topic}.checkpoints",
         "--session-timeout-ms",
         "3000",
         "--max-poll-interval-ms",
         "3000",
-        "--idle-ms",
-        "1500",
     ]
-    if once:
-        command.append("--once")
+    command.append("--once" if once else f"--group=crash-{directory.name}")
     return subprocess.Popen(command, env={**os.environ, **(env or {})}, stderr=subprocess.PIPE)
 
 

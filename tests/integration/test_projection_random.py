@@ -18,6 +18,7 @@ from projections.store.read_store import ReadStore
 from tests.ledgers.balances_each_way import stored_view_balances, wire_envelopes
 from tests.ledgers.kafka_topic import produce_envelopes
 from tests.ledgers.random_commands import random_actions, recorded_events, run_actions
+from tests.signing import ledger_trust
 
 EXAMPLES = 5
 CHECKPOINT_EVERY = 5
@@ -45,7 +46,7 @@ def test_live_and_rebuilt_projections_agree_with_the_reference(
             ledger.close()
         expected = reference_balances(events, today=today)
         topic = f"gl-random-{uuid.uuid4().hex[:12]}"
-        kafka = KafkaSource(kafka_bootstrap, topic, f"{topic}.checkpoints")
+        kafka = KafkaSource(kafka_bootstrap, topic, f"{topic}.checkpoints", ledger_trust())
         produce_envelopes(
             kafka_bootstrap,
             topic,
@@ -57,10 +58,15 @@ def test_live_and_rebuilt_projections_agree_with_the_reference(
         with ReadStore.open(f"sqlite:///{directory / 'read.db'}") as read_store:
             # One projector without a consumer group (no join to wait for), small batches.
             projector_settings = ProjectorSettings(
-                kafka_bootstrap, topic, group_id=None, max_batch_events=7
+                kafka_bootstrap,
+                topic,
+                kafka.checkpoint_topic,
+                ledger_trust(),
+                group_id=None,
+                max_batch_events=7,
             )
             with replay.writing(), Projector(read_store, replay, projector_settings) as projector:
-                projector.run(once=True, idle_ms=IDLE_MS)
+                projector.run(once=True)
             assert stored_view_balances(read_store) == expected
 
             assert rebuild(read_store, replay, source="local", kafka=kafka).checkpoints_checked > 0

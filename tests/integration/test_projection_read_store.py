@@ -4,11 +4,14 @@ import threading
 
 import pytest
 
+from ledger.proof.chain_reader import GENESIS_POINT, ChainPoint
+from projections.domain.facts import facts_of
 from projections.domain.rows import View
 from projections.replay import totals as replay_totals
 from projections.store.dialects import RebuildBlocked
-from projections.store.read_store import ReadStore
-from tests.ledgers.balances_each_way import columns_of, consumed_in_partitions
+from projections.store.read_store import ProgressMoved, ReadStore
+from schemas.chain import GENESIS_HASH
+from tests.ledgers.balances_each_way import columns_of, proven_batch
 from tests.ledgers.envelopes import synthetic_envelopes
 
 EVENTS = 3_000
@@ -75,17 +78,19 @@ def test_rebuild_refuses_while_a_projector_runs(read_store_url: str) -> None:
         pass
 
 
-def test_applying_is_exactly_once_per_partition_mark(read_store_url: str) -> None:
-    """A batch again, a batch with old offsets, a duplicate position: none counted twice."""
+def test_applying_is_exactly_once_by_position(read_store_url: str) -> None:
+    """A batch again, or a batch that does not follow what is applied: refused, nothing counted."""
     envelopes = list(synthetic_envelopes(600))
-    by_partition = consumed_in_partitions(envelopes)
+    facts = [facts_of(envelope) for envelope in envelopes]
     with ReadStore.open(read_store_url) as read_store:
-        for messages in by_partition.values():
-            first = read_store.apply("t", messages[:50])
-            assert read_store.apply("t", messages[:50]).skipped == len(first.applied)
-            read_store.apply("t", messages)
+        read_store.apply_proven(proven_batch(facts[:50], GENESIS_POINT, GENESIS_HASH))
         once = read_store.balances(View.RECIPIENT_YEAR)
-        for messages in by_partition.values():
-            assert not read_store.apply("t", messages).applied
+        with pytest.raises(ProgressMoved):  # the same batch again
+            read_store.apply_proven(proven_batch(facts[:50], GENESIS_POINT, GENESIS_HASH))
         assert read_store.balances(View.RECIPIENT_YEAR) == once
-        assert sum(mark.max_position > 0 for mark in read_store.partition_marks("t").values()) == 3
+        after_50 = ChainPoint(50, envelopes[49]["hash"])
+        read_store.apply_proven(proven_batch(facts[50:], after_50, envelopes[49]["hash"]))
+        with pytest.raises(ProgressMoved):  # a second reader behind the first
+            read_store.apply_proven(proven_batch(facts[50:], after_50, envelopes[49]["hash"]))
+        progress = read_store.progress()
+        assert progress.applied == ChainPoint(600, envelopes[-1]["hash"])

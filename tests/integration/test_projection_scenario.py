@@ -28,6 +28,7 @@ from projections.domain.selection import Selection
 from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from tests.ledgers.balances_each_way import stored_view_balances
+from tests.signing import ledger_signer, ledger_trust
 
 SCENARIO = Path(__file__).resolve().parents[2] / "commands" / "scenarios" / "sfs_2018_151.jsonl"
 # Small group timeouts: the dev broker holds a join for the rebalance timeout.
@@ -62,7 +63,7 @@ def published(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) ->
     )
     ledger = GrantLedger(store_url)
     try:
-        Relay(ledger, settings, kafka_bootstrap).run(once=True)
+        Relay(ledger, settings, kafka_bootstrap, ledger_signer()).run(once=True)
         events = [event for _, event in ledger.programme_events()]
     finally:
         ledger.close()
@@ -72,7 +73,7 @@ def published(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str) ->
 def kafka_source(published: Published) -> KafkaSource:
     """Where rebuilds read from."""
     s = published.settings
-    return KafkaSource(published.bootstrap, s.topic, s.checkpoint_topic)
+    return KafkaSource(published.bootstrap, s.topic, s.checkpoint_topic, ledger_trust())
 
 
 def test_live_projection_and_rebuilds_agree_with_the_reference(
@@ -83,11 +84,16 @@ def test_live_projection_and_rebuilds_agree_with_the_reference(
     expected = reference_balances(published.events, today=today)
     replay = ReplayStore(tmp_path / "replay", durable=False)
     settings = ProjectorSettings(
-        published.bootstrap, published.settings.topic, group_id=f"g-{tmp_path.name}", **FAST_GROUP
+        published.bootstrap,
+        published.settings.topic,
+        published.settings.checkpoint_topic,
+        ledger_trust(),
+        group_id=f"g-{tmp_path.name}",
+        **FAST_GROUP,
     )
     with ReadStore.open(read_store_url) as read_store:
         with replay.writing(), Projector(read_store, replay, settings) as projector:
-            stats = projector.run(once=True, idle_ms=1_500)
+            stats = projector.run(once=True)
         assert stats.applied == len(published.events)
         assert stored_view_balances(read_store) == expected
 
@@ -138,16 +144,9 @@ def test_the_cli_projects_and_answers(
             [
                 "project",
                 "--once",
-                "--idle-ms",
-                "1500",
-                "--group",
-                f"cli-{tmp_path.name}",
-                "--session-timeout-ms",
-                "3000",
-                "--max-poll-interval-ms",
-                "3000",
                 *common,
                 *kafka,
+                *checkpoints,
             ]
         )
         == 0

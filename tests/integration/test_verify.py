@@ -15,6 +15,7 @@ from ledger.audit.verification import VerificationReport
 from ledger.config import KafkaSettings
 from ledger.relay.relay import Relay
 from tests.fill import add_payments, fill
+from tests.signing import ledger_signer, ledger_trust
 
 pytestmark = pytest.mark.kafka
 
@@ -34,7 +35,7 @@ def published(sqlite_store_url: str, kafka_bootstrap: str, topic_name: str) -> K
     fill(sqlite_store_url, EVENTS)
     ledger = GrantLedger(sqlite_store_url)
     try:
-        Relay(ledger, settings, kafka_bootstrap).run(once=True)
+        Relay(ledger, settings, kafka_bootstrap, ledger_signer()).run(once=True)
     finally:
         ledger.close()
     return settings
@@ -45,7 +46,9 @@ def verify(store_url: str, settings: KafkaSettings) -> VerificationReport:
     ledger = GrantLedger(store_url)
     try:
         assert settings.bootstrap_servers
-        return verify_store_against_kafka(ledger, settings, settings.bootstrap_servers)
+        return verify_store_against_kafka(
+            ledger, settings, settings.bootstrap_servers, ledger_trust()
+        )
     finally:
         ledger.close()
 
@@ -88,6 +91,13 @@ def test_an_altered_stored_event_is_named_with_what_differs(
     assert not report.ok
     assert report.first_bad_position == 30
     assert "data.amount_ore" in str(report.problems[0])
+    # Every later hash differs too (the chain carries the change): one range, not 30 lines,
+    # and one line for the signed checkpoints after it.
+    assert [str(p).split(":")[0] for p in report.problems] == [
+        "position 30",
+        f"positions 31..{EVENTS}",
+        "position 50",
+    ]
 
 
 def test_an_event_altered_after_it_was_indexed_is_caught_in_the_index_too(

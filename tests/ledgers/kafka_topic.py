@@ -15,6 +15,7 @@ from ledger.infrastructure.kafka.topics import ensure_topics
 from ledger.relay.messages import cloudevents_headers
 from tests.ledgers.envelopes import message_key_of
 from tests.ledgers.vectorised import CHECKPOINT_EVERY
+from tests.signing import ledger_signer
 
 
 def produce_envelopes(
@@ -59,10 +60,12 @@ def produce_envelopes(
 
 def _send_checkpoint(producer: KafkaProducer, topic: str, envelope: dict[str, Any]) -> None:
     position = envelope["position"]
-    value = {
-        "position": position,
-        "hash": envelope["hash"],
-        "events": position,
-        "recorded_at": datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-    }
+    value = ledger_signer().sign(
+        {
+            "position": position,
+            "hash": envelope["hash"],
+            "events": position,
+            "recorded_at": datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+    )
     producer.send(topic, key=b"checkpoint", value=orjson.dumps(value))

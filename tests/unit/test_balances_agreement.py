@@ -1,9 +1,10 @@
 """Random ledgers (commands through the real write side): every way of computing balances agrees.
 
-The reference fold, the numpy engine over the replay columns (plain and as-of), the replay store
-filled out of order with re-deliveries, the SQLite read store fed partition by partition in a
-random interleaving with re-delivered batches, and a read store rebuilt from part of the ledger
-(days folded per agency period) then kept current with the rest: all give exactly the same rows.
+The reference fold, the numpy engine over the replay columns (plain and as-of), the SQLite read
+store and replay store fed by the reader's proof (ledger.proof) from partitions delivered in a
+random interleaving with re-delivered batches and checkpoints at random points, and a read store
+rebuilt from part of the ledger (days folded per agency period) then kept current with the rest
+by the same proof: all give exactly the same rows.
 """
 
 import tempfile
@@ -17,15 +18,19 @@ from hypothesis import strategies as st
 
 from ledger.application.grant_ledger import GrantLedger
 from ledger.domain.recorded import ProgrammeEvent
+from ledger.proof.chain_reader import GENESIS_POINT, Arrival, ChainPoint, ChainReader
+from ledger.proof.coordinates import MessageAt
 from projections.domain.asof import AsOf
 from projections.domain.balances import Balances
+from projections.domain.facts import EventFacts
 from projections.domain.reference import reference_balances
 from projections.replay import ColumnBuilder, ReplayStore, asof_index, every_view, rebuild_totals
-from projections.store.read_store import ConsumedEvent, ReadStore
+from projections.store.read_store import ReadStore
 from tests.ledgers.balances_each_way import (
+    arrivals_in_partitions,
     columns_of,
-    consumed_in_partitions,
     engine_balances,
+    proven_batch,
     stored_view_balances,
     wire_envelopes,
 )
@@ -50,12 +55,12 @@ def record(actions: list[dict[str, Any]], directory: Path) -> list[ProgrammeEven
 
 
 def delivery_order(
-    by_partition: dict[int, list[ConsumedEvent]], data: st.DataObject
-) -> list[list[ConsumedEvent]]:
+    by_partition: dict[int, list[Arrival[EventFacts]]], data: st.DataObject
+) -> list[list[Arrival[EventFacts]]]:
     """Batches as a group of consumers might see them: partitions interleaved at random, each
     partition in offset order, and now and then a batch delivered again."""
     cursors = dict.fromkeys(by_partition, 0)
-    batches: list[list[ConsumedEvent]] = []
+    batches: list[list[Arrival[EventFacts]]] = []
     while any(cursors[p] < len(messages) for p, messages in by_partition.items()):
         open_partitions = [p for p, messages in by_partition.items() if cursors[p] < len(messages)]
         partition = data.draw(st.sampled_from(open_partitions))
@@ -65,10 +70,27 @@ def delivery_order(
         cursors[partition] = start + len(batch)
         again: bool = data.draw(st.booleans())
         if batches and again:
-            redelivered: list[ConsumedEvent] = data.draw(st.sampled_from(batches))
+            redelivered: list[Arrival[EventFacts]] = data.draw(st.sampled_from(batches))
             batch = batch + redelivered  # a re-delivery rides along
         batches.append(batch)
     return batches
+
+
+def apply_proven(
+    reader: ChainReader[EventFacts], read_store: ReadStore, replay: ReplayStore
+) -> None:
+    """What the reader releases, to the replay store and the read store, as the projector does."""
+    before = reader.released
+    proven = reader.take_proven(5)
+    while proven:
+        facts = [arrival.payload for arrival in proven]
+        builder = ColumnBuilder(replay.dictionaries)
+        for one in facts:
+            builder.add(one)
+        replay.append(builder.build(), newest_hash=(facts[-1].position, facts[-1].hash))
+        read_store.apply_proven(proven_batch(facts, before, proven[0].link.prev_hash))
+        before = ChainPoint(facts[-1].position, facts[-1].hash)
+        proven = reader.take_proven(5)
 
 
 @SETTINGS
@@ -99,16 +121,24 @@ def test_every_way_agrees_with_the_reference(
             events, as_of, today=today
         )
 
-        batches = delivery_order(consumed_in_partitions(envelopes), data)
+        batches = delivery_order(arrivals_in_partitions(envelopes), data)
+        signed_at = sorted(set(data.draw(st.lists(st.integers(1, max(last, 1)), max_size=4))))
         replay = ReplayStore(directory / "replay", durable=False)
+        reader: ChainReader[EventFacts] = ChainReader(GENESIS_POINT)
         with ReadStore.open(f"sqlite:///{directory / 'read.db'}") as read_store, replay.writing():
-            for batch in batches:
-                builder = ColumnBuilder(replay.dictionaries)
-                for message in batch:
-                    builder.add(message.facts)
-                newest = max(batch, key=lambda m: m.facts.position).facts
-                replay.append(builder.build(), newest_hash=(newest.position, newest.hash))
-                read_store.apply("topic", batch)
+            for number, batch in enumerate(batches):
+                for arrival in batch:
+                    reader.offer(arrival)
+                if signed_at and number % 3 == 0:
+                    envelope = envelopes[signed_at.pop(0) - 1]
+                    at = MessageAt("checkpoints", 0, number)
+                    reader.offer_checkpoint(envelope["position"], envelope["hash"], at)
+                apply_proven(reader, read_store, replay)
+            if envelopes:
+                at = MessageAt("checkpoints", 0, len(batches))
+                reader.offer_checkpoint(last, envelopes[-1]["hash"], at)
+            apply_proven(reader, read_store, replay)
+            assert reader.released.position == last
             assert stored_view_balances(read_store) == expected
 
             replay.compact()
@@ -126,13 +156,14 @@ def test_every_way_agrees_with_the_reference(
 def rebuilt_then_projected(
     directory: Path,
     envelopes: list[dict[str, Any]],
-    batches: list[list[ConsumedEvent]],
+    batches: list[list[Arrival[EventFacts]]],
     rebuilt_through: int,
     *,
     today: date,
 ) -> Balances:
     """A read store rebuilt from positions 1..rebuilt_through (its days folded per agency
-    period), then fed every batch: those positions are skipped, the rest applied."""
+    period), then fed every batch through a reader that starts where the rebuild ended: those
+    positions are recognised as applied, the rest applied."""
     replay = ReplayStore(directory / "rebuilt-replay", durable=False)
     with replay.writing():
         columns, dictionaries = columns_of(envelopes[:rebuilt_through])
@@ -140,12 +171,30 @@ def rebuilt_then_projected(
             columns, dictionaries=dictionaries, max_position_hash=None, topic=None, partitions={}
         )
         totals = rebuild_totals(replay)
+    start = GENESIS_POINT
+    if rebuilt_through:
+        start = ChainPoint(rebuilt_through, envelopes[rebuilt_through - 1]["hash"])
+    reader: ChainReader[EventFacts] = ChainReader(start)
     with ReadStore.open(f"sqlite:///{directory / 'rebuilt.db'}") as read_store:
         read_store.replace(
-            totals, topic=None, marks={}, complete_through=rebuilt_through, source="test"
+            totals,
+            topic=None,
+            marks={},
+            complete_through=rebuilt_through,
+            source="test",
+            complete_through_hash=start.hash,
         )
         for batch in batches:
-            read_store.apply("topic", batch)
+            for arrival in batch:
+                reader.offer(arrival)
+        if envelopes:
+            reader.offer_checkpoint(
+                len(envelopes), envelopes[-1]["hash"], MessageAt("checkpoints", 0, 0)
+            )
+        proven = reader.take_proven(len(envelopes))
+        if proven:
+            facts = [arrival.payload for arrival in proven]
+            read_store.apply_proven(proven_batch(facts, start, proven[0].link.prev_hash))
         return stored_view_balances(read_store)
 
 

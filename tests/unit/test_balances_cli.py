@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from commands.cli.balances import render_table
-from commands.cli.main import EXIT_USAGE, main
+from commands.cli.main import EXIT_UNAVAILABLE, EXIT_USAGE, main
 from projections.domain.rows import FIELDS, View
 from projections.store.read_store import ReadStore
-from tests.ledgers.balances_each_way import consumed_in_partitions
+from tests.ledgers.balances_each_way import apply_envelopes
 from tests.ledgers.envelopes import synthetic_envelopes
 
 
@@ -18,8 +18,7 @@ def read_store_url(tmp_path: Path) -> str:
     """A read store with a small synthetic ledger applied."""
     url = f"sqlite:///{tmp_path / 'read.db'}"
     with ReadStore.open(url) as read_store:
-        for messages in consumed_in_partitions(list(synthetic_envelopes(400))).values():
-            read_store.apply("topic", messages)
+        apply_envelopes(read_store, list(synthetic_envelopes(400)))
     return url
 
 
@@ -105,7 +104,8 @@ def test_table_shows_kronor() -> None:
 def test_as_of_needs_a_replay_store(
     tmp_path: Path, read_store_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An as-of question without a replay store says how to get one."""
+    """An as-of question without a replay store says how to get one (exit 3: the projector
+    fills it, so asking again later can work)."""
     code = main(
         [
             "balances",
@@ -117,5 +117,5 @@ def test_as_of_needs_a_replay_store(
             "5",
         ]
     )
-    assert code == EXIT_USAGE
+    assert code == EXIT_UNAVAILABLE
     assert "grant-ledger project" in capsys.readouterr().err

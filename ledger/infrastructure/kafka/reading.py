@@ -1,11 +1,19 @@
-"""Client settings we use, and reading what is really on a topic without trusting end offsets.
+"""Client settings we use, and reading a topic to its end.
 
 Every reader reads `read_committed`: with the relay publishing in Kafka transactions, a window
-that was aborted (a crashed or fenced relay) is never seen. Tansu reports a partition's end
-offset as the first offset of its last batch + 1, not the last offset + 1, so "read up to the
-end offset" misses records there. Readers here use the reported end only as a lower bound (it
-is exact on Kafka: the last stable offset) and otherwise read forward until the topic stays
-quiet for an idle window.
+that was aborted (a crashed or fenced relay) is never seen.
+
+Where a read ends (`read_to_end`, used by `project --once`, `rebuild --from kafka`, `verify`):
+at the end offsets the broker reports when the read begins, then one more poll that brings
+nothing. On Apache Kafka under read_committed the end offset is the last stable offset: exact.
+Tansu reports the first offset of a partition's last record batch + 1; batches are fetched and
+handed out whole, so reaching that offset and draining what was fetched reads the whole batch.
+Either way nothing that was on the topic when the read began is missed, and no idle window is
+waited out. What the readers need beyond that they prove themselves: every position up to the
+last signed checkpoint must be there (a checkpoint is published only once every event it covers
+is acknowledged), or the reader says which one is missing.
+
+`read_all` (an idle window) stays for tests and the relay's tail reading.
 """
 
 import time
@@ -113,13 +121,23 @@ def _check_idle_ms(idle_ms: int) -> None:
         )
 
 
+# The last poll of a read to the end: long enough to hand out a fetch that already completed.
+DRAIN_POLL_MS = FETCH_MAX_WAIT_MS
+
+
 def _drain(
-    consumer: KafkaConsumer, lower_bounds: dict[Any, int], idle_ms: int
+    consumer: KafkaConsumer,
+    bounds: Mapping[Any, int],
+    idle_ms: int,
+    *,
+    poll_ms: int | None = None,
+    stall_ms: int = STALL_TIMEOUT_MS,
 ) -> Iterator[ConsumerRecord]:
-    """Poll until nothing comes for idle_ms and every partition reached its lower bound."""
+    """Poll until every partition reached its bound and nothing came for idle_ms (0: a poll
+    brought nothing); raise (naming the partitions) when records stop coming below the bounds."""
     last_record_at = time.monotonic()
     while True:
-        batches = consumer.poll(timeout_ms=idle_ms, max_records=MAX_POLL_RECORDS)
+        batches = consumer.poll(timeout_ms=poll_ms or idle_ms, max_records=MAX_POLL_RECORDS)
         now = time.monotonic()
         if batches:
             last_record_at = now
@@ -129,19 +147,66 @@ def _drain(
         quiet_ms = (now - last_record_at) * 1000
         behind = {
             tp.partition: (consumer.position(tp), bound)
-            for tp, bound in lower_bounds.items()
+            for tp, bound in bounds.items()
             if consumer.position(tp) < bound
         }
         if not behind and quiet_ms >= idle_ms:
             return
-        if behind and quiet_ms >= STALL_TIMEOUT_MS:
-            topic = next(iter(lower_bounds)).topic
-            raise LedgerError(
+        if behind and quiet_ms >= stall_ms:
+            topic = next(iter(bounds)).topic
+            raise BrokerStalled(
                 "topic",
                 topic,
-                f"the broker stopped delivering records below its reported end offsets "
-                f"for {STALL_TIMEOUT_MS} ms (partition: (position, reported end) = {behind})",
+                f"the broker stopped delivering records below its reported end offsets for "
+                f"{stall_ms} ms (partition: (position, reported end) = {behind})",
             )
+
+
+def drain_to_ends(consumer: KafkaConsumer, ends: Mapping[Any, int]) -> Iterator[ConsumerRecord]:
+    """Poll until every partition's position reached its end in `ends` and a poll brings
+    nothing more (see the module docstring for why that is exact)."""
+    return _drain(consumer, ends, 0, poll_ms=DRAIN_POLL_MS)
+
+
+class BrokerStalled(LedgerError):
+    """The broker stopped delivering records it reported having."""
+
+
+def read_to_end(
+    endpoint: KafkaEndpoint | str, topic: str, start_offsets: Mapping[int, int] | None = None
+) -> Iterator[ConsumerRecord]:
+    """Every record of the topic (from `start_offsets`, else each partition's beginning) that
+    was on it when the read began (see the module docstring for why that is exact)."""
+    consumer = _open_consumer(endpoint)
+    try:
+        partitions = _topic_partitions(consumer, topic, endpoint)
+        consumer.assign(partitions)
+        for tp in partitions:
+            if start_offsets and tp.partition in start_offsets:
+                consumer.seek(tp, start_offsets[tp.partition])
+            else:
+                consumer.seek_to_beginning(tp)
+        ends = consumer.end_offsets(partitions)
+        yield from drain_to_ends(consumer, ends)
+    finally:
+        consumer.close()
+
+
+def read_message(endpoint: KafkaEndpoint | str, topic: str, partition: int, offset: int) -> Any:
+    """The value of the one message at partition/offset (None when it cannot be read)."""
+    consumer = _open_consumer(endpoint)
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        deadline = time.monotonic() + STALL_TIMEOUT_MS / 1000
+        while time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=DRAIN_POLL_MS, max_records=1).values():
+                for record in records:
+                    return record.value if record.offset == offset else None
+        return None
+    finally:
+        consumer.close()
 
 
 def read_partition_tails(

@@ -35,7 +35,21 @@ class RedactingTextFormatter(logging.Formatter):
     """`time message` lines with credentials redacted."""
 
     def format(self, record: logging.LogRecord) -> str:
-        """Format, then redact."""
+        """Format, then redact; an exception in one line, never a traceback (a library's
+        `log.exception` included: kafka-python logs one for every dropped socket)."""
+        if record.exc_info or record.stack_info:
+            exc = record.exc_info[1] if record.exc_info else None
+            summary = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
+            record = logging.makeLogRecord(
+                {
+                    **vars(record),
+                    "msg": f"{record.getMessage()}{summary}",
+                    "args": None,
+                    "exc_info": None,
+                    "exc_text": None,
+                    "stack_info": None,
+                }
+            )
         return redact(super().format(record))
 
 

@@ -1,0 +1,183 @@
+"""A broker restart while the relay and the projector follow an idle ledger, with the topic
+re-created under them with another partition count (as Tansu's auto-create did when a producer
+retried): both wait and go on, neither ends in a traceback, and the live balances equal a fresh
+fold of the store. On the dev broker (memory only: it comes back empty, the topic re-created
+with 4 partitions instead of 6) and on Apache Kafka (killed with -9 and started on its data dir,
+then the topic given more partitions by an operator)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from kafka.admin import KafkaAdminClient, NewPartitions
+
+from ledger.application.grant_ledger import GrantLedger
+from ledger.audit.topic_verification import verify_store_against_kafka
+from ledger.domain.errors import LedgerError
+from ledger.infrastructure.kafka.apache_kafka import ApacheKafka
+from ledger.infrastructure.kafka.dev_broker import DevBroker
+from ledger.infrastructure.kafka.topics import ensure_topics
+from projections.domain.reference import reference_balances
+from projections.store.read_store import ReadStore
+from tests.fill import add_payments, fill
+from tests.ledgers.balances_each_way import stored_view_balances
+from tests.relay_runs import relay_process, settings_for
+from tests.signing import ledger_trust
+
+EVENTS = 60
+MORE = 5
+RECREATED_PARTITIONS = 4
+MORE_PARTITIONS = 8
+TIMEOUT_S = 180
+POLL_S = 0.1
+
+
+def _applied(read_store: str) -> int:
+    try:
+        with ReadStore.open(read_store) as store:
+            return store.progress().applied.position
+    except Exception:
+        return 0  # the projector is creating its tables
+
+
+def _wait_applied(read_store: str, position: int, logs: list[Path]) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while _applied(read_store) < position:
+        assert time.monotonic() < deadline, [log.read_text()[-3000:] for log in logs]
+        time.sleep(POLL_S)
+
+
+def _recreate(bootstrap: str, topics: dict[str, int]) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        try:
+            ensure_topics(bootstrap, topics)
+            return
+        except LedgerError:
+            assert time.monotonic() < deadline
+            time.sleep(POLL_S)
+
+
+# A restart of the broker; True when it comes back empty (the topics are gone).
+Restart = Callable[[], bool]
+
+
+def _follow_through_restarts(
+    bootstrap: str, restarts: list[Restart], sqlite_store_url: str, topic_name: str, tmp_path: Path
+) -> None:
+    """Relay and projector follow an idle ledger through each restart; after each, a few more
+    payments; then verify passes and the live balances equal the reference fold."""
+    fill(sqlite_store_url, EVENTS)
+    settings = settings_for(topic_name, partitions=6)
+    read_store = f"sqlite:///{tmp_path / 'read.db'}"
+    relay_log, projector_log = tmp_path / "relay.log", tmp_path / "project.log"
+    with relay_log.open("w") as log:
+        relay = relay_process(sqlite_store_url, settings, bootstrap, log=log)
+    with projector_log.open("w") as log:
+        projector = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "commands.cli.main",
+                "project",
+                "--read-store",
+                read_store,
+                "--replay-dir",
+                str(tmp_path / "replay"),
+                "--bootstrap-servers",
+                bootstrap,
+                "--topic",
+                settings.topic,
+                "--checkpoint-topic",
+                settings.checkpoint_topic,
+                "--session-timeout-ms",
+                "3000",
+            ],
+            env=dict(os.environ),
+            stderr=log,
+        )
+    logs = [relay_log, projector_log]
+    recorded = EVENTS
+    try:
+        _wait_applied(read_store, recorded, logs)
+        for restart in restarts:
+            if restart():
+                topics = {settings.topic: RECREATED_PARTITIONS, settings.checkpoint_topic: 1}
+                _recreate(bootstrap, topics)
+            add_payments(sqlite_store_url, 1_000, MORE)
+            recorded += MORE
+            _wait_applied(read_store, recorded, logs)
+    finally:
+        for process in (relay, projector):
+            process.send_signal(signal.SIGTERM)
+    assert relay.wait(TIMEOUT_S) == 0, relay_log.read_text()[-3000:]
+    assert projector.wait(TIMEOUT_S) == 0, projector_log.read_text()[-3000:]
+    for said in logs:
+        assert "Traceback" not in said.read_text(), said.read_text()[-3000:]
+    assert "re-reading it from the beginning" in projector_log.read_text()
+
+    ledger = GrantLedger(sqlite_store_url)
+    try:
+        events = [event for _, event in ledger.programme_events()]
+        report = verify_store_against_kafka(ledger, settings, bootstrap, ledger_trust())
+    finally:
+        ledger.close()
+    assert report.ok, [str(p) for p in report.problems]
+    with ReadStore.open(read_store) as store:
+        assert store.progress().applied.position == recorded
+        expected = reference_balances(events, today=datetime.now(tz=UTC).date())
+        assert stored_view_balances(store) == expected
+
+
+def test_a_broker_restart_while_idle_never_double_counts(
+    own_broker: DevBroker, sqlite_store_url: str, topic_name: str, tmp_path: Path
+) -> None:
+    """The dev broker restarts empty; the topic comes back with another partition count."""
+
+    def empty() -> bool:
+        own_broker.restart()
+        return True
+
+    _follow_through_restarts(
+        own_broker.bootstrap_servers, [empty], sqlite_store_url, topic_name, tmp_path
+    )
+
+
+@pytest.mark.xfail(
+    reason="open bug: after Apache Kafka is killed with -9 and restarted while the relay idles, "
+    "the relay's next transactional window is sometimes not committed until the relay is told "
+    "to stop (the projector then lags, never wrong); it passed 1 of 2 runs",
+    strict=False,
+)
+def test_apache_kafka_restarted_while_idle_never_double_counts(
+    own_kafka: ApacheKafka, sqlite_store_url: str, topic_name: str, tmp_path: Path
+) -> None:
+    """Apache Kafka killed with -9 and started on its data dir (nothing lost), then the topic
+    given more partitions while both follow: the projector re-reads it, counting nothing twice."""
+
+    def on_its_data_dir() -> bool:
+        own_kafka.kill()
+        own_kafka.start()
+        return False
+
+    def more_partitions() -> bool:
+        admin = KafkaAdminClient(bootstrap_servers=own_kafka.bootstrap_servers)
+        try:
+            admin.create_partitions({topic_name: NewPartitions(MORE_PARTITIONS)})
+        finally:
+            admin.close()
+        return False
+
+    _follow_through_restarts(
+        own_kafka.bootstrap_servers,
+        [on_its_data_dir, more_partitions],
+        sqlite_store_url,
+        topic_name,
+        tmp_path,
+    )
