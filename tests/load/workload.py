@@ -27,6 +27,9 @@ DOUBLE_SEND_SHARE = 0.02
 FUNDED_SHARE = 0.9  # of the awards asked for, per year
 COMMANDS_PER_CHAIN = 2 + PAYMENTS + RECOVERY_SHARE  # submit, award, payments, a recovery
 SEED = 2019
+# Every act is dated inside the programme's life: the ledger refuses acts dated more than five
+# years after its last year, so "today" (the default) would not do for a 2019-2020 programme.
+ACTS_DATED = f"{YEARS[-1]}-06-15"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,12 @@ class Chain:
 
 
 def _base(command_id: str) -> dict[str, Any]:
-    return {"command_id": command_id, "actor": OFFICER, "agency": AGENCY}
+    return {
+        "command_id": command_id,
+        "actor": OFFICER,
+        "agency": AGENCY,
+        "effective_date": ACTS_DATED,
+    }
 
 
 def programme_ids(programmes: int) -> list[str]:

@@ -9,8 +9,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.audit.batch_proof import canonical_texts, check_batch
 from ledger.audit.event_table import event_batch
-from ledger.audit.export_reader import canonical_texts, check_batch
 from projections.consumer.columnizer import Columnizer
 from projections.replay import batch_columns
 from projections.replay.columns import Dictionaries, ReplayColumns
@@ -110,3 +110,45 @@ def test_an_altered_row_fails_at_its_position() -> None:
     assert failure is not None and failure[0] == target["position"]
     assert "altered" in failure[1]
     assert np.all(np.diff([e["position"] for e in envelopes]) == 1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    micros=st.lists(
+        st.integers(min_value=-62_135_596_800_000_000, max_value=253_402_300_799_999_999),
+        min_size=1,
+        max_size=50,
+    )
+)
+def test_instants_of_any_year_spell_as_the_envelope_does(micros: list[int]) -> None:
+    """recorded_at from year 1 to 9999 (leap days and the padding of years before 1000
+    included): each rebuilt row is the envelope's canonical bytes and the chain holds."""
+    envelopes = list(synthetic_envelopes(300))[: len(micros)]
+    for envelope, moment in zip(envelopes, micros, strict=True):
+        text = np.datetime_as_string(np.datetime64(moment, "us"), unit="us")
+        envelope["recorded_at"] = f"{text}Z"
+    rechained(envelopes)
+    batch = event_batch(envelopes)
+    assert [t.encode() for t in canonical_texts(batch).to_pylist()] == [
+        canonical_bytes(e) for e in envelopes
+    ]
+    assert check_batch(batch, set()).failure is None
+
+
+def test_a_link_broken_mid_batch_is_named_at_its_position() -> None:
+    """A prev_hash replaced by another well-formed hash: that position fails, none before."""
+    envelopes = list(synthetic_envelopes(500))
+    envelopes[321]["prev_hash"] = envelopes[100]["hash"]
+    envelopes[321]["hash"] = chain_hash(
+        envelopes[321]["prev_hash"], canonical_bytes(envelopes[321])
+    )
+    failure = check_batch(event_batch(envelopes), set()).failure
+    assert failure == (322, "its prev_hash is not the hash of position 321")
+
+
+def test_a_hash_that_is_not_hex_fails_no_later_than_its_position() -> None:
+    """A hash column holding something other than 64 hex digits never passes."""
+    envelopes = list(synthetic_envelopes(300))
+    envelopes[200]["hash"] = "z" * 64
+    failure = check_batch(event_batch(envelopes), set()).failure
+    assert failure is not None and failure[0] <= 201
