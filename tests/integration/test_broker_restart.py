@@ -32,6 +32,7 @@ from tests.signing import ledger_trust
 
 EVENTS = 60
 MORE = 5
+FIRST_PAYMENT = 1_000
 RECREATED_PARTITIONS = 4
 MORE_PARTITIONS = 8
 TIMEOUT_S = 180
@@ -73,7 +74,7 @@ def _follow_through_restarts(
 ) -> None:
     """Relay and projector follow an idle ledger through each restart; after each, a few more
     payments; then verify passes and the live balances equal the reference fold."""
-    fill(sqlite_store_url, EVENTS)
+    recorded = fill(sqlite_store_url, EVENTS)
     settings = settings_for(topic_name, partitions=6)
     read_store = f"sqlite:///{tmp_path / 'read.db'}"
     relay_log, projector_log = tmp_path / "relay.log", tmp_path / "project.log"
@@ -103,15 +104,16 @@ def _follow_through_restarts(
             stderr=log,
         )
     logs = [relay_log, projector_log]
-    recorded = EVENTS
     try:
         _wait_applied(read_store, recorded, logs)
-        for restart in restarts:
+        for step, restart in enumerate(restarts):
             if restart():
                 topics = {settings.topic: RECREATED_PARTITIONS, settings.checkpoint_topic: 1}
                 _recreate(bootstrap, topics)
-            add_payments(sqlite_store_url, 1_000, MORE)
-            recorded += MORE
+            # Command ids are recorded once: each step's payments must be new ones.
+            last = add_payments(sqlite_store_url, FIRST_PAYMENT + step * MORE, MORE)
+            assert last == recorded + MORE, f"{last} recorded, {recorded + MORE} expected"
+            recorded = last
             _wait_applied(read_store, recorded, logs)
     finally:
         for process in (relay, projector):
