@@ -31,6 +31,7 @@ from kafka.producer.future import FutureRecordMetadata
 
 from ledger.domain.errors import LedgerError
 from ledger.domain.recorded import format_utc
+from ledger.infrastructure.kafka.clients import close_producer
 from ledger.infrastructure.kafka.transactions import (
     TRANSACTION_WAIT_S,
     Waiting,
@@ -251,7 +252,7 @@ class _Producing:
         except KafkaError as exc:
             log.warning("relay: unacknowledged messages at shutdown (%s); resumed next run", exc)
         finally:
-            self.producer.close(timeout=FLUSH_WAIT_S if flush else 0)
+            close_producer(self.producer, FLUSH_WAIT_S if flush else 0)
 
 
 class IdempotentPublisher(_Producing):

@@ -21,6 +21,7 @@ from ledger.domain.errors import LedgerError
 from ledger.infrastructure.kafka.clients import (
     BrokerRefusedClientError,
     BrokerUnreachableError,
+    close_producer,
     open_producer,
     require_listening,
 )
@@ -364,7 +365,7 @@ class Relay:
             try:
                 honoured = self._init_and_probe(producer)
             except BaseException:
-                producer.close(timeout=0)  # its I/O thread would outlive the reconnect
+                close_producer(producer, 0)  # its I/O thread would outlive the reconnect
                 raise
             if honoured:
                 log.info(
@@ -374,7 +375,7 @@ class Relay:
                     txn_id,
                 )
                 return TransactionalPublisher(producer, topics, self._signer)
-            producer.close(timeout=0)
+            close_producer(producer, 0)
             if settings.relay_transactions == "on":
                 raise RelayModeRefused(
                     "GRANT_LEDGER_RELAY_TRANSACTIONS",
