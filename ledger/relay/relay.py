@@ -21,6 +21,7 @@ from ledger.domain.errors import LedgerError
 from ledger.infrastructure.kafka.clients import (
     BrokerRefusedClientError,
     BrokerUnreachableError,
+    close_producer,
     open_producer,
     require_listening,
 )
@@ -31,7 +32,10 @@ from ledger.infrastructure.kafka.reading import (
 )
 from ledger.infrastructure.kafka.topics import ensure_topics
 from ledger.infrastructure.kafka.transactions import (
+    TRANSACTION_WAIT_S,
+    TRANSACTIONAL_MAX_BLOCK_MS,
     broker_honours_transactions,
+    init_transactions,
     transactional_id,
 )
 from ledger.infrastructure.log_waiter import LogWaiter, log_waiter
@@ -185,6 +189,8 @@ class Relay:
         self._partitions = 0
         self._prefetcher: PrefetchedChainedLog | None = None
         self._checkpoints_of_earlier_connections = 0
+        # Set once the topics existed for this run: a topic created after that was lost.
+        self._published_before = False
         self.stats = RelayStats()
 
     def stop(self) -> None:
@@ -283,11 +289,19 @@ class Relay:
         log.info("relay: connecting to Kafka at %s", self._bootstrap)
         require_listening(self._endpoint)
         # A topic that would lose events (TopicWouldLoseEvents) is refused, never retried.
-        ensure_topics(
+        topics = ensure_topics(
             self._endpoint,
             {settings.topic: settings.partitions, settings.checkpoint_topic: CHECKPOINT_PARTITIONS},
             settings.replication_factor,
         )
+        if self._published_before and topics[settings.topic].created:
+            log.warning(
+                "relay: the topic %s was gone (deleted, or the broker lost its data) and is "
+                "re-created: the store is published again from position 1; readers notice the "
+                "new topic and re-read it (README: a foreign message on the topic, re-create)",
+                settings.topic,
+            )
+        self._published_before = True
         self._publisher = self._open_publisher()
         self.stats.mode = self._publisher.mode
         if self._metrics is not None:
@@ -344,12 +358,16 @@ class Relay:
         topics = (settings.topic, settings.checkpoint_topic, self._bootstrap)
         if settings.relay_transactions != "off":
             txn_id = transactional_id(store_identity(self._ledger.store), settings.topic)
-            producer = open_producer(endpoint, **producer_config(transactional_id=txn_id))
-            # Fences any earlier producer of this store and topic and aborts its open window.
-            producer.init_transactions()
-            if broker_honours_transactions(
-                producer, endpoint, settings.topic, settings.replication_factor
-            ):
+            producer = open_producer(
+                endpoint,
+                **producer_config(transactional_id=txn_id, max_block_ms=TRANSACTIONAL_MAX_BLOCK_MS),
+            )
+            try:
+                honoured = self._init_and_probe(producer)
+            except BaseException:
+                close_producer(producer, 0)  # its I/O thread would outlive the reconnect
+                raise
+            if honoured:
                 log.info(
                     "relay: mode %s: each window and its checkpoint in one Kafka transaction "
                     "(transactional.id %s); readers read_committed",
@@ -357,7 +375,7 @@ class Relay:
                     txn_id,
                 )
                 return TransactionalPublisher(producer, topics, self._signer)
-            producer.close(timeout=0)
+            close_producer(producer, 0)
             if settings.relay_transactions == "on":
                 raise RelayModeRefused(
                     "GRANT_LEDGER_RELAY_TRANSACTIONS",
@@ -377,6 +395,27 @@ class Relay:
         )
         return IdempotentPublisher(
             open_producer(endpoint, **producer_config()), topics, self._signer
+        )
+
+    def _init_and_probe(self, producer: Any) -> bool:
+        """Take over the transactional id (fencing any earlier producer of this store and topic
+        and ending its open window), then probe: True when the broker honours transactions."""
+        settings = self._settings
+
+        def waiting(what: str, waited_s: float) -> bool:
+            log.warning(
+                "relay: waiting for Kafka's transaction coordinator at %s to %s (%.0f s; "
+                "reconnecting after %.0f s)",
+                self._bootstrap,
+                what,
+                waited_s,
+                TRANSACTION_WAIT_S,
+            )
+            return not self._stop.is_set()
+
+        init_transactions(producer, waiting)
+        return broker_honours_transactions(
+            producer, self._endpoint, settings.topic, settings.replication_factor, waiting
         )
 
     def _read_back(self) -> tuple[TopicState, ChainMark]:
