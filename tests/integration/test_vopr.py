@@ -16,6 +16,7 @@ that on Apache Kafka (whose restarts start a JVM), where its jars are (always in
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import multiprocessing
 import os
 import shutil
@@ -161,7 +162,13 @@ class Pipeline(RuleBasedStateMachine):
         with contextlib.suppress(ProcessLookupError):
             os.kill(relay.pid, signal.SIGKILL if kill else signal.SIGTERM)
         relay.join(PROCESS_TIMEOUT_S)
-        assert not relay.is_alive(), "the relay did not stop on SIGTERM"
+        hung = relay.is_alive()
+        if hung:
+            # Where it hangs, for whoever reads the failure: every thread's stack to stderr.
+            os.kill(relay.pid, signal.SIGUSR1)
+            time.sleep(1)
+            os.kill(relay.pid, signal.SIGKILL)
+        assert not hung, "the relay did not stop on SIGTERM (its stacks: stderr)"
 
     @rule()
     def project_once(self) -> None:
@@ -229,6 +236,7 @@ class Pipeline(RuleBasedStateMachine):
         skips = [SkipRequest(at, REASON) for at in self.forged]
         relay = Relay(ledger, self.settings, self.broker.bootstrap, ledger_signer(), skips=skips)
         signal.signal(signal.SIGTERM, lambda *_: relay.stop())
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         with contextlib.suppress(LedgerError):
             relay.run()
 
