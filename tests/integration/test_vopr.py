@@ -67,6 +67,7 @@ PARTITIONS = 3
 KILL_AFTER_MAX_S = 1.5
 PROCESS_TIMEOUT_S = 120
 STALL_TIMEOUT_S = 2.0
+FORGE_METADATA_WAIT_MS = 5_000
 REASON = "forged by the VOPR"
 FORK = multiprocessing.get_context("fork")
 # Relays (pids) that did not stop on SIGTERM in this test: a known open liveness bug.
@@ -264,7 +265,11 @@ class Pipeline(RuleBasedStateMachine):
             base.pop("hash")
             base["hash"] = chain_hash(base["prev_hash"], canonical_bytes(base))
             value = orjson.dumps(base)
-        producer = KafkaProducer(bootstrap_servers=self.broker.bootstrap)
+        # A topic not created yet leaves send() waiting for its metadata: give up in seconds, not
+        # the client's default minute (there is nothing to forge on then).
+        producer = KafkaProducer(
+            bootstrap_servers=self.broker.bootstrap, max_block_ms=FORGE_METADATA_WAIT_MS
+        )
         try:
             metadata = producer.send(self.topic, value=value, partition=partition).get(30)
         except Exception:
