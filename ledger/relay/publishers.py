@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +30,13 @@ from kafka.errors import (
 from kafka.producer.future import FutureRecordMetadata
 
 from ledger.domain.recorded import format_utc
+from ledger.infrastructure.kafka.clients import close_producer
 from ledger.infrastructure.kafka.errors import BrokerUnavailable
+from ledger.infrastructure.kafka.transactions import (
+    TRANSACTION_WAIT_S,
+    Waiting,
+    end_transaction,
+)
 from ledger.proof.signatures import CheckpointSigner
 from ledger.relay.messages import (
     CHECKPOINT_KEY,
@@ -210,20 +217,32 @@ class _Producing:
         ).add_errback(self.record_failure)
         self.on_checkpoint(end.position)
 
-    def flush(self, through_position: int, *, give_up: bool) -> None:
-        """Wait until everything sent is acknowledged (logging while the broker is away)."""
+    def flush(
+        self, through_position: int, *, give_up: bool, max_wait_s: float | None = None
+    ) -> None:
+        """Wait until everything sent is acknowledged (logging while the broker is away);
+        KafkaTimeoutError after `max_wait_s` when given."""
+        started = time.monotonic()
         while True:
             try:
                 self.producer.flush(timeout=FLUSH_WAIT_S)
                 break
             except KafkaTimeoutError:
+                waited_s = time.monotonic() - started
                 log.warning(
-                    "relay: waiting for Kafka at %s to acknowledge events up to position %d",
+                    "relay: waiting for Kafka at %s to acknowledge events up to position %d "
+                    "(%.0f s)",
                     self.bootstrap,
                     through_position,
+                    waited_s,
                 )
                 if give_up or self.stopping:
                     raise  # told to stop: the next run resumes from what the topic holds
+                if max_wait_s is not None and waited_s >= max_wait_s:
+                    raise KafkaTimeoutError(
+                        f"no acknowledgement for events up to position {through_position} "
+                        f"within {waited_s:.0f} s"
+                    ) from None
         self.raise_failure(through_position)
 
     def close_producer(self, *, flush: bool) -> None:
@@ -234,7 +253,7 @@ class _Producing:
         except KafkaError as exc:
             log.warning("relay: unacknowledged messages at shutdown (%s); resumed next run", exc)
         finally:
-            self.producer.close(timeout=FLUSH_WAIT_S if flush else 0)
+            close_producer(self.producer, FLUSH_WAIT_S if flush else 0)
 
 
 class IdempotentPublisher(_Producing):
@@ -298,6 +317,7 @@ class TransactionalPublisher(_Producing):
     ) -> None:
         super().__init__(producer, topics, signer)
         self._open = False
+        self._last_sent_position = 0
         self.checkpoints = 0
 
     def _begin(self) -> None:
@@ -309,6 +329,7 @@ class TransactionalPublisher(_Producing):
         """Send one event inside the window's transaction."""
         self._begin()
         self.send_event(message, partition)
+        self._last_sent_position = message.position
 
     def end_window(self, end: WindowEnd) -> None:
         """Add the checkpoint and commit: the window becomes visible whole, or not at all."""
@@ -317,8 +338,10 @@ class TransactionalPublisher(_Producing):
         try:
             # Every send acknowledged first (logging while the broker is away): the commit
             # then only writes the markers, and a failed send aborts instead of committing.
-            self.flush(end.position, give_up=False)
-            self.producer.commit_transaction()
+            # Bounded: sends to a topic the broker lost (restarted on an emptied data dir) are
+            # never acknowledged; a new connection re-creates it and publishes again.
+            self.flush(end.position, give_up=False, max_wait_s=TRANSACTION_WAIT_S)
+            end_transaction(self.producer, commit=True, waiting=self.waiting_for(end.position))
         except (ProducerFencedError, InvalidProducerEpochError):
             self._open = False
             raise RelayFencedError(
@@ -326,15 +349,40 @@ class TransactionalPublisher(_Producing):
                 self.producer.config.get("transactional_id"),
                 "another relay took over this store and topic; this one stops",
             ) from None
+        except KafkaTimeoutError as exc:
+            # No answer in time: this producer is left mid-commit (or mid-flush) and cannot
+            # abort. The next connection's producer takes over its transactional id, which
+            # completes or aborts the window, and the relay resumes from what the topic holds.
+            self._open = False
+            raise PublishFailedError(
+                "position", end.position, f"window not committed ({exc}); a new producer resumes"
+            ) from None
         except (KafkaError, PublishFailedError) as exc:
-            self._abort_quietly()
+            self._abort_quietly(end.position)
             raise PublishFailedError("position", end.position, f"window aborted: {exc}") from None
         self._open = False
         self.checkpoints += 1
 
-    def _abort_quietly(self) -> None:
+    def waiting_for(self, position: int) -> Waiting:
+        """What the relay says while the transaction coordinator has not answered."""
+
+        def waiting(what: str, waited_s: float) -> bool:
+            log.warning(
+                "relay: waiting for Kafka's transaction coordinator at %s to %s (window ending "
+                "at position %d) for %.0f s; a new producer takes over after %.0f s",
+                self.bootstrap,
+                what,
+                position,
+                waited_s,
+                TRANSACTION_WAIT_S,
+            )
+            return not self.stopping
+
+        return waiting
+
+    def _abort_quietly(self, position: int) -> None:
         try:
-            self.producer.abort_transaction()
+            end_transaction(self.producer, commit=False, waiting=self.waiting_for(position))
         except KafkaError as exc:
             log.warning("relay: could not abort the open window (%s); the broker will", exc)
         self._open = False
@@ -346,11 +394,11 @@ class TransactionalPublisher(_Producing):
     def check(self, position: int) -> None:
         """Raise on a failed send (the commit would fail anyway; fail early)."""
         if self.failure is not None:
-            self._abort_quietly()
+            self._abort_quietly(position)
         self.raise_failure(position)
 
     def close(self, *, flush: bool) -> None:
         """Abort an open window (never half-commit) and close the producer."""
         if self._open:
-            self._abort_quietly()
+            self._abort_quietly(self._last_sent_position)
         self.close_producer(flush=False)

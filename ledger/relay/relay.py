@@ -18,6 +18,7 @@ from kafka.partitioner.default import murmur2
 from ledger.application.grant_ledger import GrantLedger
 from ledger.infrastructure.kafka.clients import (
     BrokerRefusedClientError,
+    close_producer,
     open_producer,
     require_listening,
 )
@@ -29,7 +30,10 @@ from ledger.infrastructure.kafka.reading import (
 )
 from ledger.infrastructure.kafka.topics import ensure_topics
 from ledger.infrastructure.kafka.transactions import (
+    TRANSACTION_WAIT_S,
+    TRANSACTIONAL_MAX_BLOCK_MS,
     broker_honours_transactions,
+    init_transactions,
     transactional_id,
 )
 from ledger.infrastructure.log_waiter import LogWaiter, log_waiter
@@ -184,6 +188,8 @@ class Relay:
         self._partitions = 0
         self._prefetcher: PrefetchedChainedLog | None = None
         self._checkpoints_of_earlier_connections = 0
+        # Set once the topics existed for this run: a topic created after that was lost.
+        self._published_before = False
         self.stats = RelayStats()
 
     def stop(self) -> None:
@@ -285,11 +291,19 @@ class Relay:
         require_listening(self._endpoint)
         # A broker that does not answer is retried (BrokerUnavailable); a topic that would lose
         # events (TopicWouldLoseEvents, a ConfigurationError) stops the relay.
-        ensure_topics(
+        topics = ensure_topics(
             self._endpoint,
             {settings.topic: settings.partitions, settings.checkpoint_topic: CHECKPOINT_PARTITIONS},
             settings.replication_factor,
         )
+        if self._published_before and topics[settings.topic].created:
+            log.warning(
+                "relay: the topic %s was gone (deleted, or the broker lost its data) and is "
+                "re-created: the store is published again from position 1; readers notice the "
+                "new topic and re-read it (README: a foreign message on the topic, re-create)",
+                settings.topic,
+            )
+        self._published_before = True
         self._publisher = self._open_publisher()
         self.stats.mode = self._publisher.mode
         if self._metrics is not None:
@@ -342,12 +356,16 @@ class Relay:
         topics = (settings.topic, settings.checkpoint_topic, self._bootstrap)
         if settings.relay_transactions != "off":
             txn_id = transactional_id(store_identity(self._ledger.store), settings.topic)
-            producer = open_producer(endpoint, **producer_config(transactional_id=txn_id))
-            # Fences any earlier producer of this store and topic and aborts its open window.
-            producer.init_transactions()
-            if broker_honours_transactions(
-                producer, endpoint, settings.topic, settings.replication_factor
-            ):
+            producer = open_producer(
+                endpoint,
+                **producer_config(transactional_id=txn_id, max_block_ms=TRANSACTIONAL_MAX_BLOCK_MS),
+            )
+            try:
+                honoured = self._init_and_probe(producer)
+            except BaseException:
+                close_producer(producer, 0)  # its I/O thread would outlive the reconnect
+                raise
+            if honoured:
                 log.info(
                     "relay: mode %s: each window and its checkpoint in one Kafka transaction "
                     "(transactional.id %s); readers read_committed",
@@ -355,7 +373,7 @@ class Relay:
                     txn_id,
                 )
                 return TransactionalPublisher(producer, topics, self._signer)
-            producer.close(timeout=0)
+            close_producer(producer, 0)
             if settings.relay_transactions == "on":
                 raise RelayModeRefused(
                     "GRANT_LEDGER_RELAY_TRANSACTIONS",
@@ -375,6 +393,27 @@ class Relay:
         )
         return IdempotentPublisher(
             open_producer(endpoint, **producer_config()), topics, self._signer
+        )
+
+    def _init_and_probe(self, producer: Any) -> bool:
+        """Take over the transactional id (fencing any earlier producer of this store and topic
+        and ending its open window), then probe: True when the broker honours transactions."""
+        settings = self._settings
+
+        def waiting(what: str, waited_s: float) -> bool:
+            log.warning(
+                "relay: waiting for Kafka's transaction coordinator at %s to %s (%.0f s; "
+                "reconnecting after %.0f s)",
+                self._bootstrap,
+                what,
+                waited_s,
+                TRANSACTION_WAIT_S,
+            )
+            return not self._stop.is_set()
+
+        init_transactions(producer, waiting)
+        return broker_honours_transactions(
+            producer, self._endpoint, settings.topic, settings.replication_factor, waiting
         )
 
     def _read_back(self) -> tuple[TopicState, ChainMark]:

@@ -4,7 +4,9 @@ the topic, `verify` passing, and live balances equal to a fresh rebuild from the
 - the broker killed with -9 while the relay publishes, restarted on the same data dir;
 - the broker killed with -9 while the projector applies, restarted;
 - the broker frozen (SIGSTOP) mid-window while a second relay takes over, then thawed: the old
-  producer is fenced and its open window aborted, so nothing it sent is ever read.
+  producer is fenced and its open window aborted, so nothing it sent is ever read;
+- the broker frozen while a window commits: the commit is given up, never waited for forever,
+  and the next producer of the transactional id ends the window (readers are not held).
 
 The fourth fault, three projector instances in one consumer group with the active one killed
 with -9 mid-run (the group rebalances, another takes over, the balances are exact), is
@@ -21,13 +23,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from ledger.application.grant_ledger import GrantLedger
 from ledger.audit.topic_verification import verify_store_against_kafka
 from ledger.infrastructure.kafka.apache_kafka import ApacheKafka
-from ledger.infrastructure.kafka.reading import consumer_config
+from ledger.infrastructure.kafka.reading import consumer_config, producer_config
+from ledger.infrastructure.kafka.topics import ensure_topics
+from ledger.infrastructure.kafka.transactions import (
+    TRANSACTION_WAIT_S,
+    TRANSACTIONAL_MAX_BLOCK_MS,
+    end_transaction,
+    init_transactions,
+)
 from projections.store.read_store import ReadStore
 from tests.fill import fill
 from tests.ledgers.balances_each_way import stored_view_balances
@@ -95,9 +104,12 @@ def _high_watermark(bootstrap: str, topic: str) -> int:
             time.sleep(POLL_S * 10)
 
 
-def _high_watermark_once(bootstrap: str, topic: str) -> int:
+def _high_watermark_once(
+    bootstrap: str, topic: str, isolation_level: str = "read_uncommitted"
+) -> int:
+    """The topic's end offsets summed (under read_committed: its last stable offsets)."""
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, **consumer_config(isolation_level="read_uncommitted")
+        bootstrap_servers=bootstrap, **consumer_config(isolation_level=isolation_level)
     )
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
@@ -266,3 +278,51 @@ def _high_watermark_or_zero(bootstrap: str, topic: str) -> int:
         return _high_watermark_once(bootstrap, topic)
     except KafkaError:
         return 0  # the relay has not created the topic yet
+
+
+def test_a_commit_the_frozen_coordinator_never_answers_is_given_up_and_taken_over(
+    own_kafka: ApacheKafka, topic_name: str
+) -> None:
+    """kafka-python's commit_transaction() waits for the coordinator with no timeout at all; the
+    relay's commit says what it waits for and gives up (here at once, as when told to stop),
+    and a new producer of the transactional id ends the window: no reader is held behind it."""
+    bootstrap = own_kafka.bootstrap_servers
+    ensure_topics(bootstrap, {topic_name: 1})
+    said: list[str] = []
+
+    def give_up(what: str, waited_s: float) -> bool:
+        said.append(what)
+        return False
+
+    def keep_waiting(what: str, waited_s: float) -> bool:
+        return True
+
+    config = producer_config(
+        transactional_id=f"{topic_name}-relay", max_block_ms=TRANSACTIONAL_MAX_BLOCK_MS
+    )
+    first = KafkaProducer(bootstrap_servers=bootstrap, **config)
+    try:
+        init_transactions(first, keep_waiting)
+        first.begin_transaction()
+        first.send(topic_name, b"the window", partition=0)
+        first.flush(timeout=FOLLOW_TIMEOUT_S)
+        own_kafka.pause()
+        started = time.monotonic()
+        try:
+            with pytest.raises(KafkaTimeoutError, match="did not commit the transaction"):
+                end_transaction(first, commit=True, waiting=give_up)
+        finally:
+            own_kafka.resume()
+        assert time.monotonic() - started < TRANSACTION_WAIT_S
+        assert said == ["commit the transaction"]
+    finally:
+        first.close(timeout=0)
+    second = KafkaProducer(bootstrap_servers=bootstrap, **config)
+    try:
+        init_transactions(second, keep_waiting)
+    finally:
+        second.close(timeout=0)
+    # Committed or aborted, the window is no longer open: read_committed readers reach the end.
+    assert _high_watermark_once(bootstrap, topic_name, "read_committed") == _high_watermark(
+        bootstrap, topic_name
+    )

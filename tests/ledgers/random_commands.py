@@ -4,6 +4,7 @@ ledger by construction."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -197,14 +198,14 @@ def establish_commands() -> list[dict[str, Any]]:
 def _agency_for(ledger: GrantLedger, command: dict[str, Any], now: datetime) -> str:
     """The agency in charge when the command is recorded (handovers can be recorded ahead)."""
     today = today_in_stockholm(now)
-    try:
+    # An unknown programme or application: the command is refused for that, not for its agency,
+    # so any agency will do.
+    with contextlib.suppress(LedgerError):
         if "programme_id" in command and command["type"] != "EstablishProgramme":
             return ledger.programme(command["programme_id"]).agency_on(today)
         if "application_id" in command and command["type"] != "SubmitApplication":
             programme_id = ledger.programme_of_application(command["application_id"])
             return ledger.programme(programme_id).agency_on(today)
-    except LedgerError:
-        pass
     return str(command.get("administering_agency", RANDOM_AGENCIES[0]))
 
 

@@ -52,6 +52,8 @@ PLAINTEXT_LISTENER = "PLAINTEXT"
 SASL_LISTENER = "SASL_PLAINTEXT"
 CONTROLLER_LISTENER = "CONTROLLER"
 BROKER_STATE_FILE = "grant-ledger-broker.json"
+#: The broker's logs and metadata (log.dirs) under the data directory; formatted when absent.
+LOG_DIRS_NAME = "kafka-logs"
 
 #: The broker settings every deployment of the ledger needs, whatever the machine:
 #: docker-compose.yml sets exactly these (a test keeps the two in step).
@@ -289,7 +291,7 @@ class ApacheKafka(BrokerProcess):
                 f"{name}:{SASL_LISTENER if name == SASL_LISTENER else 'PLAINTEXT'}"
                 for name in listeners
             ),
-            "log.dirs": str(self.data_dir / "kafka-logs"),
+            "log.dirs": str(self.data_dir / LOG_DIRS_NAME),
         }
         if ports.sasl is not None:
             settings["sasl.enabled.mechanisms"] = SCRAM_MECHANISM
@@ -313,7 +315,7 @@ class ApacheKafka(BrokerProcess):
         properties = "".join(f"{key}={value}\n" for key, value in self._settings(ports).items())
         (self.data_dir / "server.properties").write_text(properties)
         (self.data_dir / "log4j2.properties").write_text(LOG4J_CONFIG)
-        if not (self.data_dir / "kafka-logs" / "meta.properties").is_file():
+        if not (self.data_dir / LOG_DIRS_NAME / "meta.properties").is_file():
             self._format_storage()
 
     def _java_command(self, main_class: str, *args: str) -> list[str]:

@@ -38,6 +38,10 @@ ENV_PROGRAM = "env"  # env(1) -u NAME: runs a program with NAME removed from its
 _PR_SET_PDEATHSIG = 1
 
 
+PORT_FREE_WAIT_S = 5.0
+PORT_FREE_POLL_S = 0.1
+
+
 class BrokerStartError(BrokerUnavailable):
     """A local broker did not come up: names the port, the engine and what it said."""
 
@@ -48,6 +52,20 @@ def pick_free_port() -> int:
         sock.bind((LOOPBACK_HOST, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _port_frees_up(port: int) -> bool:
+    """True when the port is free now or within PORT_FREE_WAIT_S.
+
+    After a broker is killed, a client reconnecting to it can hold one of its old port numbers
+    for a moment as the ephemeral source port of a refused connection.
+    """
+    deadline = time.monotonic() + PORT_FREE_WAIT_S
+    while not port_free(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(PORT_FREE_POLL_S)
+    return True
 
 
 def port_free(port: int) -> bool:
@@ -225,7 +243,7 @@ class BrokerProcess(ABC):
         # Neither engine fails fast on a taken port in a way we can read reliably, and a
         # readiness probe would meanwhile reach the other listener.
         for needed in (port, *self._extra_ports()):
-            if not port_free(needed):
+            if not _port_frees_up(needed):
                 raise BrokerStartError(
                     "port",
                     needed,

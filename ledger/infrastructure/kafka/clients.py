@@ -7,10 +7,12 @@ setting to check and never its secret value.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaTimeoutError
 
 from ledger.infrastructure.kafka.errors import BrokerUnavailable
 from ledger.infrastructure.kafka.security import (
@@ -24,6 +26,8 @@ from schemas.errors import ConfigurationError
 
 CONNECT_TIMEOUT_MS = 10_000
 PROBE_TIMEOUT_MS = 2_000
+# How long closing a producer waits for its I/O thread once told to drop what is pending.
+PRODUCER_FORCE_CLOSE_WAIT_S = 5.0
 
 
 class BrokerUnreachableError(BrokerUnavailable):
@@ -101,6 +105,24 @@ def open_consumer(endpoint: KafkaEndpoint | str, **config: Any) -> Any:
 def open_producer(endpoint: KafkaEndpoint | str, **config: Any) -> Any:
     """A KafkaProducer with `config`, or BrokerUnreachableError saying why not."""
     return _open(KafkaProducer, endpoint, config)
+
+
+def close_producer(producer: Any, timeout_s: float) -> None:
+    """Close a producer, waiting at most `timeout_s` for what it has not sent; never raises.
+
+    kafka-python 3.0.12's close() flushes first and raises KafkaTimeoutError when a batch is
+    still unacknowledged (a broker away, a topic it lost), before stopping its I/O thread: the
+    producer would stay alive, retrying. Then its I/O thread is told to drop what is pending
+    (failing those sends), as close() would have done next, and the close completes.
+    """
+    try:
+        producer.close(timeout=timeout_s)
+    except KafkaTimeoutError:
+        producer._sender.force_close()
+        producer._sender.join(PRODUCER_FORCE_CLOSE_WAIT_S)
+        # Its I/O thread is down and the pending sends failed: nothing is left to wait for.
+        with contextlib.suppress(KafkaTimeoutError):
+            producer.close(timeout=0)
 
 
 def _open(client: type, endpoint: KafkaEndpoint | str, config: dict[str, Any]) -> Any:
