@@ -5,16 +5,15 @@ strings JSON-quoted, `data` verbatim) and hashed with its prev_hash; positions m
 one and each prev_hash must be the hash before. A batch reports its first failure (the lowest
 row); the caller stitches batches together.
 
-The work is column-wise but for the one step that cannot be: SHA-256 per event, which runs as
-a chain of C-level maps over each row's bytes (prev_hash's 32 raw bytes || canonical bytes,
-joined by Arrow), so an event costs little more than hashlib's own call. Comparisons run over
-whole buffers and look for the row only when something differs.
+The work is column-wise, SHA-256 included: each row's bytes (prev_hash's 32 raw bytes ||
+canonical bytes, joined by Arrow) are hashed in native code over the column's buffer
+(ledger/audit/row_digests.py), with no Python object a row. Comparisons run over whole buffers
+and look for the row only when something differs.
 """
 
 from __future__ import annotations
 
 import binascii
-import hashlib
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -25,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ledger.audit.event_table import EVENT_SCHEMA
+from ledger.audit.row_digests import sha256_digests
 from schemas.chain import CHAIN_FIELDS, canonical_bytes
 
 HASH_BYTES: Final = 32
@@ -44,8 +44,6 @@ TWO_DIGITS: Final = np.frombuffer(
     "".join(f"{number:02d}" for number in range(100)).encode(), dtype=np.uint8
 ).reshape(100, 2)
 LOWER_HEX_DIGITS: Final = b"0123456789abcdef"
-_SHA256: Final = hashlib.sha256
-_DIGEST: Final = type(hashlib.sha256()).digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,14 +307,16 @@ def _hashes(batch: pa.RecordBatch) -> bytes:
     prev_column = pa.FixedSizeBinaryArray.from_buffers(
         pa.binary(HASH_BYTES), rows, [None, pa.py_buffer(prev)]
     ).cast(pa.binary())
-    # The hot loop, all in C: each row's bytes as a Python object, hashed, digested, joined.
-    row_bytes: list[bytes] = _canonical_join(batch, [prev_column]).to_pylist()
-    for row in np.flatnonzero(_needs_escape(batch)).tolist():
-        start = row * HASH_BYTES
-        row_bytes[row] = prev[start : start + HASH_BYTES] + canonical_bytes(
-            _row_envelope(batch, row)
-        )
-    return b"".join(map(_DIGEST, map(_SHA256, row_bytes)))
+    row_bytes = _canonical_join(batch, [prev_column])
+    escaped = _needs_escape(batch)
+    if escaped.any():
+        exact = [
+            prev[row * HASH_BYTES : (row + 1) * HASH_BYTES]
+            + canonical_bytes(_row_envelope(batch, row))
+            for row in np.flatnonzero(escaped).tolist()
+        ]
+        row_bytes = pc.replace_with_mask(row_bytes, pa.array(escaped), pa.array(exact, pa.binary()))
+    return sha256_digests(row_bytes)
 
 
 def _row_envelope(batch: pa.RecordBatch, row: int) -> dict[str, Any]:
