@@ -23,7 +23,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ledger.audit.event_table import EVENT_SCHEMA
+from ledger.audit.event_table import EVENT_SCHEMA, column_bytes
 from ledger.audit.row_digests import sha256_digests
 from schemas.chain import CHAIN_FIELDS, canonical_bytes
 
@@ -155,20 +155,6 @@ def _canonical_join(batch: pa.RecordBatch, before: list[pa.Array]) -> pa.Array:
     return pc.binary_join_element_wise(*pieces, b"")
 
 
-def _string_bytes(column: pa.Array) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int32]]:
-    """A string column's UTF-8 bytes and its rows' offsets into them (without copying)."""
-    offsets_buffer, data_buffer = column.buffers()[1:3]
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[
-        column.offset : column.offset + len(column) + 1
-    ]
-    data = (
-        np.frombuffer(data_buffer, dtype=np.uint8)
-        if data_buffer is not None
-        else np.empty(0, np.uint8)
-    )
-    return data, offsets
-
-
 def _needs_escape(batch: pa.RecordBatch) -> npt.NDArray[np.bool_]:
     """Rows with a string member JSON must escape (a quote, a backslash, a control
     character): their canonical bytes are not the plain join of the columns."""
@@ -177,7 +163,7 @@ def _needs_escape(batch: pa.RecordBatch) -> npt.NDArray[np.bool_]:
         field = EVENT_SCHEMA.field(name)
         if not pa.types.is_string(field.type) or name == "data" or not batch.num_rows:
             continue
-        data, offsets = _string_bytes(batch.column(name))
+        data, offsets = column_bytes(batch.column(name))
         used = data[offsets[0] : offsets[-1]]
         special = (
             (used < FIRST_PRINTABLE_BYTE)
@@ -209,7 +195,7 @@ def _lower_hex_text(column: pa.Array) -> bytes | None:
     then compare alike), else None."""
     if column.null_count or not len(column):
         return None
-    data, offsets = _string_bytes(column)
+    data, offsets = column_bytes(column)
     if not (np.diff(offsets) == HASH_HEX_CHARS).all():
         return None
     text = data[offsets[0] : offsets[-1]].tobytes()
@@ -284,8 +270,8 @@ def _first_bad_link(prev_hashes: pa.Array, hashes: pa.Array) -> int:
     if rows < 2:
         return rows
     if _lower_hex_text(prev_hashes) is not None and _lower_hex_text(hashes) is not None:
-        prev_data, prev_offsets = _string_bytes(prev_hashes)
-        data, offsets = _string_bytes(hashes)
+        prev_data, prev_offsets = column_bytes(prev_hashes)
+        data, offsets = column_bytes(hashes)
         following = prev_data[prev_offsets[1] : prev_offsets[-1]]
         preceding = data[offsets[0] : offsets[-2]]
         if np.array_equal(following, preceding):
