@@ -197,7 +197,9 @@ def export_events(
     finally:
         writer.close()
     if last is None:
-        raise InvalidQuery("--from-position", first_position, "no events to export there")
+        raise InvalidQuery(
+            QueryParameter.EXPORT_FROM_POSITION, first_position, "no events to export there"
+        )
     if derive and (not derived or derived[-1]["position"] != last["position"]):
         derived.append(store_checkpoint(last, exported_at))  # the chain's tip, as the relay does
     checkpoints = (

@@ -23,7 +23,7 @@ from ledger.audit.event_table import (
     event_batch,
 )
 from ledger.audit.export import EXTENSIONS, FORMATS, MANIFEST_FILE, file_sha256
-from schemas.errors import IntegrityFailure, InvalidQuery
+from schemas.errors import IntegrityFailure, InvalidQuery, QueryParameter
 
 READ_BATCH_EVENTS: Final = 65_536
 MANIFEST_KEYS: Final = ("format", "first_position", "last_position", "events", "files")
@@ -37,7 +37,11 @@ def load_manifest(directory: Path) -> dict[str, Any]:
     """manifest.json, with the keys the replay needs."""
     path = directory / MANIFEST_FILE
     if not path.is_file():
-        raise InvalidQuery("DIR", str(directory), f"has no {MANIFEST_FILE}: not an export")
+        raise InvalidQuery(
+            QueryParameter.EXPORT_DIRECTORY,
+            str(directory),
+            f"has no {MANIFEST_FILE}: not an export",
+        )
     try:
         manifest = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:

@@ -224,9 +224,9 @@ def export_balances(
     filters.check_for(view)
     if replayed.first_position != 1:
         raise InvalidQuery(
-            "DIR",
+            QueryParameter.EXPORT_DIRECTORY,
             f"positions {replayed.first_position}..{replayed.last_position}",
-            "balances need the record from position 1 (export with --from-position 1)",
+            "balances need the record from position 1 (an export that starts there)",
         )
     if as_of.at_position is not None and as_of.at_position > replayed.last_position:
         raise InvalidQuery(
