@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
+from typing import IO
 
 from kafka.admin import KafkaAdminClient, NewPartitions
 
@@ -23,6 +24,7 @@ from ledger.audit.topic_verification import verify_store_against_kafka
 from ledger.infrastructure.kafka.apache_kafka import LOG_DIRS_NAME, ApacheKafka
 from ledger.infrastructure.kafka.dev_broker import DevBroker
 from ledger.infrastructure.kafka.topics import ensure_topics
+from ledger.settings import KafkaSettings
 from projections.store.read_store import ReadStore
 from schemas.errors import LedgerError
 from tests.fill import add_payments, fill
@@ -78,6 +80,34 @@ class After(Enum):
 Restart = Callable[[], After]
 
 
+def _projector_process(
+    read_store: str, replay_dir: Path, bootstrap: str, settings: KafkaSettings, log: IO[str]
+) -> subprocess.Popen[bytes]:
+    """`grant-ledger project` in a process of its own, following the topic into `read_store`."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "commands.cli.main",
+            "project",
+            "--read-store",
+            read_store,
+            "--replay-dir",
+            str(replay_dir),
+            "--bootstrap-servers",
+            bootstrap,
+            "--topic",
+            settings.topic,
+            "--checkpoint-topic",
+            settings.checkpoint_topic,
+            "--session-timeout-ms",
+            "3000",
+        ],
+        env=dict(os.environ),
+        stderr=log,
+    )
+
+
 def _follow_through_restarts(
     bootstrap: str, restarts: list[Restart], sqlite_store_url: str, topic_name: str, tmp_path: Path
 ) -> None:
@@ -90,28 +120,7 @@ def _follow_through_restarts(
     with relay_log.open("w") as log:
         relay = relay_process(sqlite_store_url, settings, bootstrap, log=log)
     with projector_log.open("w") as log:
-        projector = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "commands.cli.main",
-                "project",
-                "--read-store",
-                read_store,
-                "--replay-dir",
-                str(tmp_path / "replay"),
-                "--bootstrap-servers",
-                bootstrap,
-                "--topic",
-                settings.topic,
-                "--checkpoint-topic",
-                settings.checkpoint_topic,
-                "--session-timeout-ms",
-                "3000",
-            ],
-            env=dict(os.environ),
-            stderr=log,
-        )
+        projector = _projector_process(read_store, tmp_path / "replay", bootstrap, settings, log)
     logs = [relay_log, projector_log]
     replaced = False
     try:
