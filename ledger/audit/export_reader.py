@@ -33,6 +33,10 @@ class ExportTampered(IntegrityFailure):
     """The export does not prove itself: names the first bad position (or file) and what."""
 
 
+class UnreadableLine(ExportTampered):
+    """A line of a JSON Lines file that is not JSON; its value is the line's number (1-based)."""
+
+
 def load_manifest(directory: Path) -> dict[str, Any]:
     """manifest.json, with the keys the replay needs."""
     path = directory / MANIFEST_FILE
@@ -102,7 +106,7 @@ def _json_lines(path: Path, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
             try:
                 lines.append(orjson.loads(line))
             except orjson.JSONDecodeError:
-                raise ExportTampered("line", number, "is not JSON") from None
+                raise UnreadableLine("line", number, "is not JSON") from None
             if len(lines) == READ_BATCH_EVENTS:
                 yield _lines_batch(lines, schema, path)
                 lines = []

@@ -26,6 +26,7 @@ from ledger.audit.event_table import EVENT_SCHEMA
 from ledger.audit.export import EXTENSIONS
 from ledger.audit.export_reader import (
     ExportTampered,
+    UnreadableLine,
     checkpoint_rows,
     file_problems,
     load_manifest,
@@ -169,9 +170,7 @@ def verify_export(directory: Path, *, workers: int | None = None) -> ReplayedExp
         raise ExportTampered("file", events_path.name, "is missing")
     try:
         parts = _parts(events_path, file_format, wanted, workers or os.cpu_count() or 1)
-    except ExportTampered as exc:
-        if exc.field != "line":
-            raise
+    except UnreadableLine as exc:
         line = int(exc.value)
         raise ExportTampered("position", first + line - 1, f"line {line} {exc.message}") from None
     checks = [check for part_checks, _, _ in parts for check in part_checks]
