@@ -72,3 +72,18 @@ def test_every_file_a_row_names_is_in_its_folder() -> None:
             ):
                 missing.append(f"{match['folder']}/: {name}")
     assert named > 0 and missing == []
+
+
+# What would give a unit test I/O beyond reading the repository: a temporary directory, a store.
+UNIT_IO = re.compile(r"\b(tmp_path|tmp_path_factory|tempfile|sqlite3|psycopg)\b")
+
+
+def test_unit_tests_do_what_the_readme_says_no_temporary_files_and_no_store() -> None:
+    found = [
+        f"{path.name}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "tests" / "unit").glob("*.py"))
+        if path.name != "test_layout.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if UNIT_IO.search(line)
+    ]
+    assert found == []
