@@ -5,17 +5,13 @@ fold of the store. On the dev broker (memory only: it comes back empty, the topi
 with 4 partitions instead of 6) and on Apache Kafka (killed with -9 and started on its data dir,
 then the topic given more partitions by an operator)."""
 
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import IO
 
 from kafka.admin import KafkaAdminClient, NewPartitions
 
@@ -24,13 +20,12 @@ from ledger.audit.topic_verification import verify_store_against_kafka
 from ledger.infrastructure.kafka.apache_kafka import LOG_DIRS_NAME, ApacheKafka
 from ledger.infrastructure.kafka.dev_broker import DevBroker
 from ledger.infrastructure.kafka.topics import ensure_topics
-from ledger.settings import KafkaSettings
 from projections.store.read_store import ReadStore
 from schemas.errors import LedgerError
 from tests.fill import add_payments, fill
 from tests.ledgers.balances_each_way import stored_view_balances
 from tests.reference_balances import reference_balances
-from tests.relay_runs import relay_process, settings_for
+from tests.relay_runs import projector_process, relay_process, settings_for
 from tests.signing import ledger_trust
 
 EVENTS = 60
@@ -80,34 +75,6 @@ class After(Enum):
 Restart = Callable[[], After]
 
 
-def _projector_process(
-    read_store: str, replay_dir: Path, bootstrap: str, settings: KafkaSettings, log: IO[str]
-) -> subprocess.Popen[bytes]:
-    """`grant-ledger project` in a process of its own, following the topic into `read_store`."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "commands.cli.main",
-            "project",
-            "--read-store",
-            read_store,
-            "--replay-dir",
-            str(replay_dir),
-            "--bootstrap-servers",
-            bootstrap,
-            "--topic",
-            settings.topic,
-            "--checkpoint-topic",
-            settings.checkpoint_topic,
-            "--session-timeout-ms",
-            "3000",
-        ],
-        env=dict(os.environ),
-        stderr=log,
-    )
-
-
 def _follow_through_restarts(
     bootstrap: str, restarts: list[Restart], sqlite_store_url: str, topic_name: str, tmp_path: Path
 ) -> None:
@@ -120,7 +87,9 @@ def _follow_through_restarts(
     with relay_log.open("w") as log:
         relay = relay_process(sqlite_store_url, settings, bootstrap, log=log)
     with projector_log.open("w") as log:
-        projector = _projector_process(read_store, tmp_path / "replay", bootstrap, settings, log)
+        projector = projector_process(
+            bootstrap, settings.topic, read_store, tmp_path / "replay", log=log
+        )
     logs = [relay_log, projector_log]
     replaced = False
     try:
