@@ -109,6 +109,34 @@ def wait_for_positions(bootstrap: str, topic: str, count: int, timeout_s: float 
         time.sleep(0.2)
 
 
+def read_side_args(read_store: str, replay_dir: Path, bootstrap: str, topic: str) -> list[str]:
+    """The flags every read-side command takes: its two stores, the topic and its checkpoints."""
+    return [
+        "--read-store",
+        read_store,
+        "--replay-dir",
+        str(replay_dir),
+        "--bootstrap-servers",
+        bootstrap,
+        "--topic",
+        topic,
+        "--checkpoint-topic",
+        f"{topic}.checkpoints",
+    ]
+
+
+def cli_process(*args: str, stderr: IO[Any] | int = subprocess.PIPE) -> subprocess.Popen[str]:
+    """`grant-ledger ARGS` as a real OS process (a kill -9 reaches it, not the test); stdout is
+    dropped, stderr goes to `stderr` (a log file for a long run: nobody reads a pipe meanwhile)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "commands.cli.main", *args],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+    )
+
+
 def projector_process(
     bootstrap: str,
     topic: str,
@@ -116,29 +144,14 @@ def projector_process(
     replay_dir: Path,
     *extra_flags: str,
     log: IO[Any],
-) -> subprocess.Popen[bytes]:
+) -> subprocess.Popen[str]:
     """`grant-ledger project` (following) as a real OS process on `topic` and
     `topic.checkpoints`, into `read_store`; its stderr to `log`."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "commands.cli.main",
-            "project",
-            "--read-store",
-            read_store,
-            "--replay-dir",
-            str(replay_dir),
-            "--bootstrap-servers",
-            bootstrap,
-            "--topic",
-            topic,
-            "--checkpoint-topic",
-            f"{topic}.checkpoints",
-            "--session-timeout-ms",
-            "3000",
-            *extra_flags,
-        ],
-        env=dict(os.environ),
+    return cli_process(
+        "project",
+        *read_side_args(read_store, replay_dir, bootstrap, topic),
+        "--session-timeout-ms",
+        "3000",
+        *extra_flags,
         stderr=log,
     )

@@ -37,7 +37,7 @@ def active_now(log: Path) -> bool:
 
 def project(
     bootstrap: str, topic: str, read_store: str, *, directory: Path, group: str, log: Path
-) -> subprocess.Popen[bytes]:
+) -> subprocess.Popen[str]:
     """A following `grant-ledger project` in group `group`, its stderr to `log`."""
     with log.open("wb") as stderr:
         return projector_process(
@@ -66,9 +66,9 @@ def envelopes() -> list[dict[str, object]]:
 
 
 @pytest.fixture
-def instances(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+def instances(tmp_path: Path) -> Iterator[list[subprocess.Popen[str]]]:
     """The test's projector processes; any still running at the end are stopped."""
-    running: list[subprocess.Popen[bytes]] = []
+    running: list[subprocess.Popen[str]] = []
     yield running
     for process in running:
         if process.poll() is None:
@@ -80,7 +80,7 @@ def test_the_group_fails_over_when_the_active_instance_is_killed(
     kafka_bootstrap: str,
     postgres_schema_factory: Callable[[], str],
     envelopes: list[dict[str, object]],
-    instances: list[subprocess.Popen[bytes]],
+    instances: list[subprocess.Popen[str]],
     tmp_path: Path,
 ) -> None:
     topic = f"gl-failover-{datetime.now(tz=UTC).strftime('%H%M%S%f')}"
