@@ -317,7 +317,9 @@ def _hashes(batch: pa.RecordBatch) -> bytes:
             for row in np.flatnonzero(escaped).tolist()
         ]
         row_bytes = pc.replace_with_mask(row_bytes, pa.array(escaped), pa.array(exact, pa.binary()))
-    return sha256_digests(row_bytes)
+    # A row missing a value it must have (a forged CSV or JSON line) has no canonical bytes:
+    # hashed as nothing, it fails at its own position like any altered row.
+    return sha256_digests(pc.fill_null(row_bytes, pa.scalar(b"", pa.binary())))
 
 
 def _row_envelope(batch: pa.RecordBatch, row: int) -> dict[str, Any]:

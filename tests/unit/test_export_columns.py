@@ -162,3 +162,13 @@ def test_a_year_of_another_width_is_still_read_as_the_decoder_reads_it() -> None
     one_year[3]["data"]["year"] = 12_345
     one_year[7]["data"]["year"] = 7
     assert export_columns(envelopes) == decoder_columns(envelopes)
+
+
+def test_a_missing_value_fails_at_its_position() -> None:
+    """A column that must hold a value holds none at one row (a forged CSV cell): that
+    position fails its hash, with no crash."""
+    envelopes = list(synthetic_envelopes(300))
+    envelopes[150]["actor"] = None
+    failure = check_batch(event_batch(envelopes), set()).failure
+    assert failure is not None and failure[0] == envelopes[150]["position"]
+    assert "altered" in failure[1]
