@@ -64,7 +64,7 @@ def save(index: AsOfIndex, directory: Path) -> None:
                 "shape": list(payload.shape),
                 "offset": offset,
             }
-            handle.write(payload.tobytes())
+            handle.write(payload.data)  # the array's own bytes, not a copy of them
             offset += payload.nbytes
     meta = {
         "version": INDEX_FORMAT_VERSION,
