@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import psycopg.errors
 
 from ledger.infrastructure.failures import describe_failure
@@ -41,7 +42,7 @@ from projections.domain.time_units import date_of_day, day_number
 from projections.replay import BaseTotals, PartitionMark
 from projections.store import schema as s
 from projections.store.deltas import BatchDeltas, deltas_of
-from projections.store.dialects import Dialect, dialect_for
+from projections.store.dialects import Column, Dialect, dialect_for
 from schemas.chain import GENESIS_HASH
 from schemas.errors import ConfigurationError, IntegrityFailure, Unavailable
 
@@ -439,16 +440,16 @@ class ReadStore:
             db.rollback()
             raise
 
-    def _columns_of(self, totals: BaseTotals) -> dict[str, list[list[Any]]]:
+    def _columns_of(self, totals: BaseTotals) -> dict[str, list[Column]]:
         """The balance tables' values column by column, rows in primary-key order: the engine
         gives its tables in key order already (projections.replay.totals); the few timeline
-        rows are sorted here."""
+        rows are sorted here. The engine's columns stay arrays: the dialect converts them once."""
         names = totals.names
         date_param = self.db.date_param
 
-        def strings(codes: Any, dictionary: list[str]) -> list[str]:
+        def strings(codes: Any, dictionary: list[str]) -> npt.NDArray[np.object_]:
             # One numpy gather of the string objects: no Python call per row.
-            values: list[str] = np.array(dictionary, dtype=object)[codes].tolist()
+            values: npt.NDArray[np.object_] = np.array(dictionary, dtype=object)[codes]
             return values
 
         def dates(days: Any) -> list[Any]:
@@ -478,29 +479,29 @@ class ReadStore:
             programme_days.recovered_ore,
         )
         timeline_rows = zip(
-            strings(timeline.programme, names.programmes),
+            strings(timeline.programme, names.programmes).tolist(),
             timeline.position.tolist(),
             dates(timeline.effective_day),
-            strings(timeline.agency, names.agencies),
+            strings(timeline.agency, names.agencies).tolist(),
             strict=True,
         )
         return {
             s.RECIPIENT_YEAR.name: [
                 strings(recipient_years.programme, names.programmes),
                 strings(recipient_years.recipient, names.recipients),
-                recipient_years.year.tolist(),
-                *(values.tolist() for values in recipient_sums),
+                recipient_years.year,
+                *recipient_sums,
             ],
             s.PROGRAMME_YEAR.name: [
                 strings(programme_years.programme, names.programmes),
-                programme_years.year.tolist(),
-                *(values.tolist() for values in programme_sums),
+                programme_years.year,
+                *programme_sums,
             ],
             s.PROGRAMME_DAY.name: [
                 strings(programme_days.programme, names.programmes),
-                programme_days.year.tolist(),
+                programme_days.year,
                 dates(programme_days.effective_day),
-                *(values.tolist() for values in day_sums),
+                *day_sums,
             ],
             s.AGENCY_TIMELINE.name: _transposed(sorted(timeline_rows), s.AGENCY_TIMELINE),
         }
@@ -607,7 +608,7 @@ class ReadStore:
         )
 
 
-def _transposed(rows: Sequence[tuple[Any, ...]], table: s.Table) -> list[list[Any]]:
+def _transposed(rows: Sequence[tuple[Any, ...]], table: s.Table) -> list[Column]:
     """Rows of a table as its columns."""
     assert all(len(row) == len(table.columns) for row in rows), table.name
     return [[row[column] for row in rows] for column in range(len(table.columns))]
