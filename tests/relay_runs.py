@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import IO, Any
 
 import orjson
@@ -106,3 +107,38 @@ def wait_for_positions(bootstrap: str, topic: str, count: int, timeout_s: float 
     while count_on(bootstrap, topic) < count:
         assert time.monotonic() < deadline, f"topic never reached {count} messages"
         time.sleep(0.2)
+
+
+def projector_process(
+    bootstrap: str,
+    topic: str,
+    read_store: str,
+    replay_dir: Path,
+    *extra_flags: str,
+    log: IO[Any],
+) -> subprocess.Popen[bytes]:
+    """`grant-ledger project` (following) as a real OS process on `topic` and
+    `topic.checkpoints`, into `read_store`; its stderr to `log`."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "commands.cli.main",
+            "project",
+            "--read-store",
+            read_store,
+            "--replay-dir",
+            str(replay_dir),
+            "--bootstrap-servers",
+            bootstrap,
+            "--topic",
+            topic,
+            "--checkpoint-topic",
+            f"{topic}.checkpoints",
+            "--session-timeout-ms",
+            "3000",
+            *extra_flags,
+        ],
+        env=dict(os.environ),
+        stderr=log,
+    )

@@ -447,11 +447,6 @@ class ReadStore:
         names = totals.names
         date_param = self.db.date_param
 
-        def strings(codes: Any, dictionary: list[str]) -> npt.NDArray[np.object_]:
-            # One numpy gather of the string objects: no Python call per row.
-            values: npt.NDArray[np.object_] = np.array(dictionary, dtype=object)[codes]
-            return values
-
         def dates(days: Any) -> list[Any]:
             return [date_param(day) for day in days.tolist()]
 
@@ -479,26 +474,26 @@ class ReadStore:
             programme_days.recovered_ore,
         )
         timeline_rows = zip(
-            strings(timeline.programme, names.programmes).tolist(),
+            _strings(timeline.programme, names.programmes).tolist(),
             timeline.position.tolist(),
             dates(timeline.effective_day),
-            strings(timeline.agency, names.agencies).tolist(),
+            _strings(timeline.agency, names.agencies).tolist(),
             strict=True,
         )
         return {
             s.RECIPIENT_YEAR.name: [
-                strings(recipient_years.programme, names.programmes),
-                strings(recipient_years.recipient, names.recipients),
+                _strings(recipient_years.programme, names.programmes),
+                _strings(recipient_years.recipient, names.recipients),
                 recipient_years.year,
                 *recipient_sums,
             ],
             s.PROGRAMME_YEAR.name: [
-                strings(programme_years.programme, names.programmes),
+                _strings(programme_years.programme, names.programmes),
                 programme_years.year,
                 *programme_sums,
             ],
             s.PROGRAMME_DAY.name: [
-                strings(programme_days.programme, names.programmes),
+                _strings(programme_days.programme, names.programmes),
                 programme_days.year,
                 dates(programme_days.effective_day),
                 *day_sums,
@@ -612,3 +607,10 @@ def _transposed(rows: Sequence[tuple[Any, ...]], table: s.Table) -> list[Column]
     """Rows of a table as its columns."""
     assert all(len(row) == len(table.columns) for row in rows), table.name
     return [[row[column] for row in rows] for column in range(len(table.columns))]
+
+
+def _strings(codes: Any, dictionary: list[str]) -> npt.NDArray[np.object_]:
+    """The strings of a code column: one numpy gather of the string objects, no Python call per
+    row."""
+    values: npt.NDArray[np.object_] = np.array(dictionary, dtype=object)[codes]
+    return values
