@@ -17,6 +17,7 @@ from commands.cli.balances import (
 )
 from ledger.audit.export_reader import ExportTampered
 from ledger.settings import Settings
+from projections.application.memory import keep_freed_memory
 from projections.application.offline_replay import export_balances, verify_export
 from projections.domain.asof import parse_as_of
 from projections.domain.filters import parse_view
@@ -43,6 +44,9 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
         )
     filters = filters_of(args)
     as_of = parse_as_of(args.as_of_date, args.as_known_at, args.at_position)
+    # As rebuild and balances do: the proof's temporary arrays reuse freed memory instead of
+    # faulting fresh pages a batch (in the forked workers too; a sixth of their CPU measured).
+    keep_freed_memory()
     try:
         replayed = verify_export(args.directory, workers=args.workers)
     except ExportTampered as failure:

@@ -5,16 +5,15 @@ strings JSON-quoted, `data` verbatim) and hashed with its prev_hash; positions m
 one and each prev_hash must be the hash before. A batch reports its first failure (the lowest
 row); the caller stitches batches together.
 
-The work is column-wise but for the one step that cannot be: SHA-256 per event, which runs as
-a chain of C-level maps over each row's bytes (prev_hash's 32 raw bytes || canonical bytes,
-joined by Arrow), so an event costs little more than hashlib's own call. Comparisons run over
-whole buffers and look for the row only when something differs.
+The work is column-wise, SHA-256 included: each row's bytes (prev_hash's 32 raw bytes ||
+canonical bytes, joined by Arrow) are hashed in native code over the column's buffer
+(ledger/audit/row_digests.py), with no Python object a row. Comparisons run over whole buffers
+and look for the row only when something differs.
 """
 
 from __future__ import annotations
 
 import binascii
-import hashlib
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -24,7 +23,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ledger.audit.event_table import EVENT_SCHEMA
+from ledger.audit.event_table import EVENT_SCHEMA, column_bytes
+from ledger.audit.row_digests import sha256_digests
 from schemas.chain import CHAIN_FIELDS, canonical_bytes
 
 HASH_BYTES: Final = 32
@@ -43,9 +43,26 @@ I64 = npt.NDArray[np.int64]
 TWO_DIGITS: Final = np.frombuffer(
     "".join(f"{number:02d}" for number in range(100)).encode(), dtype=np.uint8
 ).reshape(100, 2)
+THREE_DIGITS: Final = np.frombuffer(
+    "".join(f"{number:03d}" for number in range(1_000)).encode(), dtype=np.uint8
+).reshape(1_000, 3)
+SECONDS_PER_DAY: Final = 86_400
+
+
+def _clock_texts() -> npt.NDArray[np.uint8]:
+    """`HH:MM:SS` of every second of a day, a row each (691 KB)."""
+    hour, minute_second = np.divmod(np.arange(SECONDS_PER_DAY), 3_600)
+    minute, second = np.divmod(minute_second, 60)
+    texts = np.full((SECONDS_PER_DAY, 8), ord(":"), dtype=np.uint8)
+    for start, value in ((0, hour), (3, minute), (6, second)):
+        texts[:, start : start + 2] = TWO_DIGITS[value]
+    return texts
+
+
+CLOCK_TEXTS: Final = _clock_texts()
+DATE_CHARS: Final = len("YYYY-MM-DD")
+assert INSTANT_TEXT_TEMPLATE[DATE_CHARS:] == b"T00:00:00.000000"
 LOWER_HEX_DIGITS: Final = b"0123456789abcdef"
-_SHA256: Final = hashlib.sha256
-_DIGEST: Final = type(hashlib.sha256()).digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,36 +84,32 @@ def _quoted(column: pa.Array) -> pa.Array:
 def _instant_texts(column: pa.Array) -> pa.Array:
     """UTC timestamps as the envelope spells them, without the `Z`: `YYYY-MM-DDTHH:MM:SS.ffffff`.
 
-    Digits are written straight into a fixed-width byte matrix (numpy's own formatting costs
-    half a microsecond an event, a fifth of the hashing); years outside 1000..9999 (never
-    recorded, but an export may be forged) take numpy's formatting, which pads them as before.
+    Each row's text is gathered from tables, not formatted (numpy's own formatting costs half a
+    microsecond an event): its date from the batch's distinct days (a batch spans few), its
+    `HH:MM:SS` from a table of the day's seconds, its microseconds from one of three digits.
+    Years outside 1000..9999 (never recorded, but an export may be forged) take numpy's
+    formatting, which pads them as before.
     """
     micros = np.asarray(column.cast(pa.int64()), dtype=np.int64)
     days, micro_of_day = np.divmod(micros, MICROS_PER_DAY)
-    year, month, day = _civil_dates(days)
-    if len(micros) and not (
-        (year >= FOUR_DIGIT_YEARS[0]).all() and (year <= FOUR_DIGIT_YEARS[1]).all()
-    ):
+    distinct_days, day_of_row = np.unique(days, return_inverse=True)
+    year, month, day = _civil_dates(distinct_days)
+    if not ((year >= FOUR_DIGIT_YEARS[0]).all() and (year <= FOUR_DIGIT_YEARS[1]).all()):
         as_text = np.datetime_as_string(micros.astype("datetime64[us]"), unit="us")
         return pa.array(as_text, type=pa.string())
-    seconds, micro = np.divmod(micro_of_day, 1_000_000)
-    hour, minute_seconds = np.divmod(seconds, 3_600)
-    minute, second = np.divmod(minute_seconds, 60)
+    dates = np.empty((len(distinct_days), DATE_CHARS), dtype=np.uint8)
+    dates[:] = np.frombuffer(INSTANT_TEXT_TEMPLATE[:DATE_CHARS], dtype=np.uint8)
+    for start, value in ((0, year // 100), (2, year % 100), (5, month), (8, day)):
+        dates[:, start : start + 2] = TWO_DIGITS[value]
+    second_of_day, micro = np.divmod(micro_of_day, 1_000_000)
+    milli, micro_of_milli = np.divmod(micro, 1_000)
     text = np.empty((len(micros), len(INSTANT_TEXT_TEMPLATE)), dtype=np.uint8)
-    text[:] = np.frombuffer(INSTANT_TEXT_TEMPLATE, dtype=np.uint8)
-    for start, value in (
-        (0, year // 100),
-        (2, year % 100),
-        (5, month),
-        (8, day),
-        (11, hour),
-        (14, minute),
-        (17, second),
-        (20, micro // 10_000),
-        (22, micro // 100 % 100),
-        (24, micro % 100),
-    ):
-        text[:, start : start + 2] = TWO_DIGITS[value]
+    text[:, :DATE_CHARS] = dates[day_of_row]
+    text[:, DATE_CHARS] = ord("T")
+    text[:, DATE_CHARS + 1 : DATE_CHARS + 9] = CLOCK_TEXTS[second_of_day]
+    text[:, DATE_CHARS + 9] = ord(".")
+    text[:, DATE_CHARS + 10 : DATE_CHARS + 13] = THREE_DIGITS[milli]
+    text[:, DATE_CHARS + 13 :] = THREE_DIGITS[micro_of_milli]
     width = len(INSTANT_TEXT_TEMPLATE)
     offsets = np.arange(0, (len(micros) + 1) * width, width, dtype=np.int32)
     return pa.StringArray.from_buffers(
@@ -157,20 +170,6 @@ def _canonical_join(batch: pa.RecordBatch, before: list[pa.Array]) -> pa.Array:
     return pc.binary_join_element_wise(*pieces, b"")
 
 
-def _string_bytes(column: pa.Array) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int32]]:
-    """A string column's UTF-8 bytes and its rows' offsets into them (without copying)."""
-    offsets_buffer, data_buffer = column.buffers()[1:3]
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[
-        column.offset : column.offset + len(column) + 1
-    ]
-    data = (
-        np.frombuffer(data_buffer, dtype=np.uint8)
-        if data_buffer is not None
-        else np.empty(0, np.uint8)
-    )
-    return data, offsets
-
-
 def _needs_escape(batch: pa.RecordBatch) -> npt.NDArray[np.bool_]:
     """Rows with a string member JSON must escape (a quote, a backslash, a control
     character): their canonical bytes are not the plain join of the columns."""
@@ -179,7 +178,7 @@ def _needs_escape(batch: pa.RecordBatch) -> npt.NDArray[np.bool_]:
         field = EVENT_SCHEMA.field(name)
         if not pa.types.is_string(field.type) or name == "data" or not batch.num_rows:
             continue
-        data, offsets = _string_bytes(batch.column(name))
+        data, offsets = column_bytes(batch.column(name))
         used = data[offsets[0] : offsets[-1]]
         special = (
             (used < FIRST_PRINTABLE_BYTE)
@@ -211,7 +210,7 @@ def _lower_hex_text(column: pa.Array) -> bytes | None:
     then compare alike), else None."""
     if column.null_count or not len(column):
         return None
-    data, offsets = _string_bytes(column)
+    data, offsets = column_bytes(column)
     if not (np.diff(offsets) == HASH_HEX_CHARS).all():
         return None
     text = data[offsets[0] : offsets[-1]].tobytes()
@@ -286,8 +285,8 @@ def _first_bad_link(prev_hashes: pa.Array, hashes: pa.Array) -> int:
     if rows < 2:
         return rows
     if _lower_hex_text(prev_hashes) is not None and _lower_hex_text(hashes) is not None:
-        prev_data, prev_offsets = _string_bytes(prev_hashes)
-        data, offsets = _string_bytes(hashes)
+        prev_data, prev_offsets = column_bytes(prev_hashes)
+        data, offsets = column_bytes(hashes)
         following = prev_data[prev_offsets[1] : prev_offsets[-1]]
         preceding = data[offsets[0] : offsets[-2]]
         if np.array_equal(following, preceding):
@@ -309,14 +308,18 @@ def _hashes(batch: pa.RecordBatch) -> bytes:
     prev_column = pa.FixedSizeBinaryArray.from_buffers(
         pa.binary(HASH_BYTES), rows, [None, pa.py_buffer(prev)]
     ).cast(pa.binary())
-    # The hot loop, all in C: each row's bytes as a Python object, hashed, digested, joined.
-    row_bytes: list[bytes] = _canonical_join(batch, [prev_column]).to_pylist()
-    for row in np.flatnonzero(_needs_escape(batch)).tolist():
-        start = row * HASH_BYTES
-        row_bytes[row] = prev[start : start + HASH_BYTES] + canonical_bytes(
-            _row_envelope(batch, row)
-        )
-    return b"".join(map(_DIGEST, map(_SHA256, row_bytes)))
+    row_bytes = _canonical_join(batch, [prev_column])
+    escaped = _needs_escape(batch)
+    if escaped.any():
+        exact = [
+            prev[row * HASH_BYTES : (row + 1) * HASH_BYTES]
+            + canonical_bytes(_row_envelope(batch, row))
+            for row in np.flatnonzero(escaped).tolist()
+        ]
+        row_bytes = pc.replace_with_mask(row_bytes, pa.array(escaped), pa.array(exact, pa.binary()))
+    # A row missing a value it must have (a forged CSV or JSON line) has no canonical bytes:
+    # hashed as nothing, it fails at its own position like any altered row.
+    return sha256_digests(pc.fill_null(row_bytes, pa.scalar(b"", pa.binary())))
 
 
 def _row_envelope(batch: pa.RecordBatch, row: int) -> dict[str, Any]:

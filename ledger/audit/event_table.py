@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 import pyarrow as pa
 
@@ -99,6 +100,20 @@ def event_batch(envelopes: Sequence[dict[str, Any]]) -> pa.RecordBatch:
         else:
             columns.append(pa.array(values, type=field.type))
     return pa.RecordBatch.from_arrays(columns, schema=EVENT_SCHEMA)
+
+
+def column_bytes(column: pa.Array) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int32]]:
+    """A string column's UTF-8 bytes and its rows' offsets into them (without copying)."""
+    offsets_buffer, data_buffer = column.buffers()[1:3]
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[
+        column.offset : column.offset + len(column) + 1
+    ]
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8)
+        if data_buffer is not None
+        else np.empty(0, np.uint8)
+    )
+    return data, offsets
 
 
 def checkpoint_batch(checkpoints: Sequence[dict[str, Any]]) -> pa.RecordBatch:

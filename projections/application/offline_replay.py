@@ -12,11 +12,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -42,6 +42,7 @@ from projections.replay import Dictionaries, ReplayColumns, batch_columns, conca
 from schemas.chain import GENESIS_HASH
 from schemas.errors import InvalidQuery, QueryParameter
 
+T = TypeVar("T")
 # A part of the events file and what it proved: checks, columns, the worker's dictionaries.
 Part = tuple[list[BatchCheck], ReplayColumns | None, dict[str, list[str]]]
 
@@ -93,10 +94,14 @@ def _parquet_part(path: Path, groups: list[int], wanted: set[int]) -> Part:
     return _check_part(batches(), wanted)
 
 
-def _parts(path: Path, file_format: str, wanted: set[int], workers: int) -> list[Part]:
-    """The events file checked in parts: Parquet row groups shared over worker processes."""
+def _parts(
+    path: Path, file_format: str, wanted: set[int], workers: int, meanwhile: Callable[[], T]
+) -> tuple[list[Part], T]:
+    """The events file checked in parts (Parquet row groups shared over worker processes), and
+    what `meanwhile` returns: it runs here while the workers prove their shares."""
     if file_format != "parquet":
-        return [_check_part(read_batches(path, file_format, EVENT_SCHEMA), wanted)]
+        alongside = meanwhile()
+        return [_check_part(read_batches(path, file_format, EVENT_SCHEMA), wanted)], alongside
     try:
         handle = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
@@ -108,10 +113,13 @@ def _parts(path: Path, file_format: str, wanted: set[int], workers: int) -> list
     size = -(-len(groups) // count)
     shares = [groups[i : i + size] for i in range(0, len(groups), size)]
     if len(shares) == 1:
-        return [_parquet_part(path, shares[0], wanted)]
+        alongside = meanwhile()
+        return [_parquet_part(path, shares[0], wanted)], alongside
     context = multiprocessing.get_context("fork")
     with context.Pool(len(shares)) as pool:
-        return pool.starmap(_parquet_part, [(path, share, wanted) for share in shares])
+        proving = pool.starmap_async(_parquet_part, [(path, share, wanted) for share in shares])
+        alongside = meanwhile()
+        return proving.get(), alongside
 
 
 def _first_failure(
@@ -157,7 +165,6 @@ def verify_export(directory: Path, *, workers: int | None = None) -> ReplayedExp
     manifest = load_manifest(directory)
     file_format = manifest["format"]
     extension = EXTENSIONS[file_format]
-    damaged = file_problems(directory, manifest)
     try:
         checkpoints = checkpoint_rows(directory / f"checkpoints.{extension}", file_format)
     except (ExportTampered, OSError, ValueError) as exc:
@@ -169,7 +176,14 @@ def verify_export(directory: Path, *, workers: int | None = None) -> ReplayedExp
     if not events_path.is_file():
         raise ExportTampered("file", events_path.name, "is missing")
     try:
-        parts = _parts(events_path, file_format, wanted, workers or os.cpu_count() or 1)
+        # The files' SHA-256 is taken while the workers prove the chain, not before.
+        parts, damaged = _parts(
+            events_path,
+            file_format,
+            wanted,
+            workers or os.cpu_count() or 1,
+            lambda: file_problems(directory, manifest),
+        )
     except UnreadableLine as exc:
         line = int(exc.value)
         raise ExportTampered("position", first + line - 1, f"line {line} {exc.message}") from None

@@ -20,12 +20,13 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ledger.audit.event_table import column_bytes
 from projections.domain.facts import current_data
 from projections.domain.kinds import MEANING_OF_KIND, EventKind, kind_of
 from projections.replay.columns import Dictionaries, ReplayColumns
 from projections.replay.layout import HASH_PREFIX_HEX_CHARS
 from schemas.events import EVENT_SCHEMA_VERSION
-from schemas.meaning import Span
+from schemas.meaning import YEAR_FIELD, Span
 
 I64 = npt.NDArray[np.int64]
 # kind -> (the member holding its öre, one year with `year` | a map of years): declared once.
@@ -36,6 +37,17 @@ AMOUNT_FIELDS: Final[dict[EventKind, tuple[str, Span]]] = {
 }
 # The member of the kinds whose money is a map of years (read with one expression).
 (YEARS_FIELD,) = {field for field, span in AMOUNT_FIELDS.values() if span is Span.YEARS}
+# `year` closes the data of a one-year event: `"year":YYYY}`.
+YEAR_DIGITS: Final = 4
+YEAR_SUFFIX: Final = np.frombuffer(f'"{YEAR_FIELD}":'.encode(), dtype=np.uint8)
+YEAR_PLACES: Final = np.array([1_000, 100, 10, 1], dtype=np.int64)
+assert len(YEAR_PLACES) == YEAR_DIGITS
+HEX_BASE: Final = 16
+# Each byte's value as a hex digit (either case); HEX_BASE for anything else.
+HEX_VALUES: Final = np.full(256, HEX_BASE, dtype=np.uint8)
+HEX_VALUES[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
+HEX_VALUES[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16)
+HEX_VALUES[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16)
 # Kinds that put an agency in charge, with the member that names it.
 AGENCY_FIELDS: Final[dict[EventKind, str]] = {
     kind: meaning.agency_field
@@ -63,6 +75,29 @@ def _integer(data: pa.Array, name: str) -> I64:
     return np.asarray(pc.fill_null(found.cast(pa.int64()), 0), dtype=np.int64)
 
 
+def _years(data: pa.Array, rows: npt.NDArray[np.bool_]) -> I64:
+    """`year` of the `rows` (0 elsewhere). It sorts after every other member, so a row's data
+    ends `"year":YYYY}`: read there as digits; a row that does not end so (a year of another
+    width) is read by the expression."""
+    buffer, offsets = column_bytes(data)
+    ends = offsets[1:].astype(np.int64)
+    width = len(YEAR_SUFFIX) + YEAR_DIGITS + 1
+    ends_so = rows & (ends - offsets[:-1] >= width)
+    window = (
+        buffer[np.maximum(ends[:, None] - width, 0) + np.arange(width)]
+        if len(buffer)
+        else (np.zeros((len(ends), width), np.uint8))
+    )
+    digits = window[:, len(YEAR_SUFFIX) : -1] - np.uint8(ord("0"))  # wraps below '0'
+    ends_so &= (window[:, : len(YEAR_SUFFIX)] == YEAR_SUFFIX).all(axis=1)
+    ends_so &= (window[:, -1] == ord("}")) & (digits <= 9).all(axis=1)
+    years = np.where(ends_so, digits.astype(np.int64) @ YEAR_PLACES, 0)
+    others = rows & ~ends_so
+    if others.any():
+        years[others] = _integer(data.filter(pa.array(others)), YEAR_FIELD)
+    return years
+
+
 def _postings(data: pa.Array, kinds: I64) -> tuple[I64, I64, I64]:
     """(posting count per event, years, amounts) in event order, as the decoder's postings."""
     counts = np.zeros(len(kinds), dtype=np.int64)
@@ -73,7 +108,7 @@ def _postings(data: pa.Array, kinds: I64) -> tuple[I64, I64, I64]:
         if rows.any():
             amount[rows] = _integer(data.filter(pa.array(rows)), field)
             one_year |= rows
-    year = _integer(data, "year")
+    year = _years(data, one_year)
     counts[one_year] = 1
     multi = np.isin(kinds, [k for k, (_, span) in AMOUNT_FIELDS.items() if span is Span.YEARS])
     pairs_years, pairs_amounts = np.empty(0, np.int64), np.empty(0, np.int64)
@@ -96,6 +131,22 @@ def _postings(data: pa.Array, kinds: I64) -> tuple[I64, I64, I64]:
         slots = np.repeat(starts[multi], lengths) + within
         years[slots], amounts[slots] = pairs_years, pairs_amounts
     return counts, years, amounts
+
+
+def _hash_prefixes(hashes: pa.Array) -> npt.NDArray[np.uint64]:
+    """The first 8 bytes of each hex hash as a big-endian integer (the replay store's prefix)."""
+    buffer, offsets = column_bytes(hashes)
+    if not len(hashes):
+        return np.zeros(0, dtype=">u8")
+    nibbles = HEX_VALUES[
+        buffer[offsets[:-1, None].astype(np.int64) + np.arange(HASH_PREFIX_HEX_CHARS)]
+    ]
+    assert (nibbles < HEX_BASE).all() and (np.diff(offsets) >= HASH_PREFIX_HEX_CHARS).all(), (
+        "the proof let through a hash that is not hex"
+    )
+    packed = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
+    prefixes: npt.NDArray[np.uint64] = packed.astype(np.uint8).view(">u8").ravel()
+    return prefixes
 
 
 def _upcast_rows(
@@ -124,8 +175,7 @@ def batch_columns(batch: pa.RecordBatch, dictionaries: Dictionaries) -> ReplayCo
     positions = np.asarray(batch.column("position"), dtype=np.int64)
     recorded_at_us = np.asarray(batch.column("recorded_at").cast(pa.int64()), dtype=np.int64)
     effective_day = np.asarray(batch.column("effective_date").cast(pa.int32()), dtype=np.int64)
-    prefixes = pc.utf8_slice_codeunits(batch.column("hash"), 0, HASH_PREFIX_HEX_CHARS)
-    hash_prefix = np.frombuffer(bytes.fromhex("".join(prefixes.to_pylist())), dtype=">u8")
+    hash_prefix = _hash_prefixes(batch.column("hash"))
     kinds = _codes(batch.column("type"), lambda name: int(kind_of(name)))
     programmes = _codes(batch.column("programme_id"), dictionaries.programmes.code)
     recipients = _codes(_member(data, '"recipient":"(?P<r>[^"]*)"'), dictionaries.recipients.code)

@@ -5,8 +5,12 @@ a real hash chain; the replay store holds the same plan's columns. The offline r
 export (file hashes, every event's hash and link from genesis, every checkpoint) and then sums
 it with the engine; the rebuild verifies its store (CRC-32C, positions, checkpoint prefixes) and
 sums it. Target: the offline replay at >= 1M events/s; the ratio to the rebuild is reported.
+Both also report the CPU they spent an event (this process and its workers, user and system):
+on cores shared with other work the wall-clock rate follows the load, the CPU much less.
 """
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -35,6 +39,30 @@ from tests.settings import SUITE_SETTINGS
 EVENTS = SUITE_SETTINGS.bench_offline_events
 MIN_EVENTS_PER_S = 1_000_000
 ROUNDS = 3
+MICROSECONDS = 1_000_000
+
+
+def cpu_seconds() -> float:
+    """CPU this process and its reaped children (the replay's worker processes) have used."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def measured_cpu(run: Callable[[], int | None], spent: list[float]) -> Callable[[], int | None]:
+    """`run`, appending the CPU seconds of each call to `spent`."""
+
+    def measured() -> int | None:
+        before = cpu_seconds()
+        result = run()
+        spent.append(cpu_seconds() - before)
+        return result
+
+    return measured
+
+
+def cpu_us_per_event(spent: list[float], events: int) -> float:
+    """The median round's CPU, in microseconds an event."""
+    return sorted(spent)[len(spent) // 2] * MICROSECONDS / events
 
 
 @dataclass(frozen=True)
@@ -83,10 +111,14 @@ def test_rebuild_from_the_local_replay_store(benchmark: BenchmarkFixture, ledger
                 ],
             )
 
-    benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=0)
+    spent: list[float] = []
+    benchmark.pedantic(measured_cpu(run, spent), rounds=ROUNDS, iterations=1, warmup_rounds=0)
     BENCH_RESULTS["offline_rebuild_s"] = median_seconds(benchmark)
+    BENCH_RESULTS["offline_rebuild_cpu_us"] = cpu_us_per_event(spent, ledgers.events)
     benchmark.extra_info.update(
-        events=ledgers.events, events_per_s=round(ledgers.events / median_seconds(benchmark))
+        events=ledgers.events,
+        events_per_s=round(ledgers.events / median_seconds(benchmark)),
+        cpu_us_per_event=round(BENCH_RESULTS["offline_rebuild_cpu_us"], 3),
     )
 
 
@@ -107,8 +139,13 @@ def test_offline_replay_of_a_parquet_export(benchmark: BenchmarkFixture, ledgers
         )
         return len(rows)
 
-    rows = benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=0)
+    spent: list[float] = []
+    rows = benchmark.pedantic(
+        measured_cpu(run, spent), rounds=ROUNDS, iterations=1, warmup_rounds=0
+    )
     assert rows
+    cpu_us = cpu_us_per_event(spent, ledgers.events)
+    rebuild_cpu_us = BENCH_RESULTS.get("offline_rebuild_cpu_us")
     median_s = median_seconds(benchmark)
     rate = ledgers.events / median_s
     rebuild_s = BENCH_RESULTS.get("offline_rebuild_s")
@@ -117,10 +154,14 @@ def test_offline_replay_of_a_parquet_export(benchmark: BenchmarkFixture, ledgers
         events=ledgers.events,
         events_per_s=round(rate),
         speed_vs_rebuild=None if ratio is None else round(ratio, 3),
+        cpu_us_per_event=round(cpu_us, 3),
     )
     print(
         f"\noffline replay of {ledgers.events:,} events (Parquet): {rate:,.0f} events/s"
         + ("" if ratio is None else f" = {ratio:.2f}x the same-run rebuild's speed")
+        + f"; CPU {cpu_us:.2f} µs an event"
+        + ("" if rebuild_cpu_us is None else f" (the rebuild's {rebuild_cpu_us:.2f})")
+        + f"; load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
     )
     if ledgers.events >= FULL_EVENTS:
         assert rate >= MIN_EVENTS_PER_S

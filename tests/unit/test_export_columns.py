@@ -152,3 +152,23 @@ def test_a_hash_that_is_not_hex_fails_no_later_than_its_position() -> None:
     envelopes[200]["hash"] = "z" * 64
     failure = check_batch(event_batch(envelopes), set()).failure
     assert failure is not None and failure[0] <= 201
+
+
+def test_a_year_of_another_width_is_still_read_as_the_decoder_reads_it() -> None:
+    """`year` is read from the end of the data (`"year":YYYY}`); a data ending otherwise (a
+    five-digit year, a one-digit one) is read by the expression, as the decoder reads it."""
+    envelopes = list(synthetic_envelopes(600))
+    one_year = [e for e in envelopes if e["type"] == "FundsDisbursed"]
+    one_year[3]["data"]["year"] = 12_345
+    one_year[7]["data"]["year"] = 7
+    assert export_columns(envelopes) == decoder_columns(envelopes)
+
+
+def test_a_missing_value_fails_at_its_position() -> None:
+    """A column that must hold a value holds none at one row (a forged CSV cell): that
+    position fails its hash, with no crash."""
+    envelopes = list(synthetic_envelopes(300))
+    envelopes[150]["actor"] = None
+    failure = check_batch(event_batch(envelopes), set()).failure
+    assert failure is not None and failure[0] == envelopes[150]["position"]
+    assert "altered" in failure[1]
