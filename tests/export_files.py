@@ -114,3 +114,19 @@ def signed(
             body["hash"] = hash_at(row["position"])
         resigned.append({**signer_at(row["position"]).sign(body), "source": row["source"]})
     return resigned
+
+
+def replayed_with_checkpoints(
+    export: Path,
+    file_format: str,
+    into: Path,
+    change: Callable[[list[dict[str, Any]]], None],
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[int, str, str, list[dict[str, Any]]]:
+    """`audit replay` of a copy of the export whose checkpoint rows `change` altered (the
+    manifest's hash fixed): (exit code, stdout, stderr, the rows as written)."""
+    directory = copy_of(export, into)
+    rows = checkpoints_of(directory, file_format)
+    change(rows)
+    rewrite(directory, file_format, "checkpoints", rows)
+    return (*replay(directory, capsys), rows)

@@ -14,11 +14,11 @@ from projections.domain.rows import View
 from tests.audited_ledger import AuditedLedger, audited  # noqa: F401 (fixture)
 from tests.export_files import (
     FORMATS,
-    checkpoints_of,
     copy_of,
     envelopes_of,
     exports,  # noqa: F401 (fixture)
     replay,
+    replayed_with_checkpoints,
     rewrite,
 )
 
@@ -131,11 +131,13 @@ def test_a_checkpoint_off_the_chain_is_named(
     file_format: str,
 ) -> None:
     """A checkpoint whose hash is not the chain's at its position."""
-    directory = copy_of(exports[file_format], tmp_path / "tampered")
-    rows = checkpoints_of(directory, file_format)
-    rows[1]["hash"] = "ab" * 32
-    rewrite(directory, file_format, "checkpoints", rows)
-    code, _, err = replay(directory, capsys)
+
+    def off_the_chain(rows: list[dict[str, Any]]) -> None:
+        rows[1]["hash"] = "ab" * 32
+
+    code, _, err, rows = replayed_with_checkpoints(
+        exports[file_format], file_format, tmp_path / "tampered", off_the_chain, capsys
+    )
     assert code == EXIT_INTEGRITY
     assert f"position {rows[1]['position']}:" in err and "checkpoint" in err
 

@@ -24,6 +24,7 @@ from tests.export_files import (
     exports,  # noqa: F401 (fixture)
     rechained,
     replay,
+    replayed_with_checkpoints,
     rewrite,
     signed,
 )
@@ -112,11 +113,13 @@ def test_an_unsigned_checkpoint_is_refused(
     file_format: str,
 ) -> None:
     """A checkpoint stripped of its key id and signature: exit 4 naming its position."""
-    directory = copy_of(exports[file_format], tmp_path / "unsigned")
-    rows = checkpoints_of(directory, file_format)
-    rows[1]["signature"] = rows[1]["key_id"] = None
-    rewrite(directory, file_format, "checkpoints", rows)
-    code, out, err = replay(directory, capsys)
+
+    def unsigned(rows: list[dict[str, Any]]) -> None:
+        rows[1]["signature"] = rows[1]["key_id"] = None
+
+    code, out, err, rows = replayed_with_checkpoints(
+        exports[file_format], file_format, tmp_path / "unsigned", unsigned, capsys
+    )
     assert code == EXIT_INTEGRITY and out == "", err
     assert f"checkpoint position {rows[1]['position']}: is not signed" in err
 
@@ -130,11 +133,13 @@ def test_a_signature_that_does_not_verify_is_refused(
 ) -> None:
     """One byte of a signed checkpoint's body changed (its event count, which no chain check
     covers): exit 4 naming its position and the key."""
-    directory = copy_of(exports[file_format], tmp_path / "changed")
-    rows = checkpoints_of(directory, file_format)
-    rows[1]["events"] += 1
-    rewrite(directory, file_format, "checkpoints", rows)
-    code, out, err = replay(directory, capsys)
+
+    def one_byte_changed(rows: list[dict[str, Any]]) -> None:
+        rows[1]["events"] += 1
+
+    code, out, err, rows = replayed_with_checkpoints(
+        exports[file_format], file_format, tmp_path / "changed", one_byte_changed, capsys
+    )
     assert code == EXIT_INTEGRITY and out == "", err
     assert (
         f"checkpoint position {rows[1]['position']}: has a signature that does not verify "
@@ -183,13 +188,16 @@ def test_events_after_the_last_signed_checkpoint_are_refused(
 ) -> None:
     """The checkpoint at the export's end removed: the events after the one before are not
     proven, so nothing is replayed (exit 4 naming the first unproven position)."""
-    directory = copy_of(exports[file_format], tmp_path / "uncovered")
-    rows = checkpoints_of(directory, file_format)
-    last_position = rows.pop()["position"]
-    rewrite(directory, file_format, "checkpoints", rows)
-    code, out, err = replay(directory, capsys)
+    removed: list[int] = []
+
+    def last_removed(rows: list[dict[str, Any]]) -> None:
+        removed.append(rows.pop()["position"])
+
+    code, out, err, rows = replayed_with_checkpoints(
+        exports[file_format], file_format, tmp_path / "uncovered", last_removed, capsys
+    )
     assert code == EXIT_INTEGRITY and out == "", err
-    covered = rows[-1]["position"]
+    covered, last_position = rows[-1]["position"], removed[0]
     assert f"position {covered + 1}: positions {covered + 1}..{last_position} are not" in err
 
 
