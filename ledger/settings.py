@@ -203,7 +203,8 @@ class ProofSettings:
         None,
         text,
         "public keys readers accept checkpoints from: PEM files or a JWKS, comma-separated; "
-        "unset: `project`, `rebuild --from kafka`, `verify` refuse to run",
+        "unset: `project`, `rebuild --from kafka`, `verify`, `audit replay`, `audit reconcile` "
+        "refuse to run",
     )
 
 

@@ -1,7 +1,10 @@
 """`grant-ledger audit replay DIR`: the export proves itself, then its balances, as `balances`.
 
-Needs nothing but the export: no event store, no broker, no read store, no network. Takes the
-`balances` flags (views, filters, time travel) and prints exactly what `balances` prints.
+Needs nothing but the export and the ledger's public key (GRANT_LEDGER_TRUSTED_KEYS, as every
+reader: refused when unset): no event store, no broker, no read store, no network. Every
+checkpoint must verify under a trusted key and one must sign the export's last position, or it
+exits 4 naming the position. Takes the `balances` flags (views, filters, time travel) and prints
+exactly what `balances` prints.
 """
 
 import argparse
@@ -15,14 +18,14 @@ from commands.cli.balances import (
     filters_of,
     write_rows,
 )
-from ledger.audit.export_reader import ExportTampered
+from ledger.infrastructure.signing_keys import trusted_keys
 from ledger.settings import Settings
 from projections.application.memory import keep_freed_memory
 from projections.application.offline_replay import export_balances, verify_export
 from projections.domain.asof import parse_as_of
 from projections.domain.filters import parse_view
 from schemas.calendar import today_in_stockholm
-from schemas.errors import InvalidQuery, QueryParameter
+from schemas.errors import IntegrityFailure, InvalidQuery, QueryParameter
 
 
 def register(tools: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -35,8 +38,9 @@ def register(tools: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace, _settings: Settings) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 with the balances; 4 naming the first bad position when the export fails."""
+    trusted = trusted_keys(settings.proof)
     view = parse_view(args.by)
     if args.format not in FORMATS:
         raise InvalidQuery(
@@ -48,8 +52,8 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
     # faulting fresh pages a batch (in the forked workers too; a sixth of their CPU measured).
     keep_freed_memory()
     try:
-        replayed = verify_export(args.directory, workers=args.workers)
-    except ExportTampered as failure:
+        replayed = verify_export(args.directory, trusted, workers=args.workers)
+    except IntegrityFailure as failure:
         print(
             f"grant-ledger: the export does not prove itself: {failure.field} {failure.value}: "
             f"{failure.message}",
@@ -59,8 +63,9 @@ def run(args: argparse.Namespace, _settings: Settings) -> int:
     rows = export_balances(replayed, view, filters, as_of, today=today_in_stockholm())
     print(
         f"verified positions {replayed.first_position}..{replayed.last_position} (chain from "
-        f"genesis, {replayed.checkpoints_checked} checkpoints, {replayed.signed_checkpoints} "
-        f"signed) in {replayed.verify_s:.2f} s; last hash {replayed.last_hash}",
+        f"genesis; {replayed.checkpoints_checked} checkpoints, each signed by a trusted key: "
+        f"{', '.join(replayed.signing_key_ids)}; the last at position {replayed.last_position}) "
+        f"in {replayed.verify_s:.2f} s; last hash {replayed.last_hash}",
         file=sys.stderr,
     )
     write_rows(view, rows, args.format)

@@ -87,19 +87,23 @@ class TrustedKeys:
         PoisonMessage when it is no checkpoint at all; ForgedCheckpoint when it is unsigned,
         signed by a key not trusted here, or its signature does not verify.
         """
-        body = _checkpoint_body(value, at)
+        return self.verified_body(_checkpoint_body(value, at), str(at))
+
+    def verified_body(self, body: Mapping[str, Any], where: str) -> Checkpoint:
+        """A checkpoint's JSON object (found at `where`), once its signature verifies under a
+        trusted key: the same rules and errors as `verified`."""
         key_id, signature = body.get(KEY_ID_FIELD), body.get(SIGNATURE_FIELD)
         if not isinstance(key_id, str) or not isinstance(signature, str):
             raise ForgedCheckpoint(
                 "checkpoint",
-                str(at),
+                where,
                 "is not signed (no key_id and signature): nothing it claims is trusted",
             )
         key = self.keys.get(key_id)
         if key is None:
             raise ForgedCheckpoint(
                 "checkpoint",
-                str(at),
+                where,
                 f"is signed by key {key_id}, which is not among the trusted keys ({self.source}); "
                 "add the ledger's public key to GRANT_LEDGER_TRUSTED_KEYS if it is the ledger's",
             )
@@ -107,13 +111,13 @@ class TrustedKeys:
             key.verify(from_b64url(signature), signing_bytes(body))
         except (InvalidSignature, ValueError):
             raise ForgedCheckpoint(
-                "checkpoint", str(at), f"has a signature that does not verify under key {key_id}"
+                "checkpoint", where, f"has a signature that does not verify under key {key_id}"
             ) from None
         try:
             return Checkpoint.model_validate(body)
         except ValidationError as exc:
             raise PoisonMessage(
-                "checkpoint", str(at), f"is signed but not a valid checkpoint ({exc.errors()[0]})"
+                "checkpoint", where, f"is signed but not a valid checkpoint ({exc.errors()[0]})"
             ) from None
 
 

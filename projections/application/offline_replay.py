@@ -2,9 +2,12 @@
 
 Order: the manifest's file hashes; the chain from genesis (every event's hash and link, in the
 worker processes for Parquet, a share of row groups each); the manifest's ends and every
-checkpoint against the recomputed chain; only then the balances, by the projector's hot replay
-engine over columns built from the verified batches. The first failure (lowest position) stops
-it with ExportTampered; nothing is computed from a record that failed.
+checkpoint against the recomputed chain; every checkpoint's signature under a trusted key and
+the record covered to its end by a signed checkpoint (ledger/audit/export_checkpoints.py:
+events after the last one are refused, not replayed); only then the balances, by the
+projector's hot replay engine over columns built from the verified batches. The first failure
+stops it (ExportTampered at the lowest bad position, then ForgedCheckpoint, RecordNotCovered);
+nothing is computed from a record that failed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import pyarrow.parquet as pq
 from ledger.audit.batch_proof import BatchCheck, check_batch
 from ledger.audit.event_table import EVENT_SCHEMA
 from ledger.audit.export import EXTENSIONS
+from ledger.audit.export_checkpoints import proven_checkpoints, require_covered
 from ledger.audit.export_reader import (
     ExportTampered,
     UnreadableLine,
@@ -32,6 +36,7 @@ from ledger.audit.export_reader import (
     load_manifest,
     read_batches,
 )
+from ledger.proof.signatures import TrustedKeys
 from projections.application.envelope_balances import column_balances
 from projections.application.query import require_known, view_rows
 from projections.domain.asof import AsOf
@@ -55,7 +60,8 @@ class ReplayedExport:
     last_position: int
     last_hash: str
     checkpoints_checked: int
-    signed_checkpoints: int
+    # Every checkpoint was verified under a trusted key; these signed them.
+    signing_key_ids: tuple[str, ...]
     columns: ReplayColumns
     dictionaries: Dictionaries
     verify_s: float
@@ -159,8 +165,38 @@ def _checkpoint_failure(
     return None
 
 
-def verify_export(directory: Path, *, workers: int | None = None) -> ReplayedExport:
-    """Prove the export (see the module docstring); ExportTampered names the first failure."""
+def _record_failure(
+    checks: list[BatchCheck],
+    manifest: dict[str, Any],
+    checkpoints: list[dict[str, Any]],
+    first: int,
+    first_prev: str | None,
+) -> tuple[int, str] | None:
+    """The first failure of the chain, the manifest's ends or a checkpoint against the chain."""
+    failure = _first_failure(checks, first, first_prev)
+    if failure is None and not checks:
+        return first, "the record holds no events"
+    if failure is not None:
+        return failure
+    last, last_hash = checks[-1].last_position, checks[-1].last_hash
+    if last != manifest["last_position"] or manifest["events"] != last - first + 1:
+        return (
+            last + 1,
+            f"the manifest says the record ends at {manifest['last_position']}, "
+            f"it ends at {last}: events removed or added at the end",
+        )
+    if manifest.get("last_hash") not in (None, last_hash):
+        return last, "the manifest's last hash is not the chain's"
+    hashes = {p: h for check in checks for p, h in check.hashes_at.items()}
+    return _checkpoint_failure(checkpoints, hashes, first, last)
+
+
+def verify_export(
+    directory: Path, trusted: TrustedKeys, *, workers: int | None = None
+) -> ReplayedExport:
+    """Prove the export (see the module docstring); ExportTampered names the first failure of
+    the chain, ForgedCheckpoint the first checkpoint no trusted key signed, RecordNotCovered
+    events after the last signed checkpoint."""
     started = time.perf_counter()
     manifest = load_manifest(directory)
     file_format = manifest["format"]
@@ -188,24 +224,12 @@ def verify_export(directory: Path, *, workers: int | None = None) -> ReplayedExp
         line = int(exc.value)
         raise ExportTampered("position", first + line - 1, f"line {line} {exc.message}") from None
     checks = [check for part_checks, _, _ in parts for check in part_checks]
-    failure = _first_failure(checks, first, first_prev)
-    if failure is None and not checks:
-        failure = (first, "the record holds no events")
-    if failure is None:
-        last, last_hash = checks[-1].last_position, checks[-1].last_hash
-        if last != manifest["last_position"] or manifest["events"] != last - first + 1:
-            failure = (
-                last + 1,
-                f"the manifest says the record ends at {manifest['last_position']}, "
-                f"it ends at {last}: events removed or added at the end",
-            )
-        elif manifest.get("last_hash") not in (None, last_hash):
-            failure = (last, "the manifest's last hash is not the chain's")
-        else:
-            hashes = {p: h for check in checks for p, h in check.hashes_at.items()}
-            failure = _checkpoint_failure(checkpoints, hashes, first, last)
+    failure = _record_failure(checks, manifest, checkpoints, first, first_prev)
     if failure is not None:
         raise ExportTampered("position", failure[0], failure[1])
+    proven = proven_checkpoints(checkpoints, trusted)
+    last, last_hash = checks[-1].last_position, checks[-1].last_hash
+    require_covered(proven, last)
     if damaged:
         raise ExportTampered(
             "file",
@@ -222,7 +246,7 @@ def verify_export(directory: Path, *, workers: int | None = None) -> ReplayedExp
         last,
         last_hash,
         len(checkpoints),
-        sum(1 for c in checkpoints if c.get("signature")),
+        tuple(sorted({checkpoint.key_id or "" for checkpoint in proven})),
         columns,
         dictionaries,
         time.perf_counter() - started,

@@ -31,10 +31,12 @@ from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from schemas.envelope import Checkpoint
 from tests.benchmarks.measure import BENCH_RESULTS, median_seconds
+from tests.export_files import checkpoints_of, rewrite, signed
 from tests.ledgers.envelopes import synthetic_envelopes
 from tests.ledgers.vectorised import CHECKPOINT_EVERY, synthetic_columns
 from tests.settings import FULL_OFFLINE_EVENTS as FULL_EVENTS
 from tests.settings import SUITE_SETTINGS
+from tests.signing import ledger_signer, ledger_trust
 
 EVENTS = SUITE_SETTINGS.bench_offline_events
 MIN_EVENTS_PER_S = 1_000_000
@@ -84,6 +86,9 @@ def ledgers(tmp_path_factory: pytest.TempPathFactory) -> Ledgers:
     export_events(
         source, directory / "export", "parquet", first_position=1, checkpoint_every=CHECKPOINT_EVERY
     )
+    # An export from the store has its checkpoints unsigned; the relay's are signed.
+    relays = signed(checkpoints_of(directory / "export", "parquet"), lambda _: ledger_signer())
+    rewrite(directory / "export", "parquet", "checkpoints", relays)
     columns, dictionaries, checkpoints = synthetic_columns(EVENTS)
     store = ReplayStore(directory / "replay", durable=False)
     with store.writing():
@@ -126,7 +131,7 @@ def test_offline_replay_of_a_parquet_export(benchmark: BenchmarkFixture, ledgers
     """Prove the export, then one view's balances (and an as-of question over the same columns)."""
 
     def run() -> int:
-        replayed = verify_export(ledgers.export)
+        replayed = verify_export(ledgers.export, ledger_trust())
         rows = export_balances(
             replayed, View.RECIPIENT_YEAR, Filters(), AsOf(), today=date(2036, 1, 1)
         )

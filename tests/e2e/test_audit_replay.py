@@ -9,55 +9,29 @@ import orjson
 import pytest
 
 from commands.cli.main import main
-from ledger.audit.event_table import CHECKPOINT_SCHEMA, EVENT_SCHEMA
-from ledger.audit.export import file_sha256, open_writer
-from ledger.audit.export_reader import read_batches
+from ledger.audit.export import file_sha256
 from projections.domain.rows import View
 from tests.audited_ledger import AuditedLedger, audited  # noqa: F401 (fixture)
+from tests.export_files import (
+    FORMATS,
+    copy_of,
+    envelopes_of,
+    exports,  # noqa: F401 (fixture)
+    replay,
+    replayed_with_checkpoints,
+    rewrite,
+)
 
 pytestmark = pytest.mark.kafka
 
-FORMATS = ("parquet", "csv", "jsonl")
 AS_OF: tuple[list[str], ...] = ([], ["--as-of-date", "2019-12-31"], ["--as-of-date", "2021-06-30"])
 EXIT_INTEGRITY = 4
-
-
-@pytest.fixture(scope="module")
-def exports(
-    audited: AuditedLedger,  # noqa: F811
-    tmp_path_factory: pytest.TempPathFactory,
-) -> dict[str, Path]:
-    """The scenario exported from the topic once per format (with the relay's checkpoints)."""
-    found = {}
-    for file_format in FORMATS:
-        out = tmp_path_factory.mktemp(f"export-{file_format}")
-        args = ["export", "events", "--out", str(out), "--format", file_format]
-        assert main([*args, "--source", "kafka", *audited.kafka_flags()]) == 0
-        found[file_format] = out
-    return found
-
-
-def copy_of(export: Path, into: Path) -> Path:
-    """A copy of an export to tamper with."""
-    into.mkdir()
-    for file in export.iterdir():
-        (into / file.name).write_bytes(file.read_bytes())
-    return into
-
-
-def replay(
-    directory: Path, capsys: pytest.CaptureFixture[str], *flags: str
-) -> tuple[int, str, str]:
-    """(exit code, stdout, stderr) of `audit replay`."""
-    code = main(["audit", "replay", str(directory), *flags])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.parametrize("file_format", FORMATS)
 def test_replay_equals_balances_for_every_view_now_and_as_of_two_dates(
     audited: AuditedLedger,  # noqa: F811
-    exports: dict[str, Path],
+    exports: dict[str, Path],  # noqa: F811
     capsys: pytest.CaptureFixture[str],
     file_format: str,
 ) -> None:
@@ -75,7 +49,7 @@ def test_replay_equals_balances_for_every_view_now_and_as_of_two_dates(
 
 def test_table_output_is_balances_table(
     audited: AuditedLedger,  # noqa: F811
-    exports: dict[str, Path],
+    exports: dict[str, Path],  # noqa: F811
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Printed exactly as `balances` prints them (SEK)."""
@@ -87,32 +61,6 @@ def test_table_output_is_balances_table(
 
 
 # --------------------------------------------------------------------------- tampering
-
-
-def envelopes_of(directory: Path, file_format: str) -> list[dict[str, Any]]:
-    """The export's events back as envelopes."""
-    rows = []
-    for batch in read_batches(directory / f"events.{file_format}", file_format, EVENT_SCHEMA):
-        for row in batch.to_pylist():
-            row["recorded_at"] = row["recorded_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            row["effective_date"] = row["effective_date"].isoformat()
-            row["data"] = orjson.loads(row["data"])
-            rows.append(row)
-    return rows
-
-
-def rewrite(directory: Path, file_format: str, table: str, rows: list[dict[str, Any]]) -> None:
-    """Write a table again as the exporter would, and fix the manifest's hash (a careful
-    tamperer): only the chain can tell."""
-    path = directory / f"{table}.{file_format}"
-    writer = open_writer(
-        path, file_format, EVENT_SCHEMA if table == "events" else CHECKPOINT_SCHEMA
-    )
-    writer.write(rows)
-    writer.close()
-    manifest = orjson.loads((directory / "manifest.json").read_bytes())
-    manifest["files"][path.name]["sha256"] = file_sha256(path)
-    (directory / "manifest.json").write_bytes(orjson.dumps(manifest))
 
 
 def changed_amount(rows: list[dict[str, Any]]) -> int:
@@ -158,7 +106,7 @@ TAMPERINGS: dict[str, Callable[[list[dict[str, Any]]], int]] = {
 @pytest.mark.parametrize("file_format", FORMATS)
 @pytest.mark.parametrize("tampering", list(TAMPERINGS))
 def test_tampered_events_are_named_by_their_first_bad_position(
-    exports: dict[str, Path],
+    exports: dict[str, Path],  # noqa: F811
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     file_format: str,
@@ -177,31 +125,26 @@ def test_tampered_events_are_named_by_their_first_bad_position(
 
 @pytest.mark.parametrize("file_format", FORMATS)
 def test_a_checkpoint_off_the_chain_is_named(
-    exports: dict[str, Path],
+    exports: dict[str, Path],  # noqa: F811
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     file_format: str,
 ) -> None:
     """A checkpoint whose hash is not the chain's at its position."""
-    directory = copy_of(exports[file_format], tmp_path / "tampered")
-    path = directory / f"checkpoints.{file_format}"
-    rows = [
-        row
-        for batch in read_batches(path, file_format, CHECKPOINT_SCHEMA)
-        for row in batch.to_pylist()
-    ]
-    for row in rows:
-        row["recorded_at"] = row["recorded_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    rows[1]["hash"] = "ab" * 32
-    rewrite(directory, file_format, "checkpoints", rows)
-    code, _, err = replay(directory, capsys)
+
+    def off_the_chain(rows: list[dict[str, Any]]) -> None:
+        rows[1]["hash"] = "ab" * 32
+
+    code, _, err, rows = replayed_with_checkpoints(
+        exports[file_format], file_format, tmp_path / "tampered", off_the_chain, capsys
+    )
     assert code == EXIT_INTEGRITY
     assert f"position {rows[1]['position']}:" in err and "checkpoint" in err
 
 
 @pytest.mark.parametrize("file_format", FORMATS)
 def test_a_changed_byte_in_a_file_is_caught(
-    exports: dict[str, Path],
+    exports: dict[str, Path],  # noqa: F811
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     file_format: str,
@@ -232,7 +175,9 @@ def test_not_an_export_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 def test_a_line_that_is_not_json_is_named_by_its_position(
-    exports: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    exports: dict[str, Path],  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A JSON Lines export with line 50 garbled (the manifest's SHA-256 updated): exit 4 naming
     position 50, the line's place in a record that starts at position 1."""
