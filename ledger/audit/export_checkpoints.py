@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ledger.audit.event_table import CHECKPOINT_SCHEMA
+from ledger.audit.export_sources import SOURCE_STORE
 from ledger.domain.recorded import RECORDED_AT_FORMAT
 from ledger.proof.signatures import TrustedKeys
+from schemas.checkpoint_signature import SIGNATURE_FIELD
 from schemas.envelope import Checkpoint
 from schemas.errors import IntegrityFailure
 
@@ -25,6 +27,10 @@ assert set(SIGNED_FIELDS) <= set(CHECKPOINT_SCHEMA.names), (
 
 class RecordNotCovered(IntegrityFailure):
     """Exported events after the last signed checkpoint: nothing proves them the ledger's."""
+
+
+class StoreExportUnsigned(IntegrityFailure):
+    """An export made from the event store: its checkpoints are the export's own, unsigned."""
 
 
 def signed_body(row: dict[str, Any]) -> dict[str, Any]:
@@ -40,6 +46,16 @@ def proven_checkpoints(rows: list[dict[str, Any]], trusted: TrustedKeys) -> list
     """The rows in position order, each once its signature verifies under a trusted key;
     ForgedCheckpoint (or PoisonMessage) names the first that does not."""
     ordered = sorted(rows, key=lambda row: int(row["position"]))
+    for row in ordered:
+        if row.get("source") == SOURCE_STORE and row.get(SIGNATURE_FIELD) is None:
+            # Not a forgery, but no proof either: say how to get an export that proves itself.
+            raise StoreExportUnsigned(
+                "checkpoint",
+                f"position {row['position']}",
+                "was computed by an export from the event store, not signed by the ledger, so "
+                "it proves nothing the event store itself doesn't; export with `--source kafka` "
+                "to carry the relay's signed checkpoints",
+            )
     return [
         trusted.verified_body(signed_body(row), f"position {row['position']}") for row in ordered
     ]

@@ -213,7 +213,8 @@ def test_an_export_from_the_store_is_not_proven(
     capsys.readouterr()
     code, out, err = replay(out_dir, capsys)
     assert code == EXIT_INTEGRITY and out == "", err
-    assert "is not signed" in err
+    assert "export from the event store, not signed by the ledger" in err
+    assert "--source kafka" in err
 
 
 def test_without_trusted_keys_it_stops_naming_the_setting(
