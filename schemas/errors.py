@@ -18,7 +18,7 @@ never decides what the caller's door does with it.
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -36,6 +36,10 @@ class LedgerError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # Crosses process boundaries (rebuild workers) with its field, value and message.
         return (type(self), (self.field, self.value, self.message))
+
+    def renamed(self, field: str) -> Self:
+        """The same error, of the same class, naming `field` instead (e.g. a CLI flag)."""
+        return type(self)(field, self.value, self.message)
 
     def as_dict(self) -> dict[str, Any]:
         """The error as a JSON-ready object: `{"field", "value", "message"}`."""
@@ -57,10 +61,6 @@ class InvalidCommand(Refused):
 
 class InvalidQuery(LedgerError):
     """A question that cannot be answered as asked; names the API's parameter."""
-
-    def renamed(self, field: str) -> "InvalidQuery":
-        """The same error, of the same class, naming `field` instead (e.g. a CLI flag)."""
-        return type(self)(field, self.value, self.message)
 
 
 class UnknownSubject(InvalidQuery):
@@ -105,7 +105,8 @@ def assert_covers_kinds(table: Mapping[type[LedgerError], object], name: str) ->
 
 
 class QueryParameter(StrEnum):
-    """The read API's parameter names; errors of a question name these (the CLI maps them)."""
+    """The read and audit API's parameter names; errors of a question name these (the CLI maps
+    them to its flags)."""
 
     VIEW = "view"
     PROGRAMME = "programme"
@@ -122,6 +123,18 @@ class QueryParameter(StrEnum):
     FORMAT = "format"
     IDLE_MS = "idle_ms"
     SOURCE = "source"
+    EXPORT_FROM_POSITION = "from_position"
+    EXPORT_TO_POSITION = "to_position"
+    EXPORT_DIRECTORY = "export_directory"
+    BACKDATING_DAYS = "backdating_days"
+
+
+class OperatorParameter(StrEnum):
+    """Parameters of an operator's act the library refuses as a `ConfigurationError` (a skip, a
+    new signing key); the CLI maps them to its flags like a question's."""
+
+    SKIP_REASON = "reason"
+    SIGNING_KEY_PATH = "signing_key_path"
 
 
 class InternalError(LedgerError):

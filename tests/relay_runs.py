@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import IO, Any
 
 import orjson
@@ -106,3 +107,51 @@ def wait_for_positions(bootstrap: str, topic: str, count: int, timeout_s: float 
     while count_on(bootstrap, topic) < count:
         assert time.monotonic() < deadline, f"topic never reached {count} messages"
         time.sleep(0.2)
+
+
+def read_side_args(read_store: str, replay_dir: Path, bootstrap: str, topic: str) -> list[str]:
+    """The flags every read-side command takes: its two stores, the topic and its checkpoints."""
+    return [
+        "--read-store",
+        read_store,
+        "--replay-dir",
+        str(replay_dir),
+        "--bootstrap-servers",
+        bootstrap,
+        "--topic",
+        topic,
+        "--checkpoint-topic",
+        f"{topic}.checkpoints",
+    ]
+
+
+def cli_process(*args: str, stderr: IO[Any] | int = subprocess.PIPE) -> subprocess.Popen[str]:
+    """`grant-ledger ARGS` as a real OS process (a kill -9 reaches it, not the test); stdout is
+    dropped, stderr goes to `stderr` (a log file for a long run: nobody reads a pipe meanwhile)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "commands.cli.main", *args],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+    )
+
+
+def projector_process(
+    bootstrap: str,
+    topic: str,
+    read_store: str,
+    replay_dir: Path,
+    *extra_flags: str,
+    log: IO[Any],
+) -> subprocess.Popen[str]:
+    """`grant-ledger project` (following) as a real OS process on `topic` and
+    `topic.checkpoints`, into `read_store`; its stderr to `log`."""
+    return cli_process(
+        "project",
+        *read_side_args(read_store, replay_dir, bootstrap, topic),
+        "--session-timeout-ms",
+        "3000",
+        *extra_flags,
+        stderr=log,
+    )

@@ -14,7 +14,11 @@ from ledger.infrastructure.signing_keys import trusted_keys
 from ledger.settings import Settings, kafka_endpoint
 from projections.application.audit_report import gather
 from projections.consumer.checkpoints import read_signed_checkpoints
-from projections.domain.findings import DEFAULT_BACKDATING_DAYS, FindingKind
+from projections.domain.findings import (
+    DEFAULT_BACKDATING_DAYS,
+    FindingKind,
+    check_backdating_days,
+)
 from schemas.errors import InvalidQuery, QueryParameter
 
 
@@ -47,8 +51,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise InvalidQuery(
                 QueryParameter.AS_OF_DATE, args.as_of_date, "expected YYYY-MM-DD"
             ) from None
-    if args.backdating_days < 0:
-        raise InvalidQuery("--backdating-days", args.backdating_days, "must be 0 or more")
+    check_backdating_days(args.backdating_days)
     kafka = kafka_settings(args, settings)
     checkpoints, source = None, "no KAFKA_BOOTSTRAP_SERVERS: the checkpoint topic was not read"
     if kafka.bootstrap_servers:

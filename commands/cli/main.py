@@ -21,6 +21,7 @@ from schemas.errors import (
     IntegrityFailure,
     InvalidQuery,
     LedgerError,
+    OperatorParameter,
     QueryParameter,
     Refused,
     Unavailable,
@@ -82,8 +83,17 @@ FLAG_OF: Final[dict[str, str]] = {
     QueryParameter.FORMAT: "--format",
     QueryParameter.IDLE_MS: "--idle-ms",
     QueryParameter.SOURCE: "--from",
+    QueryParameter.EXPORT_FROM_POSITION: "--from-position",
+    QueryParameter.EXPORT_TO_POSITION: "--to-position",
+    QueryParameter.EXPORT_DIRECTORY: "DIR",
+    QueryParameter.BACKDATING_DAYS: "--backdating-days",
+    OperatorParameter.SKIP_REASON: "--reason",
+    OperatorParameter.SIGNING_KEY_PATH: "--out",
 }
-assert set(FLAG_OF) == set(QueryParameter), set(QueryParameter) - set(FLAG_OF)
+PARAMETERS: Final = {*QueryParameter, *OperatorParameter}
+assert set(FLAG_OF) == PARAMETERS, PARAMETERS - set(FLAG_OF)
+# The kinds whose field can be a parameter; a refusal names the contract's field, as it is.
+RENAMED_KINDS: Final = (InvalidQuery, ConfigurationError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,9 +148,9 @@ def main(  # noqa: PLR0911 (one return per kind of failure: the exit code says w
 
 
 def report(error: LedgerError) -> None:
-    """One line on stderr naming the field (a question's parameter as its flag) and the value;
+    """One line on stderr naming the field (a parameter as its flag) and the value;
     passwords in it redacted."""
-    if isinstance(error, InvalidQuery) and error.field in FLAG_OF:
+    if isinstance(error, RENAMED_KINDS) and error.field in FLAG_OF:
         error = error.renamed(FLAG_OF[error.field])
     _say(f"grant-ledger: {error.field}={error.value!r}: {error.message}")
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commands.http.auth.denial_log import log_denial
-from commands.http.auth.refusals import Forbidden, Unauthenticated
+from commands.http.auth.refusals import Forbidden, LacksRole, Unauthenticated
 from commands.http.bodies import PayloadTooLarge, UnsupportedMediaType
 from ledger.domain.errors import NotFound
 from ledger.infrastructure.operations.log_lines import redact
@@ -108,7 +108,7 @@ async def ledger_error_handler(request: Request, error: Exception) -> JSONRespon
             f'Bearer realm="{REALM}", error="invalid_token", '
             f'error_description="{error.field}: {_quotable(error.message)}"'
         )
-    elif status == FORBIDDEN and error.field == "role":
+    elif isinstance(error, LacksRole):
         response.headers[WWW_AUTHENTICATE] = (
             f'Bearer realm="{REALM}", error="insufficient_scope", '
             f'error_description="{_quotable(error.message)}"'

@@ -197,18 +197,16 @@ def export_events(
     finally:
         writer.close()
     if last is None:
-        raise InvalidQuery("--from-position", first_position, "no events to export there")
+        raise InvalidQuery(
+            QueryParameter.EXPORT_FROM_POSITION, first_position, "no events to export there"
+        )
     if derive and (not derived or derived[-1]["position"] != last["position"]):
         derived.append(store_checkpoint(last, exported_at))  # the chain's tip, as the relay does
     checkpoints = (
         derived if source.checkpoints_from_topic is None else source.checkpoints_from_topic
     )
     checkpoints_path = directory / f"checkpoints.{extension}"
-    checkpoint_writer = open_writer(checkpoints_path, file_format, CHECKPOINT_SCHEMA)
-    try:
-        checkpoint_writer.write(checkpoints)
-    finally:
-        checkpoint_writer.close()
+    _write_whole(checkpoints_path, file_format, CHECKPOINT_SCHEMA, checkpoints)
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "ledger_version": ledger_version(),
@@ -233,6 +231,17 @@ def export_events(
         orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"
     )
     return manifest
+
+
+def _write_whole(
+    path: Path, file_format: str, schema: pa.Schema, rows: list[dict[str, Any]]
+) -> None:
+    """One file of `rows` at once (the checkpoints: few, unlike the events written in chunks)."""
+    writer = open_writer(path, file_format, schema)
+    try:
+        writer.write(rows)
+    finally:
+        writer.close()
 
 
 def _manifest_checkpoint(checkpoint: dict[str, Any]) -> dict[str, Any]:

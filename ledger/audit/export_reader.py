@@ -23,7 +23,7 @@ from ledger.audit.event_table import (
     event_batch,
 )
 from ledger.audit.export import EXTENSIONS, FORMATS, MANIFEST_FILE, file_sha256
-from schemas.errors import IntegrityFailure, InvalidQuery
+from schemas.errors import IntegrityFailure, InvalidQuery, QueryParameter
 
 READ_BATCH_EVENTS: Final = 65_536
 MANIFEST_KEYS: Final = ("format", "first_position", "last_position", "events", "files")
@@ -33,11 +33,19 @@ class ExportTampered(IntegrityFailure):
     """The export does not prove itself: names the first bad position (or file) and what."""
 
 
+class UnreadableLine(ExportTampered):
+    """A line of a JSON Lines file that is not JSON; its value is the line's number (1-based)."""
+
+
 def load_manifest(directory: Path) -> dict[str, Any]:
     """manifest.json, with the keys the replay needs."""
     path = directory / MANIFEST_FILE
     if not path.is_file():
-        raise InvalidQuery("DIR", str(directory), f"has no {MANIFEST_FILE}: not an export")
+        raise InvalidQuery(
+            QueryParameter.EXPORT_DIRECTORY,
+            str(directory),
+            f"has no {MANIFEST_FILE}: not an export",
+        )
     try:
         manifest = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as exc:
@@ -98,7 +106,7 @@ def _json_lines(path: Path, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
             try:
                 lines.append(orjson.loads(line))
             except orjson.JSONDecodeError:
-                raise ExportTampered("line", number, "is not JSON") from None
+                raise UnreadableLine("line", number, "is not JSON") from None
             if len(lines) == READ_BATCH_EVENTS:
                 yield _lines_batch(lines, schema, path)
                 lines = []

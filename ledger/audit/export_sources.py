@@ -22,7 +22,7 @@ from ledger.domain.recorded import format_utc
 from ledger.infrastructure.kafka.reading import read_all
 from ledger.infrastructure.kafka.security import KafkaEndpoint
 from schemas.chain import canonical_bytes, chain_hash
-from schemas.errors import IntegrityFailure, InvalidQuery
+from schemas.errors import IntegrityFailure, InvalidQuery, QueryParameter
 
 SOURCE_STORE = "store"
 SOURCE_KAFKA = "kafka"
@@ -42,9 +42,15 @@ class PositionRange:
 
     def __post_init__(self) -> None:
         if self.first < 1:
-            raise InvalidQuery("--from-position", self.first, "positions start at 1")
+            raise InvalidQuery(
+                QueryParameter.EXPORT_FROM_POSITION, self.first, "positions start at 1"
+            )
         if self.last is not None and self.last < self.first:
-            raise InvalidQuery("--to-position", self.last, f"before --from-position {self.first}")
+            raise InvalidQuery(
+                QueryParameter.EXPORT_TO_POSITION,
+                self.last,
+                f"before the first position {self.first}",
+            )
 
     def holds(self, position: int) -> bool:
         """True when the position is inside the range."""
@@ -73,7 +79,7 @@ def from_store(ledger: GrantLedger, positions: PositionRange) -> RecordSource:
         head = index.extend()
         if positions.first > head:
             held = f"the store holds positions 1..{head}" if head else "the store holds no events"
-            raise InvalidQuery("--from-position", positions.first, held)
+            raise InvalidQuery(QueryParameter.EXPORT_FROM_POSITION, positions.first, held)
         last = head if positions.last is None else min(positions.last, head)
         expected, cursor = last - positions.first + 1, cursor_before(ledger, positions.first)
     envelopes = store_envelopes(ledger, through_position=positions.last, cursor=cursor)

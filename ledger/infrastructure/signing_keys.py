@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.serialization import (
 from ledger.proof.signatures import CheckpointSigner, TrustedKeys
 from ledger.settings import SIGNING_KEY_ENV_VAR, TRUSTED_KEYS_ENV_VAR, ProofSettings
 from schemas.checkpoint_signature import ED25519_PUBLIC_KEY_BYTES, from_b64url, jwk_thumbprint
-from schemas.errors import ConfigurationError
+from schemas.errors import ConfigurationError, OperatorParameter
 
 # GRANT_LEDGER_TRUSTED_KEYS lists files separated by commas (several keys while rotating).
 TRUSTED_KEYS_SEPARATOR = ","
@@ -156,7 +156,9 @@ def create_signing_key(path: Path) -> CheckpointSigner:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_KEY_MODE)
     except FileExistsError:
         raise KeyFileError(
-            "--out", str(path), "exists already: a signing key is never overwritten"
+            OperatorParameter.SIGNING_KEY_PATH,
+            str(path),
+            "exists already: a signing key is never overwritten",
         ) from None
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from ledger.proof.coordinates import MessageAt
 from ledger.proof.messages import digest_of
-from schemas.errors import ConfigurationError
+from schemas.errors import ConfigurationError, OperatorParameter
 
 MAX_REASON_CHARS = 2_000
 
@@ -35,11 +35,13 @@ class SkipRequest:
     def __post_init__(self) -> None:
         if not self.reason.strip():
             raise ConfigurationError(
-                "--reason", self.reason, "a skip needs a reason (it is recorded)"
+                OperatorParameter.SKIP_REASON, self.reason, "a skip needs a reason (it is recorded)"
             )
         if len(self.reason) > MAX_REASON_CHARS:
             raise ConfigurationError(
-                "--reason", self.reason[:40] + "…", f"over {MAX_REASON_CHARS} chars"
+                OperatorParameter.SKIP_REASON,
+                self.reason[:40] + "…",
+                f"over {MAX_REASON_CHARS} chars",
             )
 
 

@@ -19,7 +19,7 @@ from ledger.application.grant_ledger import GrantLedger
 from ledger.application.published_log import store_envelopes
 from projections.application.envelope_balances import EnvelopeBalances
 from projections.domain.asof import AsOf
-from projections.domain.findings import ProgrammeRecord, programme_record
+from projections.domain.findings import ProgrammeRecord, check_backdating_days, programme_record
 from projections.domain.rows import ProgrammeYearRow, RecipientYearRow
 from projections.domain.selection import Selection
 from schemas.calendar import today_in_stockholm
@@ -69,6 +69,7 @@ def gather(
     checkpoint_source: str,
 ) -> ReportData:
     """One walk of the store's chain: findings, balances, chain head, checkpoint."""
+    check_backdating_days(backdating_days)
     checkpoint = checkpoints[-1] if checkpoints else None
     collected = EnvelopeBalances()
     head: dict[str, Any] = {"position": 0, "hash": None, "at_checkpoint": None}

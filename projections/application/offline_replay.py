@@ -26,6 +26,7 @@ from ledger.audit.event_table import EVENT_SCHEMA
 from ledger.audit.export import EXTENSIONS
 from ledger.audit.export_reader import (
     ExportTampered,
+    UnreadableLine,
     checkpoint_rows,
     file_problems,
     load_manifest,
@@ -169,9 +170,7 @@ def verify_export(directory: Path, *, workers: int | None = None) -> ReplayedExp
         raise ExportTampered("file", events_path.name, "is missing")
     try:
         parts = _parts(events_path, file_format, wanted, workers or os.cpu_count() or 1)
-    except ExportTampered as exc:
-        if exc.field != "line":
-            raise
+    except UnreadableLine as exc:
         line = int(exc.value)
         raise ExportTampered("position", first + line - 1, f"line {line} {exc.message}") from None
     checks = [check for part_checks, _, _ in parts for check in part_checks]
@@ -224,9 +223,9 @@ def export_balances(
     filters.check_for(view)
     if replayed.first_position != 1:
         raise InvalidQuery(
-            "DIR",
+            QueryParameter.EXPORT_DIRECTORY,
             f"positions {replayed.first_position}..{replayed.last_position}",
-            "balances need the record from position 1 (export with --from-position 1)",
+            "balances need the record from position 1 (an export that starts there)",
         )
     if as_of.at_position is not None and as_of.at_position > replayed.last_position:
         raise InvalidQuery(

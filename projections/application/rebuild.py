@@ -143,38 +143,44 @@ def rebuild(
                 report=report,
             )
         read_store.record_skips(skips.new)
-        compute_started = time.perf_counter()
-        manifest = replay.manifest
-        totals = rebuild_totals(replay)
-        report.compute_s = time.perf_counter() - compute_started
-        swap_started = time.perf_counter()
-        report.complete_through = _complete_through(replay)
-        through_hash = manifest.max_position_hash or (
-            GENESIS_HASH if manifest.max_position == 0 else None
-        )
-        if report.complete_through != manifest.max_position or through_hash is None:
-            raise IntegrityFailure(
-                "replay store",
-                str(replay.directory),
-                f"holds positions 1..{report.complete_through} of {manifest.max_position} and "
-                "not the hash of its last one: re-fetch it (`rebuild --from kafka`)",
-            )
-        report.complete_through_hash = through_hash
-        read_store.replace(
-            totals,
-            topic=manifest.topic,
-            marks=dict(manifest.partitions),
-            complete_through=report.complete_through,
-            source=report.source,
-            complete_through_hash=through_hash,
-        )
-        report.swap_s = time.perf_counter() - swap_started
-        report.events = manifest.events
-        report.replay_bytes = replay.bytes_on_disk()
+        _compute_and_swap_in(read_store, replay, report)
     report.elapsed_s = time.perf_counter() - started
     if progress is not None:
         progress.update(report.events, report.events)
     return report
+
+
+def _compute_and_swap_in(read_store: ReadStore, replay: ReplayStore, report: RebuildReport) -> None:
+    """Every projection's totals from the proven replay store, swapped into the read store whole
+    (only when the store holds every position through its last one, with that one's hash)."""
+    compute_started = time.perf_counter()
+    manifest = replay.manifest
+    totals = rebuild_totals(replay)
+    report.compute_s = time.perf_counter() - compute_started
+    swap_started = time.perf_counter()
+    report.complete_through = _complete_through(replay)
+    through_hash = manifest.max_position_hash or (
+        GENESIS_HASH if manifest.max_position == 0 else None
+    )
+    if report.complete_through != manifest.max_position or through_hash is None:
+        raise IntegrityFailure(
+            "replay store",
+            str(replay.directory),
+            f"holds positions 1..{report.complete_through} of {manifest.max_position} and "
+            "not the hash of its last one: re-fetch it (`rebuild --from kafka`)",
+        )
+    report.complete_through_hash = through_hash
+    read_store.replace(
+        totals,
+        topic=manifest.topic,
+        marks=dict(manifest.partitions),
+        complete_through=report.complete_through,
+        source=report.source,
+        complete_through_hash=through_hash,
+    )
+    report.swap_s = time.perf_counter() - swap_started
+    report.events = manifest.events
+    report.replay_bytes = replay.bytes_on_disk()
 
 
 def _complete_through(replay: ReplayStore) -> int:

@@ -21,9 +21,16 @@ from enum import StrEnum
 from typing import Any, Final
 
 from schemas.calendar import today_in_stockholm
+from schemas.errors import InvalidQuery, QueryParameter
 from schemas.money import format_sek
 
 DEFAULT_BACKDATING_DAYS: Final = 30
+
+
+def check_backdating_days(backdating_days: int) -> None:
+    """Refuse a negative backdating window, naming the parameter (before any store is read)."""
+    if backdating_days < 0:
+        raise InvalidQuery(QueryParameter.BACKDATING_DAYS, backdating_days, "must be 0 or more")
 
 
 class FindingKind(StrEnum):

@@ -5,6 +5,7 @@ for the balances is its event model's declared meaning (schemas/meaning.py); a n
 without a code here, or a code without an event type, fails at import.
 """
 
+from collections.abc import Mapping
 from enum import IntEnum
 from typing import Final
 
@@ -37,10 +38,19 @@ def type_name(kind: EventKind) -> str:
 EVENT_KIND_BY_TYPE: Final[dict[str, EventKind]] = {
     type_name(kind): kind for kind in EventKind if kind is not EventKind.OTHER
 }
-assert EVENT_KIND_BY_TYPE.keys() == MEANING_BY_TYPE.keys(), (
-    "every event type needs a kind code here, and every code an event type: "
-    f"{sorted(EVENT_KIND_BY_TYPE.keys() ^ MEANING_BY_TYPE.keys())}"
-)
+
+
+def check_kind_codes(
+    kind_by_type: Mapping[str, EventKind], meaning_by_type: Mapping[str, Meaning]
+) -> None:
+    """Fail loudly (at import) when an event type has no kind code here, or a code no type."""
+    assert kind_by_type.keys() == meaning_by_type.keys(), (
+        "every event type needs a kind code here, and every code an event type: "
+        f"{sorted(kind_by_type.keys() ^ meaning_by_type.keys())}"
+    )
+
+
+check_kind_codes(EVENT_KIND_BY_TYPE, MEANING_BY_TYPE)
 
 NO_MEANING: Final = Meaning()
 MEANING_OF_KIND: Final[dict[EventKind, Meaning]] = {

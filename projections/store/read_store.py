@@ -444,11 +444,6 @@ class ReadStore:
         names = totals.names
         date_param = self.db.date_param
 
-        def strings(codes: Any, dictionary: list[str]) -> list[str]:
-            # One numpy gather of the string objects: no Python call per row.
-            values: list[str] = np.array(dictionary, dtype=object)[codes].tolist()
-            return values
-
         def dates(days: Any) -> list[Any]:
             return [date_param(day) for day in days.tolist()]
 
@@ -478,8 +473,8 @@ class ReadStore:
         return {
             s.RECIPIENT_YEAR.name: list(
                 zip(
-                    strings(recipient_years.programme, names.programmes),
-                    strings(recipient_years.recipient, names.recipients),
+                    _strings(recipient_years.programme, names.programmes),
+                    _strings(recipient_years.recipient, names.recipients),
                     recipient_years.year.tolist(),
                     *(values.tolist() for values in recipient_sums),
                     strict=True,
@@ -487,7 +482,7 @@ class ReadStore:
             ),
             s.PROGRAMME_YEAR.name: list(
                 zip(
-                    strings(programme_years.programme, names.programmes),
+                    _strings(programme_years.programme, names.programmes),
                     programme_years.year.tolist(),
                     *(values.tolist() for values in programme_sums),
                     strict=True,
@@ -495,7 +490,7 @@ class ReadStore:
             ),
             s.PROGRAMME_DAY.name: list(
                 zip(
-                    strings(programme_days.programme, names.programmes),
+                    _strings(programme_days.programme, names.programmes),
                     programme_days.year.tolist(),
                     dates(programme_days.effective_day),
                     *(values.tolist() for values in day_sums),
@@ -504,10 +499,10 @@ class ReadStore:
             ),
             s.AGENCY_TIMELINE.name: list(
                 zip(
-                    strings(timeline.programme, names.programmes),
+                    _strings(timeline.programme, names.programmes),
                     timeline.position.tolist(),
                     dates(timeline.effective_day),
-                    strings(timeline.agency, names.agencies),
+                    _strings(timeline.agency, names.agencies),
                     strict=True,
                 )
             ),
@@ -613,3 +608,10 @@ class ReadStore:
         return sorted(
             AgencyYearRow(str(a), int(y), int(aw), int(di), int(rc)) for a, y, aw, di, rc in rows
         )
+
+
+def _strings(codes: Any, dictionary: list[str]) -> list[str]:
+    """The strings of a code column: one numpy gather of the string objects, no Python call per
+    row."""
+    values: list[str] = np.array(dictionary, dtype=object)[codes].tolist()
+    return values

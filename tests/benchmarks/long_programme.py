@@ -126,12 +126,22 @@ def _grant_script(index: int, rng: random.Random, codes: list[str]) -> deque[dic
                 decision_ref="förlängning",
             )
         )
+    script.extend(_payments(app, amounts, paid, years[0], rng))
+    return script
+
+
+def _payments(
+    app: str, amounts: dict[str, int], paid: dict[str, int], first_year: int, rng: random.Random
+) -> list[dict[str, Any]]:
+    """Monthly disbursements of every awarded year (and, now and then, a recovery in the
+    first), as fields; `paid` is updated."""
+    commands = []
     for year, amount in amounts.items():
         monthly = amount // PAYMENTS_PER_YEAR
         for month in range(PAYMENTS_PER_YEAR):
             payment = monthly if month < PAYMENTS_PER_YEAR - 1 else amount - paid[year]
             paid[year] += payment
-            script.append(
+            commands.append(
                 _fields(
                     "DisburseFunds",
                     application_id=app,
@@ -140,8 +150,8 @@ def _grant_script(index: int, rng: random.Random, codes: list[str]) -> deque[dic
                     payment_ref=f"{app}-{year}-{month + 1}",
                 )
             )
-        if year == str(years[0]) and rng.random() < 0.05:
-            script.append(
+        if year == str(first_year) and rng.random() < 0.05:
+            commands.append(
                 _fields(
                     "RecoverFunds",
                     application_id=app,
@@ -151,7 +161,7 @@ def _grant_script(index: int, rng: random.Random, codes: list[str]) -> deque[dic
                     reason="money not used as decided",
                 )
             )
-    return script
+    return commands
 
 
 def _set_up() -> list[dict[str, Any]]:

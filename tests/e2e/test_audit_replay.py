@@ -229,3 +229,21 @@ def test_not_an_export_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[
     """A directory without a manifest: exit 2 naming it."""
     code, _, err = replay(tmp_path, capsys)
     assert code == 2 and "manifest.json" in err
+
+
+def test_a_line_that_is_not_json_is_named_by_its_position(
+    exports: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A JSON Lines export with line 50 garbled (the manifest's SHA-256 updated): exit 4 naming
+    position 50, the line's place in a record that starts at position 1."""
+    directory = copy_of(exports["jsonl"], tmp_path / "garbled")
+    path = directory / "events.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[49] = b"{not json\n"
+    path.write_bytes(b"".join(lines))
+    manifest = orjson.loads((directory / "manifest.json").read_bytes())
+    manifest["files"][path.name]["sha256"] = file_sha256(path)
+    (directory / "manifest.json").write_bytes(orjson.dumps(manifest))
+    code, out, err = replay(directory, capsys)
+    assert code == EXIT_INTEGRITY and out == ""
+    assert "position 50: line 50 is not JSON" in err, err

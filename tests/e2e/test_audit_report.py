@@ -179,3 +179,15 @@ def test_an_unknown_programme_is_refused(
     assert main([*args, *audited.store_flags()]) == 2
     assert "--programme='nope'" in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_negative_backdating_window_is_refused_by_its_flag(
+    audited: AuditedLedger,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Exit 2 naming --backdating-days (the library names `backdating_days`); no file written."""
+    out = tmp_path / "r.html"
+    assert report(audited, out, "--backdating-days", "-1") == 2
+    assert "--backdating-days=-1: must be 0 or more" in capsys.readouterr().err
+    assert not out.exists()

@@ -5,11 +5,8 @@ fold of the store. On the dev broker (memory only: it comes back empty, the topi
 with 4 partitions instead of 6) and on Apache Kafka (killed with -9 and started on its data dir,
 then the topic given more partitions by an operator)."""
 
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,7 +25,7 @@ from schemas.errors import LedgerError
 from tests.fill import add_payments, fill
 from tests.ledgers.balances_each_way import stored_view_balances
 from tests.reference_balances import reference_balances
-from tests.relay_runs import relay_process, settings_for
+from tests.relay_runs import projector_process, relay_process, settings_for
 from tests.signing import ledger_trust
 
 EVENTS = 60
@@ -90,27 +87,8 @@ def _follow_through_restarts(
     with relay_log.open("w") as log:
         relay = relay_process(sqlite_store_url, settings, bootstrap, log=log)
     with projector_log.open("w") as log:
-        projector = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "commands.cli.main",
-                "project",
-                "--read-store",
-                read_store,
-                "--replay-dir",
-                str(tmp_path / "replay"),
-                "--bootstrap-servers",
-                bootstrap,
-                "--topic",
-                settings.topic,
-                "--checkpoint-topic",
-                settings.checkpoint_topic,
-                "--session-timeout-ms",
-                "3000",
-            ],
-            env=dict(os.environ),
-            stderr=log,
+        projector = projector_process(
+            bootstrap, settings.topic, read_store, tmp_path / "replay", log=log
         )
     logs = [relay_log, projector_log]
     replaced = False

@@ -13,11 +13,9 @@ with -9 mid-run (the group rebalances, another takes over, the balances are exac
 tests/integration/test_projection_failover.py: on the session broker, Apache Kafka in CI.
 """
 
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,8 +40,10 @@ from tests.fill import fill
 from tests.ledgers.balances_each_way import stored_view_balances
 from tests.relay_runs import (
     assert_exactly_once_in_order,
+    cli_process,
     count_on,
     envelopes_on,
+    read_side_args,
     relay_once_by_cli,
     relay_process,
     settings_for,
@@ -134,33 +134,14 @@ def _assert_published_once_and_verified(store_url: str, bootstrap: str, topic: s
     assert report.ok, [str(p) for p in report.problems]
 
 
-def _cli(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "commands.cli.main", *args],
-        env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def _read_side_args(tmp_path: Path, name: str, bootstrap: str, topic: str) -> list[str]:
-    return [
-        "--read-store",
-        f"sqlite:///{tmp_path / name}.db",
-        "--replay-dir",
-        str(tmp_path / f"{name}-replay"),
-        "--bootstrap-servers",
-        bootstrap,
-        "--topic",
-        topic,
-        "--checkpoint-topic",
-        f"{topic}.checkpoints",
-    ]
+    """A read side of its own, `name`, in the test's directory."""
+    store = f"sqlite:///{tmp_path / name}.db"
+    return read_side_args(store, tmp_path / f"{name}-replay", bootstrap, topic)
 
 
 def _assert_live_equals_fresh_rebuild(tmp_path: Path, bootstrap: str, topic: str) -> None:
-    fresh = _cli(
+    fresh = cli_process(
         "rebuild", "--from", "kafka", *_read_side_args(tmp_path, "fresh", bootstrap, topic)
     )
     _, err = fresh.communicate(timeout=RUN_TIMEOUT_S)
@@ -193,7 +174,9 @@ def test_broker_killed_while_the_relay_publishes(
     said = relay_log.read_text()
     assert "ECONNREFUSED" in said or "waiting for Kafka" in said, said[-3000:]
     _assert_published_once_and_verified(store_url, bootstrap, topic_name)
-    live = _cli("project", "--once", *_read_side_args(tmp_path, "live", bootstrap, topic_name))
+    live = cli_process(
+        "project", "--once", *_read_side_args(tmp_path, "live", bootstrap, topic_name)
+    )
     _, err = live.communicate(timeout=RUN_TIMEOUT_S)
     assert live.returncode == 0, err[-3000:]
     _assert_live_equals_fresh_rebuild(tmp_path, bootstrap, topic_name)
@@ -206,7 +189,7 @@ def test_broker_killed_while_the_projector_applies(
     bootstrap = own_kafka.bootstrap_servers
     relay_once_by_cli(store_url, bootstrap, topic_name)
     live_args = _read_side_args(tmp_path, "live", bootstrap, topic_name)
-    projector = _cli("project", *live_args, "--session-timeout-ms", "3000")
+    projector = cli_process("project", *live_args, "--session-timeout-ms", "3000")
     try:
         _wait_until_applied(tmp_path, topic_name, STORED_EVENTS // 10)
         own_kafka.kill()
@@ -218,7 +201,7 @@ def test_broker_killed_while_the_projector_applies(
         _, err = projector.communicate(timeout=RUN_TIMEOUT_S)
     assert projector.returncode == 0, err[-3000:]
     # Position N applied does not mean every partition is: a last `--once` run catches up.
-    finish = _cli("project", "--once", *live_args)
+    finish = cli_process("project", "--once", *live_args)
     _, err = finish.communicate(timeout=RUN_TIMEOUT_S)
     assert finish.returncode == 0, err[-3000:]
     _assert_live_equals_fresh_rebuild(tmp_path, bootstrap, topic_name)

@@ -21,6 +21,7 @@ from schemas.calendar import today_in_stockholm
 from tests.ledgers.balances_each_way import engine_balances, stored_view_balances
 from tests.ledgers.envelopes import checkpoints_of, synthetic_envelopes
 from tests.ledgers.kafka_topic import produce_envelopes
+from tests.relay_runs import read_side_args
 
 EVENTS = 12_000
 START_TIMEOUT_S = 60
@@ -59,16 +60,9 @@ def project(
         sys.executable,
         "-m",
         *entry,
-        "--read-store",
-        f"sqlite:///{directory / 'read.db'}",
-        "--replay-dir",
-        str(directory / "replay"),
-        "--bootstrap-servers",
-        kafka_bootstrap,
-        "--topic",
-        topic,
-        "--checkpoint-topic",
-        f"{topic}.checkpoints",
+        *read_side_args(
+            f"sqlite:///{directory / 'read.db'}", directory / "replay", kafka_bootstrap, topic
+        ),
         "--session-timeout-ms",
         "3000",
         "--max-poll-interval-ms",

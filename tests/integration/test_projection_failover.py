@@ -3,10 +3,8 @@ active (it reads every partition in position order), and when it is killed with 
 group rebalances, another takes over from what the read store recorded, and the balances are
 exact."""
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -19,6 +17,7 @@ from projections.store.read_store import ReadStore
 from tests.ledgers.balances_each_way import engine_balances, stored_view_balances
 from tests.ledgers.envelopes import synthetic_envelopes
 from tests.ledgers.kafka_topic import produce_envelopes
+from tests.relay_runs import projector_process
 
 pytestmark = pytest.mark.postgres
 
@@ -38,34 +37,19 @@ def active_now(log: Path) -> bool:
 
 def project(
     bootstrap: str, topic: str, read_store: str, *, directory: Path, group: str, log: Path
-) -> subprocess.Popen[bytes]:
+) -> subprocess.Popen[str]:
     """A following `grant-ledger project` in group `group`, its stderr to `log`."""
     with log.open("wb") as stderr:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "commands.cli.main",
-                "project",
-                "--read-store",
-                read_store,
-                "--replay-dir",
-                str(directory),
-                "--bootstrap-servers",
-                bootstrap,
-                "--topic",
-                topic,
-                "--checkpoint-topic",
-                f"{topic}.checkpoints",
-                "--group",
-                group,
-                "--session-timeout-ms",
-                "3000",
-                "--max-poll-interval-ms",
-                "10000",
-            ],
-            env=dict(os.environ),
-            stderr=stderr,
+        return projector_process(
+            bootstrap,
+            topic,
+            read_store,
+            directory,
+            "--group",
+            group,
+            "--max-poll-interval-ms",
+            "10000",
+            log=stderr,
         )
 
 
@@ -82,9 +66,9 @@ def envelopes() -> list[dict[str, object]]:
 
 
 @pytest.fixture
-def instances(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+def instances(tmp_path: Path) -> Iterator[list[subprocess.Popen[str]]]:
     """The test's projector processes; any still running at the end are stopped."""
-    running: list[subprocess.Popen[bytes]] = []
+    running: list[subprocess.Popen[str]] = []
     yield running
     for process in running:
         if process.poll() is None:
@@ -96,7 +80,7 @@ def test_the_group_fails_over_when_the_active_instance_is_killed(
     kafka_bootstrap: str,
     postgres_schema_factory: Callable[[], str],
     envelopes: list[dict[str, object]],
-    instances: list[subprocess.Popen[bytes]],
+    instances: list[subprocess.Popen[str]],
     tmp_path: Path,
 ) -> None:
     topic = f"gl-failover-{datetime.now(tz=UTC).strftime('%H%M%S%f')}"

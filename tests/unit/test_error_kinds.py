@@ -4,6 +4,7 @@ The CLI's exit codes and the HTTP statuses come from one table each; the README 
 and this file holds the three together.
 """
 
+import ast
 import importlib
 import pickle
 import pkgutil
@@ -15,7 +16,11 @@ import pytest
 from commands.cli.main import EXIT_CODES, FLAG_OF, report
 from commands.http.errors import HTTP_STATUS, status_of
 from ledger.application.errors import StoreUnavailable
+from ledger.audit.export_sources import PositionRange
 from ledger.domain.errors import CommandIdConflict, NotFound, RuleViolation
+from ledger.proof.coordinates import MessageAt
+from ledger.proof.skips import SkipRequest
+from projections.domain.findings import check_backdating_days
 from schemas.errors import (
     KINDS,
     ConfigurationError,
@@ -24,6 +29,7 @@ from schemas.errors import (
     InvalidCommand,
     InvalidQuery,
     LedgerError,
+    OperatorParameter,
     QueryParameter,
     Refused,
     Unavailable,
@@ -120,8 +126,81 @@ def test_a_kind_is_found_from_any_subclass() -> None:
     assert kind_of(ConfigurationError("GRANT_LEDGER_STORE", "x", "bad")) is ConfigurationError
 
 
-def test_every_query_parameter_has_a_cli_flag() -> None:
-    assert set(FLAG_OF) == set(QueryParameter)
+def test_every_parameter_has_a_cli_flag() -> None:
+    assert set(FLAG_OF) == {*QueryParameter, *OperatorParameter}
+
+
+def error_classes_by_name() -> set[str]:
+    """The names of every LedgerError class, to spot where one is raised."""
+    return {error.__name__ for error in every_error_class()} | {LedgerError.__name__}
+
+
+def test_code_below_the_cli_names_parameters_not_flags() -> None:
+    """An error raised outside the CLI names the API's parameter: an HTTP client or a library
+    caller never reads `--from-position`; the CLI maps the name to its flag (FLAG_OF)."""
+    names = error_classes_by_name()
+    flags = []
+    for package_name in PACKAGES:
+        for path in sorted((ROOT / package_name).rglob("*.py")):
+            relative = path.relative_to(ROOT).as_posix()
+            if relative.startswith("commands/cli/") or relative == "commands/demo.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id in names
+                    and node.args
+                    and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)
+                    and node.args[0].value.startswith("-")
+                ):
+                    flags.append(f"{relative}:{node.lineno}: {node.args[0].value}")
+    assert not flags, flags
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (
+            InvalidQuery(QueryParameter.EXPORT_FROM_POSITION, 0, "positions start at 1"),
+            "--from-position=0: positions start at 1",
+        ),
+        (
+            InvalidQuery(QueryParameter.BACKDATING_DAYS, -1, "must be 0 or more"),
+            "--backdating-days=-1: must be 0 or more",
+        ),
+        (
+            ConfigurationError(OperatorParameter.SKIP_REASON, " ", "a skip needs a reason"),
+            "--reason=' ': a skip needs a reason",
+        ),
+        (
+            ConfigurationError("GRANT_LEDGER_STORE", "x", "bad"),
+            "GRANT_LEDGER_STORE='x': bad",
+        ),
+    ],
+    ids=lambda value: value.field if isinstance(value, LedgerError) else "",
+)
+def test_the_cli_maps_a_parameter_to_its_flag(
+    error: LedgerError, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report(error)
+    assert capsys.readouterr().err == f"grant-ledger: {line}\n"
+
+
+def test_an_export_range_names_the_export_parameters() -> None:
+    with pytest.raises(InvalidQuery) as first:
+        PositionRange(0)
+    assert first.value.field == "from_position"
+    with pytest.raises(InvalidQuery) as last:
+        PositionRange(9, 3)
+    assert (last.value.field, last.value.value) == ("to_position", 3)
+
+
+def test_a_skip_without_a_reason_names_the_parameter() -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        SkipRequest(MessageAt("t", 0, 1), " ")
+    assert refused.value.field == "reason"
 
 
 def test_the_cli_names_a_question_by_its_flag(capsys: pytest.CaptureFixture[str]) -> None:
@@ -129,3 +208,10 @@ def test_the_cli_names_a_question_by_its_flag(capsys: pytest.CaptureFixture[str]
     assert capsys.readouterr().err == "grant-ledger: --programme='p-9': no such programme\n"
     report(RuleViolation("amount_ore", 5, "too much"))
     assert capsys.readouterr().err == "grant-ledger: amount_ore=5: too much\n"
+
+
+def test_a_negative_backdating_window_names_the_parameter() -> None:
+    with pytest.raises(InvalidQuery) as refused:
+        check_backdating_days(-1)
+    assert (refused.value.field, refused.value.value) == ("backdating_days", -1)
+    check_backdating_days(0)

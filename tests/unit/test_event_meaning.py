@@ -13,7 +13,12 @@ import pytest
 from ledger.domain.programme import DECISIONS
 from projections.consumer.columnizer import Columnizer
 from projections.domain.facts import decode
-from projections.domain.kinds import EVENT_KIND_BY_TYPE, MEASURE_OF_KIND, EventKind
+from projections.domain.kinds import (
+    EVENT_KIND_BY_TYPE,
+    MEASURE_OF_KIND,
+    EventKind,
+    check_kind_codes,
+)
 from projections.replay.columns import Dictionaries
 from schemas import commands as c
 from schemas import events as e
@@ -40,6 +45,13 @@ def test_every_event_type_has_its_meaning_and_its_kind_code() -> None:
     names = {e.event_type_name(model) for model in e.EVENT_TYPES}
     assert names == set(e.MEANING_BY_TYPE) == set(EVENT_KIND_BY_TYPE)
     assert {name: int(kind) for name, kind in EVENT_KIND_BY_TYPE.items()} == KIND_CODES
+
+
+def test_an_event_type_without_a_kind_code_stops_the_import() -> None:
+    meanings = {**e.MEANING_BY_TYPE, "GrantWithdrawn": Meaning()}
+    with pytest.raises(AssertionError, match="GrantWithdrawn"):
+        check_kind_codes(EVENT_KIND_BY_TYPE, meanings)
+    check_kind_codes(EVENT_KIND_BY_TYPE, e.MEANING_BY_TYPE)
 
 
 def test_the_measures_are_derived_from_the_declarations() -> None:

@@ -9,7 +9,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from commands.http.auth.identity import Identity
-from commands.http.auth.refusals import Forbidden
+from commands.http.auth.refusals import LacksRole
 from commands.http.auth.roles import Role
 from commands.http.auth.verifier import TokenVerifier
 from schemas.errors import InvalidQuery
@@ -41,7 +41,7 @@ def requires(*roles: Role) -> Callable[..., Identity]:
         identity = verifier_of(request).verify(request.headers.get("authorization"))
         request.state.identity = identity  # for the denial log
         if not identity.roles.intersection(roles):
-            raise Forbidden(
+            raise LacksRole(
                 "role",
                 ",".join(sorted(identity.roles)) or None,
                 f"this needs the role {' or '.join(role.value for role in roles)}",

@@ -15,5 +15,9 @@ class Forbidden(Refused):
     """A valid token that may not do this: a role it lacks, an agency it does not act for (403)."""
 
 
+class LacksRole(Forbidden):
+    """A valid token without any role the door admits (403, `insufficient_scope`)."""
+
+
 class KeysUnavailable(Unavailable):
     """The JWKS could not be read, so no token can be checked now (503)."""

@@ -1,12 +1,11 @@
 """The 30 programmes of the decade ledger.
 
-SFS 2018:151 follows what happened (DOMAIN.md): 32 eligible municipalities, at most 90 % of
-costs, Tillväxtverket until Delmos took over; SFS 2018:118 and 2018:119 are Delmos's own streams
-to municipalities/regions and to organisations. The other 27 are synthetic programmes in their
-image (their ordinance numbers are made up), spread over 2016-2025 and over the agencies that run
-such grants. Assumptions, not public record: the handover dates (Delmos from 2021-01-01) and
-Socialstyrelsen as Delmos's successor from 2023-01-01.
-"""
+SFS 2018:151 follows what happened (the README's "The domain"): 32 eligible municipalities, at most
+90 % of costs, Tillväxtverket until Delmos took over; SFS 2018:118 and 2018:119 are Delmos's own
+streams to municipalities/regions and to organisations. The other 27 are synthetic programmes in
+their image (their ordinance numbers are made up), spread over 2016-2025 and over the agencies that
+run such grants. Assumptions, not public record: the handover dates (Delmos from 2021-01-01) and
+Socialstyrelsen as Delmos's successor from 2023-01-01."""
 
 from __future__ import annotations
 
