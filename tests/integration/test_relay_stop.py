@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,46 +102,44 @@ def _positions_each_once_or_identical(bootstrap: str, topic: str, count: int) ->
     assert sorted(by_position) == list(range(1, count + 1))
 
 
-def test_a_frozen_broker_does_not_hold_a_stopping_relay(
-    sqlite_store_url: str, own_broker: Any, topic_name: str, tmp_path: Path
-) -> None:
-    bootstrap = own_broker.bootstrap_servers
-    settings = settings_for(topic_name, checkpoint_every=50)
-    fill(sqlite_store_url, STORED_EVENTS)
-    log = tmp_path / "relay.log"
+def _stop_after(
+    fault: Callable[[], None], store_url: str, broker: Any, topic: str, log: Path
+) -> int:
+    """A relay follows the store; the fault strikes the broker, more events are recorded (sends
+    the broker may never answer), then SIGTERM: the relay exits 0 well within its deadline, and
+    the next run resumes. Returns the last position recorded."""
+    bootstrap = broker.bootstrap_servers
+    fill(store_url, STORED_EVENTS)
     with log.open("w") as stderr:
-        relay = relay_process(sqlite_store_url, settings, bootstrap, log=stderr)
+        relay = relay_process(
+            store_url, settings_for(topic, checkpoint_every=50), bootstrap, log=stderr
+        )
         try:
-            wait_for_positions(bootstrap, topic_name, STORED_EVENTS)
-            own_broker.pause()
-            # Sends in flight to a broker that never answers while the relay is told to stop.
-            last = add_payments(sqlite_store_url, 50_000, FROZEN_PAYMENTS)
+            wait_for_positions(bootstrap, topic, STORED_EVENTS)
+            fault()
+            last = add_payments(store_url, 50_000, FROZEN_PAYMENTS)
             time.sleep(1.0)
             took_s = _stop_within_deadline(relay, log)
         finally:
             relay.kill()
-            own_broker.resume()
+            broker.resume()  # a frozen broker answers again (a running one ignores it)
     assert took_s < RELAY_STOP_DEADLINE_S, log.read_text()[-3000:]
-    relay_once_by_cli(sqlite_store_url, bootstrap, topic_name)  # the next run resumes
-    _positions_each_once_or_identical(bootstrap, topic_name, last)
+    relay_once_by_cli(store_url, bootstrap, topic)
+    return last
+
+
+def test_a_frozen_broker_does_not_hold_a_stopping_relay(
+    sqlite_store_url: str, own_broker: Any, topic_name: str, tmp_path: Path
+) -> None:
+    last = _stop_after(own_broker.pause, sqlite_store_url, own_broker, topic_name, tmp_path / "log")
+    _positions_each_once_or_identical(own_broker.bootstrap_servers, topic_name, last)
 
 
 def test_a_broker_restarting_under_a_stopping_relay_does_not_hold_it(
     sqlite_store_url: str, own_broker: Any, topic_name: str, tmp_path: Path
 ) -> None:
-    bootstrap = own_broker.bootstrap_servers
-    settings = settings_for(topic_name, checkpoint_every=50)
-    fill(sqlite_store_url, STORED_EVENTS)
-    log = tmp_path / "relay.log"
-    with log.open("w") as stderr:
-        relay = relay_process(sqlite_store_url, settings, bootstrap, log=stderr)
-        try:
-            wait_for_positions(bootstrap, topic_name, STORED_EVENTS)
-            last = add_payments(sqlite_store_url, 50_000, FROZEN_PAYMENTS)
-            own_broker.restart()  # empty: the topic is gone while the relay publishes to it
-            took_s = _stop_within_deadline(relay, log)
-        finally:
-            relay.kill()
-    assert took_s < RELAY_STOP_DEADLINE_S, log.read_text()[-3000:]
-    relay_once_by_cli(sqlite_store_url, bootstrap, topic_name)  # the whole store, again
-    _positions_each_once_or_identical(bootstrap, topic_name, last)
+    # Empty after the restart: the topic is gone while the relay publishes to it.
+    last = _stop_after(
+        own_broker.restart, sqlite_store_url, own_broker, topic_name, tmp_path / "log"
+    )
+    _positions_each_once_or_identical(own_broker.bootstrap_servers, topic_name, last)
