@@ -4,6 +4,7 @@ manifest (written last: the commit point). Loading maps the file once; arrays ar
 from __future__ import annotations
 
 import mmap
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from projections.replay.asof_index import AsOfIndex, ChunkZones, CumulativeSums
 from projections.replay.key_spaces import PairIndex, YearSpan
 from projections.replay.range_sums import KeyTables
 
-INDEX_FORMAT_VERSION = 4
+INDEX_FORMAT_VERSION = 5
 INDEX_MANIFEST = "asof-index.json"
 ARRAY_ALIGNMENT_BYTES = 64
 
@@ -44,15 +45,23 @@ def _arrays(index: AsOfIndex) -> dict[str, npt.NDArray[Any]]:
 
 
 def file_name(generation: int) -> str:
-    """The index's array file for a store generation."""
-    return f"asof.g{generation}.bin"
+    """A new array file's name for an index of a store generation: unique, so the manifest names
+    exactly the file it describes, and a reader that mapped an older file keeps reading it."""
+    return f"asof.g{generation}.{uuid.uuid4().hex}.bin"
+
+
+def _is_array_file(name: str) -> bool:
+    """A bare file name of ours (the manifest is data: it must not lead outside the directory)."""
+    return name.startswith("asof.g") and name.endswith(".bin") and "/" not in name
 
 
 def save(index: AsOfIndex, directory: Path) -> None:
-    """Write the arrays, then the manifest naming them; drop other generations' files."""
+    """Write the arrays to a new file, then the manifest naming it (the commit point); then drop
+    the files of earlier indexes (a reader still mapping one keeps its pages)."""
     directory_entries: dict[str, dict[str, Any]] = {}
     offset = 0
     path = directory / file_name(index.generation)
+    assert _is_array_file(path.name), path
     with path.open("wb") as handle:
         for name, array in _arrays(index).items():
             payload = np.ascontiguousarray(array)
@@ -64,7 +73,7 @@ def save(index: AsOfIndex, directory: Path) -> None:
                 "shape": list(payload.shape),
                 "offset": offset,
             }
-            handle.write(payload.tobytes())
+            handle.write(payload.data)  # the array's own bytes, not a copy of them
             offset += payload.nbytes
     meta = {
         "version": INDEX_FORMAT_VERSION,
@@ -76,6 +85,7 @@ def save(index: AsOfIndex, directory: Path) -> None:
         "recipient_codes": index.keys.pairs.recipient_codes,
         "pairs_in_name_order": index.keys.pairs.in_name_order,
         "folded_before": {str(k): v for k, v in index.keys.periods.folded_before.items()},
+        "file": path.name,
         "arrays": directory_entries,
     }
     temporary = directory / f".{INDEX_MANIFEST}.tmp"
@@ -92,7 +102,9 @@ def load(directory: Path, generation: int) -> AsOfIndex | None:
         meta = orjson.loads((directory / INDEX_MANIFEST).read_bytes())
         if meta["version"] != INDEX_FORMAT_VERSION or meta["generation"] != generation:
             return None
-        with (directory / file_name(generation)).open("rb") as handle:
+        if not _is_array_file(str(meta["file"])):
+            return None
+        with (directory / str(meta["file"])).open("rb") as handle:
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         arrays = {
             name: np.ndarray(

@@ -103,29 +103,29 @@ class BaseTotals:
         self.folded_before = folded_before or {}
 
     @cached_property
-    def _grant_tables(self) -> tuple[RecipientYearTotals, ProgrammeYearTotals]:
+    def _grant_rows(self) -> MeasureRows:
         grants = self.sums.grants
         assert grants is not None, "this question's sums have no grant bins"
-        keys = self.sums.keys
-        recipient_year, programme_year = recipient_and_programme_years(
-            grants, keys.grant_space, keys.pairs, self.names
-        )
-        if self.programme is None:
-            return recipient_year, programme_year
-        return (
-            RecipientYearTotals(*_rows(recipient_year, recipient_year.programme == self.programme)),
-            ProgrammeYearTotals(*_rows(programme_year, programme_year.programme == self.programme)),
-        )
+        return MeasureRows.of(grants, self.sums.keys.grant_space)
 
-    @property
+    # Each table is made when first asked for: a recipient-year question never sums the
+    # programme-years.
+    @cached_property
     def recipient_year(self) -> RecipientYearTotals:
         """Per programme, recipient and grant-year."""
-        return self._grant_tables[0]
+        table = recipient_years(self._grant_rows, self.sums.keys.pairs, self.names)
+        if self.programme is None:
+            return table
+        return RecipientYearTotals(*_rows(table, table.programme == self.programme))
 
-    @property
+    @cached_property
     def programme_year(self) -> ProgrammeYearTotals:
         """Per programme and grant-year."""
-        return self._grant_tables[1]
+        keys = self.sums.keys
+        table = programme_years(self._grant_rows, keys.grant_space, keys.pairs, self.names)
+        if self.programme is None:
+            return table
+        return ProgrammeYearTotals(*_rows(table, table.programme == self.programme))
 
     @cached_property
     def programme_day(self) -> ProgrammeDayTotals:
@@ -197,11 +197,8 @@ class MeasureRows:
         return np.asarray(self.reached[:, list(measures)].any(axis=1), dtype=np.bool_)
 
 
-def recipient_and_programme_years(
-    sums: BinSums, space: KeySpace, pairs: PairIndex, names: CodeNames
-) -> tuple[RecipientYearTotals, ProgrammeYearTotals]:
-    """Recipient-year rows (real recipients with grant money) and programme-year rows."""
-    rows = MeasureRows.of(sums, space)
+def recipient_years(rows: MeasureRows, pairs: PairIndex, names: CodeNames) -> RecipientYearTotals:
+    """Recipient-year rows: real recipients with grant money, in key order."""
     programme, recipient = pairs.programme[rows.unit], pairs.recipient[rows.unit]
     grant = (recipient > 0) & rows.any_reached(GRANT_MEASURES)
     recipient_year = RecipientYearTotals(
@@ -213,7 +210,14 @@ def recipient_and_programme_years(
     if not pairs.in_name_order:
         recipient_year = _recipient_rows_in_name_order(recipient_year, names)
     assert _in_key_order(recipient_year, names), "recipient-year rows out of key order"
-    return recipient_year, _programme_years(rows, programme, space, names)
+    return recipient_year
+
+
+def programme_years(
+    rows: MeasureRows, space: KeySpace, pairs: PairIndex, names: CodeNames
+) -> ProgrammeYearTotals:
+    """Programme-year rows: the grant rows summed over recipients, in key order."""
+    return _programme_years(rows, pairs.programme[rows.unit], space, names)
 
 
 def _in_key_order(totals: RecipientYearTotals, names: CodeNames) -> bool:

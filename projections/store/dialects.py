@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
 import psycopg
 import psycopg.errors
 
@@ -21,6 +23,13 @@ from schemas.errors import Unavailable
 SQLITE_BUSY_TIMEOUT_S = 30.0
 LOCK_SUFFIX = ".projector-lock"
 POSTGRES_LOCK_NAMESPACE = "grant-ledger read store"
+# SQLite bulk loads bind this many rows per INSERT statement: a statement per row costs a third
+# more CPU (measured: 189 438 recipient-year rows, 0.29 s -> 0.19 s); 256 rows of 7 columns stay
+# far below SQLite's limit of 32 766 parameters per statement.
+ROWS_PER_INSERT = 256
+
+# One column's values for a bulk load: a numpy array (numbers, or str objects) or a list.
+Column = npt.NDArray[Any] | Sequence[Any]
 
 
 def sqlite_business_date(now: str = "'now'") -> str:
@@ -71,10 +80,9 @@ class Dialect(Protocol):
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for many parameter rows."""
 
-    def bulk_insert(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
-        """Load rows into a fresh table fast."""
+    def bulk_insert(self, table: str, names: Sequence[str], columns: Sequence[Column]) -> None:
+        """Load rows into a fresh table fast: `columns[i]` holds column `names[i]`'s values, in
+        row order."""
 
     def date_param(self, day: int) -> Any:
         """A day number as this database's date parameter."""
@@ -147,14 +155,26 @@ class SqliteDialect:
         """executemany."""
         self.connection.executemany(sql, rows)
 
-    def bulk_insert(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
-        """executemany of a plain INSERT."""
-        marks = ", ".join("?" for _ in columns)
-        self.connection.executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows
-        )
+    def bulk_insert(self, table: str, names: Sequence[str], columns: Sequence[Column]) -> None:
+        """executemany of an INSERT of ROWS_PER_INSERT rows (one of single rows for the rest)."""
+        assert len(names) == len(columns), (table, names)
+        rows = len(columns[0]) if columns else 0
+        # The values laid out row by row in one object array (numpy arrays are converted to
+        # Python numbers by this assignment), then cut into statements' worth.
+        grid = np.empty((rows, len(names)), dtype=object)
+        for index, values in enumerate(columns):
+            assert len(values) == rows, (table, names[index])
+            grid[:, index] = values
+        row_marks = f"({', '.join('?' for _ in names)})"
+        insert = f"INSERT INTO {table} ({', '.join(names)}) VALUES "
+        whole = rows - rows % ROWS_PER_INSERT
+        if whole:
+            self.connection.executemany(
+                insert + ", ".join([row_marks] * ROWS_PER_INSERT),
+                grid[:whole].reshape(-1, len(names) * ROWS_PER_INSERT).tolist(),
+            )
+        if whole < rows:
+            self.connection.executemany(insert + row_marks, grid[whole:].tolist())
 
     def date_param(self, day: int) -> Any:
         """ISO text."""
@@ -260,15 +280,16 @@ class PostgresDialect:
         with self.connection.cursor() as cursor:
             cursor.executemany(sql, rows)
 
-    def bulk_insert(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-    ) -> None:
+    def bulk_insert(self, table: str, names: Sequence[str], columns: Sequence[Column]) -> None:
         """COPY FROM STDIN."""
+        assert len(names) == len(columns), (table, names)
+        # psycopg adapts Python values, not numpy scalars.
+        values = [c.tolist() if isinstance(c, np.ndarray) else c for c in columns]
         with (
             self.connection.cursor() as cursor,
-            cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+            cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy,
         ):
-            for row in rows:
+            for row in zip(*values, strict=True):
                 copy.write_row(row)
 
     def date_param(self, day: int) -> Any:

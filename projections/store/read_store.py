@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import psycopg.errors
 
 from ledger.infrastructure.failures import describe_failure
@@ -41,7 +42,7 @@ from projections.domain.time_units import date_of_day, day_number
 from projections.replay import BaseTotals, PartitionMark
 from projections.store import schema as s
 from projections.store.deltas import BatchDeltas, deltas_of
-from projections.store.dialects import Dialect, dialect_for
+from projections.store.dialects import Column, Dialect, dialect_for
 from schemas.chain import GENESIS_HASH
 from schemas.errors import ConfigurationError, IntegrityFailure, Unavailable
 
@@ -401,7 +402,7 @@ class ReadStore:
         """Swap in tables built from `totals`, in one transaction: readers see old or new."""
         suffix = f"__b{uuid.uuid4().hex[:8]}"
         db = self.db
-        rows = self._rows_of(totals)
+        columns = self._columns_of(totals)
         state = {
             s.SCHEMA_VERSION_KEY: s.SCHEMA_VERSION,
             s.STATE_COMPLETE_THROUGH: str(complete_through),
@@ -412,21 +413,21 @@ class ReadStore:
             s.STATE_VIEWS: s.views_digest(db.year_end_or_today),
             **self._fold_marks(totals),
         }
-        rows[s.CONSUMED_PARTITIONS.name] = (
+        partitions = (
             [(topic, p, m.next_offset, m.max_position) for p, m in sorted(marks.items())]
             if topic
             else []
         )
-        rows[s.PROJECTION_STATE.name] = sorted(state.items())
+        columns[s.CONSUMED_PARTITIONS.name] = _transposed(partitions, s.CONSUMED_PARTITIONS)
+        columns[s.PROJECTION_STATE.name] = _transposed(sorted(state.items()), s.PROJECTION_STATE)
+        assert set(columns) == {table.name for table in s.TABLES}, "every swapped table filled"
         db.begin()
         try:
             for table in s.TABLES:
                 db.execute(s.create_table(table, table.name + suffix, db.table_suffix))
-                # In key order: appends to the B-tree instead of inserts all over it. The engine
-                # gives the balance tables' rows in key order already (projections.replay.totals).
-                table_rows = rows[table.name]
-                in_order = table_rows if table in s.KEY_ORDERED_BY_ENGINE else sorted(table_rows)
-                db.bulk_insert(table.name + suffix, table.columns, in_order)
+                # In key order (see _columns_of): appends to the B-tree instead of inserts all
+                # over it.
+                db.bulk_insert(table.name + suffix, table.columns, columns[table.name])
             for view in reversed(s.VIEWS):
                 db.execute(f"DROP VIEW IF EXISTS {view}")
             for table in s.TABLES:
@@ -439,8 +440,10 @@ class ReadStore:
             db.rollback()
             raise
 
-    def _rows_of(self, totals: BaseTotals) -> dict[str, list[tuple[Any, ...]]]:
-        """Rows of the balance tables and the fold marks, from the engine's code arrays."""
+    def _columns_of(self, totals: BaseTotals) -> dict[str, list[Column]]:
+        """The balance tables' values column by column, rows in primary-key order: the engine
+        gives its tables in key order already (projections.replay.totals); the few timeline
+        rows are sorted here. The engine's columns stay arrays: the dialect converts them once."""
         names = totals.names
         date_param = self.db.date_param
 
@@ -470,42 +473,32 @@ class ReadStore:
             programme_days.disbursed_ore,
             programme_days.recovered_ore,
         )
+        timeline_rows = zip(
+            _strings(timeline.programme, names.programmes).tolist(),
+            timeline.position.tolist(),
+            dates(timeline.effective_day),
+            _strings(timeline.agency, names.agencies).tolist(),
+            strict=True,
+        )
         return {
-            s.RECIPIENT_YEAR.name: list(
-                zip(
-                    _strings(recipient_years.programme, names.programmes),
-                    _strings(recipient_years.recipient, names.recipients),
-                    recipient_years.year.tolist(),
-                    *(values.tolist() for values in recipient_sums),
-                    strict=True,
-                )
-            ),
-            s.PROGRAMME_YEAR.name: list(
-                zip(
-                    _strings(programme_years.programme, names.programmes),
-                    programme_years.year.tolist(),
-                    *(values.tolist() for values in programme_sums),
-                    strict=True,
-                )
-            ),
-            s.PROGRAMME_DAY.name: list(
-                zip(
-                    _strings(programme_days.programme, names.programmes),
-                    programme_days.year.tolist(),
-                    dates(programme_days.effective_day),
-                    *(values.tolist() for values in day_sums),
-                    strict=True,
-                )
-            ),
-            s.AGENCY_TIMELINE.name: list(
-                zip(
-                    _strings(timeline.programme, names.programmes),
-                    timeline.position.tolist(),
-                    dates(timeline.effective_day),
-                    _strings(timeline.agency, names.agencies),
-                    strict=True,
-                )
-            ),
+            s.RECIPIENT_YEAR.name: [
+                _strings(recipient_years.programme, names.programmes),
+                _strings(recipient_years.recipient, names.recipients),
+                recipient_years.year,
+                *recipient_sums,
+            ],
+            s.PROGRAMME_YEAR.name: [
+                _strings(programme_years.programme, names.programmes),
+                programme_years.year,
+                *programme_sums,
+            ],
+            s.PROGRAMME_DAY.name: [
+                _strings(programme_days.programme, names.programmes),
+                programme_days.year,
+                dates(programme_days.effective_day),
+                *day_sums,
+            ],
+            s.AGENCY_TIMELINE.name: _transposed(sorted(timeline_rows), s.AGENCY_TIMELINE),
         }
 
     def _fold_marks(self, totals: BaseTotals) -> dict[str, str]:
@@ -610,8 +603,14 @@ class ReadStore:
         )
 
 
-def _strings(codes: Any, dictionary: list[str]) -> list[str]:
+def _transposed(rows: Sequence[tuple[Any, ...]], table: s.Table) -> list[Column]:
+    """Rows of a table as its columns."""
+    assert all(len(row) == len(table.columns) for row in rows), table.name
+    return [[row[column] for row in rows] for column in range(len(table.columns))]
+
+
+def _strings(codes: Any, dictionary: list[str]) -> npt.NDArray[np.object_]:
     """The strings of a code column: one numpy gather of the string objects, no Python call per
     row."""
-    values: list[str] = np.array(dictionary, dtype=object)[codes].tolist()
+    values: npt.NDArray[np.object_] = np.array(dictionary, dtype=object)[codes]
     return values

@@ -106,8 +106,6 @@ SKIPPED_MESSAGES = Table(
 
 BALANCE_TABLES = (RECIPIENT_YEAR, PROGRAMME_YEAR, PROGRAMME_DAY, AGENCY_TIMELINE)
 # Swapped whole by a rebuild.
-# Tables whose rows a rebuild receives in primary-key order from the replay engine.
-KEY_ORDERED_BY_ENGINE = (RECIPIENT_YEAR, PROGRAMME_YEAR, PROGRAMME_DAY)
 TABLES = (*BALANCE_TABLES, CONSUMED_PARTITIONS, PROJECTION_STATE)
 # Kept across rebuilds: the record of what operators decided.
 KEPT_TABLES = (SKIPPED_MESSAGES,)

@@ -250,3 +250,37 @@ def test_key_spaces_too_large_for_dense_sums_answer_the_same(
         rebuild_totals(store, chunk_events=32)
     assert every_view(columns, names, today=today, as_of=as_of) == dense
     assert every_view(columns, names, today=today, as_of=as_of, index=load_index(store)) == dense
+
+
+def test_a_rebuild_over_more_events_leaves_a_loaded_index_intact(
+    tmp_path: Path, envelopes: list[dict[str, object]]
+) -> None:
+    """A rebuild writes its index to a new file and commits it by the index manifest: a reader
+    that loaded (mapped) the previous index of the same generation keeps answering from it, and
+    only the new file is left."""
+    store = ReplayStore(tmp_path, durable=False)
+    columns, dictionaries = columns_of(envelopes)
+    first_half = np.arange(columns.event_count) < EVENTS // 2
+    today, as_of = date(2026, 1, 1), AsOf(at_position=EVENTS // 3)
+    with store.writing():
+        store.rewrite(
+            columns.select_events(first_half),
+            dictionaries=dictionaries,
+            max_position_hash=None,
+            topic=None,
+            partitions={},
+        )
+        rebuild_totals(store, chunk_events=16)
+        earlier = load_index(store)
+        assert earlier is not None and earlier.events == EVENTS // 2
+        loaded, names = store.load(), store.dictionaries.names()
+        before = every_view(loaded, names, today=today, as_of=as_of, index=earlier)
+        (first_file,) = (path.name for path in tmp_path.glob("asof.*"))
+        store.append(columns.select_events(~first_half), newest_hash=None)
+        rebuild_totals(store, chunk_events=16)
+    later = load_index(store)
+    assert later is not None and later.events == EVENTS
+    assert later.generation == earlier.generation
+    assert every_view(loaded, names, today=today, as_of=as_of, index=earlier) == before
+    (second_file,) = (path.name for path in tmp_path.glob("asof.*"))
+    assert second_file != first_file
