@@ -8,11 +8,9 @@ from Maven Central on first use (mvn on the PATH) into a cache outside the work 
 """
 
 import argparse
-import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 
 from commands.cli.options import whole_number
 from ledger.infrastructure.kafka.apache_kafka import (
@@ -23,6 +21,7 @@ from ledger.infrastructure.kafka.apache_kafka import (
 )
 from ledger.infrastructure.kafka.broker_process import BrokerProcess
 from ledger.infrastructure.kafka.dev_broker import DevBroker
+from ledger.infrastructure.operations.stop_signals import stop_on_signals
 from ledger.settings import (
     BOOTSTRAP_ENV_VAR,
     DEFAULT_DEV_BROKER_PORT,
@@ -109,13 +108,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     broker = _broker_for(args, settings.local_broker)
     stop_requested = threading.Event()
+    with stop_on_signals(lambda _signal_name: stop_requested.set()):
+        return _serve(broker, stop_requested)
 
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop_requested.set()
 
-    previous = {
-        signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)
-    }
+def _serve(broker: BrokerProcess, stop_requested: threading.Event) -> int:
+    """Run the broker until a stop is requested or it dies; stop it either way."""
     try:
         broker.start()
         print(f"{BOOTSTRAP_ENV_VAR}={broker.bootstrap_servers}", flush=True)
@@ -130,5 +128,3 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     finally:
         broker.stop()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)

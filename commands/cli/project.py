@@ -10,9 +10,7 @@ started, then stops. `--skip TOPIC:PARTITION:OFFSET --reason "…"` skips exactl
 
 import argparse
 import getpass
-import signal
 import sys
-from types import FrameType
 
 from prometheus_client import CollectorRegistry
 
@@ -33,6 +31,7 @@ from commands.cli.read_side_options import (
     skip_requests,
 )
 from ledger.infrastructure.operations.status import ProcessHealth
+from ledger.infrastructure.operations.stop_signals import stop_on_signals
 from ledger.infrastructure.signing_keys import trusted_keys
 from ledger.settings import Settings, kafka_endpoint
 from projections.consumer.metrics import ProjectorMetrics
@@ -129,12 +128,9 @@ def run(
 
 
 def _project(projector: Projector, args: argparse.Namespace) -> ProjectorStats:
-    with projector:
+    def request_stop(signal_name: str) -> None:
+        print(f"project: {signal_name}, finishing the batch", file=sys.stderr)
+        projector.stop_requested.set()
 
-        def request_stop(signum: int, _frame: FrameType | None) -> None:
-            print(f"project: {signal.Signals(signum).name}, finishing the batch", file=sys.stderr)
-            projector.stop_requested.set()
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
+    with projector, stop_on_signals(request_stop):
         return projector.run(once=args.once)

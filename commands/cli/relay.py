@@ -2,14 +2,13 @@
 
 import argparse
 import logging
-import signal
 import sys
 import time
-from types import FrameType
 
 from prometheus_client import CollectorRegistry
 
 from commands.cli.kafka_options import add_kafka_options, kafka_settings
+from commands.cli.main import EXIT_UNAVAILABLE
 from commands.cli.operations_options import (
     add_operations_options,
     operations_settings,
@@ -20,11 +19,12 @@ from commands.cli.options import add_store_option, event_store_url, open_ledger
 from commands.cli.read_side_options import add_skip_options, skip_requests
 from ledger.infrastructure.kafka.dev_broker import bootstrap_or_embedded
 from ledger.infrastructure.operations.status import ProcessHealth
+from ledger.infrastructure.operations.stop_signals import stop_on_signals
 from ledger.infrastructure.signing_keys import signing_key
 from ledger.infrastructure.store_presence import ledger_exists
 from ledger.infrastructure.store_url import parse_store_url
 from ledger.relay.metrics import RelayMetrics
-from ledger.relay.relay import Relay
+from ledger.relay.relay import RELAY_STOP_DEADLINE_S, Relay
 from ledger.settings import STORE_ENV_VAR, Settings
 
 LEDGER_WAIT_POLL_S = 1.0
@@ -85,15 +85,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 health=health,
             )
 
-            def request_stop(signum: int, _frame: FrameType | None) -> None:
+            def request_stop(signal_name: str) -> None:
                 logging.getLogger("grant_ledger.relay").info(
-                    "relay: %s received, finishing the current page", signal.Signals(signum).name
+                    "relay: %s received, finishing the current page (at most %.0f s)",
+                    signal_name,
+                    RELAY_STOP_DEADLINE_S,
                 )
                 relay.stop()
 
-            signal.signal(signal.SIGTERM, request_stop)
-            signal.signal(signal.SIGINT, request_stop)
-            stats = relay.run(once=args.once)
+            with stop_on_signals(request_stop, relay.stop_deadline(EXIT_UNAVAILABLE)):
+                stats = relay.run(once=args.once)
     finally:
         ledger.close()
     print(

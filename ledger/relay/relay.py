@@ -38,6 +38,7 @@ from ledger.infrastructure.kafka.transactions import (
 )
 from ledger.infrastructure.log_waiter import LogWaiter, log_waiter
 from ledger.infrastructure.operations.status import ProcessHealth
+from ledger.infrastructure.operations.stop_signals import StopDeadline
 from ledger.proof.coordinates import MessageAt
 from ledger.proof.signatures import CheckpointSigner
 from ledger.proof.skips import SkipRequest
@@ -87,6 +88,11 @@ TIP_CHECKPOINT_INTERVAL_S = 0.2
 STANDBY_LOG_EVERY_S = 30.0
 # How often the relay counts what is not yet published (one COUNT over the store's index).
 OBSERVE_EVERY_S = 2.0
+# From a stop request to the process's exit, at most. Told to stop, the relay's own waits give up
+# within seconds (a flush: FLUSH_WAIT_S a batch; a close: PRODUCER_FORCE_CLOSE_WAIT_S; a read-back:
+# a consumer request timeout); a wait nobody bounded ends the process here instead of hanging it
+# (ledger.infrastructure.operations.stop_signals), abandoning what the next run resumes anyway.
+RELAY_STOP_DEADLINE_S = 60.0
 
 
 class RelayModeRefused(ConfigurationError):
@@ -200,6 +206,18 @@ class Relay:
         if publisher is not None:
             publisher.stopping = True
 
+    def stop_deadline(self, exit_code: int) -> StopDeadline:
+        """How long a stop may take before the process gives up on it, and what that abandons."""
+        return StopDeadline(RELAY_STOP_DEADLINE_S, self._abandoning, exit_code)
+
+    def _abandoning(self) -> str:
+        stats = self.stats
+        return (
+            f"the events handed to Kafka through position {stats.last_position} that no "
+            f"checkpoint covers yet ({stats.checkpoints} checkpoints this run): they stay in the "
+            "store, and the next run resumes from what the topic holds"
+        )
+
     def run(self, once: bool = False) -> RelayStats:
         """Publish until caught up (`once`) or until stopped; survive broker outages."""
         started = time.monotonic()
@@ -305,6 +323,9 @@ class Relay:
             )
         self._published_before = True
         self._publisher = self._open_publisher()
+        # A stop requested while it was being opened found no publisher to tell: tell it now,
+        # or its flushes would wait for an absent broker for ever.
+        self._publisher.stopping = self._stop.is_set()
         self.stats.mode = self._publisher.mode
         if self._metrics is not None:
             self._publisher.on_checkpoint = self._metrics.checkpointed
