@@ -308,18 +308,16 @@ def _hashes(batch: pa.RecordBatch) -> bytes:
     prev_column = pa.FixedSizeBinaryArray.from_buffers(
         pa.binary(HASH_BYTES), rows, [None, pa.py_buffer(prev)]
     ).cast(pa.binary())
-    row_bytes = _canonical_join(batch, [prev_column])
-    escaped = _needs_escape(batch)
-    if escaped.any():
-        exact = [
-            prev[row * HASH_BYTES : (row + 1) * HASH_BYTES]
-            + canonical_bytes(_row_envelope(batch, row))
-            for row in np.flatnonzero(escaped).tolist()
-        ]
-        row_bytes = pc.replace_with_mask(row_bytes, pa.array(escaped), pa.array(exact, pa.binary()))
     # A row missing a value it must have (a forged CSV or JSON line) has no canonical bytes:
     # hashed as nothing, it fails at its own position like any altered row.
-    return sha256_digests(pc.fill_null(row_bytes, pa.scalar(b"", pa.binary())))
+    joined = pc.fill_null(_canonical_join(batch, [prev_column]), pa.scalar(b"", pa.binary()))
+    row_bytes: list[bytes] = joined.to_pylist()
+    for row in np.flatnonzero(_needs_escape(batch)).tolist():
+        start = row * HASH_BYTES
+        row_bytes[row] = prev[start : start + HASH_BYTES] + canonical_bytes(
+            _row_envelope(batch, row)
+        )
+    return sha256_digests(row_bytes)
 
 
 def _row_envelope(batch: pa.RecordBatch, row: int) -> dict[str, Any]:

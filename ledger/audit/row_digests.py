@@ -1,4 +1,4 @@
-"""SHA-256 of every value of a binary column, in row order, by hashlib.
+"""SHA-256 of every row of a batch, in row order, by hashlib.
 
 The hot loop runs as a chain of C-level maps (bytes, hash, digest) with no Python code a row.
 A native column hash (Apache DataFusion's `sha256`) measured 0.44 against 0.79 µs an event on
@@ -11,19 +11,16 @@ cannot explain.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Final
-
-import pyarrow as pa
 
 DIGEST_BYTES: Final = 32
 _SHA256: Final = hashlib.sha256
 _DIGEST: Final = type(hashlib.sha256()).digest
 
 
-def sha256_digests(values: pa.Array) -> bytes:
-    """The 32-byte SHA-256 of each value (no nulls), joined in row order."""
-    assert values.null_count == 0, "every row has bytes to hash"
-    rows: list[bytes] = values.to_pylist()
+def sha256_digests(rows: Sequence[bytes]) -> bytes:
+    """The 32-byte SHA-256 of each row, joined in row order."""
     digests = b"".join(map(_DIGEST, map(_SHA256, rows)))
-    assert len(digests) == DIGEST_BYTES * len(values)
+    assert len(digests) == DIGEST_BYTES * len(rows)
     return digests
