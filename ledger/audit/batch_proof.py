@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from ledger.audit.event_table import EVENT_SCHEMA, column_bytes
 from ledger.audit.row_digests import sha256_digests
+from ledger.domain.recorded import format_utc
 from schemas.chain import CHAIN_FIELDS, canonical_bytes
 
 HASH_BYTES: Final = 32
@@ -323,7 +324,7 @@ def _hashes(batch: pa.RecordBatch) -> bytes:
 def _row_envelope(batch: pa.RecordBatch, row: int) -> dict[str, Any]:
     """One row as the envelope (for the rare string that JSON must escape)."""
     values = {name: batch.column(name)[row].as_py() for name in CANONICAL_KEYS}
-    values["recorded_at"] = values["recorded_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    values["recorded_at"] = format_utc(values["recorded_at"])
     values["effective_date"] = values["effective_date"].isoformat()
     values["data"] = orjson.loads(values["data"])
     return values

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from ledger.audit.event_table import CHECKPOINT_SCHEMA
 from ledger.audit.export_sources import SOURCE_STORE
-from ledger.domain.recorded import RECORDED_AT_FORMAT
+from ledger.domain.recorded import format_utc
 from ledger.proof.signatures import TrustedKeys
 from schemas.checkpoint_signature import SIGNATURE_FIELD
 from schemas.envelope import Checkpoint
@@ -38,7 +38,7 @@ def signed_body(row: dict[str, Any]) -> dict[str, Any]:
     body = {name: row.get(name) for name in SIGNED_FIELDS}
     recorded_at = body["recorded_at"]
     if recorded_at is not None:
-        body["recorded_at"] = recorded_at.strftime(RECORDED_AT_FORMAT)
+        body["recorded_at"] = format_utc(recorded_at)
     return body
 
 
