@@ -23,6 +23,7 @@ from ledger.audit.event_table import (
     event_batch,
 )
 from ledger.audit.export import EXTENSIONS, FORMATS, MANIFEST_FILE, file_sha256
+from ledger.audit.typed_columns import TYPED_EVENT_SCHEMA
 from schemas.errors import IntegrityFailure, InvalidQuery, QueryParameter
 
 READ_BATCH_EVENTS: Final = 65_536
@@ -76,11 +77,18 @@ def file_problems(directory: Path, manifest: dict[str, Any]) -> list[str]:
     return problems
 
 
+def is_schema_of(file_schema: pa.Schema, schema: pa.Schema) -> bool:
+    """Whether a Parquet file's columns are those of `schema` (events: with or without the
+    typed columns of manifest version 2)."""
+    allowed = (schema, TYPED_EVENT_SCHEMA) if schema is EVENT_SCHEMA else (schema,)
+    return any(file_schema.equals(one) for one in allowed)
+
+
 def read_batches(path: Path, file_format: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     """A table of the export (events or checkpoints) in batches of `schema`."""
     if file_format == "parquet":
         handle = pq.ParquetFile(path)
-        if not handle.schema_arrow.equals(schema):
+        if not is_schema_of(handle.schema_arrow, schema):
             raise ExportTampered(path.name, str(path), "its columns are not the export's")
         yield from handle.iter_batches(batch_size=READ_BATCH_EVENTS)
     elif file_format == "csv":
