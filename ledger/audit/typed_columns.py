@@ -32,7 +32,7 @@ from ledger.audit.event_table import (
     column_bytes,
     event_batch,
 )
-from schemas.events import EVENT_SCHEMA_VERSION, EVENT_TYPES, event_type_name
+from schemas.events import EVENT_SCHEMA_VERSION, EVENT_TYPES, EventData, event_type_name
 from schemas.meaning import YEAR_FIELD, Meaning, Span
 from schemas.upcasting import upcast
 
@@ -53,6 +53,10 @@ TYPED_FIELDS: Final = (
     pa.field("year_at", pa.int32(), nullable=True),
 )
 TYPED_NAMES: Final = tuple(field.name for field in TYPED_FIELDS)
+TYPED_OFFSETS: Final = ("amount_at", "recipient_at", "year_at")
+RECIPIENT_KEY: Final = f'"{RECIPIENT_FIELD}":'
+YEAR_KEY: Final = f'"{YEAR_FIELD}":'
+assert set(TYPED_OFFSETS) <= set(TYPED_NAMES)
 # A Parquet export's events: the envelope's columns, then the typed ones.
 TYPED_EVENT_SCHEMA: Final = pa.schema([*EVENT_SCHEMA, *TYPED_FIELDS])
 TYPED_REPEATING_COLUMNS: Final = (*REPEATING_COLUMNS, RECIPIENT_FIELD)
@@ -61,27 +65,38 @@ MEMBER_END_BYTES: Final = (ord(","), ord("}"))
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """Which typed members an event type's data has."""
+    """Which typed members an event type's data has, and the `"key":` text of each (None
+    where the type has no such member)."""
 
     meaning: Meaning
     has_recipient: bool
+    amount_key: str | None
+    recipient_key: str | None
+    year_key: str | None
+    # The same keys as UTF-8, in the order of TYPED_OFFSETS (looked up an event at export).
+    encoded_keys: tuple[bytes | None, ...]
 
-    @property
-    def amount_key(self) -> str | None:
-        """`"amount_field":`, or None when the type moves no money."""
-        field = self.meaning.amount_field
-        return None if field is None else f'"{field}":'
+
+def _shape(model: type[EventData]) -> Shape:
+    meaning = model.meaning
+    has_recipient = RECIPIENT_FIELD in model.model_fields
+    keys = (
+        None if meaning.amount_field is None else f'"{meaning.amount_field}":',
+        RECIPIENT_KEY if has_recipient else None,
+        YEAR_KEY if meaning.span is Span.ONE_YEAR else None,
+    )
+    encoded = tuple(None if key is None else key.encode() for key in keys)
+    return Shape(meaning, has_recipient, *keys, encoded)
 
 
 SHAPE_BY_TYPE: Final[dict[str, Shape]] = {
-    event_type_name(model): Shape(model.meaning, RECIPIENT_FIELD in model.model_fields)
-    for model in EVENT_TYPES
+    event_type_name(model): _shape(model) for model in EVENT_TYPES
 }
-for _name, _shape in SHAPE_BY_TYPE.items():
+for _name, _shape_of in SHAPE_BY_TYPE.items():
     # The engine's members sort amount < recipient < year, so no typed member's text can
     # swallow another's; asserted so a new event type that breaks it fails at import.
-    assert _shape.meaning.span is not Span.ONE_YEAR or _shape.meaning.amount_field is not None
-    assert (_shape.meaning.amount_field or "") < RECIPIENT_FIELD < YEAR_FIELD, _name
+    assert _shape_of.meaning.span is not Span.ONE_YEAR or _shape_of.amount_key is not None
+    assert (_shape_of.meaning.amount_field or "") < RECIPIENT_FIELD < YEAR_FIELD, _name
 
 
 def typed_values(envelope: dict[str, Any], data_text: bytes) -> dict[str, Any]:
@@ -90,22 +105,16 @@ def typed_values(envelope: dict[str, Any], data_text: bytes) -> dict[str, Any]:
     shape = SHAPE_BY_TYPE[event_type]
     current = version == EVENT_SCHEMA_VERSION
     data = envelope["data"] if current else upcast(event_type, version, envelope["data"])
-    postings = shape.meaning.postings(data)
-
-    def at(key: str | None) -> int | None:
-        if key is None or not current:
-            return None
-        found = data_text.find(key.encode())
-        assert found >= 0, f"{key} is not in {event_type}'s data"
-        return found
-
-    one_year = shape.meaning.span is Span.ONE_YEAR
+    offsets = [
+        None if key is None or not current else data_text.find(key) for key in shape.encoded_keys
+    ]
+    assert -1 not in offsets, f"a typed member is not in {event_type}'s data"
     return {
         RECIPIENT_FIELD: data[RECIPIENT_FIELD] if shape.has_recipient else None,
-        "postings": [{YEAR_FIELD: year, "amount_ore": ore} for year, ore in postings],
-        "amount_at": at(shape.amount_key),
-        "recipient_at": at(f'"{RECIPIENT_FIELD}":' if shape.has_recipient else None),
-        "year_at": at(f'"{YEAR_FIELD}":' if one_year else None),
+        "postings": [
+            {YEAR_FIELD: year, "amount_ore": ore} for year, ore in shape.meaning.postings(data)
+        ],
+        **dict(zip(TYPED_OFFSETS, offsets, strict=True)),
     }
 
 
@@ -156,10 +165,10 @@ def first_typed_mismatch(batch: pa.RecordBatch) -> int:
         ),
         (
             "recipient_at",
-            pc.binary_join_element_wise(f'"{RECIPIENT_FIELD}":"', recipient, '"', ""),
+            pc.binary_join_element_wise(RECIPIENT_KEY + '"', recipient, '"', ""),
             has_recipient,
         ),
-        ("year_at", pc.binary_join_element_wise(f'"{YEAR_FIELD}":', year_text, ""), one_year),
+        ("year_at", pc.binary_join_element_wise(YEAR_KEY, year_text, ""), one_year),
     )
     for at_name, expected, present in members:
         bad |= checked & _misplaced(data, batch.column(at_name), expected, present)
