@@ -22,7 +22,13 @@ from ledger.audit.event_table import (
     checkpoint_batch,
     event_batch,
 )
-from ledger.audit.export import EXTENSIONS, FORMATS, MANIFEST_FILE, file_sha256
+from ledger.audit.export import (
+    EXTENSIONS,
+    FORMATS,
+    MANIFEST_FILE,
+    MANIFEST_VERSION,
+    file_sha256,
+)
 from ledger.audit.typed_columns import TYPED_EVENT_SCHEMA
 from schemas.errors import IntegrityFailure, InvalidQuery, QueryParameter
 
@@ -56,6 +62,14 @@ def load_manifest(directory: Path) -> dict[str, Any]:
     ]
     if missing or manifest["format"] not in FORMATS:
         raise ExportTampered(MANIFEST_FILE, str(path), f"lacks or spoils {missing or ['format']}")
+    version = manifest.get("manifest_version", 1)
+    if not isinstance(version, int) or not 1 <= version <= MANIFEST_VERSION:
+        raise InvalidQuery(
+            QueryParameter.EXPORT_DIRECTORY,
+            str(directory),
+            f"has manifest version {version!r}; this grant-ledger reads versions 1 to "
+            f"{MANIFEST_VERSION}: replay it with the grant-ledger that exported it",
+        )
     return dict(manifest)
 
 

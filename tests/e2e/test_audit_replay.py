@@ -12,7 +12,7 @@ import pytest
 
 from commands.cli.main import main
 from ledger.audit.event_table import EVENT_SCHEMA
-from ledger.audit.export import file_sha256
+from ledger.audit.export import MANIFEST_VERSION, file_sha256
 from projections.domain.rows import View
 from tests.audited_ledger import AuditedLedger, audited  # noqa: F401 (fixture)
 from tests.export_files import (
@@ -222,6 +222,21 @@ def test_not_an_export_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[
     """A directory without a manifest: exit 2 naming it."""
     code, _, err = replay(tmp_path, capsys)
     assert code == 2 and "manifest.json" in err
+
+
+def test_an_export_of_a_newer_manifest_version_is_refused(
+    exports: dict[str, Path],  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A manifest version this grant-ledger does not know: exit 2 naming it, no balances."""
+    directory = copy_of(exports["parquet"], tmp_path / "newer")
+    manifest = orjson.loads((directory / "manifest.json").read_bytes())
+    manifest["manifest_version"] = MANIFEST_VERSION + 1
+    (directory / "manifest.json").write_bytes(orjson.dumps(manifest))
+    code, out, err = replay(directory, capsys)
+    assert code == 2 and out == ""
+    assert f"manifest version {MANIFEST_VERSION + 1}" in err, err
 
 
 def test_a_line_that_is_not_json_is_named_by_its_position(
