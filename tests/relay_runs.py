@@ -1,6 +1,7 @@
 """Running the relay in tests (in-process and as an OS process) and reading what it published."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,6 +19,9 @@ from ledger.settings import KafkaSettings
 from schemas.chain import GENESIS_HASH, canonical_bytes, chain_hash
 from schemas.errors import LedgerError
 from tests.signing import ledger_signer
+
+# How long a process is given to write its stacks after SIGUSR1.
+STACK_DUMP_WAIT_S = 1.0
 
 
 def settings_for(topic: str, checkpoint_every: int = 1_000, partitions: int = 3) -> KafkaSettings:
@@ -135,6 +139,15 @@ def cli_process(*args: str, stderr: IO[Any] | int = subprocess.PIPE) -> subproce
         stderr=stderr,
         text=True,
     )
+
+
+def dump_stacks(*processes: subprocess.Popen[str]) -> None:
+    """Each `grant-ledger` process still running writes every thread's stack to its stderr
+    (SIGUSR1): where a process that never got somewhere was waiting, for the failure to show."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGUSR1)
+    time.sleep(STACK_DUMP_WAIT_S)
 
 
 def projector_process(

@@ -7,12 +7,14 @@ then the topic given more partitions by an operator)."""
 
 import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
 
+import pytest
 from kafka.admin import KafkaAdminClient, NewPartitions
 
 from ledger.application.grant_ledger import GrantLedger
@@ -25,7 +27,7 @@ from schemas.errors import LedgerError
 from tests.fill import add_payments, fill
 from tests.ledgers.balances_each_way import stored_view_balances
 from tests.reference_balances import reference_balances
-from tests.relay_runs import projector_process, relay_process, settings_for
+from tests.relay_runs import dump_stacks, projector_process, relay_process, settings_for
 from tests.signing import ledger_trust
 
 EVENTS = 60
@@ -45,10 +47,19 @@ def _applied(read_store: str) -> int:
         return 0  # the projector is creating its tables
 
 
-def _wait_applied(read_store: str, position: int, logs: list[Path]) -> None:
+def _wait_applied(
+    read_store: str, position: int, processes: list[subprocess.Popen[str]], logs: list[Path]
+) -> None:
+    """Until the read store applied `position`; else the processes' stacks and whole logs."""
     deadline = time.monotonic() + TIMEOUT_S
     while _applied(read_store) < position:
-        assert time.monotonic() < deadline, [log.read_text()[-3000:] for log in logs]
+        if time.monotonic() >= deadline:
+            dump_stacks(*processes)
+            said = "\n".join(f"----- {log.name}\n{log.read_text()}" for log in logs)
+            pytest.fail(
+                f"position {position} not applied within {TIMEOUT_S} s "
+                f"(applied {_applied(read_store)}):\n{said}"
+            )
         time.sleep(POLL_S)
 
 
@@ -93,7 +104,7 @@ def _follow_through_restarts(
     logs = [relay_log, projector_log]
     replaced = False
     try:
-        _wait_applied(read_store, recorded, logs)
+        _wait_applied(read_store, recorded, [relay, projector], logs)
         for step, restart in enumerate(restarts):
             after = restart()
             replaced = replaced or after is not After.KEPT
@@ -104,7 +115,7 @@ def _follow_through_restarts(
             last = add_payments(sqlite_store_url, FIRST_PAYMENT + step * MORE, MORE)
             assert last == recorded + MORE, f"{last} recorded, {recorded + MORE} expected"
             recorded = last
-            _wait_applied(read_store, recorded, logs)
+            _wait_applied(read_store, recorded, [relay, projector], logs)
     finally:
         for process in (relay, projector):
             process.send_signal(signal.SIGTERM)
