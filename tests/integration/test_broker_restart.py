@@ -48,17 +48,19 @@ def _applied(read_store: str) -> int:
 
 
 def _wait_applied(
-    read_store: str, position: int, processes: list[subprocess.Popen[str]], logs: list[Path]
+    read_store: str, position: int, processes: dict[str, subprocess.Popen[str]], logs: list[Path]
 ) -> None:
-    """Until the read store applied `position`; else the processes' stacks and whole logs."""
+    """Until the read store applied `position`; else (a process ended, or the time is up) the
+    processes' stacks and whole logs."""
     deadline = time.monotonic() + TIMEOUT_S
     while _applied(read_store) < position:
-        if time.monotonic() >= deadline:
-            dump_stacks(*processes)
+        ended = [name for name, process in processes.items() if process.poll() is not None]
+        if ended or time.monotonic() >= deadline:
+            dump_stacks(*processes.values())
             said = "\n".join(f"----- {log.name}\n{log.read_text()}" for log in logs)
+            why = f"{ended} ended" if ended else f"not within {TIMEOUT_S} s"
             pytest.fail(
-                f"position {position} not applied within {TIMEOUT_S} s "
-                f"(applied {_applied(read_store)}):\n{said}"
+                f"position {position} not applied ({why}; applied {_applied(read_store)}):\n{said}"
             )
         time.sleep(POLL_S)
 
@@ -104,7 +106,7 @@ def _follow_through_restarts(
     logs = [relay_log, projector_log]
     replaced = False
     try:
-        _wait_applied(read_store, recorded, [relay, projector], logs)
+        _wait_applied(read_store, recorded, {"relay": relay, "project": projector}, logs)
         for step, restart in enumerate(restarts):
             after = restart()
             replaced = replaced or after is not After.KEPT
@@ -115,7 +117,7 @@ def _follow_through_restarts(
             last = add_payments(sqlite_store_url, FIRST_PAYMENT + step * MORE, MORE)
             assert last == recorded + MORE, f"{last} recorded, {recorded + MORE} expected"
             recorded = last
-            _wait_applied(read_store, recorded, [relay, projector], logs)
+            _wait_applied(read_store, recorded, {"relay": relay, "project": projector}, logs)
     finally:
         for process in (relay, projector):
             process.send_signal(signal.SIGTERM)
