@@ -27,6 +27,7 @@ from typing import Any
 from kafka import ConsumerRebalanceListener, KafkaConsumer
 
 from ledger.infrastructure.kafka.clients import open_consumer
+from ledger.infrastructure.kafka.groups import partition_held
 from ledger.infrastructure.kafka.reading import consumer_config
 from ledger.infrastructure.kafka.security import KafkaEndpoint
 from ledger.infrastructure.operations.status import ProcessHealth
@@ -59,6 +60,9 @@ SESSION_TIMEOUT_MS = 10_000
 HEARTBEAT_INTERVAL_MS = 2_000
 MAX_POLL_INTERVAL_MS = 30_000
 MEMBERSHIP_METADATA_MAX_AGE_MS = 3_000
+# A standby asks this often whether anyone in its group holds the checkpoint partition (and
+# re-joins when nobody does: see ledger/infrastructure/kafka/groups.py).
+STANDBY_CHECK_EVERY_S = 15.0
 # A position that a signed checkpoint covers, not delivered for this long while every partition
 # is read to its end: it is missing (or behind a held message), and the projector says so.
 STALL_TIMEOUT_S = 15.0
@@ -179,6 +183,7 @@ class Projector:
         self._after_replay_append = after_replay_append
         self._once = False
         self._duplicates_observed = 0
+        self._standby_checked_at = time.monotonic()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -223,6 +228,7 @@ class Projector:
         if feed.wait_for_topic(self.stop_requested) is None:
             return False
         membership.subscribe([self.settings.checkpoint_topic], listener=_Membership(self))
+        self._standby_checked_at = time.monotonic()
         log.info(
             "project: joined group %s; standing by until it is the active one",
             self.settings.group_id,
@@ -301,8 +307,36 @@ class Projector:
         """Stop reading (another instance is active now); held arrivals are dropped."""
         if self.active:
             log.info("project: standing by (%s)", why)
+            self._standby_checked_at = time.monotonic()
         self.active = False
         self._reader = None
+
+    def _check_standby(self) -> None:
+        """Every STANDBY_CHECK_EVERY_S standing by: when the checkpoint partition exists and
+        nobody in the group holds it, leave the group and join again (a new assignment)."""
+        membership, feed = self._membership, self._feed
+        assert membership is not None and feed is not None
+        now = time.monotonic()
+        if self.active or now - self._standby_checked_at < STANDBY_CHECK_EVERY_S:
+            return
+        self._standby_checked_at = now
+        s = self.settings
+        assert s.group_id is not None
+        if membership.assignment() or not feed.consumer.partitions_for_topic(s.checkpoint_topic):
+            return
+        held = partition_held(
+            s.bootstrap_servers, s.group_id, s.checkpoint_topic, CHECKPOINT_PARTITION
+        )
+        if held is not False:
+            return  # True: another instance is active; None: the group cannot say yet
+        log.warning(
+            "project: nobody in group %s holds %s:%d (the group formed while the topic was "
+            "missing); joining it again",
+            s.group_id,
+            s.checkpoint_topic,
+            CHECKPOINT_PARTITION,
+        )
+        membership.unsubscribe()
 
     # ----------------------------------------------------------------- work
 
@@ -313,6 +347,7 @@ class Projector:
             if not self._join():
                 return 0
             self._membership.poll(timeout_ms=0 if self.active else wait_ms, max_records=1)
+            self._check_standby()
         if self.activate_requested and not self.active and not self.activate():
             return 0
         if not self.active:
