@@ -26,14 +26,12 @@ from ledger.infrastructure.kafka.groups import partition_held
 from ledger.infrastructure.kafka.reading import consumer_config
 from ledger.infrastructure.kafka.topics import ensure_topics
 from ledger.relay.messages import CHECKPOINT_PARTITION
-from projections.store.read_store import ReadStore
 from tests.ledgers.envelopes import synthetic_envelopes
 from tests.ledgers.kafka_topic import produce_envelopes
-from tests.relay_runs import dump_stacks, projector_process
+from tests.relay_runs import projector_process, wait_until_applied
 
 EVENTS = 500
 TIMEOUT_S = 120
-POLL_S = 0.1
 NOBODY_HOLDS = "nobody in group"
 
 
@@ -111,14 +109,6 @@ def leader(own_kafka: ApacheKafka, topic_name: str, tmp_path: Path) -> Iterator[
         member.leave()
 
 
-def _applied(read_store: str) -> int:
-    try:
-        with ReadStore.open(read_store) as store:
-            return store.progress().applied.position
-    except Exception:
-        return 0  # the projector is creating its tables
-
-
 def test_a_standby_in_a_group_that_gave_the_checkpoint_partition_to_nobody_joins_again(
     own_kafka: ApacheKafka, leader: _Leader, topic_name: str, tmp_path: Path
 ) -> None:
@@ -135,12 +125,7 @@ def test_a_standby_in_a_group_that_gave_the_checkpoint_partition_to_nobody_joins
             bootstrap, topic_name, read_store, tmp_path / "replay", "--group", group, log=stderr
         )
     try:
-        deadline = time.monotonic() + TIMEOUT_S
-        while _applied(read_store) < EVENTS:
-            if projector.poll() is not None or time.monotonic() >= deadline:
-                dump_stacks(projector)
-                pytest.fail(f"not applied through {EVENTS}:\n{log.read_text()}")
-            time.sleep(POLL_S)
+        wait_until_applied(read_store, EVENTS, {"project": projector}, [log], TIMEOUT_S)
     finally:
         projector.send_signal(signal.SIGTERM)
         exit_code = projector.wait(TIMEOUT_S)
