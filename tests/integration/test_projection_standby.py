@@ -22,7 +22,7 @@ from kafka.coordinator.assignors.range import RangePartitionAssignor
 
 from ledger.infrastructure.kafka.apache_kafka import ApacheKafka
 from ledger.infrastructure.kafka.clients import open_consumer
-from ledger.infrastructure.kafka.groups import partition_held
+from ledger.infrastructure.kafka.groups import Holding, partition_holding
 from ledger.infrastructure.kafka.reading import consumer_config
 from ledger.infrastructure.kafka.topics import ensure_topics
 from ledger.relay.messages import CHECKPOINT_PARTITION
@@ -32,7 +32,7 @@ from tests.relay_runs import projector_process, wait_until_applied
 
 EVENTS = 500
 TIMEOUT_S = 120
-NOBODY_HOLDS = "nobody in group"
+NOBODY_HOLDS = "nobody holds the checkpoint partition"
 
 
 class _ShunsTheFirst(RangePartitionAssignor):  # type: ignore[misc]
@@ -132,7 +132,7 @@ def test_a_standby_in_a_group_that_gave_the_checkpoint_partition_to_nobody_joins
     said = log.read_text()
     assert exit_code == 0, said
     assert leader.consumer.assignment(), "the leader stayed in the group throughout"
-    assert f"{NOBODY_HOLDS} {group} holds {checkpoints}:{CHECKPOINT_PARTITION}" in said, said
+    assert f"in group {group}, {NOBODY_HOLDS} ({checkpoints}:{CHECKPOINT_PARTITION}" in said, said
     assert said.index(NOBODY_HOLDS) < said.index("project: active"), said
     assert "Traceback" not in said, said
 
@@ -143,8 +143,7 @@ def test_the_coordinator_says_whether_anyone_holds_a_partition(
     bootstrap = own_kafka.bootstrap_servers
     group = f"standby-{tmp_path.name}"
     own = f"{topic_name}.leader"
-    assert partition_held(bootstrap, group, own, 0) is True
-    assert partition_held(bootstrap, group, own, 1) is False
-    assert partition_held(bootstrap, group, f"{topic_name}.checkpoints", 0) is False
-    # A group nobody formed: the coordinator knows no members, so it cannot say.
-    assert partition_held(bootstrap, f"{group}-none", own, 0) is None
+    assert partition_holding(bootstrap, group, own, 0) is Holding.HELD
+    assert partition_holding(bootstrap, group, own, 1) is Holding.NOBODY
+    assert partition_holding(bootstrap, group, f"{topic_name}.checkpoints", 0) is Holding.NOBODY
+    assert partition_holding(bootstrap, f"{group}-none", own, 0) is Holding.NO_MEMBERS
