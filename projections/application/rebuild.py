@@ -25,10 +25,11 @@ from projections.consumer.checkpoints import SignedCheckpoint, read_signed_check
 from projections.consumer.fetch import Fetched, fetch_topic, topic_size
 from projections.domain.progress import ProgressReport
 from projections.replay import (
+    BaseTotals,
     PartitionMark,
     ReplayStore,
     Verification,
-    rebuild_totals,
+    rebuilt_totals,
     verify_store,
 )
 from projections.store.read_store import ReadStore
@@ -154,10 +155,20 @@ def _compute_and_swap_in(read_store: ReadStore, replay: ReplayStore, report: Reb
     """Every projection's totals from the proven replay store, swapped into the read store whole
     (only when the store holds every position through its last one, with that one's hash)."""
     compute_started = time.perf_counter()
+    with rebuilt_totals(replay) as totals:
+        report.compute_s = time.perf_counter() - compute_started
+        swap_started = time.perf_counter()
+        _swap_in(read_store, replay, totals, report)
+        report.swap_s = time.perf_counter() - swap_started
+    report.events = replay.manifest.events
+    report.replay_bytes = replay.bytes_on_disk()
+
+
+def _swap_in(
+    read_store: ReadStore, replay: ReplayStore, totals: BaseTotals, report: RebuildReport
+) -> None:
+    """The totals swapped in, once the store is shown to hold every position through its last."""
     manifest = replay.manifest
-    totals = rebuild_totals(replay)
-    report.compute_s = time.perf_counter() - compute_started
-    swap_started = time.perf_counter()
     report.complete_through = _complete_through(replay)
     through_hash = manifest.max_position_hash or (
         GENESIS_HASH if manifest.max_position == 0 else None
@@ -178,9 +189,6 @@ def _compute_and_swap_in(read_store: ReadStore, replay: ReplayStore, report: Reb
         source=report.source,
         complete_through_hash=through_hash,
     )
-    report.swap_s = time.perf_counter() - swap_started
-    report.events = manifest.events
-    report.replay_bytes = replay.bytes_on_disk()
 
 
 def _complete_through(replay: ReplayStore) -> int:

@@ -18,6 +18,9 @@ modules behind this one are the engine's internals.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 from projections.domain.asof import CURRENT, AsOf
@@ -88,6 +91,7 @@ __all__ = [
     "every_view",
     "load_index",
     "rebuild_totals",
+    "rebuilt_totals",
     "store_balances",
     "totals",
     "verify_store",
@@ -211,10 +215,25 @@ def store_balances(
 def rebuild_totals(store: ReplayStore, *, chunk_events: int = CHUNK_EVENTS) -> BaseTotals:
     """Every projection's totals from a position-ordered store (compact it first), in one pass;
     the as-of index of this generation is written beside the columns."""
+    with rebuilt_totals(store, chunk_events=chunk_events) as result:
+        return result
+
+
+@contextlib.contextmanager
+def rebuilt_totals(store: ReplayStore, *, chunk_events: int = CHUNK_EVENTS) -> Iterator[BaseTotals]:
+    """`rebuild_totals` for a caller with more to do with the totals (a read store to fill): the
+    as-of index is written by a second thread meanwhile (file writes, like SQLite's steps, run
+    outside the GIL), and the write is awaited on exit, its failure raised there."""
     assert store.manifest.position_sorted, "compact the store before a rebuild"
     result, index = _rebuild_totals(
         store.load(), store.dictionaries.names(), store.manifest.generation, chunk_events
     )
-    if index is not None:
-        index_files.save(index, store.directory)
-    return result
+    if index is None:
+        yield result
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="asof-index") as writer:
+        written = writer.submit(index_files.save, index, store.directory)
+        try:
+            yield result
+        finally:
+            written.result()
