@@ -19,7 +19,7 @@ modules behind this one are the engine's internals.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
@@ -51,7 +51,7 @@ from projections.replay.totals import (
     ProgrammeYearTotals,
     RecipientYearTotals,
 )
-from projections.replay.verify import Verification, check_chain, verify_store
+from projections.replay.verify import Verification, check_chain, verify_chain, verify_store
 from projections.replay.views import balances_from_totals
 
 # The sums each view is made of: recipient- and programme-years come from the grant bins, the
@@ -94,6 +94,7 @@ __all__ = [
     "rebuilt_totals",
     "store_balances",
     "totals",
+    "verify_chain",
     "verify_store",
 ]
 
@@ -220,14 +221,24 @@ def rebuild_totals(store: ReplayStore, *, chunk_events: int = CHUNK_EVENTS) -> B
 
 
 @contextlib.contextmanager
-def rebuilt_totals(store: ReplayStore, *, chunk_events: int = CHUNK_EVENTS) -> Iterator[BaseTotals]:
+def rebuilt_totals(
+    store: ReplayStore,
+    *,
+    chunk_events: int = CHUNK_EVENTS,
+    before_writing: Callable[[], None] = lambda: None,
+) -> Iterator[BaseTotals]:
     """`rebuild_totals` for a caller with more to do with the totals (a read store to fill): the
     as-of index is written by a second thread meanwhile (file writes, like SQLite's steps, run
-    outside the GIL), and the write is awaited on exit, its failure raised there."""
+    outside the GIL), and the write is awaited on exit, its failure raised there.
+
+    `before_writing` runs after the pass, before anything derived is written or handed out: it
+    raises when the columns turn out not to be trusted (their digests, run beside the pass).
+    """
     assert store.manifest.position_sorted, "compact the store before a rebuild"
     result, index = _rebuild_totals(
         store.load(), store.dictionaries.names(), store.manifest.generation, chunk_events
     )
+    before_writing()
     if index is None:
         yield result
         return
