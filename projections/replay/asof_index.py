@@ -309,7 +309,8 @@ def _known_is_prefix(timeline: TimelineColumns, as_of: AsOf) -> bool:
     known = known_entries(timeline, as_of)
     order = np.argsort(timeline.position, kind="stable")
     programmes, known = timeline.programme[order], known[order]
-    for code in np.unique(programmes).tolist():
+    # The few entries' programmes as a Python set: numpy's unique would import numpy.ma.
+    for code in sorted(set(programmes.tolist())):
         flags = known[programmes == code]
         # Known entries first, then only unknown ones: no True after a False.
         if bool(np.any(flags[1:] & ~flags[:-1])):
