@@ -1,6 +1,7 @@
 """Running the relay in tests (in-process and as an OS process) and reading what it published."""
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+import pytest
 from kafka.errors import KafkaError
 
 from commands.cli.main import main
@@ -15,9 +17,14 @@ from ledger.application.grant_ledger import GrantLedger
 from ledger.infrastructure.kafka.reading import read_all
 from ledger.relay.relay import Relay
 from ledger.settings import KafkaSettings
+from projections.store.read_store import ReadStore
 from schemas.chain import GENESIS_HASH, canonical_bytes, chain_hash
 from schemas.errors import LedgerError
 from tests.signing import ledger_signer
+
+# How long a process is given to write its stacks after SIGUSR1.
+STACK_DUMP_WAIT_S = 1.0
+WAIT_POLL_S = 0.1
 
 
 def settings_for(topic: str, checkpoint_every: int = 1_000, partitions: int = 3) -> KafkaSettings:
@@ -135,6 +142,47 @@ def cli_process(*args: str, stderr: IO[Any] | int = subprocess.PIPE) -> subproce
         stderr=stderr,
         text=True,
     )
+
+
+def dump_stacks(*processes: subprocess.Popen[str]) -> None:
+    """Each `grant-ledger` process still running writes every thread's stack to its stderr
+    (SIGUSR1): where a process that never got somewhere was waiting, for the failure to show."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGUSR1)
+    time.sleep(STACK_DUMP_WAIT_S)
+
+
+def applied_position(read_store: str) -> int:
+    """The position the read store says is applied; 0 while the projector is creating it."""
+    try:
+        with ReadStore.open(read_store) as store:
+            return store.progress().applied.position
+    except Exception:
+        return 0  # no tables yet
+
+
+def wait_until_applied(
+    read_store: str,
+    position: int,
+    processes: dict[str, subprocess.Popen[str]],
+    logs: list[Path],
+    timeout_s: float,
+) -> None:
+    """Until the read store applied `position`; else (a process ended, or the time is up) fail
+    with every process's stacks and whole logs: where each one waited."""
+    deadline = time.monotonic() + timeout_s
+    while applied_position(read_store) < position:
+        ended = [name for name, process in processes.items() if process.poll() is not None]
+        if ended or time.monotonic() >= deadline:
+            dump_stacks(*processes.values())
+            said = "\n".join(f"----- {log.name}\n{log.read_text()}" for log in logs)
+            why = f"{ended} ended" if ended else f"not within {timeout_s} s"
+            pytest.fail(
+                f"position {position} not applied ({why}; applied "
+                f"{applied_position(read_store)}):\n{said}"
+            )
+        time.sleep(WAIT_POLL_S)
 
 
 def projector_process(

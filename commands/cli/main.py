@@ -1,9 +1,11 @@
 """`grant-ledger`: the console script. Each subcommand lives in its own module here."""
 
 import argparse
+import faulthandler
 import importlib
 import logging
 import os
+import signal
 import sqlite3
 import sys
 import traceback
@@ -165,5 +167,12 @@ def _unavailable(what: str, reason: str) -> int:
     return EXIT_UNAVAILABLE
 
 
+def cli() -> int:
+    """The `grant-ledger` program: main(), with `kill -USR1 PID` writing every thread's stack to
+    stderr (where a process that seems stuck is stuck, without stopping it)."""
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,11 +26,12 @@ from projections.consumer.checkpoints import SignedCheckpoint, read_signed_check
 from projections.consumer.fetch import Fetched, fetch_topic, topic_size
 from projections.domain.progress import ProgressReport
 from projections.replay import (
+    BaseTotals,
     PartitionMark,
     ReplayStore,
     Verification,
-    rebuild_totals,
-    verify_store,
+    rebuilt_totals,
+    verify_chain,
 )
 from projections.store.read_store import ReadStore
 from schemas.chain import GENESIS_HASH
@@ -116,21 +118,20 @@ def rebuild(
                 else []
             )
         use_local = source == "local" or (source == "auto" and replay.event_count > 0)
+        verdict = Verification()
         if use_local:
             verdict = _local_ready(
                 replay, checkpoints, kafka=kafka, workers=workers, skips=skips, report=report
             )
-            if not verdict.trusted:
-                reason = "; ".join(verdict.problems)
-                if source == "local" or kafka is None:
-                    raise IntegrityFailure(
-                        "replay store", str(replay.directory), f"cannot be trusted: {reason}"
-                    )
-                report.notes.append(f"local replay store re-fetched ({reason})")
-                use_local = False
-            else:
-                report.source = "the local replay store"
-                report.checkpoints_checked = verdict.checked
+            use_local = verdict.trusted or _refetch_instead(verdict, source, kafka, replay, report)
+        if use_local:
+            report.source = "the local replay store"
+            report.checkpoints_checked = verdict.checked
+            read_store.record_skips(skips.new)
+            try:
+                _compute_digesting_and_swap_in(read_store, replay, report)
+            except _FilesDiffer as differ:
+                use_local = _refetch_instead(differ.verdict, source, kafka, replay, report)
         if not use_local:
             assert kafka is not None
             _refetch(
@@ -142,22 +143,87 @@ def rebuild(
                 skips=skips,
                 report=report,
             )
-        read_store.record_skips(skips.new)
-        _compute_and_swap_in(read_store, replay, report)
+            read_store.record_skips(skips.new)
+            _compute_and_swap_in(read_store, replay, report)
     report.elapsed_s = time.perf_counter() - started
     if progress is not None:
         progress.update(report.events, report.events)
     return report
 
 
-def _compute_and_swap_in(read_store: ReadStore, replay: ReplayStore, report: RebuildReport) -> None:
+class _FilesDiffer(Exception):
+    """The replay store's files do not match their digests: nothing computed from them is kept."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.verdict = Verification(problems=problems)
+
+
+def _refetch_instead(
+    verdict: Verification,
+    source: Source,
+    kafka: KafkaSource | None,
+    replay: ReplayStore,
+    report: RebuildReport,
+) -> bool:
+    """An untrusted local store: re-fetched from the topic when one is given, else refused."""
+    reason = "; ".join(verdict.problems)
+    if source == "local" or kafka is None:
+        raise IntegrityFailure(
+            "replay store", str(replay.directory), f"cannot be trusted: {reason}"
+        )
+    report.notes.append(f"local replay store re-fetched ({reason})")
+    return False
+
+
+def _compute_digesting_and_swap_in(
+    read_store: ReadStore, replay: ReplayStore, report: RebuildReport
+) -> None:
+    """`_compute_and_swap_in` with the column files' CRC-32C checked by a second thread during
+    the pass (the CRC runs outside the GIL); the pass's results are written nowhere before every
+    file matches its digest (else _FilesDiffer)."""
+    with ThreadPoolExecutor(1, thread_name_prefix="digests") as digesting:
+        digests = digesting.submit(replay.digest_problems)
+
+        def files_match() -> None:
+            problems = digests.result()
+            if problems:
+                raise _FilesDiffer(problems)
+
+        try:
+            _compute_and_swap_in(read_store, replay, report, before_writing=files_match)
+        except _FilesDiffer:
+            raise
+        except Exception:
+            # A pass over damaged columns may fail in any way: the damage is named instead.
+            files_match()
+            raise
+
+
+def _compute_and_swap_in(
+    read_store: ReadStore,
+    replay: ReplayStore,
+    report: RebuildReport,
+    *,
+    before_writing: Callable[[], None] = lambda: None,
+) -> None:
     """Every projection's totals from the proven replay store, swapped into the read store whole
     (only when the store holds every position through its last one, with that one's hash)."""
     compute_started = time.perf_counter()
+    with rebuilt_totals(replay, before_writing=before_writing) as totals:
+        report.compute_s = time.perf_counter() - compute_started
+        swap_started = time.perf_counter()
+        _swap_in(read_store, replay, totals, report)
+        report.swap_s = time.perf_counter() - swap_started
+    report.events = replay.manifest.events
+    report.replay_bytes = replay.bytes_on_disk()
+
+
+def _swap_in(
+    read_store: ReadStore, replay: ReplayStore, totals: BaseTotals, report: RebuildReport
+) -> None:
+    """The totals swapped in, once the store is shown to hold every position through its last."""
     manifest = replay.manifest
-    totals = rebuild_totals(replay)
-    report.compute_s = time.perf_counter() - compute_started
-    swap_started = time.perf_counter()
     report.complete_through = _complete_through(replay)
     through_hash = manifest.max_position_hash or (
         GENESIS_HASH if manifest.max_position == 0 else None
@@ -178,9 +244,6 @@ def _compute_and_swap_in(read_store: ReadStore, replay: ReplayStore, report: Reb
         source=report.source,
         complete_through_hash=through_hash,
     )
-    report.swap_s = time.perf_counter() - swap_started
-    report.events = manifest.events
-    report.replay_bytes = replay.bytes_on_disk()
 
 
 def _complete_through(replay: ReplayStore) -> int:
@@ -206,12 +269,19 @@ def _local_ready(
     skips: Skips,
     report: RebuildReport,
 ) -> Verification:
-    """Compact, verify, and top up from the topic when checkpoints show the store is behind."""
+    """Compact, verify against the chain, and top up from the topic when checkpoints show the
+    store is behind. The files' digests are the pass's to check (a top-up checks them first)."""
     replay.compact()
     signed = [checkpoint for checkpoint, _ in checkpoints]
-    verdict = verify_store(replay, signed)
+    verdict = verify_chain(replay, signed)
+    if not verdict.trusted:
+        # Damaged files are the likelier cause of a disagreement: named first.
+        verdict.problems[:0] = replay.digest_problems()
     if verdict.trusted and verdict.behind_to > replay.manifest.max_position and kafka is not None:
         manifest = replay.manifest
+        verdict.problems.extend(replay.digest_problems())
+        if not verdict.trusted:
+            return verdict
         if manifest.topic == kafka.topic and manifest.partitions and manifest.max_position_hash:
             fetch_started = time.perf_counter()
             fetched = fetch_topic(
@@ -229,7 +299,7 @@ def _local_ready(
             report.notes.append(f"topped up {int(proof.keep.sum())} events from {kafka.topic}")
             _note_uncovered(report, proof)
             replay.compact()
-            verdict = verify_store(replay, signed)
+            verdict = verify_chain(replay, signed)
         else:
             verdict.problems.append("behind the checkpoints, and without offsets to continue from")
     return verdict

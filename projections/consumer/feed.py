@@ -18,6 +18,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from ledger.infrastructure.kafka.errors import BrokerUnavailable
+from ledger.infrastructure.kafka.reading import position_or_none, read_position
 from ledger.proof.differences import loads_or_empty
 from ledger.relay.messages import CHECKPOINT_PARTITION
 
@@ -220,18 +221,10 @@ class TopicFeed:
     def _offset(self, tp: TopicPartition) -> int | None:
         """The consumer's position on `tp`; None while it has none: kafka-python gives None when
         the broker reset the partition (re-created or truncated) and no new one is known yet."""
-        offset = self.consumer.position(tp)
-        return None if offset is None else int(offset)
+        return position_or_none(self.consumer, tp)
 
     def _known_offset(self, tp: TopicPartition) -> int:
-        offset = self._offset(tp)
-        if offset is None:
-            raise BrokerUnavailable(
-                "partition",
-                f"{tp.topic}:{tp.partition}",
-                "has no read position: the broker reset it (re-created or truncated)",
-            )
-        return offset
+        return read_position(self.consumer, tp)
 
     def went_back(self) -> str | None:
         """Why the topic changed under the reader since the last call, if it did."""

@@ -23,7 +23,7 @@ from kafka import TopicPartition
 
 from ledger.infrastructure.kafka.clients import open_consumer
 from ledger.infrastructure.kafka.errors import BrokerUnavailable
-from ledger.infrastructure.kafka.reading import DRAIN_POLL_MS, consumer_config
+from ledger.infrastructure.kafka.reading import DRAIN_POLL_MS, consumer_config, read_position
 from ledger.infrastructure.kafka.security import KafkaEndpoint
 from ledger.proof.bulk import ChainColumns, hashes_of
 from ledger.proof.coordinates import MessageAt
@@ -188,7 +188,9 @@ def _batches_to_end(consumer: Any, ends: dict[Any, int]) -> Iterator[tuple[Any, 
             last_record_at = time.monotonic()
             yield from batches.items()
             continue
-        behind = sorted(tp.partition for tp, end in ends.items() if consumer.position(tp) < end)
+        behind = sorted(
+            tp.partition for tp, end in ends.items() if read_position(consumer, tp) < end
+        )
         if not behind:
             return
         if (time.monotonic() - last_record_at) * 1000 >= STALL_TIMEOUT_MS:

@@ -27,6 +27,7 @@ from typing import Any
 from kafka import ConsumerRebalanceListener, KafkaConsumer
 
 from ledger.infrastructure.kafka.clients import open_consumer
+from ledger.infrastructure.kafka.groups import Holding, partition_holding
 from ledger.infrastructure.kafka.reading import consumer_config
 from ledger.infrastructure.kafka.security import KafkaEndpoint
 from ledger.infrastructure.operations.status import ProcessHealth
@@ -59,6 +60,11 @@ SESSION_TIMEOUT_MS = 10_000
 HEARTBEAT_INTERVAL_MS = 2_000
 MAX_POLL_INTERVAL_MS = 30_000
 MEMBERSHIP_METADATA_MAX_AGE_MS = 3_000
+# A standby asks this often whether anyone in its group holds the checkpoint partition (and
+# re-joins when nobody does: see ledger/infrastructure/kafka/groups.py).
+STANDBY_CHECK_EVERY_S = 15.0
+# Leaving the group with a membership client that may be stuck: bounded, then dropped.
+MEMBERSHIP_CLOSE_TIMEOUT_MS = 5_000
 # A position that a signed checkpoint covers, not delivered for this long while every partition
 # is read to its end: it is missing (or behind a held message), and the projector says so.
 STALL_TIMEOUT_S = 15.0
@@ -179,6 +185,7 @@ class Projector:
         self._after_replay_append = after_replay_append
         self._once = False
         self._duplicates_observed = 0
+        self._standby_checked_at = time.monotonic()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -196,23 +203,28 @@ class Projector:
             s.checkpoint_topic,
         )
         if s.group_id:
-            # Joined once the topics exist (see _join): subscribing to a topic that does not
-            # exist yet makes Tansu auto-create it, with partitions of its own choosing.
-            self._membership = open_consumer(
-                s.bootstrap_servers,
-                **consumer_config(
-                    client_id="grant-ledger-projector-membership",
-                    group_id=s.group_id,
-                    session_timeout_ms=s.session_timeout_ms,
-                    heartbeat_interval_ms=s.heartbeat_interval_ms,
-                    max_poll_interval_ms=s.max_poll_interval_ms,
-                    max_poll_records=1,
-                    # A checkpoint topic re-created after a broker restart is noticed (and the
-                    # group re-formed) within this, not after the client's default five minutes.
-                    metadata_max_age_ms=MEMBERSHIP_METADATA_MAX_AGE_MS,
-                ),
-            )
+            self._membership = self._open_membership(s.group_id)
         return self
+
+    def _open_membership(self, group_id: str) -> KafkaConsumer:
+        """The consumer that stands for this instance in the group. Subscribed once the topics
+        exist (see _join): subscribing to a topic that does not exist yet makes Tansu
+        auto-create it, with partitions of its own choosing."""
+        s = self.settings
+        return open_consumer(
+            s.bootstrap_servers,
+            **consumer_config(
+                client_id="grant-ledger-projector-membership",
+                group_id=group_id,
+                session_timeout_ms=s.session_timeout_ms,
+                heartbeat_interval_ms=s.heartbeat_interval_ms,
+                max_poll_interval_ms=s.max_poll_interval_ms,
+                max_poll_records=1,
+                # A checkpoint topic re-created after a broker restart is noticed (and the
+                # group re-formed) within this, not after the client's default five minutes.
+                metadata_max_age_ms=MEMBERSHIP_METADATA_MAX_AGE_MS,
+            ),
+        )
 
     def _join(self) -> bool:
         """Subscribe the membership consumer once the topics exist; True once subscribed."""
@@ -223,6 +235,7 @@ class Projector:
         if feed.wait_for_topic(self.stop_requested) is None:
             return False
         membership.subscribe([self.settings.checkpoint_topic], listener=_Membership(self))
+        self._standby_checked_at = time.monotonic()
         log.info(
             "project: joined group %s; standing by until it is the active one",
             self.settings.group_id,
@@ -301,8 +314,40 @@ class Projector:
         """Stop reading (another instance is active now); held arrivals are dropped."""
         if self.active:
             log.info("project: standing by (%s)", why)
+            self._standby_checked_at = time.monotonic()
         self.active = False
         self._reader = None
+
+    def _check_standby(self) -> None:
+        """Every STANDBY_CHECK_EVERY_S standing by: when the checkpoint partition exists and
+        nobody in the group holds it (or the group has no members), join it again."""
+        membership, feed = self._membership, self._feed
+        assert membership is not None and feed is not None
+        now = time.monotonic()
+        if self.active or now - self._standby_checked_at < STANDBY_CHECK_EVERY_S:
+            return
+        self._standby_checked_at = now
+        s = self.settings
+        assert s.group_id is not None
+        if membership.assignment() or not feed.consumer.partitions_for_topic(s.checkpoint_topic):
+            return
+        holding = partition_holding(
+            s.bootstrap_servers, s.group_id, s.checkpoint_topic, CHECKPOINT_PARTITION
+        )
+        if holding in (Holding.HELD, Holding.UNKNOWN):
+            return  # another instance is active, or the group cannot say yet
+        log.warning(
+            "project: in group %s, %s (%s:%d exists); joining it again with a new client",
+            s.group_id,
+            "nobody holds the checkpoint partition"
+            if holding is Holding.NOBODY
+            else "the coordinator knows no members, this instance included",
+            s.checkpoint_topic,
+            CHECKPOINT_PARTITION,
+        )
+        # A new client: the old one may be stuck looking for a coordinator that is gone.
+        membership.close(autocommit=False, timeout_ms=MEMBERSHIP_CLOSE_TIMEOUT_MS)
+        self._membership = self._open_membership(s.group_id)
 
     # ----------------------------------------------------------------- work
 
@@ -313,6 +358,7 @@ class Projector:
             if not self._join():
                 return 0
             self._membership.poll(timeout_ms=0 if self.active else wait_ms, max_records=1)
+            self._check_standby()
         if self.activate_requested and not self.active and not self.activate():
             return 0
         if not self.active:

@@ -18,6 +18,9 @@ modules behind this one are the engine's internals.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 from projections.domain.asof import CURRENT, AsOf
@@ -48,7 +51,7 @@ from projections.replay.totals import (
     ProgrammeYearTotals,
     RecipientYearTotals,
 )
-from projections.replay.verify import Verification, check_chain, verify_store
+from projections.replay.verify import Verification, check_chain, verify_chain, verify_store
 from projections.replay.views import balances_from_totals
 
 # The sums each view is made of: recipient- and programme-years come from the grant bins, the
@@ -88,8 +91,10 @@ __all__ = [
     "every_view",
     "load_index",
     "rebuild_totals",
+    "rebuilt_totals",
     "store_balances",
     "totals",
+    "verify_chain",
     "verify_store",
 ]
 
@@ -211,10 +216,35 @@ def store_balances(
 def rebuild_totals(store: ReplayStore, *, chunk_events: int = CHUNK_EVENTS) -> BaseTotals:
     """Every projection's totals from a position-ordered store (compact it first), in one pass;
     the as-of index of this generation is written beside the columns."""
+    with rebuilt_totals(store, chunk_events=chunk_events) as result:
+        return result
+
+
+@contextlib.contextmanager
+def rebuilt_totals(
+    store: ReplayStore,
+    *,
+    chunk_events: int = CHUNK_EVENTS,
+    before_writing: Callable[[], None] = lambda: None,
+) -> Iterator[BaseTotals]:
+    """`rebuild_totals` for a caller with more to do with the totals (a read store to fill): the
+    as-of index is written by a second thread meanwhile (file writes, like SQLite's steps, run
+    outside the GIL), and the write is awaited on exit, its failure raised there.
+
+    `before_writing` runs after the pass, before anything derived is written or handed out: it
+    raises when the columns turn out not to be trusted (their digests, run beside the pass).
+    """
     assert store.manifest.position_sorted, "compact the store before a rebuild"
     result, index = _rebuild_totals(
         store.load(), store.dictionaries.names(), store.manifest.generation, chunk_events
     )
-    if index is not None:
-        index_files.save(index, store.directory)
-    return result
+    before_writing()
+    if index is None:
+        yield result
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="asof-index") as writer:
+        written = writer.submit(index_files.save, index, store.directory)
+        try:
+            yield result
+        finally:
+            written.result()

@@ -101,8 +101,10 @@ class CumulativeSums:
     chunk_columns: npt.NDArray[np.int32]  # which bin (its column in `bins`)
     chunk_sums: I64
 
-    def before(self, boundary: int) -> BinSums:
-        """Sums of the chunks before `boundary`, for the bins they reached."""
+    def before(self, boundary: int, plus: BinSums | None = None) -> BinSums:
+        """Sums of the chunks before `boundary`, for the bins they reached; with `plus` (sums
+        over bins of this index, e.g. of the events a question counts in a straddled chunk)
+        added, in the index's own bins: no dense accumulator of the whole key space."""
         snapshot = boundary // SNAPSHOT_CHUNKS
         totals = np.array(self.snapshots[snapshot])
         since = slice(
@@ -110,6 +112,12 @@ class CumulativeSums:
         )
         np.add.at(totals, self.chunk_columns[since], self.chunk_sums[since])
         reached = self.first_chunk < boundary
+        if plus is not None and len(plus):
+            columns = np.searchsorted(self.bins, plus.bins)
+            assert int(columns[-1]) < len(self.bins), "a bin the index has never reached"
+            assert np.array_equal(self.bins[columns], plus.bins), "a bin the index never reached"
+            totals[columns] += plus.sums  # plus.bins are distinct: no repeated index here
+            reached[columns] = True
         return BinSums(self.bins[reached], totals[reached])
 
 
@@ -266,10 +274,6 @@ def indexed_sums(
         )
     leading, stop = index.zones.leading_and_stop(as_of)
     into = Accumulators.for_keys(keys, wanted)
-    if into.grants is not None:
-        into.grants.add_sums(index.grants.before(leading))
-    if into.periods is not None:
-        into.periods.add_sums(index.periods.before(leading))
     straddled = EventWindow.of(
         events,
         leading * index.chunk_events,
@@ -280,6 +284,18 @@ def indexed_sums(
         if window.stop > window.start:
             question = counted(events, window, as_of, programme, position_sorted=True)
             add_postings(events, columns.postings, question, keys, into)
+    if appended.stop == appended.start:
+        # Every bin the straddled chunks reach is one of the index's: added in its bins.
+        scanned = into.take(keys)
+        return QuestionSums(
+            keys,
+            None if scanned.grants is None else index.grants.before(leading, scanned.grants),
+            None if scanned.periods is None else index.periods.before(leading, scanned.periods),
+        )
+    if into.grants is not None:
+        into.grants.add_sums(index.grants.before(leading))
+    if into.periods is not None:
+        into.periods.add_sums(index.periods.before(leading))
     return into.take(keys)
 
 
@@ -309,7 +325,8 @@ def _known_is_prefix(timeline: TimelineColumns, as_of: AsOf) -> bool:
     known = known_entries(timeline, as_of)
     order = np.argsort(timeline.position, kind="stable")
     programmes, known = timeline.programme[order], known[order]
-    for code in np.unique(programmes).tolist():
+    # The few entries' programmes as a Python set: numpy's unique would import numpy.ma.
+    for code in sorted(set(programmes.tolist())):
         flags = known[programmes == code]
         # Known entries first, then only unknown ones: no True after a False.
         if bool(np.any(flags[1:] & ~flags[:-1])):

@@ -27,6 +27,11 @@ POSTGRES_LOCK_NAMESPACE = "grant-ledger read store"
 # more CPU (measured: 189 438 recipient-year rows, 0.29 s -> 0.19 s); 256 rows of 7 columns stay
 # far below SQLite's limit of 32 766 parameters per statement.
 ROWS_PER_INSERT = 256
+# SQLite's page cache per connection (KiB; SQLite's default is 2 000): a rebuild writes the
+# recipient-year table whole (about 17 MiB on the decade ledger) in one transaction, and with the
+# default cache it spills pages to the WAL mid-way (measured: 0.236 -> 0.221 s CPU for the swap).
+# Pages are cached as used, so an idle connection costs nothing more.
+SQLITE_CACHE_KIB = 64 * 1024
 
 # One column's values for a bulk load: a numpy array (numbers, or str objects) or a list.
 Column = npt.NDArray[Any] | Sequence[Any]
@@ -129,6 +134,7 @@ class SqliteDialect:
         # WAL + NORMAL: a commit survives a process crash; the replay store re-applies the
         # rest after a power loss (batches are applied exactly once either way).
         self.connection.execute("PRAGMA synchronous=NORMAL")
+        self.connection.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
 
     def begin(self) -> None:
         """BEGIN IMMEDIATE: take the write lock now, not at the first write."""

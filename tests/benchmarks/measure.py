@@ -8,8 +8,10 @@ there).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from kafka import KafkaConsumer, TopicPartition
@@ -23,6 +25,7 @@ BENCH_REPLAY_EVENTS = SUITE_SETTINGS.bench_replay_events
 BENCH_IDLE_MS = 1_000
 # Results shared between benchmark modules of one session (e.g. the baseline's events/s).
 BENCH_RESULTS: dict[str, float] = {}
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,30 @@ def bare_consumer_count(bench: BenchTopic, idle_ms: int = BENCH_IDLE_MS) -> int:
                 count += len(records)
     finally:
         consumer.close()
+
+
+def cpu_seconds() -> float:
+    """CPU this process (every thread) and its reaped children have used."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def measured_cpu(run: Callable[[], Result], spent: list[float]) -> Callable[[], Result]:
+    """`run`, appending the CPU seconds of each call to `spent`: on a shared machine the wall
+    clock also measures other people's work, the CPU only ours."""
+
+    def measured() -> Result:
+        before = cpu_seconds()
+        result = run()
+        spent.append(cpu_seconds() - before)
+        return result
+
+    return measured
+
+
+def median(values: list[float]) -> float:
+    """The middle value (the upper one of an even count)."""
+    return sorted(values)[len(values) // 2]
 
 
 def median_seconds(benchmark: Any) -> float:

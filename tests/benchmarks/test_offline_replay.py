@@ -10,7 +10,6 @@ on cores shared with other work the wall-clock rate follows the load, the CPU mu
 """
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -30,7 +29,7 @@ from projections.domain.rows import View
 from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
 from schemas.envelope import Checkpoint
-from tests.benchmarks.measure import BENCH_RESULTS, median_seconds
+from tests.benchmarks.measure import BENCH_RESULTS, measured_cpu, median, median_seconds
 from tests.export_files import checkpoints_of, rewrite, signed
 from tests.ledgers.envelopes import synthetic_envelopes
 from tests.ledgers.vectorised import CHECKPOINT_EVERY, synthetic_columns
@@ -44,27 +43,9 @@ ROUNDS = 3
 MICROSECONDS = 1_000_000
 
 
-def cpu_seconds() -> float:
-    """CPU this process and its reaped children (the replay's worker processes) have used."""
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
-
-
-def measured_cpu(run: Callable[[], int | None], spent: list[float]) -> Callable[[], int | None]:
-    """`run`, appending the CPU seconds of each call to `spent`."""
-
-    def measured() -> int | None:
-        before = cpu_seconds()
-        result = run()
-        spent.append(cpu_seconds() - before)
-        return result
-
-    return measured
-
-
 def cpu_us_per_event(spent: list[float], events: int) -> float:
     """The median round's CPU, in microseconds an event."""
-    return sorted(spent)[len(spent) // 2] * MICROSECONDS / events
+    return median(spent) * MICROSECONDS / events
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ledger.proof.coordinates import MessageAt
 from projections.application.query import replay_balances
+from projections.application.rebuild import rebuild
 from projections.domain.asof import AsOf
 from projections.domain.rows import STORED_VIEWS, View
 from projections.domain.selection import Selection
@@ -25,8 +27,9 @@ from projections.replay import (
 )
 from projections.replay.asof_index import SNAPSHOT_CHUNKS
 from projections.replay.layout import EVENT_BYTES, POSTING_BYTES, column_file
+from projections.store.read_store import ReadStore
 from schemas.envelope import Checkpoint
-from schemas.errors import QueryParameter, Unavailable
+from schemas.errors import IntegrityFailure, QueryParameter, Unavailable
 from tests.ledgers.balances_each_way import columns_of
 from tests.ledgers.envelopes import checkpoints_of, synthetic_envelopes
 
@@ -284,3 +287,35 @@ def test_a_rebuild_over_more_events_leaves_a_loaded_index_intact(
     assert every_view(loaded, names, today=today, as_of=as_of, index=earlier) == before
     (second_file,) = (path.name for path in tmp_path.glob("asof.*"))
     assert second_file != first_file
+
+
+def test_a_rebuild_keeps_nothing_computed_from_a_file_that_fails_its_digest(
+    tmp_path: Path, columns: ReplayColumns, envelopes: list[dict[str, object]]
+) -> None:
+    """The rebuild digests the files beside its pass: a changed byte in a column the chain check
+    never reads is refused by name (also when the pass over it fails first: a year far out of
+    range), and neither the read store nor an as-of index gets anything."""
+    signed = [(c, MessageAt("checkpoints", 0, i)) for i, c in enumerate(checkpoints(envelopes))]
+    for column, damage in (("amount_ore", b"\xff"), ("year", b"\xff\x7f")):
+        directory = tmp_path / column
+        store = ReplayStore(directory, durable=False)
+        whole, dictionaries = columns_of(envelopes)
+        with store.writing():
+            store.rewrite(
+                whole,
+                dictionaries=dictionaries,
+                max_position_hash=hash_at(EVENTS),
+                topic="t",
+                partitions={0: PartitionMark(EVENTS, EVENTS)},
+            )
+        with (directory / column_file("postings", column, store.manifest.generation)).open(
+            "r+b"
+        ) as handle:
+            handle.seek(16)
+            handle.write(damage)
+        with ReadStore.open(f"sqlite:///{directory / 'read.db'}") as read_store:
+            with pytest.raises(IntegrityFailure, match="CRC-32C"):
+                rebuild(read_store, ReplayStore(directory), source="local", checkpoints=signed)
+            assert read_store.applied_position() == 0
+            assert read_store.balances(View.RECIPIENT_YEAR) == []
+        assert load_index(ReplayStore(directory)) is None

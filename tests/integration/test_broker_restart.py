@@ -25,7 +25,12 @@ from schemas.errors import LedgerError
 from tests.fill import add_payments, fill
 from tests.ledgers.balances_each_way import stored_view_balances
 from tests.reference_balances import reference_balances
-from tests.relay_runs import projector_process, relay_process, settings_for
+from tests.relay_runs import (
+    projector_process,
+    relay_process,
+    settings_for,
+    wait_until_applied,
+)
 from tests.signing import ledger_trust
 
 EVENTS = 60
@@ -35,21 +40,6 @@ RECREATED_PARTITIONS = 4
 MORE_PARTITIONS = 8
 TIMEOUT_S = 180
 POLL_S = 0.1
-
-
-def _applied(read_store: str) -> int:
-    try:
-        with ReadStore.open(read_store) as store:
-            return store.progress().applied.position
-    except Exception:
-        return 0  # the projector is creating its tables
-
-
-def _wait_applied(read_store: str, position: int, logs: list[Path]) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while _applied(read_store) < position:
-        assert time.monotonic() < deadline, [log.read_text()[-3000:] for log in logs]
-        time.sleep(POLL_S)
 
 
 def _recreate(bootstrap: str, topics: dict[str, int]) -> None:
@@ -91,9 +81,10 @@ def _follow_through_restarts(
             bootstrap, settings.topic, read_store, tmp_path / "replay", log=log
         )
     logs = [relay_log, projector_log]
+    processes = {"relay": relay, "project": projector}
     replaced = False
     try:
-        _wait_applied(read_store, recorded, logs)
+        wait_until_applied(read_store, recorded, processes, logs, TIMEOUT_S)
         for step, restart in enumerate(restarts):
             after = restart()
             replaced = replaced or after is not After.KEPT
@@ -104,7 +95,7 @@ def _follow_through_restarts(
             last = add_payments(sqlite_store_url, FIRST_PAYMENT + step * MORE, MORE)
             assert last == recorded + MORE, f"{last} recorded, {recorded + MORE} expected"
             recorded = last
-            _wait_applied(read_store, recorded, logs)
+            wait_until_applied(read_store, recorded, processes, logs, TIMEOUT_S)
     finally:
         for process in (relay, projector):
             process.send_signal(signal.SIGTERM)

@@ -17,7 +17,7 @@ from projections.store.read_store import ReadStore
 from tests.ledgers.balances_each_way import engine_balances, stored_view_balances
 from tests.ledgers.envelopes import synthetic_envelopes
 from tests.ledgers.kafka_topic import produce_envelopes
-from tests.relay_runs import projector_process
+from tests.relay_runs import applied_position, projector_process
 
 pytestmark = pytest.mark.postgres
 
@@ -51,12 +51,6 @@ def project(
             "10000",
             log=stderr,
         )
-
-
-def applied_through(read_store: str) -> int:
-    """What the read store says is applied."""
-    with ReadStore.open(read_store) as store:
-        return store.progress().applied.position
 
 
 @pytest.fixture
@@ -103,17 +97,17 @@ def test_the_group_fails_over_when_the_active_instance_is_killed(
     deadline = time.monotonic() + RUN_TIMEOUT_S
     # The group settles (joins rebalance it) while the active instance applies.
     active: list[int] = []
-    while applied_through(read_store) == 0 or len(active) != 1:
+    while applied_position(read_store) == 0 or len(active) != 1:
         assert time.monotonic() < deadline, [log.read_text()[-2000:] for log in logs]
         time.sleep(POLL_S)
         active = [n for n, log in enumerate(logs) if active_now(log)]
     first = active[0]
     instances[first].send_signal(signal.SIGKILL)
     instances[first].wait(RUN_TIMEOUT_S)
-    killed_at = applied_through(read_store)
+    killed_at = applied_position(read_store)
     assert 0 < killed_at < EVENTS, "killed mid-run"
 
-    while applied_through(read_store) < EVENTS:
+    while applied_position(read_store) < EVENTS:
         assert time.monotonic() < deadline, [log.read_text()[-2000:] for log in logs]
         time.sleep(POLL_S)
     took_over = [n for n, log in enumerate(logs) if n != first and active_now(log)]

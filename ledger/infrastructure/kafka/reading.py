@@ -53,6 +53,9 @@ DEFAULT_IDLE_MS = 300
 # Below the reported end offset (a lower bound of the truth) records must still come; if
 # none arrive for this long the broker is not delivering what it said it has.
 STALL_TIMEOUT_MS = 10_000
+# kafka-python's position() waits without end by default when the position needs the broker
+# (a reset after a re-created or truncated topic); ours give up after this and say so.
+POSITION_TIMEOUT_MS = PRODUCER_REQUEST_TIMEOUT_MS
 # Reading a partition's tail starts this many offsets before its end: transaction markers
 # (control records, never returned) and aborted windows can stand after the last record.
 TAIL_LOOKBACK_OFFSETS = 64
@@ -105,6 +108,27 @@ def _open_consumer(endpoint: KafkaEndpoint | str) -> KafkaConsumer:
     return open_consumer(endpoint, **consumer_config())
 
 
+def position_or_none(consumer: KafkaConsumer, tp: TopicPartition) -> int | None:
+    """The consumer's next offset on `tp`; None when it has none (the broker reset it and gave
+    no new one, or did not answer within POSITION_TIMEOUT_MS)."""
+    offset = consumer.position(tp, timeout_ms=POSITION_TIMEOUT_MS)
+    return None if offset is None else int(offset)
+
+
+def read_position(consumer: KafkaConsumer, tp: TopicPartition) -> int:
+    """The consumer's next offset on `tp`; BrokerUnavailable naming the partition when it has
+    none within POSITION_TIMEOUT_MS (never an endless wait)."""
+    offset = position_or_none(consumer, tp)
+    if offset is None:
+        raise BrokerUnavailable(
+            "partition",
+            f"{tp.topic}:{tp.partition}",
+            f"has no read position: the broker reset it (re-created or truncated) or did not "
+            f"answer within {POSITION_TIMEOUT_MS} ms",
+        )
+    return offset
+
+
 def _topic_partitions(
     consumer: KafkaConsumer, topic: str, endpoint: KafkaEndpoint | str
 ) -> list[Any]:
@@ -148,10 +172,11 @@ def _drain(
                 yield from records
             continue
         quiet_ms = (now - last_record_at) * 1000
+        positions = {tp: read_position(consumer, tp) for tp in bounds}
         behind = {
-            tp.partition: (consumer.position(tp), bound)
+            tp.partition: (positions[tp], bound)
             for tp, bound in bounds.items()
-            if consumer.position(tp) < bound
+            if positions[tp] < bound
         }
         if not behind and quiet_ms >= idle_ms:
             return

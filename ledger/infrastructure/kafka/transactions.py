@@ -20,7 +20,11 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from ledger.infrastructure.kafka.clients import open_admin, open_consumer
-from ledger.infrastructure.kafka.reading import FETCH_MAX_WAIT_MS, consumer_config
+from ledger.infrastructure.kafka.reading import (
+    FETCH_MAX_WAIT_MS,
+    consumer_config,
+    position_or_none,
+)
 from ledger.infrastructure.kafka.security import KafkaEndpoint
 
 log = logging.getLogger(__name__)
@@ -142,7 +146,7 @@ def aborted_record_visible(endpoint: KafkaEndpoint, topic: str, offset: int, non
                 if any(record.value == nonce for record in records):
                     return True
             # Past the abort marker under read_committed: the broker hid the record.
-            if consumer.position(partition) > offset + 1:
+            if (position_or_none(consumer, partition) or 0) > offset + 1:
                 return False
         return True  # never got past it: not proven hidden
     finally:

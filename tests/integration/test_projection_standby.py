@@ -1,0 +1,149 @@
+"""A standby projector never waits for ever in a group where nobody holds the checkpoint partition.
+
+kafka-python's group leader can assign the checkpoint partition to nobody (the topic missing
+from its metadata when it assigned, as after a broker restart or a topic re-created under it)
+and then never notice the topic is back: every instance stands by, the books lag, and nothing
+says so (seen in CI, `test_broker_restart`). Here a leader of the test's own makes that state on
+purpose. The standby asks the group's coordinator who holds the partition, finds nobody, says
+so, joins again and applies the ledger. Apache Kafka only: Tansu's answer to DescribeGroups is
+one kafka-python cannot decode (the standby then just waits, as before).
+"""
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka.coordinator.assignors.abstract import ConsumerProtocolAssignment
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+
+from ledger.infrastructure.kafka.apache_kafka import ApacheKafka
+from ledger.infrastructure.kafka.clients import open_consumer
+from ledger.infrastructure.kafka.groups import Holding, partition_holding
+from ledger.infrastructure.kafka.reading import consumer_config
+from ledger.infrastructure.kafka.topics import ensure_topics
+from ledger.relay.messages import CHECKPOINT_PARTITION
+from tests.ledgers.envelopes import synthetic_envelopes
+from tests.ledgers.kafka_topic import produce_envelopes
+from tests.relay_runs import projector_process, wait_until_applied
+
+EVENTS = 500
+TIMEOUT_S = 120
+NOBODY_HOLDS = "nobody holds the checkpoint partition"
+
+
+class _ShunsTheFirst(RangePartitionAssignor):  # type: ignore[misc]
+    """kafka-python's range assignor (same name: the group agrees on it), except that the first
+    member subscribed to `topic` is never given anything: as the library's stuck leader."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.shunned: str | None = None
+
+    def assign(self, cluster: Any, members: Any) -> dict[str, Any]:
+        assignment: dict[str, Any] = RangePartitionAssignor.assign(cluster, members)
+        for member in members:
+            if self.topic in member.metadata.topics:
+                self.shunned = self.shunned or member.member_id
+                if member.member_id == self.shunned:
+                    assignment[member.member_id] = ConsumerProtocolAssignment(self.version, [], b"")
+        return assignment
+
+
+class _Leader:
+    """A member of the group, on a topic of its own, that joined first and so leads it."""
+
+    def __init__(self, bootstrap: str, group: str, own_topic: str, shunning: str) -> None:
+        ensure_topics(bootstrap, {own_topic: 1})
+        self.consumer = open_consumer(
+            bootstrap,
+            **consumer_config(
+                client_id="test-leader",
+                group_id=group,
+                session_timeout_ms=6_000,
+                heartbeat_interval_ms=1_000,
+                metadata_max_age_ms=1_000,
+                partition_assignment_strategy=[_ShunsTheFirst(shunning)],
+            ),
+        )
+        self.consumer.subscribe([own_topic])
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._follow, daemon=True)
+
+    def _follow(self) -> None:
+        while not self.stop.is_set():
+            self.consumer.poll(timeout_ms=100)
+
+    def lead(self) -> None:
+        """Join (alone: the leader) and keep answering the group's rebalances."""
+        deadline = time.monotonic() + TIMEOUT_S
+        while not self.consumer.assignment():
+            assert time.monotonic() < deadline, "the leader never joined its group"
+            self.consumer.poll(timeout_ms=100)
+        self.thread.start()
+
+    def leave(self) -> None:
+        """Stop answering and leave the group."""
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join(TIMEOUT_S)
+        self.consumer.close()
+
+
+@pytest.fixture
+def leader(own_kafka: ApacheKafka, topic_name: str, tmp_path: Path) -> Iterator[_Leader]:
+    """The group's leader, which gives the checkpoint partition to nobody the first time."""
+    member = _Leader(
+        own_kafka.bootstrap_servers,
+        f"standby-{tmp_path.name}",
+        f"{topic_name}.leader",
+        shunning=f"{topic_name}.checkpoints",
+    )
+    try:
+        member.lead()
+        yield member
+    finally:
+        member.leave()
+
+
+def test_a_standby_in_a_group_that_gave_the_checkpoint_partition_to_nobody_joins_again(
+    own_kafka: ApacheKafka, leader: _Leader, topic_name: str, tmp_path: Path
+) -> None:
+    bootstrap = own_kafka.bootstrap_servers
+    checkpoints = f"{topic_name}.checkpoints"
+    produce_envelopes(
+        bootstrap, topic_name, synthetic_envelopes(EVENTS), checkpoint_topic=checkpoints
+    )
+    group = f"standby-{tmp_path.name}"
+    read_store = f"sqlite:///{tmp_path / 'read.db'}"
+    log = tmp_path / "project.log"
+    with log.open("w") as stderr:
+        projector = projector_process(
+            bootstrap, topic_name, read_store, tmp_path / "replay", "--group", group, log=stderr
+        )
+    try:
+        wait_until_applied(read_store, EVENTS, {"project": projector}, [log], TIMEOUT_S)
+    finally:
+        projector.send_signal(signal.SIGTERM)
+        exit_code = projector.wait(TIMEOUT_S)
+    said = log.read_text()
+    assert exit_code == 0, said
+    assert leader.consumer.assignment(), "the leader stayed in the group throughout"
+    assert f"in group {group}, {NOBODY_HOLDS} ({checkpoints}:{CHECKPOINT_PARTITION}" in said, said
+    assert said.index(NOBODY_HOLDS) < said.index("project: active"), said
+    assert "Traceback" not in said, said
+
+
+def test_the_coordinator_says_whether_anyone_holds_a_partition(
+    own_kafka: ApacheKafka, leader: _Leader, topic_name: str, tmp_path: Path
+) -> None:
+    bootstrap = own_kafka.bootstrap_servers
+    group = f"standby-{tmp_path.name}"
+    own = f"{topic_name}.leader"
+    assert partition_holding(bootstrap, group, own, 0) is Holding.HELD
+    assert partition_holding(bootstrap, group, own, 1) is Holding.NOBODY
+    assert partition_holding(bootstrap, group, f"{topic_name}.checkpoints", 0) is Holding.NOBODY
+    assert partition_holding(bootstrap, f"{group}-none", own, 0) is Holding.NO_MEMBERS
