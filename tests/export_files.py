@@ -54,9 +54,7 @@ def envelopes_of(directory: Path, file_format: str) -> list[dict[str, Any]]:
     """The export's events back as envelopes."""
     rows = []
     for batch in read_batches(directory / f"events.{file_format}", file_format, EVENT_SCHEMA):
-        for typed_row in batch.to_pylist():
-            # An envelope: a Parquet export's typed columns are not fields of it.
-            row = {name: typed_row[name] for name in EVENT_SCHEMA.names}
+        for row in batch.to_pylist():
             row["recorded_at"] = row["recorded_at"].strftime(RECORDED_AT_FORMAT)
             row["effective_date"] = row["effective_date"].isoformat()
             row["data"] = orjson.loads(row["data"])

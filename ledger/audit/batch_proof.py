@@ -25,7 +25,6 @@ import pyarrow.compute as pc
 
 from ledger.audit.event_table import EVENT_SCHEMA, column_bytes
 from ledger.audit.row_digests import sha256_digests
-from ledger.audit.typed_columns import TYPED_NAMES, first_typed_mismatch
 from ledger.domain.recorded import format_utc
 from schemas.chain import CHAIN_FIELDS, canonical_bytes
 
@@ -244,9 +243,7 @@ def _first_failure(batch: pa.RecordBatch, positions: I64) -> tuple[int, str] | N
     rows = len(positions)
     bad_hash = _first_bad_hash(_hashes(batch), _hex_rows(batch.column("hash")), rows)
     bad_link = _first_bad_link(batch.column("prev_hash"), batch.column("hash"))
-    typed = set(TYPED_NAMES) <= set(batch.schema.names)
-    bad_typed = first_typed_mismatch(batch) if typed else rows
-    row = min(order_at, bad_hash, bad_link, bad_typed)
+    row = min(order_at, bad_hash, bad_link)
     if row == rows:
         return None
     if row == order_at:
@@ -260,12 +257,7 @@ def _first_failure(batch: pa.RecordBatch, positions: I64) -> tuple[int, str] | N
     position = first + row
     if row == bad_hash:
         return position, "its content does not hash to its hash: the event was altered"
-    if row == bad_link:
-        return position, f"its prev_hash is not the hash of position {position - 1}"
-    return position, (
-        f"its typed columns ({', '.join(TYPED_NAMES)}) are not what its data says: "
-        "the export was altered"
-    )
+    return position, f"its prev_hash is not the hash of position {position - 1}"
 
 
 def _first_bad_hash(computed: bytes, claimed: bytes, rows: int) -> int:

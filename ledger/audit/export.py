@@ -29,11 +29,6 @@ from ledger.audit.event_table import (
     event_batch,
 )
 from ledger.audit.export_sources import ChainFollower, RecordSource, store_checkpoint
-from ledger.audit.typed_columns import (
-    TYPED_EVENT_SCHEMA,
-    TYPED_REPEATING_COLUMNS,
-    typed_event_batch,
-)
 from ledger.domain.recorded import format_utc
 from schemas.chain import canonical_bytes
 from schemas.errors import InvalidQuery, QueryParameter
@@ -41,10 +36,7 @@ from schemas.errors import InvalidQuery, QueryParameter
 FORMATS: Final = ("jsonl", "parquet", "csv")
 EXTENSIONS: Final = {"jsonl": "jsonl", "parquet": "parquet", "csv": "csv"}
 MANIFEST_FILE: Final = "manifest.json"
-# 2: a Parquet export's events carry the replay engine's typed columns
-# (ledger/audit/typed_columns.py); version 1 exports are still read (without them, the replay
-# reads `data` as it does for CSV and JSON Lines).
-MANIFEST_VERSION: Final = 2
+MANIFEST_VERSION: Final = 1
 # A Parquet row group: the offline replay's unit of work (fewer, larger groups cost it less).
 ROW_GROUP_EVENTS: Final = 25_000
 # Envelopes held as Python objects at once (some 4 KB each): a row group is gathered from
@@ -101,7 +93,7 @@ class ArrowFileWriter:
                 path,
                 schema,
                 compression=PARQUET_COMPRESSION,
-                use_dictionary=_dictionary_columns(schema),
+                use_dictionary=list(REPEATING_COLUMNS) if schema is EVENT_SCHEMA else True,
             )
             if self._parquet
             else pa_csv.CSVWriter(str(path), schema)
@@ -136,12 +128,6 @@ class ArrowFileWriter:
         self._writer.close()
 
 
-def _dictionary_columns(schema: pa.Schema) -> list[str] | bool:
-    if schema is TYPED_EVENT_SCHEMA:
-        return list(TYPED_REPEATING_COLUMNS)
-    return list(REPEATING_COLUMNS) if schema is EVENT_SCHEMA else True
-
-
 def envelope_line(envelope: dict[str, Any]) -> bytes:
     """An envelope exactly as the relay puts it on the topic."""
     return published_value(canonical_bytes(envelope), envelope["prev_hash"], envelope["hash"])
@@ -152,12 +138,9 @@ def _checkpoint_line(checkpoint: dict[str, Any]) -> bytes:
 
 
 def open_writer(path: Path, file_format: str, schema: pa.Schema) -> TableWriter:
-    """The writer of a format for one of the export's tables (a Parquet file's events with
-    their typed columns)."""
+    """The writer of a format for one of the export's tables."""
     events = schema is EVENT_SCHEMA
     to_batch: ToBatch = event_batch if events else checkpoint_batch
-    if events and file_format == "parquet":
-        return ArrowFileWriter(path, TYPED_EVENT_SCHEMA, typed_event_batch, file_format)
     if file_format in ("parquet", "csv"):
         return ArrowFileWriter(path, schema, to_batch, file_format)
     assert file_format == "jsonl", file_format

@@ -22,14 +22,7 @@ from ledger.audit.event_table import (
     checkpoint_batch,
     event_batch,
 )
-from ledger.audit.export import (
-    EXTENSIONS,
-    FORMATS,
-    MANIFEST_FILE,
-    MANIFEST_VERSION,
-    file_sha256,
-)
-from ledger.audit.typed_columns import TYPED_EVENT_SCHEMA
+from ledger.audit.export import EXTENSIONS, FORMATS, MANIFEST_FILE, file_sha256
 from schemas.errors import IntegrityFailure, InvalidQuery, QueryParameter
 
 READ_BATCH_EVENTS: Final = 65_536
@@ -62,14 +55,6 @@ def load_manifest(directory: Path) -> dict[str, Any]:
     ]
     if missing or manifest["format"] not in FORMATS:
         raise ExportTampered(MANIFEST_FILE, str(path), f"lacks or spoils {missing or ['format']}")
-    version = manifest.get("manifest_version", 1)
-    if not isinstance(version, int) or not 1 <= version <= MANIFEST_VERSION:
-        raise InvalidQuery(
-            QueryParameter.EXPORT_DIRECTORY,
-            str(directory),
-            f"has manifest version {version!r}; this grant-ledger reads versions 1 to "
-            f"{MANIFEST_VERSION}: replay it with the grant-ledger that exported it",
-        )
     return dict(manifest)
 
 
@@ -91,18 +76,11 @@ def file_problems(directory: Path, manifest: dict[str, Any]) -> list[str]:
     return problems
 
 
-def is_schema_of(file_schema: pa.Schema, schema: pa.Schema) -> bool:
-    """Whether a Parquet file's columns are those of `schema` (events: with or without the
-    typed columns of manifest version 2)."""
-    allowed = (schema, TYPED_EVENT_SCHEMA) if schema is EVENT_SCHEMA else (schema,)
-    return any(file_schema.equals(one) for one in allowed)
-
-
 def read_batches(path: Path, file_format: str, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     """A table of the export (events or checkpoints) in batches of `schema`."""
     if file_format == "parquet":
         handle = pq.ParquetFile(path)
-        if not is_schema_of(handle.schema_arrow, schema):
+        if not handle.schema_arrow.equals(schema):
             raise ExportTampered(path.name, str(path), "its columns are not the export's")
         yield from handle.iter_batches(batch_size=READ_BATCH_EVENTS)
     elif file_format == "csv":

@@ -33,7 +33,6 @@ from ledger.audit.export_reader import (
     UnreadableLine,
     checkpoint_rows,
     file_problems,
-    is_schema_of,
     load_manifest,
     read_batches,
 )
@@ -113,7 +112,7 @@ def _parts(
         handle = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
         raise ExportTampered(path.name, str(path), f"cannot be read as Parquet: {exc}") from None
-    if not is_schema_of(handle.schema_arrow, EVENT_SCHEMA):
+    if not handle.schema_arrow.equals(EVENT_SCHEMA):
         raise ExportTampered(path.name, str(path), "its columns are not the export's")
     groups = list(range(handle.num_row_groups))
     count = max(1, min(workers, len(groups)))

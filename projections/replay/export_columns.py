@@ -21,7 +21,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ledger.audit.event_table import column_bytes
-from ledger.audit.typed_columns import RECIPIENT_FIELD, TYPED_NAMES
 from projections.domain.facts import current_data
 from projections.domain.kinds import MEANING_OF_KIND, EventKind, kind_of
 from projections.replay.columns import Dictionaries, ReplayColumns
@@ -170,32 +169,6 @@ def _upcast_rows(
     return postings
 
 
-def _typed_postings(postings: pa.Array) -> tuple[I64, I64, I64]:
-    """(posting count per event, years, amounts) from the typed `postings` column."""
-    flat = pc.list_flatten(postings)
-    return (
-        np.asarray(pc.list_value_length(postings), dtype=np.int64),
-        np.asarray(pc.struct_field(flat, [0]), dtype=np.int64),
-        np.asarray(pc.struct_field(flat, [1]), dtype=np.int64),
-    )
-
-
-def _parsed_members(
-    batch: pa.RecordBatch, kinds: I64, dictionaries: Dictionaries
-) -> tuple[I64, I64, I64, I64]:
-    """(recipient codes, posting counts, years, amounts) read out of `data` (an export without
-    typed columns: CSV, JSON Lines, a Parquet export of manifest version 1)."""
-    data = batch.column("data")
-    recipients = _codes(_member(data, '"recipient":"(?P<r>[^"]*)"'), dictionaries.recipients.code)
-    counts, years, amounts = _postings(data, kinds)
-    old = np.flatnonzero(np.asarray(batch.column("schema_version")) != EVENT_SCHEMA_VERSION)
-    if len(old):
-        counts, years, amounts = _with_upcast(
-            counts, years, amounts, _upcast_rows(batch, old, kinds, recipients, dictionaries)
-        )
-    return recipients, counts, years, amounts
-
-
 def batch_columns(batch: pa.RecordBatch, dictionaries: Dictionaries) -> ReplayColumns:
     """The batch's events as replay columns (in the batch's order), codes in `dictionaries`."""
     data = batch.column("data")
@@ -205,12 +178,13 @@ def batch_columns(batch: pa.RecordBatch, dictionaries: Dictionaries) -> ReplayCo
     hash_prefix = _hash_prefixes(batch.column("hash"))
     kinds = _codes(batch.column("type"), lambda name: int(kind_of(name)))
     programmes = _codes(batch.column("programme_id"), dictionaries.programmes.code)
-    if set(TYPED_NAMES) <= set(batch.schema.names):
-        # Proven against `data` with the chain (ledger/audit/typed_columns.py), upcast included.
-        recipients = _codes(batch.column(RECIPIENT_FIELD), dictionaries.recipients.code)
-        counts, years, amounts = _typed_postings(batch.column("postings"))
-    else:
-        recipients, counts, years, amounts = _parsed_members(batch, kinds, dictionaries)
+    recipients = _codes(_member(data, '"recipient":"(?P<r>[^"]*)"'), dictionaries.recipients.code)
+    counts, years, amounts = _postings(data, kinds)
+    old = np.flatnonzero(np.asarray(batch.column("schema_version")) != EVENT_SCHEMA_VERSION)
+    if len(old):
+        counts, years, amounts = _with_upcast(
+            counts, years, amounts, _upcast_rows(batch, old, kinds, recipients, dictionaries)
+        )
     timeline_rows = np.flatnonzero(np.isin(kinds, [int(k) for k in AGENCY_FIELDS]))
     agencies = [
         dictionaries.agencies.code(

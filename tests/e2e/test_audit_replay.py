@@ -6,13 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from commands.cli.main import main
-from ledger.audit.event_table import EVENT_SCHEMA
-from ledger.audit.export import MANIFEST_VERSION, file_sha256
+from ledger.audit.export import file_sha256
 from projections.domain.rows import View
 from tests.audited_ledger import AuditedLedger, audited  # noqa: F401 (fixture)
 from tests.export_files import (
@@ -171,72 +168,10 @@ def test_a_changed_byte_in_a_file_is_caught(
     assert expected in err, err
 
 
-def rewritten_parquet(directory: Path, table: pa.Table, manifest_version: int) -> None:
-    """events.parquet written again as `table`, the manifest's hash (and version) fixed."""
-    path = directory / "events.parquet"
-    pq.write_table(table, path, compression="zstd")
-    manifest = orjson.loads((directory / "manifest.json").read_bytes())
-    manifest["files"][path.name]["sha256"] = file_sha256(path)
-    manifest["manifest_version"] = manifest_version
-    (directory / "manifest.json").write_bytes(orjson.dumps(manifest))
-
-
-def test_a_typed_amount_that_is_not_its_data_is_named_by_its_position(
-    exports: dict[str, Path],  # noqa: F811
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """A Parquet export's typed amount of one disbursement raised by a krona, its `data`, hash
-    and links intact (the manifest's SHA-256 updated): exit 4 naming that position."""
-    directory = copy_of(exports["parquet"], tmp_path / "typed")
-    table = pq.read_table(directory / "events.parquet")
-    rows = table.to_pylist()
-    row = next(r for r in rows if r["position"] > 100 and r["type"] == "FundsDisbursed")
-    row["postings"][0]["amount_ore"] += 100
-    rewritten_parquet(directory, pa.Table.from_pylist(rows, table.schema), 2)
-    code, out, err = replay(directory, capsys, "--format", "json")
-    assert code == EXIT_INTEGRITY and out == ""
-    assert f"position {row['position']}: its typed columns" in err, err
-
-
-def test_a_parquet_export_without_typed_columns_is_still_replayed(
-    audited: AuditedLedger,  # noqa: F811
-    exports: dict[str, Path],  # noqa: F811
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """A manifest version 1 export (no typed columns): `data` is read as for CSV, the same
-    balances come out."""
-    directory = copy_of(exports["parquet"], tmp_path / "version-1")
-    table = pq.read_table(directory / "events.parquet").select(EVENT_SCHEMA.names)
-    rewritten_parquet(directory, table, 1)
-    question = ["--by", View.RECIPIENT_YEAR.value, "--format", "json"]
-    assert main(["balances", *question, *audited.read_flags()]) == 0
-    expected = capsys.readouterr().out
-    code, out, err = replay(directory, capsys, *question)
-    assert code == 0, err
-    assert out == expected
-
-
 def test_not_an_export_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A directory without a manifest: exit 2 naming it."""
     code, _, err = replay(tmp_path, capsys)
     assert code == 2 and "manifest.json" in err
-
-
-def test_an_export_of_a_newer_manifest_version_is_refused(
-    exports: dict[str, Path],  # noqa: F811
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """A manifest version this grant-ledger does not know: exit 2 naming it, no balances."""
-    directory = copy_of(exports["parquet"], tmp_path / "newer")
-    manifest = orjson.loads((directory / "manifest.json").read_bytes())
-    manifest["manifest_version"] = MANIFEST_VERSION + 1
-    (directory / "manifest.json").write_bytes(orjson.dumps(manifest))
-    code, out, err = replay(directory, capsys)
-    assert code == 2 and out == ""
-    assert f"manifest version {MANIFEST_VERSION + 1}" in err, err
 
 
 def test_a_line_that_is_not_json_is_named_by_its_position(
