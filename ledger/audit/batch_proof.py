@@ -5,10 +5,11 @@ strings JSON-quoted, `data` verbatim) and hashed with its prev_hash; positions m
 one and each prev_hash must be the hash before. A batch reports its first failure (the lowest
 row); the caller stitches batches together.
 
-The work is column-wise, SHA-256 included: each row's bytes (prev_hash's 32 raw bytes ||
-canonical bytes, joined by Arrow) are hashed in native code over the column's buffer
-(ledger/audit/row_digests.py), with no Python object a row. Comparisons run over whole buffers
-and look for the row only when something differs.
+The work is column-wise but for the one step that cannot be: SHA-256 per event. Each row's
+bytes (prev_hash's 32 raw bytes || canonical bytes, joined by Arrow) become one Python bytes
+object and are hashed by hashlib in a chain of C-level maps (ledger/audit/row_digests.py), so
+an event costs little more than hashlib's own call. Comparisons run over whole buffers and look
+for the row only when something differs.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 The hot loop runs as a chain of C-level maps (bytes, hash, digest) with no Python code a row.
 A native column hash (Apache DataFusion's `sha256`) measured 0.44 against 0.79 µs an event on
 ~600-byte rows, and was not taken: a 123 MB native runtime for under a tenth of the offline
-replay's ~4 µs an event, which, imported in the CLI's process, kept the relay from reconnecting
-to a restarted Apache Kafka for a reason nobody found. A proof must not depend on what it
-cannot explain.
+replay's ~4 µs an event, and imported in the CLI's process the broker-restart tests failed with
+it (most likely the consumer-group race a standby projector now gets out of,
+ledger/infrastructure/kafka/groups.py, made likelier by a slower start; not re-tested).
 """
 
 from __future__ import annotations
