@@ -5,8 +5,9 @@ from its metadata when it assigned, as after a broker restart or a topic re-crea
 and then never notice the topic is back: every instance stands by, the books lag, and nothing
 says so (seen in CI, `test_broker_restart`). Here a leader of the test's own makes that state on
 purpose. The standby asks the group's coordinator who holds the partition, finds nobody, says
-so, joins again and applies the ledger. Apache Kafka only: Tansu's answer to DescribeGroups is
-one kafka-python cannot decode (the standby then just waits, as before).
+so, joins again and applies the ledger. On Apache Kafka: Tansu's answer to DescribeGroups is one
+kafka-python cannot decode, and the last test shows the standby is then told nothing (it just
+waits, as before).
 """
 
 import signal
@@ -22,6 +23,7 @@ from kafka.coordinator.assignors.range import RangePartitionAssignor
 
 from ledger.infrastructure.kafka.apache_kafka import ApacheKafka
 from ledger.infrastructure.kafka.clients import open_consumer
+from ledger.infrastructure.kafka.dev_broker import DevBroker
 from ledger.infrastructure.kafka.groups import Holding, partition_holding
 from ledger.infrastructure.kafka.reading import consumer_config
 from ledger.infrastructure.kafka.topics import ensure_topics
@@ -147,3 +149,13 @@ def test_the_coordinator_says_whether_anyone_holds_a_partition(
     assert partition_holding(bootstrap, group, own, 1) is Holding.NOBODY
     assert partition_holding(bootstrap, group, f"{topic_name}.checkpoints", 0) is Holding.NOBODY
     assert partition_holding(bootstrap, f"{group}-none", own, 0) is Holding.NO_MEMBERS
+
+
+def test_a_coordinator_whose_answer_cannot_be_read_changes_nothing(
+    own_broker: DevBroker, topic_name: str
+) -> None:
+    """Tansu's DescribeGroups answer carries authorised operations kafka-python cannot decode:
+    the standby is told the group cannot say (it waits, as before), never an exception."""
+    bootstrap = own_broker.bootstrap_servers
+    ensure_topics(bootstrap, {topic_name: 1})
+    assert partition_holding(bootstrap, "any-group", topic_name, 0) is Holding.UNKNOWN
