@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test lint bench soak schemas lock clean
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml setup.py ledger/audit/row_digests.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -5,18 +5,19 @@ strings JSON-quoted, `data` verbatim) and hashed with its prev_hash; positions m
 one and each prev_hash must be the hash before. A batch reports its first failure (the lowest
 row); the caller stitches batches together.
 
-The work is column-wise but for the one step that cannot be: SHA-256 per event. Each row's
-bytes (prev_hash's 32 raw bytes || canonical bytes, joined by Arrow) become one Python bytes
-object and are hashed by hashlib in a chain of C-level maps (ledger/audit/row_digests.py), so
-an event costs little more than hashlib's own call. Comparisons run over whole buffers and look
-for the row only when something differs.
+The work is column-wise but for the one step that cannot be: SHA-256 per event. The canonical
+bytes are declared once, as pieces (literal bytes and Arrow columns, `_canonical_pieces`); the
+hot path hands their buffers to a C loop (ledger/audit/row_digests.c) that joins and hashes each
+row behind its prev_hash's 32 raw bytes with no Python object an event. Comparisons run over
+whole buffers and look for the row only when something differs.
 """
 
 from __future__ import annotations
 
 import binascii
+import hashlib
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -25,9 +26,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ledger.audit.event_table import EVENT_SCHEMA, column_bytes
-from ledger.audit.row_digests import sha256_digests
+from ledger.audit.row_digests import sha256_rows
 from ledger.domain.recorded import format_utc
 from schemas.chain import CHAIN_FIELDS, canonical_bytes
+
+if TYPE_CHECKING:
+    from ledger.audit.row_digests import ColumnBuffers
 
 HASH_BYTES: Final = 32
 HASH_HEX_CHARS: Final = 2 * HASH_BYTES
@@ -138,17 +142,17 @@ def _civil_dates(days: I64) -> tuple[I64, I64, I64]:
 
 def canonical_texts(batch: pa.RecordBatch) -> pa.Array:
     """Each event's canonical bytes (the chain's input), as one string array."""
-    return _canonical_join(batch, []).cast(pa.string())
+    return pc.binary_join_element_wise(*_canonical_pieces(batch), b"").cast(pa.string())
 
 
-def _canonical_join(batch: pa.RecordBatch, before: list[pa.Array]) -> pa.Array:
-    """Each row's `before` columns then its canonical bytes, as one binary array.
+def _canonical_pieces(batch: pa.RecordBatch) -> list[bytes | pa.Array]:
+    """Each row's canonical bytes as pieces to join: literal bytes and binary columns.
 
     Literal text between columns is merged into one piece (the quotes of string members
-    included), so the whole row is one join over the columns (binary: a string column is the
-    same buffers, cast for free).
+    included), so a row is one join over the columns (binary: a string column is the same
+    buffers, cast for free).
     """
-    pieces: list[Any] = list(before)
+    pieces: list[bytes | pa.Array] = []
     literal = ""
     for number, name in enumerate(CANONICAL_KEYS):
         literal += ("{" if number == 0 else ",") + f'"{name}":'
@@ -169,7 +173,7 @@ def _canonical_join(batch: pa.RecordBatch, before: list[pa.Array]) -> pa.Array:
         pieces += [literal.encode(), value.cast(pa.binary())]
         literal = closing
     pieces.append((literal + "}").encode())
-    return pc.binary_join_element_wise(*pieces, b"")
+    return pieces
 
 
 def _needs_escape(batch: pa.RecordBatch) -> npt.NDArray[np.bool_]:
@@ -242,7 +246,8 @@ def _first_failure(batch: pa.RecordBatch, positions: I64) -> tuple[int, str] | N
     steps = np.flatnonzero(np.diff(positions) != 1)
     order_at = int(steps[0]) + 1 if len(steps) else len(positions)
     rows = len(positions)
-    bad_hash = _first_bad_hash(_hashes(batch), _hex_rows(batch.column("hash")), rows)
+    computed, missing = _hashes(batch)
+    bad_hash = _first_bad_hash(computed, _hex_rows(batch.column("hash")), missing)
     bad_link = _first_bad_link(batch.column("prev_hash"), batch.column("hash"))
     row = min(order_at, bad_hash, bad_link)
     if row == rows:
@@ -261,16 +266,19 @@ def _first_failure(batch: pa.RecordBatch, positions: I64) -> tuple[int, str] | N
     return position, f"its prev_hash is not the hash of position {position - 1}"
 
 
-def _first_bad_hash(computed: bytes, claimed: bytes, rows: int) -> int:
-    """The first row whose computed hash is not its claimed one (`rows` when none)."""
+def _first_bad_hash(computed: bytes, claimed: bytes, missing: npt.NDArray[np.bool_]) -> int:
+    """The first row whose computed hash is not its claimed one, or that misses a value it
+    must have (`rows` when none)."""
+    rows = len(missing)
+    first_missing = int(np.argmax(missing)) if missing.any() else rows
     if computed == claimed:
-        return rows
+        return first_missing
     if len(computed) == len(claimed) == HASH_BYTES * rows:
         differs = np.frombuffer(computed, np.uint8).reshape(rows, HASH_BYTES) != np.frombuffer(
             claimed, np.uint8
         ).reshape(rows, HASH_BYTES)
-        return int(np.argmax(differs.any(axis=1)))
-    return next(
+        return min(first_missing, int(np.argmax(differs.any(axis=1))))
+    first_different = next(
         (
             i
             for i in range(rows)
@@ -279,6 +287,7 @@ def _first_bad_hash(computed: bytes, claimed: bytes, rows: int) -> int:
         ),
         rows,
     )
+    return min(first_missing, first_different)
 
 
 def _first_bad_link(prev_hashes: pa.Array, hashes: pa.Array) -> int:
@@ -301,25 +310,39 @@ def _first_bad_link(prev_hashes: pa.Array, hashes: pa.Array) -> int:
     return next((i for i in range(1, rows) if prev[i] != claimed[i - 1]), rows)
 
 
-def _hashes(batch: pa.RecordBatch) -> bytes:
-    """SHA-256(prev_hash || canonical bytes) of every row, 32 bytes each."""
+def _hashes(batch: pa.RecordBatch) -> tuple[bytes, npt.NDArray[np.bool_]]:
+    """SHA-256(prev_hash || canonical bytes) of every row, 32 bytes each (b"" when some
+    prev_hash is not a hash), and the rows missing a value they must have."""
     rows = batch.num_rows
+    missing = np.zeros(rows, dtype=np.bool_)
     prev = _hex_rows(batch.column("prev_hash"))
     if len(prev) != HASH_BYTES * rows:
-        return b""
-    prev_column = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(HASH_BYTES), rows, [None, pa.py_buffer(prev)]
-    ).cast(pa.binary())
-    # A row missing a value it must have (a forged CSV or JSON line) has no canonical bytes:
-    # hashed as nothing, it fails at its own position like any altered row.
-    joined = pc.fill_null(_canonical_join(batch, [prev_column]), pa.scalar(b"", pa.binary()))
-    row_bytes: list[bytes] = joined.to_pylist()
-    for row in np.flatnonzero(_needs_escape(batch)).tolist():
+        return b"", missing
+    pieces = _canonical_pieces(batch)
+    for piece in pieces:
+        # A row missing a value (a forged CSV or JSON line) has no canonical bytes: whatever
+        # was hashed there, it fails at its own position like any altered row.
+        if isinstance(piece, pa.Array) and piece.null_count:
+            missing |= np.asarray(piece.is_null())
+    digests = sha256_rows(
+        prev, [_column_buffers(p) if isinstance(p, pa.Array) else p for p in pieces]
+    )
+    escaped = np.flatnonzero(_needs_escape(batch) & ~missing).tolist()
+    if not escaped:
+        return digests, missing
+    exact = bytearray(digests)
+    for row in escaped:
         start = row * HASH_BYTES
-        row_bytes[row] = prev[start : start + HASH_BYTES] + canonical_bytes(
-            _row_envelope(batch, row)
-        )
-    return sha256_digests(row_bytes)
+        row_bytes = prev[start : start + HASH_BYTES] + canonical_bytes(_row_envelope(batch, row))
+        exact[start : start + HASH_BYTES] = hashlib.sha256(row_bytes).digest()
+    return bytes(exact), missing
+
+
+def _column_buffers(column: pa.Array) -> ColumnBuffers:
+    """A binary column as the buffers the C loop reads (it checks them before reading)."""
+    assert column.type == pa.binary(), f"a piece is binary, not {column.type}"
+    _, offsets, data = column.buffers()
+    return (offsets or b"", data or b"", column.offset, len(column))
 
 
 def _row_envelope(batch: pa.RecordBatch, row: int) -> dict[str, Any]:

@@ -283,3 +283,17 @@ def test_the_image_installs_every_runtime_dependency_from_the_hash_locked_file()
     for requirement in declared["dependencies"]:
         name = _requirement_name(requirement)
         assert name in locked, f"{name} is a runtime dependency but not in requirements.lock"
+
+
+def test_the_build_stage_can_compile_the_c_extension_and_copies_what_it_builds_from() -> None:
+    """setup.py declares the offline replay's C loop (libcrypto): the build stage has a compiler
+    and OpenSSL's headers, copies setup.py, and builds from sources, not a local tree's .so."""
+    build_stage = DOCKERFILE.read_text(encoding="utf-8").split("\nFROM ", 2)[1]
+    installs = re.search(r"apt-get install [^\n]*", build_stage)
+    assert installs is not None
+    assert {"gcc", "libc6-dev", "libssl-dev"} <= set(installs.group().split())
+    assert re.search(r"^COPY [^\n]*\bsetup\.py\b", build_stage, re.MULTILINE)
+    ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert "**/*.so" in ignored
+    setup = (ROOT / "setup.py").read_text(encoding="utf-8")
+    assert '"ledger/audit/row_digests.c"' in setup and 'libraries=["crypto"]' in setup
