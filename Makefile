@@ -6,7 +6,8 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test lint bench soak schemas lock clean
 
-$(INSTALLED): pyproject.toml setup.py ledger/audit/row_digests.c
+# The C extensions (setup.py) are compiled by the install: a changed source reinstalls.
+$(INSTALLED): pyproject.toml setup.py $(wildcard ledger/audit/*.[ch] projections/replay/*.c)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -1,10 +1,11 @@
-"""The C extension, the one thing pyproject.toml cannot declare stably (its `ext-modules` table
+"""The C extensions, the one thing pyproject.toml cannot declare stably (its `ext-modules` table
 is experimental): everything else about the package is in pyproject.toml.
 
-ledger/audit/row_digests.c is the offline replay's hot loop: each event's canonical bytes joined
-and hashed in one pass over the Arrow buffers, no Python object an event, by OpenSSL's libcrypto
-(the library hashlib uses; SHA-NI where the CPU has it). It is required, not optional: without a
-C compiler and OpenSSL's headers the install fails loudly.
+Both are the offline replay's hot loop, over an export's Arrow buffers with no Python object an
+event: ledger/audit/row_digests.c joins each event's canonical bytes and hashes them by OpenSSL's
+libcrypto (the library hashlib uses; SHA-NI where the CPU has it); projections/replay/
+data_members.c reads the amounts, years and recipient from `data`. They are required, not
+optional: without a C compiler and OpenSSL's headers the install fails loudly.
 """
 
 from setuptools import Extension, setup
@@ -14,9 +15,18 @@ setup(
         Extension(
             "ledger.audit.row_digests",
             sources=["ledger/audit/row_digests.c"],
+            depends=["ledger/audit/binary_column.h"],
             libraries=["crypto"],
             extra_compile_args=["-Wextra"],
             optional=False,
-        )
+        ),
+        Extension(
+            "projections.replay.data_members",
+            sources=["projections/replay/data_members.c"],
+            depends=["ledger/audit/binary_column.h"],
+            include_dirs=["."],
+            extra_compile_args=["-Wextra"],
+            optional=False,
+        ),
     ]
 )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -25,13 +25,10 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ledger.audit.event_table import EVENT_SCHEMA, column_bytes
+from ledger.audit.event_table import EVENT_SCHEMA, column_buffers, column_bytes
 from ledger.audit.row_digests import sha256_rows
 from ledger.domain.recorded import format_utc
 from schemas.chain import CHAIN_FIELDS, canonical_bytes
-
-if TYPE_CHECKING:
-    from ledger.audit.row_digests import ColumnBuffers
 
 HASH_BYTES: Final = 32
 HASH_HEX_CHARS: Final = 2 * HASH_BYTES
@@ -325,7 +322,7 @@ def _hashes(batch: pa.RecordBatch) -> tuple[bytes, npt.NDArray[np.bool_]]:
         if isinstance(piece, pa.Array) and piece.null_count:
             missing |= np.asarray(piece.is_null())
     digests = sha256_rows(
-        prev, [_column_buffers(p) if isinstance(p, pa.Array) else p for p in pieces]
+        prev, [column_buffers(p) if isinstance(p, pa.Array) else p for p in pieces]
     )
     escaped = np.flatnonzero(_needs_escape(batch) & ~missing).tolist()
     if not escaped:
@@ -336,13 +333,6 @@ def _hashes(batch: pa.RecordBatch) -> tuple[bytes, npt.NDArray[np.bool_]]:
         row_bytes = prev[start : start + HASH_BYTES] + canonical_bytes(_row_envelope(batch, row))
         exact[start : start + HASH_BYTES] = hashlib.sha256(row_bytes).digest()
     return bytes(exact), missing
-
-
-def _column_buffers(column: pa.Array) -> ColumnBuffers:
-    """A binary column as the buffers the C loop reads (it checks them before reading)."""
-    assert column.type == pa.binary(), f"a piece is binary, not {column.type}"
-    _, offsets, data = column.buffers()
-    return (offsets or b"", data or b"", column.offset, len(column))
 
 
 def _row_envelope(batch: pa.RecordBatch, row: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ format back into it and rebuilds each event's canonical bytes from the columns.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +19,9 @@ import pyarrow as pa
 
 from ledger.domain.recorded import RECORDED_AT_FORMAT
 from schemas.envelope import EventEnvelope
+
+if TYPE_CHECKING:
+    from ledger.audit.row_digests import ColumnBuffers
 
 UTC_MICROSECONDS: Final = pa.timestamp("us", tz="UTC")
 EVENT_SCHEMA: Final = pa.schema(
@@ -114,6 +117,14 @@ def column_bytes(column: pa.Array) -> tuple[npt.NDArray[np.uint8], npt.NDArray[n
         else np.empty(0, np.uint8)
     )
     return data, offsets
+
+
+def column_buffers(column: pa.Array) -> ColumnBuffers:
+    """A binary or string column as the C extensions take it: (offsets, data, offset, length)
+    (ledger/audit/binary_column.h; they check the buffers before reading a value)."""
+    assert column.type in (pa.binary(), pa.string()), f"a binary column, not {column.type}"
+    _, offsets, data = column.buffers()
+    return (offsets or b"", data or b"", column.offset, len(column))
 
 
 def checkpoint_batch(checkpoints: Sequence[dict[str, Any]]) -> pa.RecordBatch:

@@ -10,110 +10,22 @@
  * What the pieces are (the chain's canonical bytes) is decided in Python, in one place
  * (ledger/audit/batch_proof.py); this only concatenates and hashes.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "binary_column.h"
+
 #include <openssl/evp.h>
-#include <stdint.h>
-#include <string.h>
 
 #define DIGEST_BYTES 32
-#define OFFSET_BYTES ((Py_ssize_t)sizeof(int32_t))
-#define COLUMN_FIELDS 4
 
 typedef struct {
     int is_column;
     Py_buffer literal;
-    Py_buffer offsets;
-    Py_buffer data;
-    Py_ssize_t first; /* the array's offset into its offsets buffer, in values */
-    Py_ssize_t length;
+    BinaryColumn column;
 } Piece;
-
-/* Why a column piece cannot be read, found without the GIL and reported with it. */
-typedef enum {
-    PIECE_OK = 0,
-    PIECE_LENGTH,
-    PIECE_OFFSETS_SHORT,
-    PIECE_NEGATIVE_START,
-    PIECE_DECREASING,
-    PIECE_PAST_DATA,
-} PieceFault;
-
-static int32_t offset_at(const Piece *piece, Py_ssize_t index) {
-    int32_t value;
-    /* The offsets buffer need not be aligned (any object with the buffer protocol). */
-    memcpy(&value, (const char *)piece->offsets.buf + (piece->first + index) * OFFSET_BYTES,
-           sizeof value);
-    return value;
-}
-
-static PieceFault check_column(const Piece *piece, Py_ssize_t rows, Py_ssize_t *at_row) {
-    *at_row = 0;
-    if (piece->length != rows || piece->first < 0) {
-        return PIECE_LENGTH;
-    }
-    if (rows == 0) {
-        return PIECE_OK; /* nothing is read: an empty array may come without buffers */
-    }
-    Py_ssize_t offset_count = piece->offsets.len / OFFSET_BYTES;
-    if (offset_count < 1 || piece->first > offset_count - 1 - rows) {
-        return PIECE_OFFSETS_SHORT;
-    }
-    int32_t previous = offset_at(piece, 0);
-    if (previous < 0) {
-        return PIECE_NEGATIVE_START;
-    }
-    for (Py_ssize_t row = 0; row < rows; row++) {
-        int32_t next = offset_at(piece, row + 1);
-        if (next < previous) {
-            *at_row = row;
-            return PIECE_DECREASING;
-        }
-        previous = next;
-    }
-    if ((Py_ssize_t)previous > piece->data.len) {
-        *at_row = rows;
-        return PIECE_PAST_DATA;
-    }
-    return PIECE_OK;
-}
-
-static void raise_fault(PieceFault fault, Py_ssize_t index, const Piece *piece, Py_ssize_t rows,
-                        Py_ssize_t at_row) {
-    switch (fault) {
-    case PIECE_LENGTH:
-        PyErr_Format(PyExc_ValueError,
-                     "piece %zd: %zd values from offset %zd, expected %zd (one a row)", index,
-                     piece->length, piece->first, rows);
-        break;
-    case PIECE_OFFSETS_SHORT:
-        PyErr_Format(PyExc_ValueError,
-                     "piece %zd: its offsets buffer holds %zd bytes, too few for %zd values "
-                     "from offset %zd",
-                     index, piece->offsets.len, rows, piece->first);
-        break;
-    case PIECE_NEGATIVE_START:
-        PyErr_Format(PyExc_ValueError, "piece %zd: its first offset is negative", index);
-        break;
-    case PIECE_DECREASING:
-        PyErr_Format(PyExc_ValueError, "piece %zd: its offsets decrease at row %zd", index,
-                     at_row);
-        break;
-    case PIECE_PAST_DATA:
-        PyErr_Format(PyExc_ValueError,
-                     "piece %zd: its offsets run past its data buffer (%zd bytes)", index,
-                     piece->data.len);
-        break;
-    case PIECE_OK:
-        break;
-    }
-}
 
 static void release_pieces(Piece *pieces, Py_ssize_t count) {
     for (Py_ssize_t i = 0; i < count; i++) {
         if (pieces[i].is_column) {
-            PyBuffer_Release(&pieces[i].offsets);
-            PyBuffer_Release(&pieces[i].data);
+            release_column(&pieces[i].column);
         } else {
             PyBuffer_Release(&pieces[i].literal);
         }
@@ -121,47 +33,20 @@ static void release_pieces(Piece *pieces, Py_ssize_t count) {
     PyMem_Free(pieces);
 }
 
-/* The error being raised, its message prefixed with the piece it is about (a number that does
- * not fit is a bad value like any other). */
-static int name_the_piece(Py_ssize_t index) {
-    PyObject *type, *value, *traceback;
-    PyErr_Fetch(&type, &value, &traceback);
-    PyErr_NormalizeException(&type, &value, &traceback);
-    PyObject *raised = PyErr_GivenExceptionMatches(type, PyExc_OverflowError) ? PyExc_ValueError
-                                                                              : type;
-    PyErr_Format(raised, "piece %zd: %S", index, value);
-    Py_XDECREF(type);
-    Py_XDECREF(value);
-    Py_XDECREF(traceback);
-    return -1;
-}
-
-/* One piece from Python: bytes, or (offsets, data, offset, length). 0, or -1 with an error. */
-static int read_piece(PyObject *item, Py_ssize_t index, Piece *piece) {
+/* One piece from Python: bytes, or a column. 0, or -1 with an error naming the piece. */
+static int read_piece(PyObject *item, const char *name, Piece *piece) {
     if (PyBytes_Check(item)) {
         piece->is_column = 0;
         return PyObject_GetBuffer(item, &piece->literal, PyBUF_SIMPLE);
     }
-    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != COLUMN_FIELDS) {
+    if (!PyTuple_Check(item)) {
         PyErr_Format(PyExc_TypeError,
-                     "piece %zd: expected bytes or (offsets, data, offset, length), got %.80s",
-                     index, Py_TYPE(item)->tp_name);
+                     "%s: expected bytes or (offsets, data, offset, length), got %.80s", name,
+                     Py_TYPE(item)->tp_name);
         return -1;
     }
-    piece->first = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 2));
-    if (piece->first == -1 && PyErr_Occurred()) {
-        return name_the_piece(index);
-    }
-    piece->length = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 3));
-    if (piece->length == -1 && PyErr_Occurred()) {
-        return name_the_piece(index);
-    }
-    if (PyObject_GetBuffer(PyTuple_GET_ITEM(item, 0), &piece->offsets, PyBUF_SIMPLE) < 0) {
-        return name_the_piece(index);
-    }
-    if (PyObject_GetBuffer(PyTuple_GET_ITEM(item, 1), &piece->data, PyBUF_SIMPLE) < 0) {
-        PyBuffer_Release(&piece->offsets);
-        return name_the_piece(index);
+    if (read_column(item, name, &piece->column) < 0) {
+        return -1;
     }
     piece->is_column = 1;
     return 0;
@@ -179,10 +64,9 @@ static int hash_rows(const unsigned char *prev, const Piece *pieces, Py_ssize_t 
         for (Py_ssize_t i = 0; ok && i < count; i++) {
             const Piece *piece = &pieces[i];
             if (piece->is_column) {
-                int32_t start = offset_at(piece, row);
-                int32_t end = offset_at(piece, row + 1);
-                ok = EVP_DigestUpdate(context, (const char *)piece->data.buf + start,
-                                      (size_t)(end - start));
+                Py_ssize_t size;
+                const char *value = column_value(&piece->column, row, &size);
+                ok = EVP_DigestUpdate(context, value, (size_t)size);
             } else {
                 ok = EVP_DigestUpdate(context, piece->literal.buf, (size_t)piece->literal.len);
             }
@@ -220,16 +104,20 @@ static PyObject *sha256_rows(PyObject *module, PyObject *args) {
         goto done;
     }
     Py_ssize_t rows = prev.len / DIGEST_BYTES;
+    char name[COLUMN_NAME_CHARS];
     for (; read < count; read++) {
-        if (read_piece(PyTuple_GET_ITEM(items, read), read, &pieces[read]) < 0) {
+        PyOS_snprintf(name, sizeof name, "piece %zd", read);
+        if (read_piece(PyTuple_GET_ITEM(items, read), name, &pieces[read]) < 0) {
             goto done;
         }
     }
     for (Py_ssize_t i = 0; i < count; i++) {
         Py_ssize_t at_row;
-        PieceFault fault = pieces[i].is_column ? check_column(&pieces[i], rows, &at_row) : PIECE_OK;
-        if (fault != PIECE_OK) {
-            raise_fault(fault, i, &pieces[i], rows, at_row);
+        ColumnFault fault =
+            pieces[i].is_column ? check_column(&pieces[i].column, rows, &at_row) : COLUMN_OK;
+        if (fault != COLUMN_OK) {
+            PyOS_snprintf(name, sizeof name, "piece %zd", i);
+            raise_column_fault(fault, name, &pieces[i].column, rows, at_row);
             goto done;
         }
     }
