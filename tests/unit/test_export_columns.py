@@ -155,8 +155,8 @@ def test_a_hash_that_is_not_hex_fails_no_later_than_its_position() -> None:
 
 
 def test_a_year_of_another_width_is_still_read_as_the_decoder_reads_it() -> None:
-    """`year` is read from the end of the data (`"year":YYYY}`); a data ending otherwise (a
-    five-digit year, a one-digit one) is read by the expression, as the decoder reads it."""
+    """`year` of any width (a five-digit year, a one-digit one) is read as the decoder
+    reads it."""
     envelopes = list(synthetic_envelopes(600))
     one_year = [e for e in envelopes if e["type"] == "FundsDisbursed"]
     one_year[3]["data"]["year"] = 12_345
@@ -172,3 +172,14 @@ def test_a_missing_value_fails_at_its_position() -> None:
     failure = check_batch(event_batch(envelopes), set()).failure
     assert failure is not None and failure[0] == envelopes[150]["position"]
     assert "altered" in failure[1]
+
+
+def test_a_missing_value_and_an_altered_row_fail_at_the_first_of_them() -> None:
+    """The row missing a value and an altered row: whichever comes first is named."""
+    for missing_at, altered_at in ((150, 200), (200, 150)):
+        envelopes = list(synthetic_envelopes(300))
+        envelopes[missing_at]["note"] = envelopes[missing_at]["actor"] = None
+        envelopes[altered_at]["command_id"] += "x"
+        failure = check_batch(event_batch(envelopes), set()).failure
+        first = min(missing_at, altered_at)
+        assert failure is not None and failure[0] == envelopes[first]["position"]
