@@ -6,7 +6,8 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test lint bench soak schemas lock clean
 
-$(INSTALLED): pyproject.toml
+# Re-installed when the C extensions change too (pip builds them in place).
+$(INSTALLED): pyproject.toml setup.py $(shell find ledger projections -name "*.c")
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
