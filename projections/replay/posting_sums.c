@@ -327,7 +327,70 @@ static PyObject *scatter(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* mark_pairs(programme, recipient, start, stop, recipient_codes, seen): seen[programme *
+ * recipient_codes + recipient] = 1 for events [start, stop): the pairs a store holds, found in
+ * the same read of each chunk as its zone. */
+static PyObject *mark_pairs(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *objects[3];
+    Py_ssize_t start, stop, recipient_codes;
+    if (!PyArg_ParseTuple(args, "OOnnnO", &objects[0], &objects[1], &start, &stop,
+                          &recipient_codes, &objects[2]))
+        return NULL;
+    static const struct {
+        Py_ssize_t itemsize;
+        int writable;
+        const char *name;
+    } SPEC[3] = {{2, 0, "programme"}, {4, 0, "recipient"}, {1, 1, "seen"}};
+    Buffer buffers[3];
+    memset(buffers, 0, sizeof buffers);
+    for (int i = 0; i < 3; i++) {
+        if (get_buffer(objects[i], &buffers[i], SPEC[i].itemsize, SPEC[i].writable,
+                       SPEC[i].name) != 0) {
+            release(buffers, 3);
+            return NULL;
+        }
+    }
+    Py_ssize_t events = items(&buffers[0]), slots = items(&buffers[2]);
+    const char *bad = NULL;
+    if (items(&buffers[1]) != events)
+        bad = "the event columns differ in length";
+    else if (start < 0 || start > stop || stop > events)
+        bad = "the window's events lie outside the event columns";
+    else if (recipient_codes <= 0)
+        bad = "the pair table's width is not positive";
+    if (bad != NULL) {
+        release(buffers, 3);
+        PyErr_SetString(PyExc_ValueError, bad);
+        return NULL;
+    }
+    const uint16_t *programme = buffers[0].view.buf;
+    const int32_t *recipient = buffers[1].view.buf;
+    uint8_t *seen = buffers[2].view.buf;
+    Py_ssize_t at_event = -1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t event = start; event < stop; event++) {
+        Py_ssize_t code = recipient[event];
+        Py_ssize_t slot = programme[event] * recipient_codes + code;
+        if (code < 0 || code >= recipient_codes || slot >= slots) {
+            at_event = event;
+            break;
+        }
+        seen[slot] = 1;
+    }
+    Py_END_ALLOW_THREADS
+    release(buffers, 3);
+    if (at_event >= 0) {
+        PyErr_Format(PyExc_AssertionError, "event %zd of the store: %s", at_event,
+                     FAULT_TEXT[RECIPIENT_OUTSIDE]);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef METHODS[] = {
+    {"mark_pairs", mark_pairs, METH_VARARGS,
+     "Flag the (programme, recipient) pairs of the window's events."},
     {"scatter", scatter, METH_VARARGS,
      "Add the window's counted postings to dense grant and period accumulators."},
     {NULL, NULL, 0, NULL},

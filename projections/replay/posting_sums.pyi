@@ -34,3 +34,13 @@ def scatter(
     period_touched: Any,
 ) -> None:
     """Add the window's counted postings to dense grant and period accumulators."""
+
+def mark_pairs(
+    programme: npt.NDArray[np.uint16],
+    recipient: npt.NDArray[np.int32],
+    start: int,
+    stop: int,
+    recipient_codes: int,
+    seen: npt.NDArray[np.bool_],
+) -> None:
+    """Flag the (programme, recipient) pairs of the window's events."""

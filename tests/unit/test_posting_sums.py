@@ -202,3 +202,33 @@ def test_postings_that_run_past_the_window_are_refused(
     short = EventWindow(window.start, window.stop, window.posting_start, window.posting_stop - 1)
     with pytest.raises(AssertionError, match="postings run past"):
         posting_sums.scatter(*scatter_arguments(columns, prepared, posting_stop=short.posting_stop))
+
+
+def test_pairs_are_marked_as_numpy_marks_them(
+    ledger: tuple[ReplayColumns, asof_index.Prepared],
+) -> None:
+    """Every (programme, recipient) of a window flagged, nothing else."""
+    columns, prepared = ledger
+    events, width = columns.events, prepared.keys.pairs.recipient_codes
+    window = prepared.windows[1]
+    seen = np.zeros((int(events.programme.max()) + 1) * width, dtype=np.bool_)
+    posting_sums.mark_pairs(
+        events.programme, events.recipient, window.start, window.stop, width, seen
+    )
+    expected = np.zeros_like(seen)
+    rows = window.events
+    expected[events.programme[rows].astype(np.intp) * width + events.recipient[rows]] = True
+    assert np.array_equal(seen, expected)
+
+
+def test_a_recipient_outside_the_pair_table_is_named(
+    ledger: tuple[ReplayColumns, asof_index.Prepared],
+) -> None:
+    """A recipient code at or past the table's width would flag another programme's pair."""
+    columns, _ = ledger
+    events = columns.events
+    victim = int(np.flatnonzero(events.recipient > 0)[0])
+    narrow = int(events.recipient[victim])
+    seen = np.zeros((int(events.programme.max()) + 1) * narrow, dtype=np.bool_)
+    with pytest.raises(AssertionError, match=f"event {victim}.*recipient code is outside"):
+        posting_sums.mark_pairs(events.programme, events.recipient, 0, victim + 1, narrow, seen)
