@@ -5,9 +5,9 @@
 # (no source tree, no build tools).
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-# The offline replay's hot loop is a C extension (ledger/audit/row_digests.c) linked to OpenSSL's
-# libcrypto: a compiler and OpenSSL's headers here; the runtime image has libssl3 already (the
-# image's own Python links it for ssl and hashlib).
+# The C extensions (setup.py: the replay engine's and the offline replay's hot loops, one
+# linked to OpenSSL's libcrypto): a compiler and OpenSSL's headers here; the runtime image has
+# libssl3 already (the image's own Python links it for ssl and hashlib).
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends gcc libc6-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*

@@ -58,6 +58,11 @@ class DenseSums:
         self.sums[sums.bins] += sums.sums
         self.touched[sums.bins] = True
 
+    def clear(self) -> None:
+        """Empty again, whatever was added (after a pass that failed part way)."""
+        self.sums[:] = 0
+        self.touched[:] = False
+
     def take(self) -> BinSums:
         """The touched bins and their sums; the accumulator is empty again afterwards."""
         present = np.flatnonzero(self.touched)

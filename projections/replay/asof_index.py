@@ -141,10 +141,19 @@ class AsOfIndex:
         )
 
 
-def build(
-    columns: ReplayColumns, names: CodeNames, generation: int, *, chunk_events: int = CHUNK_EVENTS
-) -> AsOfIndex | None:
-    """One pass over a position-ordered store: per chunk its zone and its sums (None: empty)."""
+@dataclass(frozen=True)
+class Prepared:
+    """What a rebuild's passes share: the chunks, their zones and the key tables."""
+
+    windows: list[EventWindow]
+    zones: ChunkZones
+    keys: KeyTables
+
+
+def prepare(
+    columns: ReplayColumns, names: CodeNames, *, chunk_events: int = CHUNK_EVENTS
+) -> Prepared | None:
+    """Chunks, zones and key tables of a position-ordered store (None: empty)."""
     events = columns.events
     if len(events) == 0:
         return None
@@ -157,22 +166,37 @@ def build(
     programme_count = len(names.programmes)
     latest = latest_days(events, programme_count, chunk_events, zones.day_max, days)
     periods = agency_periods(columns.timeline, programme_count, days, years, latest)
-    keys = KeyTables(pairs, periods, years)
+    return Prepared(windows, zones, KeyTables(pairs, periods, years))
+
+
+def build(
+    columns: ReplayColumns, names: CodeNames, generation: int, *, chunk_events: int = CHUNK_EVENTS
+) -> AsOfIndex | None:
+    """One pass over a position-ordered store: per chunk its zone and its sums (None: empty)."""
+    prepared = prepare(columns, names, chunk_events=chunk_events)
+    return None if prepared is None else build_prepared(columns, prepared, generation, chunk_events)
+
+
+def build_prepared(
+    columns: ReplayColumns, prepared: Prepared, generation: int, chunk_events: int
+) -> AsOfIndex:
+    """The index of a prepared store: each chunk's sums, and running totals now and then."""
+    keys = prepared.keys
     into = Accumulators.for_keys(keys)
     grant_parts: list[BinSums] = []
     period_parts: list[BinSums] = []
-    for window in windows:
-        add_postings(events, columns.postings, Counted(window, None), keys, into)
+    for window in prepared.windows:
+        add_postings(columns.events, columns.postings, Counted(window, None), keys, into)
         chunk = into.take(keys)
         assert chunk.grants is not None and chunk.periods is not None
         grant_parts.append(chunk.grants)
         period_parts.append(chunk.periods)
     return AsOfIndex(
         generation,
-        len(events),
+        len(columns.events),
         chunk_events,
         keys,
-        zones,
+        prepared.zones,
         _cumulative(grant_parts, keys.grant_space.size),
         _cumulative(period_parts, keys.period_space.size),
         np.sort(columns.timeline.position.astype(np.int64)),

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from projections.replay import posting_sums
 from projections.replay.accumulators import BinSums, DenseSums, SparseSums, accumulator_for
 from projections.replay.agency_periods import AgencyPeriods
 from projections.replay.counting import Counted
@@ -102,6 +103,69 @@ def add_postings(
     into: Accumulators,
 ) -> None:
     """Add the counted events' postings to the grant and period accumulators."""
+    wanted = [a for a in (into.grants, into.periods) if a is not None]
+    if all(isinstance(accumulator, DenseSums) for accumulator in wanted):
+        _scatter_dense(events, postings, counted, keys, into)
+    else:
+        _add_postings_sorting(events, postings, counted, keys, into)
+
+
+def _scatter_dense(
+    events: EventColumns,
+    postings: PostingColumns,
+    counted: Counted,
+    keys: KeyTables,
+    into: Accumulators,
+) -> None:
+    """The hot path: the C loop (posting_sums.c) adds into the dense accumulators."""
+    grants, periods = into.grants, into.periods
+    assert isinstance(grants, DenseSums | None) and isinstance(periods, DenseSums | None)
+    window = counted.window
+    try:
+        posting_sums.scatter(
+            events.programme,
+            events.recipient,
+            events.effective_day,
+            events.kind,
+            events.posting_count,
+            postings.year,
+            postings.amount_ore,
+            window.start,
+            window.stop,
+            window.posting_start,
+            window.posting_stop,
+            counted.mask,
+            MEASURE_SLOT_OF_KIND,
+            None if grants is None else keys.pairs.lookup,
+            keys.pairs.recipient_codes,
+            None if periods is None else keys.periods.lookup,
+            keys.periods.days.first,
+            keys.periods.days.count,
+            keys.clamp_days,
+            keys.years.first,
+            keys.years.count,
+            MEASURE_SLOTS,
+            None if grants is None else grants.sums,
+            None if grants is None else grants.touched,
+            None if periods is None else periods.sums,
+            None if periods is None else periods.touched,
+        )
+    except AssertionError:
+        # The events before the bad one were added: nothing of this pass may be read.
+        for accumulator in (grants, periods):
+            if accumulator is not None:
+                accumulator.clear()
+        raise
+
+
+def _add_postings_sorting(
+    events: EventColumns,
+    postings: PostingColumns,
+    counted: Counted,
+    keys: KeyTables,
+    into: Accumulators,
+) -> None:
+    """Whole-chunk numpy for key spaces too large for dense accumulators (sparse sums)."""
     rows, posting_rows = counted.window.events, counted.window.postings
     programme = events.programme[rows]
     recipient = events.recipient[rows]

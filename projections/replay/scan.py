@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from projections.domain.asof import AsOf
+from projections.replay import posting_sums
 from projections.replay.agency_periods import DaySpan, agency_periods
 from projections.replay.columns import CodeNames, ReplayColumns
 from projections.replay.counting import EventWindow, counted
@@ -55,11 +56,16 @@ def pair_flags(names: CodeNames) -> npt.NDArray[np.bool_]:
 def mark_pairs(
     seen: npt.NDArray[np.bool_], events: EventColumns, window: EventWindow, names: CodeNames
 ) -> None:
-    """Flag the (programme, recipient) pairs of the window's events."""
-    flat = events.programme[window.events].astype(np.intp)
-    flat *= _recipient_codes(names)
-    flat += events.recipient[window.events]
-    seen[flat] = True
+    """Flag the (programme, recipient) pairs of the window's events (in C: a recipient code
+    outside the table's width is an AssertionError, where numpy would flag another pair)."""
+    posting_sums.mark_pairs(
+        events.programme,
+        events.recipient,
+        window.start,
+        window.stop,
+        _recipient_codes(names),
+        seen,
+    )
 
 
 def _recipient_codes(names: CodeNames) -> int:

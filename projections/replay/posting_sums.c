@@ -1,0 +1,407 @@
+/* The replay engine's hot loop: every counted event's postings scatter-added into dense
+ * grant bins and period bins, in one pass, without the GIL.
+ *
+ * What a bin is (projections/replay/key_spaces.py) stays declared in Python: the key tables
+ * (pair -> key part, period -> key part, kind -> measure slot) and the year span come in as
+ * arrays and numbers. Per event: its pair's and its period's key parts and its measure; per
+ * posting: + year * MEASURE_SLOTS, then sums[bin] += amount and touched[bin] = 1. The numpy
+ * version of the same (range_sums.add_postings) made ~15 whole-chunk temporaries; this one
+ * reads each column once.
+ *
+ * Every index is checked before it is used: an unknown pair, a day or year outside the key
+ * space, a bin outside the accumulator is an AssertionError naming the event, never a write
+ * out of bounds. Events are checked one at a time, so on such an error the accumulators hold
+ * the events before it: the caller clears them (range_sums does).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    Py_buffer view;
+    int held;
+} Buffer;
+
+/* The inputs, read from Python objects with the GIL, used without it. */
+typedef struct {
+    const uint16_t *programme;
+    const int32_t *recipient;
+    const int32_t *day;
+    const uint8_t *kind;
+    const uint8_t *posting_count;
+    const int16_t *year;
+    const int64_t *amount;
+    Py_ssize_t events, postings;
+    Py_ssize_t start, stop, posting_start, posting_stop;
+    const uint8_t *mask; /* NULL: every event of the window counts */
+    const Py_ssize_t *measure_of_kind;
+    Py_ssize_t kinds;
+    const Py_ssize_t *pair_keys; /* NULL: grants not wanted */
+    Py_ssize_t pair_slots, recipient_codes;
+    const Py_ssize_t *period_keys; /* NULL: periods not wanted */
+    Py_ssize_t period_slots, days_first, days_count;
+    int clamp_days;
+    Py_ssize_t year_first, year_count, measure_slots;
+    int64_t *grant_sums;
+    uint8_t *grant_touched;
+    Py_ssize_t grant_bins;
+    int64_t *period_sums;
+    uint8_t *period_touched;
+    Py_ssize_t period_bins;
+} Pass;
+
+typedef enum {
+    OK = 0,
+    POSTINGS_PAST_END,
+    UNKNOWN_KIND,
+    RECIPIENT_OUTSIDE,
+    PAIR_OUTSIDE,
+    UNKNOWN_PAIR,
+    DAY_OUTSIDE,
+    UNKNOWN_PERIOD,
+    YEAR_OUTSIDE,
+    BIN_OUTSIDE,
+} Fault;
+
+static const char *FAULT_TEXT[] = {
+    "",
+    "its postings run past the posting columns",
+    "its kind has no measure slot",
+    "its recipient code is outside the pair table's width",
+    "its (programme, recipient) is outside the pair table",
+    "its (programme, recipient) pair is missing from the key table",
+    "its effective day is outside the period table",
+    "its period is missing from the key table",
+    "a posting's year is outside the key space's years",
+    "a bin falls outside the accumulator",
+};
+
+static int get_buffer(PyObject *object, Buffer *buffer, Py_ssize_t itemsize, int writable,
+                      const char *name) {
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(object, &buffer->view, flags) != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: not a contiguous%s array", name,
+                     writable ? " writable" : "");
+        return -1;
+    }
+    buffer->held = 1;
+    if (buffer->view.itemsize != itemsize || buffer->view.ndim != 1) {
+        PyErr_Format(PyExc_ValueError, "%s: expected a 1-d array of %zd-byte items, got %zd-byte",
+                     name, itemsize, buffer->view.itemsize);
+        return -1;
+    }
+    return 0;
+}
+
+static void release(Buffer *buffers, int count) {
+    for (int i = 0; i < count; i++) {
+        if (buffers[i].held) {
+            PyBuffer_Release(&buffers[i].view);
+            buffers[i].held = 0;
+        }
+    }
+}
+
+static Py_ssize_t items(const Buffer *buffer) {
+    return buffer->view.len / buffer->view.itemsize;
+}
+
+/* One event's key parts, checked; OK or why not. */
+static Fault event_keys(const Pass *p, Py_ssize_t event, Py_ssize_t *grant_key,
+                        Py_ssize_t *period_key) {
+    uint8_t kind = p->kind[event];
+    if (kind >= p->kinds) return UNKNOWN_KIND;
+    Py_ssize_t measure = p->measure_of_kind[kind];
+    Py_ssize_t programme = p->programme[event];
+    if (p->pair_keys != NULL) {
+        Py_ssize_t recipient = p->recipient[event];
+        if (recipient < 0 || recipient >= p->recipient_codes) return RECIPIENT_OUTSIDE;
+        Py_ssize_t slot = programme * p->recipient_codes + recipient;
+        if (slot >= p->pair_slots) return PAIR_OUTSIDE;
+        Py_ssize_t key = p->pair_keys[slot];
+        if (key < 0 && key + p->year_first * p->measure_slots < 0) return UNKNOWN_PAIR;
+        *grant_key = key + measure;
+    }
+    if (p->period_keys != NULL) {
+        Py_ssize_t day = p->day[event];
+        Py_ssize_t last = p->days_first + p->days_count - 1;
+        if (p->clamp_days) day = day < p->days_first ? p->days_first : (day > last ? last : day);
+        if (day < p->days_first || day > last) return DAY_OUTSIDE;
+        Py_ssize_t slot = programme * p->days_count + (day - p->days_first);
+        if (slot >= p->period_slots) return UNKNOWN_PERIOD;
+        Py_ssize_t key = p->period_keys[slot];
+        if (key < 0 && key + p->year_first * p->measure_slots < 0) return UNKNOWN_PERIOD;
+        *period_key = key + measure;
+    }
+    return OK;
+}
+
+/* Postings are binned a block at a time, then scattered: the scatter loop has no branch and no
+ * dependency between iterations, so the CPU keeps many cache misses in flight (the sums are
+ * tens of MB, hit at random); prefetching a few postings ahead adds to that. */
+#define BLOCK_POSTINGS 512
+#define PREFETCH_AHEAD 16
+
+static void scatter_block(int64_t *restrict sums, uint8_t *restrict touched,
+                          const size_t *restrict bins, const int64_t *restrict amounts,
+                          Py_ssize_t count) {
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (i + PREFETCH_AHEAD < count) {
+            __builtin_prefetch(&sums[bins[i + PREFETCH_AHEAD]], 1);
+            __builtin_prefetch(&touched[bins[i + PREFETCH_AHEAD]], 1);
+        }
+        sums[bins[i]] += amounts[i];
+        touched[bins[i]] = 1;
+    }
+}
+
+/* The loop, without the GIL. Returns OK or the fault, with the event it concerns. Everything
+ * the loop touches is copied to locals first: the sums are int64 like the struct's sizes, so
+ * without that the compiler must reload the struct after every store. */
+static Fault run(const Pass *p, Py_ssize_t *at_event) {
+    const uint8_t *restrict posting_count = p->posting_count;
+    const uint8_t *restrict mask = p->mask;
+    const int16_t *restrict years = p->year;
+    const int64_t *restrict amounts = p->amount;
+    const Py_ssize_t start = p->start, stop = p->stop, posting_stop = p->posting_stop;
+    const Py_ssize_t year_first = p->year_first, year_end = p->year_first + p->year_count;
+    const Py_ssize_t measure_slots = p->measure_slots;
+    const size_t grant_bins = (size_t)p->grant_bins, period_bins = (size_t)p->period_bins;
+    const int grants = p->grant_sums != NULL, periods = p->period_sums != NULL;
+    size_t grant_block[BLOCK_POSTINGS + UINT8_MAX], period_block[BLOCK_POSTINGS + UINT8_MAX];
+    int64_t amount_block[BLOCK_POSTINGS + UINT8_MAX];
+    Py_ssize_t blocked = 0;
+    Py_ssize_t posting = p->posting_start;
+    for (Py_ssize_t event = start; event < stop; event++) {
+        Py_ssize_t count = posting_count[event];
+        *at_event = event;
+        if (posting + count > posting_stop) return POSTINGS_PAST_END;
+        if (mask != NULL && !mask[event - start]) {
+            posting += count;
+            continue;
+        }
+        Py_ssize_t grant_key = 0, period_key = 0;
+        Fault fault = event_keys(p, event, &grant_key, &period_key);
+        if (fault != OK) return fault;
+        /* A block holds whole events (at most UINT8_MAX postings each): it is cut after one. */
+        for (Py_ssize_t end = posting + count; posting < end; posting++) {
+            Py_ssize_t year = years[posting];
+            if (year < year_first || year >= year_end) return YEAR_OUTSIDE;
+            /* Negative bins wrap to huge unsigned values: one comparison checks both ends. */
+            size_t grant_bin = (size_t)(grant_key + year * measure_slots);
+            size_t period_bin = (size_t)(period_key + year * measure_slots);
+            if ((grants && grant_bin >= grant_bins) || (periods && period_bin >= period_bins))
+                return BIN_OUTSIDE;
+            grant_block[blocked] = grant_bin;
+            period_block[blocked] = period_bin;
+            amount_block[blocked] = amounts[posting];
+            blocked++;
+        }
+        if (blocked >= BLOCK_POSTINGS || event + 1 == stop) {
+            if (grants) scatter_block(p->grant_sums, p->grant_touched, grant_block, amount_block, blocked);
+            if (periods) scatter_block(p->period_sums, p->period_touched, period_block, amount_block, blocked);
+            blocked = 0;
+        }
+    }
+    if (blocked) {
+        if (grants) scatter_block(p->grant_sums, p->grant_touched, grant_block, amount_block, blocked);
+        if (periods) scatter_block(p->period_sums, p->period_touched, period_block, amount_block, blocked);
+    }
+    return OK;
+}
+
+enum {
+    PROGRAMME, RECIPIENT, DAY, KIND, POSTING_COUNT, YEAR, AMOUNT, MASK, MEASURES,
+    PAIRS, PERIODS, GRANT_SUMS, GRANT_TOUCHED, PERIOD_SUMS, PERIOD_TOUCHED, BUFFERS
+};
+
+static PyObject *scatter(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *objects[BUFFERS];
+    Pass p;
+    memset(&p, 0, sizeof p);
+    if (!PyArg_ParseTuple(args, "OOOOOOOnnnnOOOnOnnpnnnOOOO", &objects[PROGRAMME],
+                          &objects[RECIPIENT], &objects[DAY], &objects[KIND],
+                          &objects[POSTING_COUNT], &objects[YEAR], &objects[AMOUNT], &p.start,
+                          &p.stop, &p.posting_start, &p.posting_stop, &objects[MASK],
+                          &objects[MEASURES], &objects[PAIRS], &p.recipient_codes,
+                          &objects[PERIODS], &p.days_first, &p.days_count, &p.clamp_days,
+                          &p.year_first, &p.year_count, &p.measure_slots,
+                          &objects[GRANT_SUMS], &objects[GRANT_TOUCHED], &objects[PERIOD_SUMS],
+                          &objects[PERIOD_TOUCHED]))
+        return NULL;
+    static const struct {
+        Py_ssize_t itemsize;
+        int writable;
+        int optional;
+        const char *name;
+    } SPEC[BUFFERS] = {
+        {2, 0, 0, "programme"}, {4, 0, 0, "recipient"}, {4, 0, 0, "effective_day"},
+        {1, 0, 0, "kind"}, {1, 0, 0, "posting_count"}, {2, 0, 0, "year"},
+        {8, 0, 0, "amount_ore"}, {1, 0, 1, "mask"}, {sizeof(Py_ssize_t), 0, 0, "measure slots"},
+        {sizeof(Py_ssize_t), 0, 1, "pair keys"}, {sizeof(Py_ssize_t), 0, 1, "period keys"},
+        {8, 1, 1, "grant sums"}, {1, 1, 1, "grant touched"}, {8, 1, 1, "period sums"},
+        {1, 1, 1, "period touched"},
+    };
+    Buffer buffers[BUFFERS];
+    memset(buffers, 0, sizeof buffers);
+    for (int i = 0; i < BUFFERS; i++) {
+        if (SPEC[i].optional && objects[i] == Py_None) continue;
+        if (get_buffer(objects[i], &buffers[i], SPEC[i].itemsize, SPEC[i].writable,
+                       SPEC[i].name) != 0) {
+            release(buffers, BUFFERS);
+            return NULL;
+        }
+    }
+    const char *bad = NULL;
+    p.events = items(&buffers[PROGRAMME]);
+    p.postings = items(&buffers[YEAR]);
+    if (items(&buffers[RECIPIENT]) != p.events || items(&buffers[DAY]) != p.events ||
+        items(&buffers[KIND]) != p.events || items(&buffers[POSTING_COUNT]) != p.events)
+        bad = "the event columns differ in length";
+    else if (items(&buffers[AMOUNT]) != p.postings)
+        bad = "the posting columns differ in length";
+    else if (p.start < 0 || p.start > p.stop || p.stop > p.events)
+        bad = "the window's events lie outside the event columns";
+    else if (p.posting_start < 0 || p.posting_start > p.posting_stop ||
+             p.posting_stop > p.postings)
+        bad = "the window's postings lie outside the posting columns";
+    else if (buffers[MASK].held && items(&buffers[MASK]) != p.stop - p.start)
+        bad = "the mask is not the window's length";
+    else if (buffers[PAIRS].held != buffers[GRANT_SUMS].held ||
+             buffers[GRANT_SUMS].held != buffers[GRANT_TOUCHED].held)
+        bad = "grants need pair keys, sums and touched flags together";
+    else if (buffers[PERIODS].held != buffers[PERIOD_SUMS].held ||
+             buffers[PERIOD_SUMS].held != buffers[PERIOD_TOUCHED].held)
+        bad = "periods need period keys, sums and touched flags together";
+    else if (buffers[GRANT_SUMS].held &&
+             items(&buffers[GRANT_SUMS]) != items(&buffers[GRANT_TOUCHED]))
+        bad = "the grant sums and flags differ in length";
+    else if (buffers[PERIOD_SUMS].held &&
+             items(&buffers[PERIOD_SUMS]) != items(&buffers[PERIOD_TOUCHED]))
+        bad = "the period sums and flags differ in length";
+    else if (p.recipient_codes < 0 || p.days_count < 0 || p.year_count <= 0 ||
+             p.measure_slots <= 0)
+        bad = "a key table's width is not positive";
+    if (bad != NULL) {
+        release(buffers, BUFFERS);
+        PyErr_SetString(PyExc_ValueError, bad);
+        return NULL;
+    }
+    p.programme = buffers[PROGRAMME].view.buf;
+    p.recipient = buffers[RECIPIENT].view.buf;
+    p.day = buffers[DAY].view.buf;
+    p.kind = buffers[KIND].view.buf;
+    p.posting_count = buffers[POSTING_COUNT].view.buf;
+    p.year = buffers[YEAR].view.buf;
+    p.amount = buffers[AMOUNT].view.buf;
+    p.mask = buffers[MASK].held ? buffers[MASK].view.buf : NULL;
+    p.measure_of_kind = buffers[MEASURES].view.buf;
+    p.kinds = items(&buffers[MEASURES]);
+    if (buffers[PAIRS].held) {
+        p.pair_keys = buffers[PAIRS].view.buf;
+        p.pair_slots = items(&buffers[PAIRS]);
+        p.grant_sums = buffers[GRANT_SUMS].view.buf;
+        p.grant_touched = buffers[GRANT_TOUCHED].view.buf;
+        p.grant_bins = items(&buffers[GRANT_SUMS]);
+    }
+    if (buffers[PERIODS].held) {
+        p.period_keys = buffers[PERIODS].view.buf;
+        p.period_slots = items(&buffers[PERIODS]);
+        p.period_sums = buffers[PERIOD_SUMS].view.buf;
+        p.period_touched = buffers[PERIOD_TOUCHED].view.buf;
+        p.period_bins = items(&buffers[PERIOD_SUMS]);
+    }
+    Py_ssize_t at_event = p.start;
+    Fault fault;
+    Py_BEGIN_ALLOW_THREADS
+    fault = run(&p, &at_event);
+    Py_END_ALLOW_THREADS
+    release(buffers, BUFFERS);
+    if (fault != OK) {
+        PyErr_Format(PyExc_AssertionError, "event %zd of the store: %s", at_event,
+                     FAULT_TEXT[fault]);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* mark_pairs(programme, recipient, start, stop, recipient_codes, seen): seen[programme *
+ * recipient_codes + recipient] = 1 for events [start, stop): the pairs a store holds, found in
+ * the same read of each chunk as its zone. */
+static PyObject *mark_pairs(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *objects[3];
+    Py_ssize_t start, stop, recipient_codes;
+    if (!PyArg_ParseTuple(args, "OOnnnO", &objects[0], &objects[1], &start, &stop,
+                          &recipient_codes, &objects[2]))
+        return NULL;
+    static const struct {
+        Py_ssize_t itemsize;
+        int writable;
+        const char *name;
+    } SPEC[3] = {{2, 0, "programme"}, {4, 0, "recipient"}, {1, 1, "seen"}};
+    Buffer buffers[3];
+    memset(buffers, 0, sizeof buffers);
+    for (int i = 0; i < 3; i++) {
+        if (get_buffer(objects[i], &buffers[i], SPEC[i].itemsize, SPEC[i].writable,
+                       SPEC[i].name) != 0) {
+            release(buffers, 3);
+            return NULL;
+        }
+    }
+    Py_ssize_t events = items(&buffers[0]), slots = items(&buffers[2]);
+    const char *bad = NULL;
+    if (items(&buffers[1]) != events)
+        bad = "the event columns differ in length";
+    else if (start < 0 || start > stop || stop > events)
+        bad = "the window's events lie outside the event columns";
+    else if (recipient_codes <= 0)
+        bad = "the pair table's width is not positive";
+    if (bad != NULL) {
+        release(buffers, 3);
+        PyErr_SetString(PyExc_ValueError, bad);
+        return NULL;
+    }
+    const uint16_t *programme = buffers[0].view.buf;
+    const int32_t *recipient = buffers[1].view.buf;
+    uint8_t *seen = buffers[2].view.buf;
+    Py_ssize_t at_event = -1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t event = start; event < stop; event++) {
+        Py_ssize_t code = recipient[event];
+        Py_ssize_t slot = programme[event] * recipient_codes + code;
+        if (code < 0 || code >= recipient_codes || slot >= slots) {
+            at_event = event;
+            break;
+        }
+        seen[slot] = 1;
+    }
+    Py_END_ALLOW_THREADS
+    release(buffers, 3);
+    if (at_event >= 0) {
+        PyErr_Format(PyExc_AssertionError, "event %zd of the store: %s", at_event,
+                     FAULT_TEXT[RECIPIENT_OUTSIDE]);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef METHODS[] = {
+    {"mark_pairs", mark_pairs, METH_VARARGS,
+     "Flag the (programme, recipient) pairs of the window's events."},
+    {"scatter", scatter, METH_VARARGS,
+     "Add the window's counted postings to dense grant and period accumulators."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef MODULE = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "posting_sums",
+    .m_doc = "The replay engine's hot loop in C (see projections/replay/posting_sums.c).",
+    .m_size = -1,
+    .m_methods = METHODS,
+};
+
+PyMODINIT_FUNC PyInit_posting_sums(void) { return PyModule_Create(&MODULE); }

@@ -1,0 +1,46 @@
+"""Type stubs of the C extension projections/replay/posting_sums.c."""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+def scatter(
+    programme: npt.NDArray[np.uint16],
+    recipient: npt.NDArray[np.int32],
+    day: npt.NDArray[np.int32],
+    kind: npt.NDArray[np.uint8],
+    posting_count: npt.NDArray[np.uint8],
+    year: npt.NDArray[np.int16],
+    amount: npt.NDArray[np.int64],
+    start: int,
+    stop: int,
+    posting_start: int,
+    posting_stop: int,
+    mask: npt.NDArray[np.bool_] | None,
+    measures: npt.NDArray[np.intp],
+    pairs: npt.NDArray[np.intp] | None,
+    recipient_codes: int,
+    periods: npt.NDArray[np.intp] | None,
+    days_first: int,
+    days_count: int,
+    clamp: bool,
+    year_first: int,
+    year_count: int,
+    measure_slots: int,
+    grant_sums: Any,
+    grant_touched: Any,
+    period_sums: Any,
+    period_touched: Any,
+) -> None:
+    """Add the window's counted postings to dense grant and period accumulators."""
+
+def mark_pairs(
+    programme: npt.NDArray[np.uint16],
+    recipient: npt.NDArray[np.int32],
+    start: int,
+    stop: int,
+    recipient_codes: int,
+    seen: npt.NDArray[np.bool_],
+) -> None:
+    """Flag the (programme, recipient) pairs of the window's events."""
