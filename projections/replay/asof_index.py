@@ -143,7 +143,7 @@ class AsOfIndex:
 
 @dataclass(frozen=True)
 class Prepared:
-    """What a rebuild's passes share: the chunks, their zones and the key tables."""
+    """What the pass needs before it sums: the chunks, their zones and the key tables."""
 
     windows: list[EventWindow]
     zones: ChunkZones
@@ -174,13 +174,8 @@ def build(
 ) -> AsOfIndex | None:
     """One pass over a position-ordered store: per chunk its zone and its sums (None: empty)."""
     prepared = prepare(columns, names, chunk_events=chunk_events)
-    return None if prepared is None else build_prepared(columns, prepared, generation, chunk_events)
-
-
-def build_prepared(
-    columns: ReplayColumns, prepared: Prepared, generation: int, chunk_events: int
-) -> AsOfIndex:
-    """The index of a prepared store: each chunk's sums, and running totals now and then."""
+    if prepared is None:
+        return None
     keys = prepared.keys
     into = Accumulators.for_keys(keys)
     grant_parts: list[BinSums] = []

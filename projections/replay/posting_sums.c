@@ -198,7 +198,7 @@ static Fault run(const Pass *p, Py_ssize_t *at_event) {
             amount_block[blocked] = amounts[posting];
             blocked++;
         }
-        if (blocked >= BLOCK_POSTINGS || event + 1 == stop) {
+        if (blocked >= BLOCK_POSTINGS) {
             if (grants) scatter_block(p->grant_sums, p->grant_touched, grant_block, amount_block, blocked);
             if (periods) scatter_block(p->period_sums, p->period_touched, period_block, amount_block, blocked);
             blocked = 0;

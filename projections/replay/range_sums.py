@@ -107,7 +107,7 @@ def add_postings(
     if all(isinstance(accumulator, DenseSums) for accumulator in wanted):
         _scatter_dense(events, postings, counted, keys, into)
     else:
-        _add_postings_sorting(events, postings, counted, keys, into)
+        _add_postings_numpy(events, postings, counted, keys, into)
 
 
 def _scatter_dense(
@@ -158,7 +158,7 @@ def _scatter_dense(
         raise
 
 
-def _add_postings_sorting(
+def _add_postings_numpy(
     events: EventColumns,
     postings: PostingColumns,
     counted: Counted,

@@ -17,7 +17,7 @@ from projections.replay.range_sums import (
     Accumulators,
     KeyTables,
     QuestionSums,
-    _add_postings_sorting,
+    _add_postings_numpy,
     _scatter_dense,
 )
 from tests.ledgers.vectorised import synthetic_columns
@@ -62,7 +62,7 @@ def test_every_chunk_sums_as_the_numpy_path_does(
         counted = Counted(window, None)
         assert_same(
             sums_of(_scatter_dense, columns, keys, counted),
-            sums_of(_add_postings_sorting, columns, keys, counted),
+            sums_of(_add_postings_numpy, columns, keys, counted),
         )
 
 
@@ -79,7 +79,7 @@ def test_a_masked_window_counts_only_its_masked_events(
         counted = Counted(window, mask)
         assert_same(
             sums_of(_scatter_dense, columns, prepared.keys, counted),
-            sums_of(_add_postings_sorting, columns, prepared.keys, counted),
+            sums_of(_add_postings_numpy, columns, prepared.keys, counted),
         )
 
 
