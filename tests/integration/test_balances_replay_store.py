@@ -294,9 +294,14 @@ def test_a_rebuild_keeps_nothing_computed_from_a_file_that_fails_its_digest(
 ) -> None:
     """The rebuild digests the files beside its pass: a changed byte in a column the chain check
     never reads is refused by name (also when the pass over it fails first: a year far out of
-    range), and neither the read store nor an as-of index gets anything."""
+    range, a recipient code past the pair table), and neither the read store nor an as-of index
+    gets anything."""
     signed = [(c, MessageAt("checkpoints", 0, i)) for i, c in enumerate(checkpoints(envelopes))]
-    for column, damage in (("amount_ore", b"\xff"), ("year", b"\xff\x7f")):
+    for table, column, damage in (
+        ("postings", "amount_ore", b"\xff"),
+        ("postings", "year", b"\xff\x7f"),
+        ("events", "recipient", b"\xff\xff\xff\x7f"),
+    ):
         directory = tmp_path / column
         store = ReplayStore(directory, durable=False)
         whole, dictionaries = columns_of(envelopes)
@@ -308,7 +313,7 @@ def test_a_rebuild_keeps_nothing_computed_from_a_file_that_fails_its_digest(
                 topic="t",
                 partitions={0: PartitionMark(EVENTS, EVENTS)},
             )
-        with (directory / column_file("postings", column, store.manifest.generation)).open(
+        with (directory / column_file(table, column, store.manifest.generation)).open(
             "r+b"
         ) as handle:
             handle.seek(16)
