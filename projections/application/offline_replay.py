@@ -1,7 +1,7 @@
 """`audit replay DIR`: the books re-derived from an export alone, after the export proves itself.
 
-Order: the manifest's file hashes; the chain from genesis (every event's hash and link, in the
-worker processes for Parquet, a share of row groups each); the manifest's ends and every
+Order: the manifest's file hashes; the chain from genesis (every event's hash and link, in
+worker threads for Parquet, a share of row groups each); the manifest's ends and every
 checkpoint against the recomputed chain; every checkpoint's signature under a trusted key and
 the record covered to its end by a signed checkpoint (ledger/audit/export_checkpoints.py:
 events after the last one are refused, not replayed); only then the balances, by the
@@ -12,10 +12,10 @@ nothing is computed from a record that failed.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -45,7 +45,8 @@ from projections.domain.rows import BalanceRow, View
 from projections.domain.selection import Selection
 from projections.replay import Dictionaries, ReplayColumns, batch_columns, concatenate
 from schemas.chain import GENESIS_HASH
-from schemas.errors import InvalidQuery, QueryParameter
+from schemas.envelope import Checkpoint
+from schemas.errors import IntegrityFailure, InvalidQuery, QueryParameter
 
 T = TypeVar("T")
 # A part of the events file and what it proved: checks, columns, the worker's dictionaries.
@@ -103,7 +104,7 @@ def _parquet_part(path: Path, groups: list[int], wanted: set[int]) -> Part:
 def _parts(
     path: Path, file_format: str, wanted: set[int], workers: int, meanwhile: Callable[[], T]
 ) -> tuple[list[Part], T]:
-    """The events file checked in parts (Parquet row groups shared over worker processes), and
+    """The events file checked in parts (Parquet row groups shared over worker threads), and
     what `meanwhile` returns: it runs here while the workers prove their shares."""
     if file_format != "parquet":
         alongside = meanwhile()
@@ -121,11 +122,12 @@ def _parts(
     if len(shares) == 1:
         alongside = meanwhile()
         return [_parquet_part(path, shares[0], wanted)], alongside
-    context = multiprocessing.get_context("fork")
-    with context.Pool(len(shares)) as pool:
-        proving = pool.starmap_async(_parquet_part, [(path, share, wanted) for share in shares])
+    # Threads, not processes: Arrow's reading and the C loops release the GIL, and a thread's
+    # columns need no pickling back.
+    with ThreadPoolExecutor(len(shares), thread_name_prefix="proof") as threads:
+        proving = [threads.submit(_parquet_part, path, share, wanted) for share in shares]
         alongside = meanwhile()
-        return proving.get(), alongside
+        return [part.result() for part in proving], alongside
 
 
 def _first_failure(
@@ -211,14 +213,19 @@ def verify_export(
     events_path = directory / f"events.{extension}"
     if not events_path.is_file():
         raise ExportTampered("file", events_path.name, "is missing")
+
+    def alongside() -> tuple[list[str], list[Checkpoint] | IntegrityFailure]:
+        # The files' SHA-256 and the checkpoints' signatures are taken while the threads prove
+        # the chain; what they find is reported after the chain's own failures, as before.
+        damaged = file_problems(directory, manifest)
+        try:
+            return damaged, proven_checkpoints(checkpoints, trusted)
+        except IntegrityFailure as failure:
+            return damaged, failure
+
     try:
-        # The files' SHA-256 is taken while the workers prove the chain, not before.
-        parts, damaged = _parts(
-            events_path,
-            file_format,
-            wanted,
-            workers or os.cpu_count() or 1,
-            lambda: file_problems(directory, manifest),
+        parts, (damaged, proven) = _parts(
+            events_path, file_format, wanted, workers or os.cpu_count() or 1, alongside
         )
     except UnreadableLine as exc:
         line = int(exc.value)
@@ -227,7 +234,8 @@ def verify_export(
     failure = _record_failure(checks, manifest, checkpoints, first, first_prev)
     if failure is not None:
         raise ExportTampered("position", failure[0], failure[1])
-    proven = proven_checkpoints(checkpoints, trusted)
+    if isinstance(proven, IntegrityFailure):
+        raise proven
     last, last_hash = checks[-1].last_position, checks[-1].last_hash
     require_covered(proven, last)
     if damaged:
