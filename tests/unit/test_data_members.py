@@ -171,6 +171,8 @@ FRAGMENTS = st.sampled_from(
         "12",
         "9223372036854775807",
         "9223372036854775808",
+        "18446744073709551616",
+        "0000000000",
         '"',
         "}",
         "{",
@@ -222,6 +224,24 @@ def test_maps_of_zero_to_many_years_and_negative_amounts() -> None:
 def test_the_smallest_and_largest_64_bit_integers() -> None:
     data = pa.array(['"amount_ore":-9223372036854775808,"year":9223372036854775807'])
     assert native(data, [READ_ONE_YEAR]) == ([[(9223372036854775807, -(2**63))]], [None])
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "-9223372036854775809",
+        "9223372036854775808",
+        "18446744073709551616",  # 2**64: wraps to 0 in a uint64
+        "99999999999999999999",
+        "000000000000000000000000009223372036854775807",
+        "-00000000000000000000000000000",
+    ],
+)
+def test_numbers_at_and_past_64_bits_as_the_expressions_read_them(number: str) -> None:
+    """Too large however it wraps, and leading zeros are no digits of the value."""
+    data = pa.array([f'"amount_ore":{number},"year":2019', f'"amounts_ore":{{"2019":{number}}}'])
+    assert_reads_as_the_expressions(data.slice(0, 1), [READ_ONE_YEAR])
+    assert_reads_as_the_expressions(data.slice(1, 1), [READ_YEAR_MAP])
 
 
 def test_each_row_reads_what_its_code_asks_with_the_keys_passed_in() -> None:
