@@ -243,12 +243,6 @@ static int reserve_postings(Found *found, Py_ssize_t more) {
 /* The pairs of a map's text (between its braces) appended to the postings: how many (>= 1), or
  * the fault (a part that is not "YYYY":amount is SCAN_NO_MAP: the expressions find no map). */
 static ScanFault map_pairs(const char *at, const char *end, Found *found, int64_t *pairs) {
-    /* A pair takes at least 5 characters ("1":1) and a comma before the next: the room to
-     * reserve, each write still checked against it. */
-    Py_ssize_t room = (end - at + 1) / 6 + 1;
-    if (reserve_postings(found, room) < 0) {
-        return SCAN_MEMORY;
-    }
     for (*pairs = 0;; (*pairs)++) {
         int64_t year, amount;
         if (at >= end || *at++ != '"') {
@@ -268,8 +262,8 @@ static ScanFault map_pairs(const char *at, const char *end, Found *found, int64_
             return taken < 0 ? SCAN_TOO_LARGE : SCAN_NO_MAP;
         }
         at += taken;
-        if (*pairs >= room) {
-            return SCAN_NO_MAP; /* cannot happen (see room); never written past it */
+        if (reserve_postings(found, *pairs + 1) < 0) {
+            return SCAN_MEMORY;
         }
         found->years[found->postings + *pairs] = year;
         found->amounts[found->postings + *pairs] = amount;
