@@ -13,6 +13,7 @@ nothing is computed from a record that failed.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -44,13 +45,39 @@ from projections.domain.filters import Filters
 from projections.domain.rows import BalanceRow, View
 from projections.domain.selection import Selection
 from projections.replay import Dictionaries, ReplayColumns, batch_columns, concatenate
+from projections.replay.columns import code_maps
 from schemas.chain import GENESIS_HASH
 from schemas.envelope import Checkpoint
 from schemas.errors import IntegrityFailure, InvalidQuery, QueryParameter
 
 T = TypeVar("T")
-# A part of the events file and what it proved: checks, columns, the worker's dictionaries.
-Part = tuple[list[BatchCheck], ReplayColumns | None, dict[str, list[str]]]
+
+
+@dataclass(frozen=True)
+class Part:
+    """A run of the events file proven: its batches' checks, their columns (none after a
+    failure), and which of the readers' dictionaries the columns' codes refer to."""
+
+    checks: list[BatchCheck]
+    columns: ReplayColumns | None
+    reader: int
+
+
+@dataclass(frozen=True)
+class ProvenFile:
+    """The events file's parts in order, and each reader's dictionaries."""
+
+    parts: list[Part]
+    dictionaries: list[Dictionaries]
+
+    def columns(self) -> tuple[ReplayColumns, Dictionaries]:
+        """Every part's columns in order, their codes in one new set of dictionaries."""
+        merged = Dictionaries()
+        maps = [code_maps(reader.as_lists(), merged) for reader in self.dictionaries]
+        recoded = [
+            p.columns.recoded_by(maps[p.reader]) for p in self.parts if p.columns is not None
+        ]
+        return concatenate(recoded), merged
 
 
 @dataclass(frozen=True)
@@ -68,8 +95,9 @@ class ReplayedExport:
     verify_s: float
 
 
-def _check_part(batches: Iterator[Any], wanted: set[int]) -> Part:
-    dictionaries = Dictionaries()
+def _check_batches(
+    batches: Iterator[Any], wanted: set[int], dictionaries: Dictionaries, reader: int
+) -> Part:
     checks: list[BatchCheck] = []
     parts: list[ReplayColumns] = []
     for batch in batches:
@@ -78,56 +106,74 @@ def _check_part(batches: Iterator[Any], wanted: set[int]) -> Part:
         check = check_batch(batch, wanted)
         checks.append(check)
         if check.failure is not None:
-            return checks, None, dictionaries.as_lists()
+            return Part(checks, None, reader)
         parts.append(batch_columns(batch, dictionaries))
-    return checks, concatenate(parts), dictionaries.as_lists()
+    return Part(checks, concatenate(parts), reader)
 
 
-def _parquet_part(path: Path, groups: list[int], wanted: set[int]) -> Part:
-    handle = pq.ParquetFile(path)
+def _row_group_batches(handle: pq.ParquetFile, group: int) -> Iterator[Any]:
+    try:
+        # One thread a core: Arrow's own threads would only contend with the others.
+        table = handle.read_row_group(group, use_threads=False)
+    except (pa.ArrowException, OSError) as exc:
+        first = handle.metadata.row_group(group).column(0).statistics.min
+        raise ExportTampered(
+            "position", first, f"its row group cannot be read (a changed byte?): {exc}"
+        ) from None
+    yield from table.to_batches()
 
-    def batches() -> Iterator[Any]:
-        for group in groups:
-            try:
-                # One worker a core: Arrow's own threads would only contend with the others.
-                table = handle.read_row_group(group, use_threads=False)
-            except (pa.ArrowException, OSError) as exc:
-                first = handle.metadata.row_group(group).column(0).statistics.min
-                raise ExportTampered(
-                    "position", first, f"its row group cannot be read (a changed byte?): {exc}"
-                ) from None
-            yield from table.to_batches()
 
-    return _check_part(batches(), wanted)
+def _parquet_parts(
+    path: Path, groups: int, wanted: set[int], readers: int, meanwhile: Callable[[], T]
+) -> tuple[ProvenFile, T]:
+    """The row groups proven by `readers` threads, each taking the next group when it is done
+    with one (the shares even out whatever else runs on the cores), and what `meanwhile`
+    returns: it runs on this thread meanwhile."""
+    taken = iter(range(groups))
+    lock = threading.Lock()
+    parts: dict[int, Part] = {}
+    dictionaries = [Dictionaries() for _ in range(readers)]
+
+    def read(reader: int) -> None:
+        handle = pq.ParquetFile(path)
+        while True:
+            with lock:
+                group = next(taken, None)
+            if group is None:
+                return
+            batches = _row_group_batches(handle, group)
+            parts[group] = _check_batches(batches, wanted, dictionaries[reader], reader)
+
+    # Threads, not processes: Arrow's reading and the C loops release the GIL, and a thread's
+    # columns need no pickling back.
+    with ThreadPoolExecutor(readers, thread_name_prefix="proof") as threads:
+        reading = [threads.submit(read, reader) for reader in range(readers)]
+        alongside = meanwhile()
+        for done in reading:
+            done.result()
+    return ProvenFile([parts[group] for group in range(groups)], dictionaries), alongside
 
 
 def _parts(
     path: Path, file_format: str, wanted: set[int], workers: int, meanwhile: Callable[[], T]
-) -> tuple[list[Part], T]:
-    """The events file checked in parts (Parquet row groups shared over worker threads), and
-    what `meanwhile` returns: it runs here while the workers prove their shares."""
+) -> tuple[ProvenFile, T]:
+    """The events file proven in parts (Parquet row groups shared by threads), and what
+    `meanwhile` returns: it runs here while the threads prove the file."""
     if file_format != "parquet":
         alongside = meanwhile()
-        return [_check_part(read_batches(path, file_format, EVENT_SCHEMA), wanted)], alongside
+        dictionaries = Dictionaries()
+        batches = read_batches(path, file_format, EVENT_SCHEMA)
+        return ProvenFile([_check_batches(batches, wanted, dictionaries, 0)], [dictionaries]), (
+            alongside
+        )
     try:
         handle = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
         raise ExportTampered(path.name, str(path), f"cannot be read as Parquet: {exc}") from None
     if not handle.schema_arrow.equals(EVENT_SCHEMA):
         raise ExportTampered(path.name, str(path), "its columns are not the export's")
-    groups = list(range(handle.num_row_groups))
-    count = max(1, min(workers, len(groups)))
-    size = -(-len(groups) // count)
-    shares = [groups[i : i + size] for i in range(0, len(groups), size)]
-    if len(shares) == 1:
-        alongside = meanwhile()
-        return [_parquet_part(path, shares[0], wanted)], alongside
-    # Threads, not processes: Arrow's reading and the C loops release the GIL, and a thread's
-    # columns need no pickling back.
-    with ThreadPoolExecutor(len(shares), thread_name_prefix="proof") as threads:
-        proving = [threads.submit(_parquet_part, path, share, wanted) for share in shares]
-        alongside = meanwhile()
-        return [part.result() for part in proving], alongside
+    groups = handle.num_row_groups
+    return _parquet_parts(path, groups, wanted, max(1, min(workers, groups)), meanwhile)
 
 
 def _first_failure(
@@ -224,13 +270,13 @@ def verify_export(
             return damaged, failure
 
     try:
-        parts, (damaged, proven) = _parts(
+        proven_file, (damaged, proven) = _parts(
             events_path, file_format, wanted, workers or os.cpu_count() or 1, alongside
         )
     except UnreadableLine as exc:
         line = int(exc.value)
         raise ExportTampered("position", first + line - 1, f"line {line} {exc.message}") from None
-    checks = [check for part_checks, _, _ in parts for check in part_checks]
+    checks = [check for part in proven_file.parts for check in part.checks]
     failure = _record_failure(checks, manifest, checkpoints, first, first_prev)
     if failure is not None:
         raise ExportTampered("position", failure[0], failure[1])
@@ -245,10 +291,7 @@ def verify_export(
             "every event still chains: the change lies outside the events' content, "
             "but the files are not the ones exported",
         )
-    dictionaries = Dictionaries()
-    columns = concatenate(
-        [part.recoded(lists, dictionaries) for _, part, lists in parts if part is not None]
-    )
+    columns, dictionaries = proven_file.columns()
     return ReplayedExport(
         first,
         last,
