@@ -4,9 +4,10 @@
  * A row is its prev_hash's 32 bytes, then each piece in order: a literal (the same bytes every
  * row), a text column's value as it stands, or a value this file spells: an integer in decimal,
  * a day as YYYY-MM-DD, an instant as YYYY-MM-DDTHH:MM:SS.ffffff, a nullable string as `null` or
- * quoted. The row is assembled in one buffer, hashed by OpenSSL's libcrypto (the library
- * hashlib uses, SHA-NI where the CPU has it) in one update, and its digest compared with the
- * row's claimed hash as text. Both hashes must be 64 lower-case hex digits, as the chain spells
+ * quoted. Rows are assembled a block at a time and hashed two at a time by the x86 SHA
+ * extensions (sha256_ni.h: two messages interleaved keep the SHA unit busy), or one at a time by
+ * OpenSSL's libcrypto (the library hashlib uses) where the CPU has no SHA extensions; each digest
+ * is compared with the row's claimed hash as text. Both hashes must be 64 lower-case hex digits, as the chain spells
  * them. No Python object is made a row and the GIL is released.
  *
  * What this cannot spell as JSON would, it flags instead of guessing: a string JSON must escape
@@ -20,6 +21,7 @@
  * (ledger/audit/batch_proof.py); this joins, spells, hashes and compares.
  */
 #include "binary_column.h"
+#include "sha256_ni.h"
 
 #include <openssl/evp.h>
 
@@ -328,11 +330,11 @@ static int is_valid(const Piece *piece, Py_ssize_t row) {
 }
 
 /* Each row's room in the block: `prefix` bytes, then every piece's bound (a literal's length, a
- * number's widest spelling, a column value's size with quotes or `null`). 0, or -1 out of
- * memory. */
+ * number's widest spelling, a column value's size with quotes or `null`), then SHA-256's
+ * padding (the rows are padded in place). 0, or -1 out of memory. */
 static int lay_out_block(const Piece *pieces, Py_ssize_t count, Py_ssize_t first, int rows,
                          size_t prefix, Block *block) {
-    size_t fixed = prefix;
+    size_t fixed = prefix + SHA_PADDING_BYTES;
     for (int row = 0; row < rows; row++) {
         block->starts[row] = 0;
     }
@@ -478,11 +480,49 @@ static int is_claimed(const unsigned char *digest, const char *claimed, Py_ssize
     return 1;
 }
 
+/* How rows are hashed: the SHA extensions (two rows at a time) or libcrypto's context. */
+typedef struct {
+    int extensions;
+    EVP_MD *sha256;
+    EVP_MD_CTX *context;
+} Hashing;
+
+/* The digest of each of the block's rows: by the SHA extensions, two rows at a time, where
+ * the CPU has them and they are wanted; else by libcrypto. 0, or -1 when libcrypto fails. */
+static int digest_block(Block *block, int rows, int extensions, EVP_MD_CTX *context,
+                        const EVP_MD *sha256, unsigned char *digests) {
+    if (!extensions) {
+        for (int row = 0; row < rows; row++) {
+            if (!(EVP_DigestInit_ex2(context, sha256, NULL) &&
+                  EVP_DigestUpdate(context, block->bytes + block->starts[row],
+                                   block->ends[row] - block->starts[row]) &&
+                  EVP_DigestFinal_ex(context, digests + row * DIGEST_BYTES, NULL))) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    size_t blocks[BLOCK_ROWS];
+    for (int row = 0; row < rows; row++) {
+        unsigned char *message = (unsigned char *)block->bytes + block->starts[row];
+        blocks[row] = sha_pad(message, block->ends[row] - block->starts[row]);
+    }
+    for (int row = 0; row < rows; row += 2) {
+        const unsigned char *a = (unsigned char *)block->bytes + block->starts[row];
+        int paired = row + 1 < rows;
+        sha256_pair(a, blocks[row], digests + row * DIGEST_BYTES,
+                    paired ? (unsigned char *)block->bytes + block->starts[row + 1] : NULL,
+                    paired ? blocks[row + 1] : 0,
+                    paired ? digests + (row + 1) * DIGEST_BYTES : NULL);
+    }
+    return 0;
+}
+
 /* A block of rows proven: each row's prev hash and pieces hashed and held to its claimed hash,
  * its flags into `flags`. 0, -1 out of memory, -2 when libcrypto fails. */
 static int prove_block(const BinaryColumn *prev, const BinaryColumn *claimed, const Piece *pieces,
                        Py_ssize_t count, Py_ssize_t first, int rows, Block *block,
-                       EVP_MD_CTX *context, const EVP_MD *sha256, unsigned char *flags) {
+                       const Hashing *hashing, unsigned char *flags) {
     if (lay_out_block(pieces, count, first, rows, DIGEST_BYTES, block) < 0) {
         return -1;
     }
@@ -496,17 +536,16 @@ static int prove_block(const BinaryColumn *prev, const BinaryColumn *claimed, co
     for (Py_ssize_t i = 0; i < count; i++) {
         append_piece(&pieces[i], first, rows, block);
     }
+    unsigned char digests[BLOCK_ROWS * DIGEST_BYTES];
+    if (digest_block(block, rows, hashing->extensions, hashing->context, hashing->sha256,
+                     digests) < 0) {
+        return -2;
+    }
     for (int row = 0; row < rows; row++) {
-        unsigned char digest[DIGEST_BYTES];
-        if (!(EVP_DigestInit_ex2(context, sha256, NULL) &&
-              EVP_DigestUpdate(context, block->bytes + block->starts[row],
-                               block->ends[row] - block->starts[row]) &&
-              EVP_DigestFinal_ex(context, digest, NULL))) {
-            return -2;
-        }
         Py_ssize_t size;
         const char *text = column_value(claimed, first + row, &size);
-        flags[row] = block->flags[row] | (is_claimed(digest, text, size) ? 0 : ROW_DIFFERS);
+        int holds = is_claimed(digests + row * DIGEST_BYTES, text, size);
+        flags[row] = block->flags[row] | (holds ? 0 : ROW_DIFFERS);
     }
     return 0;
 }
@@ -514,23 +553,22 @@ static int prove_block(const BinaryColumn *prev, const BinaryColumn *claimed, co
 /* Every row's flags into `flags`; 0, -1 out of memory, -2 when libcrypto fails (no Python
  * calls: no GIL). */
 static int prove_rows(const BinaryColumn *prev, const BinaryColumn *claimed, const Piece *pieces,
-                      Py_ssize_t count, Py_ssize_t rows, unsigned char *flags) {
-    EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    EVP_MD_CTX *context = EVP_MD_CTX_new();
+                      Py_ssize_t count, Py_ssize_t rows, int extensions, unsigned char *flags) {
+    Hashing hashing = {extensions, EVP_MD_fetch(NULL, "SHA256", NULL), EVP_MD_CTX_new()};
     Block *block = calloc(1, sizeof(Block));
-    int status = sha256 != NULL && context != NULL ? 0 : -2;
+    int status = hashing.sha256 != NULL && hashing.context != NULL ? 0 : -2;
     status = status == 0 && block == NULL ? -1 : status;
     for (Py_ssize_t first = 0; status == 0 && first < rows; first += BLOCK_ROWS) {
         int block_rows = (int)(rows - first < BLOCK_ROWS ? rows - first : BLOCK_ROWS);
-        status = prove_block(prev, claimed, pieces, count, first, block_rows, block, context,
-                             sha256, flags + first);
+        status = prove_block(prev, claimed, pieces, count, first, block_rows, block, &hashing,
+                             flags + first);
     }
     if (block != NULL) {
         free(block->bytes);
         free(block);
     }
-    EVP_MD_CTX_free(context);
-    EVP_MD_free(sha256);
+    EVP_MD_CTX_free(hashing.context);
+    EVP_MD_free(hashing.sha256);
     return status;
 }
 
@@ -585,11 +623,17 @@ static int read_hash_columns(PyObject *prev_given, PyObject *claimed_given, Bina
     return 0;
 }
 
-static PyObject *proven_rows(PyObject *module, PyObject *args) {
+/* Whether this CPU has the SHA extensions (read once, at import). */
+static int SHA_EXTENSIONS_PRESENT;
+
+static PyObject *proven_rows(PyObject *module, PyObject *args, PyObject *keywords) {
+    static char *names[] = {"", "", "", "sha_extensions", NULL};
     PyObject *prev_given, *claimed_given, *given;
+    int wanted = 1;
     BinaryColumn prev, claimed;
     (void)module;
-    if (!PyArg_ParseTuple(args, "OOO:proven_rows", &prev_given, &claimed_given, &given)) {
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "OOO|$p:proven_rows", names, &prev_given,
+                                     &claimed_given, &given, &wanted)) {
         return NULL;
     }
     if (read_hash_columns(prev_given, claimed_given, &prev, &claimed) < 0) {
@@ -607,6 +651,7 @@ static PyObject *proven_rows(PyObject *module, PyObject *args) {
         int status;
         Py_BEGIN_ALLOW_THREADS
         status = prove_rows(&prev, &claimed, pieces, count, rows,
+                            wanted && SHA_EXTENSIONS_PRESENT,
                             (unsigned char *)PyBytes_AS_STRING(flags));
         Py_END_ALLOW_THREADS
         if (status < 0) {
@@ -716,10 +761,11 @@ static PyObject *canonical_rows(PyObject *module, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"proven_rows", proven_rows, METH_VARARGS,
+    {"proven_rows", (PyCFunction)(void (*)(void))proven_rows, METH_VARARGS | METH_KEYWORDS,
      "proven_rows(prev_hash, hash, pieces) -> flags: each row's SHA-256 (its prev_hash's 32 "
      "bytes, then each piece's) held to its hash (both columns of lower-case hex), a flags "
-     "byte a row (ROW_NEEDS_ESCAPING, ROW_IMPOSSIBLE, ROW_DIFFERS)."},
+     "byte a row (ROW_NEEDS_ESCAPING, ROW_IMPOSSIBLE, ROW_DIFFERS). sha_extensions=False "
+     "hashes by libcrypto even where the CPU has the SHA extensions."},
     {"canonical_rows", canonical_rows, METH_VARARGS,
      "canonical_rows(rows, pieces) -> (offsets, text, flags): each row's pieces joined, int64 "
      "offsets (rows + 1) into the text, and the flags byte a row."},
@@ -740,6 +786,7 @@ static struct PyModuleDef module_definition = {
 
 PyMODINIT_FUNC PyInit_row_digests(void) {
     fill_hex_values();
+    SHA_EXTENSIONS_PRESENT = sha_extensions_present();
     PyObject *module = PyModule_Create(&module_definition);
     if (module == NULL) {
         return NULL;

@@ -27,11 +27,17 @@ ROW_DIFFERS: Final[int]
 DIGEST_BYTES: Final[int]
 
 def proven_rows(
-    prev_hashes: ColumnBuffers, hashes: ColumnBuffers, pieces: Sequence[Piece], /
+    prev_hashes: ColumnBuffers,
+    hashes: ColumnBuffers,
+    pieces: Sequence[Piece],
+    /,
+    *,
+    sha_extensions: bool = True,
 ) -> bytes:
     """Each row's SHA-256 (its prev hash's 32 bytes, then each piece) held to its hash (both
     columns of lower-case hex): a flags byte a row (ROW_NEEDS_ESCAPING, ROW_IMPOSSIBLE,
-    ROW_DIFFERS)."""
+    ROW_DIFFERS). sha_extensions=False hashes by libcrypto even where the CPU has the SHA
+    extensions (the tests hold both to hashlib)."""
 
 def canonical_rows(rows: int, pieces: Sequence[Piece], /) -> tuple[bytes, bytes, bytes]:
     """Each row's pieces joined: int64 offsets (rows + 1), the text, a flags byte a row."""
