@@ -2,7 +2,7 @@
 
 import csv
 import io
-from dataclasses import fields, replace
+from dataclasses import fields
 
 import pytest
 
@@ -135,14 +135,14 @@ def test_csv_for_swedish_excel_keeps_zeros_and_uses_decimal_commas() -> None:
 def test_only_filters_with_nothing_set_keep_every_row_unasked() -> None:
     """`keeps_all` lets a reader skip asking each row; any one filter set turns it off."""
     assert Filters().keeps_all
-    for name, value in (
-        ("programmes", ("p",)),
-        ("recipients", ("0180",)),
-        ("counties", ("01",)),
-        ("agencies", ("delmos",)),
-        ("years", ((2020, 2020),)),
-    ):
-        assert not replace(Filters(), **{name: value}).keeps_all, name
+    one_set = [
+        Filters(programmes=("p",)),
+        Filters(recipients=("0180",)),
+        Filters(counties=("01",)),
+        Filters(agencies=("delmos",)),
+        Filters(years=((2020, 2020),)),
+    ]
+    assert not any(filters.keeps_all for filters in one_set)
     assert {field.name for field in fields(Filters)} == {
         "programmes",
         "recipients",
