@@ -93,14 +93,29 @@ def _canonical_pieces(batch: pa.RecordBatch) -> list[Piece]:
         elif name == "data":
             piece = (PIECE_TEXT, column_buffers(column))
         elif field.nullable:
-            validity = column.buffers()[0] if column.null_count else None
-            piece = (PIECE_NULLABLE_STRING, column_buffers(column), validity or b"")
+            piece = _string_piece(PIECE_NULLABLE_STRING, column)
         else:
-            literal, piece, closing = literal + '"', (PIECE_STRING, column_buffers(column)), '"'
+            literal, piece, closing = literal + '"', _string_piece(PIECE_STRING, column), '"'
         pieces += [literal.encode(), piece]
         literal = closing
     pieces.append((literal + "}").encode())
     return pieces
+
+
+def _string_piece(kind: int, column: pa.Array) -> Piece:
+    """A string column as a piece; a dictionary array (as Parquet's repeating columns are read)
+    as its values and each row's index, never decoded to a string a row."""
+    dictionary = pa.types.is_dictionary(column.type)
+    rows = column.indices if dictionary else column
+    validity = (rows.buffers()[0] or b"") if column.null_count else b""
+    values = column_buffers(column.dictionary if dictionary else column)
+    if not dictionary:
+        return (kind, values, validity) if kind == PIECE_NULLABLE_STRING else (kind, values)
+    assert rows.type == pa.int32(), f"dictionary indices of {rows.type}, not int32"
+    indices = (rows.buffers()[1] or b"", rows.offset)
+    if kind == PIECE_NULLABLE_STRING:
+        return (kind, values, validity, *indices)
+    return (kind, values, *indices)
 
 
 def _values(kind: int, column: pa.Array) -> Piece:

@@ -52,8 +52,11 @@
 typedef struct {
     int kind; /* 0: a literal */
     Py_buffer literal;
-    BinaryColumn column; /* TEXT, STRING, NULLABLE_STRING */
+    BinaryColumn column; /* TEXT, STRING, NULLABLE_STRING (a dictionary's values: `indices`) */
     Py_buffer validity;  /* NULLABLE_STRING: Arrow's bitmap, or none (len 0: no nulls) */
+    int has_indices;     /* STRING, NULLABLE_STRING of a dictionary array: a row's value is */
+    Py_buffer indices;   /* column's value at indices[indices_first + row] (int32) */
+    Py_ssize_t indices_first;
     Py_buffer values;    /* INTEGER, DAY, INSTANT */
     Py_ssize_t first;    /* INTEGER, DAY, INSTANT: the array's offset into `values` */
     Py_ssize_t width;    /* bytes a value */
@@ -66,11 +69,14 @@ static void release_piece(Piece *piece) {
         break;
     case PIECE_TEXT:
     case PIECE_STRING:
-        release_column(&piece->column);
-        break;
     case PIECE_NULLABLE_STRING:
         release_column(&piece->column);
-        PyBuffer_Release(&piece->validity);
+        if (piece->kind == PIECE_NULLABLE_STRING) {
+            PyBuffer_Release(&piece->validity);
+        }
+        if (piece->has_indices) {
+            PyBuffer_Release(&piece->indices);
+        }
         break;
     default:
         PyBuffer_Release(&piece->values);
@@ -97,6 +103,20 @@ static int read_values(PyObject *item, const char *name, Piece *piece) {
     return 0;
 }
 
+/* A string piece's dictionary indices, (indices, offset) at `at` of the tuple: 0, or -1 with
+ * an error naming the piece and nothing held. */
+static int read_indices(PyObject *item, Py_ssize_t at, const char *name, Piece *piece) {
+    piece->indices_first = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, at + 1));
+    if (piece->indices_first == -1 && PyErr_Occurred()) {
+        return name_the_column(name);
+    }
+    if (PyObject_GetBuffer(PyTuple_GET_ITEM(item, at), &piece->indices, PyBUF_SIMPLE) < 0) {
+        return name_the_column(name);
+    }
+    piece->has_indices = 1;
+    return 0;
+}
+
 /* One piece from Python: bytes, or (kind, ...). 0, or -1 with an error naming the piece. */
 static int read_piece(PyObject *item, const char *name, Piece *piece) {
     if (PyBytes_Check(item)) {
@@ -112,9 +132,12 @@ static int read_piece(PyObject *item, const char *name, Piece *piece) {
     if (kind == PIECE_INTEGER || kind == PIECE_DAY || kind == PIECE_INSTANT) {
         return read_values(item, name, piece);
     }
+    /* (kind, column[, validity]) and, for a dictionary array, two more: (indices, offset). */
     Py_ssize_t size = kind == PIECE_NULLABLE_STRING ? 3 : 2;
+    Py_ssize_t given = PyTuple_Check(item) ? PyTuple_GET_SIZE(item) : 0;
+    int dictionary = kind != PIECE_TEXT && given == size + 2;
     if ((kind != PIECE_TEXT && kind != PIECE_STRING && kind != PIECE_NULLABLE_STRING) ||
-        PyTuple_GET_SIZE(item) != size) {
+        (given != size && !dictionary)) {
         PyErr_Format(PyExc_TypeError,
                      "%s: expected bytes or (kind, ...) of a known kind, got %.80s", name,
                      Py_TYPE(item)->tp_name);
@@ -123,12 +146,46 @@ static int read_piece(PyObject *item, const char *name, Piece *piece) {
     if (read_column(PyTuple_GET_ITEM(item, 1), name, &piece->column) < 0) {
         return -1;
     }
+    if (kind == PIECE_NULLABLE_STRING &&
+        PyObject_GetBuffer(PyTuple_GET_ITEM(item, 2), &piece->validity, PyBUF_SIMPLE) < 0) {
+        release_column(&piece->column);
+        return name_the_column(name);
+    }
+    if (dictionary && read_indices(item, size, name, piece) < 0) {
+        if (kind == PIECE_NULLABLE_STRING) {
+            PyBuffer_Release(&piece->validity);
+        }
+        release_column(&piece->column);
+        return -1;
+    }
     piece->kind = (int)kind;
-    if (kind == PIECE_NULLABLE_STRING) {
-        PyObject *validity = PyTuple_GET_ITEM(item, 2);
-        if (PyObject_GetBuffer(validity, &piece->validity, PyBUF_SIMPLE) < 0) {
-            release_column(&piece->column);
-            return name_the_column(name);
+    return 0;
+}
+
+/* The int32 dictionary index of a row (only after check_indices passed). */
+static inline Py_ssize_t index_at(const Piece *piece, Py_ssize_t row) {
+    int32_t index;
+    memcpy(&index, (const char *)piece->indices.buf + (piece->indices_first + row) * 4,
+           sizeof index);
+    return index;
+}
+
+static int is_valid(const Piece *piece, Py_ssize_t row);
+
+/* A dictionary piece's indices: inside their buffer, and each valid row's naming a value of
+ * the dictionary. 0, or -1 with a ValueError naming the piece. */
+static int check_indices(const Piece *piece, const char *name, Py_ssize_t rows) {
+    if (piece->indices_first < 0 || piece->indices.len / 4 - piece->indices_first < rows) {
+        PyErr_Format(PyExc_ValueError, "%s: its indices hold too few for %zd rows from %zd",
+                     name, rows, piece->indices_first);
+        return -1;
+    }
+    for (Py_ssize_t row = 0; row < rows; row++) {
+        Py_ssize_t index = index_at(piece, row);
+        if (is_valid(piece, row) && (index < 0 || index >= piece->column.length)) {
+            PyErr_Format(PyExc_ValueError, "%s: row %zd names value %zd of a dictionary of %zd",
+                         name, row, index, piece->column.length);
+            return -1;
         }
     }
     return 0;
@@ -143,20 +200,24 @@ static int check_piece(const Piece *piece, const char *name, Py_ssize_t rows) {
         return 0;
     case PIECE_TEXT:
     case PIECE_STRING:
-    case PIECE_NULLABLE_STRING:
-        fault = check_column(&piece->column, rows, &at_row);
+    case PIECE_NULLABLE_STRING: {
+        /* A dictionary's values are checked whole; the rows are its indices. */
+        Py_ssize_t values = piece->has_indices ? piece->column.length : rows;
+        fault = check_column(&piece->column, values, &at_row);
         if (fault != COLUMN_OK) {
-            raise_column_fault(fault, name, &piece->column, rows, at_row);
+            raise_column_fault(fault, name, &piece->column, values, at_row);
             return -1;
         }
         /* Bit (first + row) of the bitmap is read for every row. */
-        if (piece->kind == PIECE_NULLABLE_STRING && piece->validity.len != 0 &&
-            rows > 0 && piece->validity.len < (piece->column.first + rows + 7) / 8) {
+        Py_ssize_t first = piece->has_indices ? piece->indices_first : piece->column.first;
+        if (piece->kind == PIECE_NULLABLE_STRING && piece->validity.len != 0 && rows > 0 &&
+            piece->validity.len < (first + rows + 7) / 8) {
             PyErr_Format(PyExc_ValueError, "%s: its validity bitmap is too short for %zd rows",
                          name, rows);
             return -1;
         }
-        return 0;
+        return piece->has_indices ? check_indices(piece, name, rows) : 0;
+    }
     default:
         if (piece->first < 0 || piece->values.len / piece->width - piece->first < rows) {
             PyErr_Format(PyExc_ValueError,
@@ -322,11 +383,16 @@ static int64_t value_at(const Piece *piece, Py_ssize_t row) {
 }
 
 static int is_valid(const Piece *piece, Py_ssize_t row) {
-    if (piece->validity.len == 0) {
+    if (piece->kind != PIECE_NULLABLE_STRING || piece->validity.len == 0) {
         return 1;
     }
-    Py_ssize_t bit = piece->column.first + row;
+    Py_ssize_t bit = (piece->has_indices ? piece->indices_first : piece->column.first) + row;
     return (((const unsigned char *)piece->validity.buf)[bit / 8] >> (bit % 8)) & 1;
+}
+
+/* A string piece's value of a row: the column's, or its dictionary's by the row's index. */
+static inline const char *string_value(const Piece *piece, Py_ssize_t row, Py_ssize_t *size) {
+    return column_value(&piece->column, piece->has_indices ? index_at(piece, row) : row, size);
 }
 
 /* Each row's room in the block: `prefix` bytes, then every piece's bound (a literal's length, a
@@ -356,8 +422,11 @@ static int lay_out_block(const Piece *pieces, Py_ssize_t count, Py_ssize_t first
         default:
             fixed += 2 + NULL_CHARS;
             for (int row = 0; row < rows; row++) {
-                block->starts[row] += (size_t)(column_offset(&piece->column, first + row + 1) -
-                                               column_offset(&piece->column, first + row));
+                Py_ssize_t size = 0;
+                if (is_valid(piece, first + row)) {
+                    string_value(piece, first + row, &size);
+                }
+                block->starts[row] += (size_t)size;
             }
         }
     }
@@ -383,7 +452,7 @@ static void append_column(const Piece *piece, Py_ssize_t first, int rows, Block 
             continue;
         }
         Py_ssize_t size;
-        const char *value = column_value(&piece->column, first + row, &size);
+        const char *value = string_value(piece, first + row, &size);
         at[0] = '"';
         memcpy(at + quoted, value, (size_t)size);
         at[quoted + size] = '"';

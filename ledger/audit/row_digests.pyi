@@ -9,10 +9,16 @@ from typing_extensions import Buffer
 # An Arrow binary column as its buffers: int32 offsets, data, the array's offset and length.
 ColumnBuffers = tuple[Buffer, Buffer, int, int]
 # A piece of each row: literal bytes; (PIECE_TEXT | PIECE_STRING, column);
-# (PIECE_NULLABLE_STRING, column, validity bitmap or b""); (PIECE_INTEGER | PIECE_DAY |
-# PIECE_INSTANT, values buffer, the array's offset).
+# (PIECE_NULLABLE_STRING, column, validity bitmap or b""); a dictionary array's string piece
+# with its values as the column and two more: its int32 indices buffer and their offset;
+# (PIECE_INTEGER | PIECE_DAY | PIECE_INSTANT, values buffer, the array's offset).
 Piece = (
-    bytes | tuple[int, ColumnBuffers] | tuple[int, ColumnBuffers, Buffer] | tuple[int, Buffer, int]
+    bytes
+    | tuple[int, ColumnBuffers]
+    | tuple[int, ColumnBuffers, Buffer]
+    | tuple[int, Buffer, int]
+    | tuple[int, ColumnBuffers, Buffer, int]
+    | tuple[int, ColumnBuffers, Buffer, Buffer, int]
 )
 
 PIECE_TEXT: Final[int]

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ledger.audit.batch_proof import BatchCheck, check_batch
-from ledger.audit.event_table import EVENT_SCHEMA
+from ledger.audit.event_table import EVENT_SCHEMA, REPEATING_TEXT_COLUMNS
 from ledger.audit.export import EXTENSIONS
 from ledger.audit.export_checkpoints import proven_checkpoints, require_covered
 from ledger.audit.export_reader import (
@@ -44,8 +44,13 @@ from projections.domain.asof import AsOf
 from projections.domain.filters import Filters
 from projections.domain.rows import BalanceRow, View
 from projections.domain.selection import Selection
-from projections.replay import Dictionaries, ReplayColumns, batch_columns, concatenate
-from projections.replay.columns import code_maps
+from projections.replay import (
+    Dictionaries,
+    ReplayColumns,
+    batch_columns,
+    code_maps,
+    concatenate,
+)
 from schemas.chain import GENESIS_HASH
 from schemas.envelope import Checkpoint
 from schemas.errors import IntegrityFailure, InvalidQuery, QueryParameter
@@ -135,7 +140,9 @@ def _parquet_parts(
     dictionaries = [Dictionaries() for _ in range(readers)]
 
     def read(reader: int) -> None:
-        handle = pq.ParquetFile(path)
+        # The repeating text columns stay dictionary arrays: the proof and the columns take
+        # them as such, and none is decoded to a string a row.
+        handle = pq.ParquetFile(path, read_dictionary=REPEATING_TEXT_COLUMNS)
         while True:
             with lock:
                 group = next(taken, None)

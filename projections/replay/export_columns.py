@@ -75,8 +75,9 @@ TIMELINE_KIND: Final = np.isin(np.arange(KIND_COUNT), [int(kind) for kind in AGE
 
 
 def _codes(column: pa.Array, code_of: Any) -> I64:
-    """A string column as dictionary codes: each distinct value looked up once (null: 0)."""
-    encoded = pc.dictionary_encode(column)
+    """A string column (or a dictionary array of strings) as dictionary codes: each distinct
+    value looked up once (null: 0)."""
+    encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
     # A slot past the values' codes holds null's: a null's index is filled to point at it.
     table = np.array([*map(code_of, encoded.dictionary.to_pylist()), 0], dtype=np.int64)
     indices = encoded.indices

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -423,3 +424,58 @@ def test_a_validity_bitmap_shorter_than_its_rows_is_a_value_error() -> None:
     sixteen = hex_column(bytes(16 * DIGEST_BYTES))
     with pytest.raises(ValueError, match=r"^piece 0: its validity bitmap is too short"):
         proven_rows(sixteen, sixteen, [piece])
+
+
+def dictionary_piece(kind: int, column: pa.Array) -> "Piece":
+    """A dictionary array of strings as the loop takes it: its values, and each row's index."""
+    indices = column.indices
+    validity = (indices.buffers()[0] or b"") if column.null_count else b""
+    values, index_buffer = buffers(column.dictionary), indices.buffers()[1]
+    if kind == PIECE_NULLABLE_STRING:
+        return (kind, values, validity, index_buffer, indices.offset)
+    return (kind, values, index_buffer, indices.offset)
+
+
+@pytest.mark.parametrize("start", [0, 3])
+@pytest.mark.parametrize("kind", ["string", "nullable"])
+def test_a_dictionary_array_spells_as_its_strings_do(start: int, kind: str) -> None:
+    """Parquet's repeating columns read as dictionaries: each row is its value's text, nulls
+    `null`, escapes flagged, slices honoured."""
+    values = [*PLAIN, *ESCAPED] * 3 + ([None, "a", None] if kind == "nullable" else [])
+    plain = sliced(values, pa.string(), start)
+    encoded = pc.dictionary_encode(plain)
+    if kind == "nullable":
+        expected = spelled(
+            [(PIECE_NULLABLE_STRING, buffers(plain), plain.buffers()[0] or b"")], len(plain)
+        )
+        got = spelled([dictionary_piece(PIECE_NULLABLE_STRING, encoded)], len(plain))
+    else:
+        expected = spelled([(PIECE_STRING, buffers(plain))], len(plain))
+        got = spelled([dictionary_piece(PIECE_STRING, encoded)], len(plain))
+    assert got == expected
+
+
+def test_a_null_rows_index_is_never_read() -> None:
+    """Arrow leaves a null's index undefined: a wild one there is not an error."""
+    indices = pa.array([0, 7_000, 1], pa.int32())
+    validity = bytes([0b101])
+    values = buffers(pa.array(["x", "y"], pa.string()))
+    piece: Piece = (PIECE_NULLABLE_STRING, values, validity, indices.buffers()[1], 0)
+    assert spelled([piece], 3) == ([b'"x"', b"null", b'"y"'], [0, 0, 0])
+
+
+FORGED_INDICES = {
+    "an index past the dictionary": ([0, 2], 0, "row 1 names value 2 of a dictionary of 2"),
+    "a negative index": ([-1, 0], 0, "row 0 names value -1"),
+    "too few indices": ([0], 0, "its indices hold too few for 2 rows"),
+    "an offset past the indices": ([0, 1], 1, "its indices hold too few for 2 rows from 1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FORGED_INDICES))
+def test_forged_dictionary_indices_are_a_value_error_naming_the_piece(case: str) -> None:
+    indices, offset, reason = FORGED_INDICES[case]
+    values = buffers(pa.array(["x", "y"], pa.string()))
+    piece: Piece = (PIECE_STRING, values, struct.pack(f"<{len(indices)}i", *indices), offset)
+    with pytest.raises(ValueError, match=f"^piece 1: {reason}"):
+        proven_rows(TWO_HASHES, TWO_HASHES, [b"{", piece, b"}"])
