@@ -70,10 +70,12 @@ class Part:
 
 @dataclass(frozen=True)
 class ProvenFile:
-    """The events file's parts in order, and each reader's dictionaries."""
+    """The events file's parts in order up to the first that failed or could not be read, each
+    reader's dictionaries, and the unreadable row group that ended them (if one did)."""
 
     parts: list[Part]
     dictionaries: list[Dictionaries]
+    unreadable: ExportTampered | None = None
 
     def columns(self) -> tuple[ReplayColumns, Dictionaries]:
         """Every part's columns in order, their codes in one new set of dictionaries."""
@@ -133,10 +135,12 @@ def _parquet_parts(
 ) -> tuple[ProvenFile, T]:
     """The row groups proven by `readers` threads, each taking the next group when it is done
     with one (the shares even out whatever else runs on the cores), and what `meanwhile`
-    returns: it runs on this thread meanwhile."""
+    returns: it runs on this thread meanwhile. Groups after one that failed are not read."""
     taken = iter(range(groups))
     lock = threading.Lock()
     parts: dict[int, Part] = {}
+    unreadable: dict[int, ExportTampered] = {}
+    first_failed = [groups]
     dictionaries = [Dictionaries() for _ in range(readers)]
 
     def read(reader: int) -> None:
@@ -145,11 +149,21 @@ def _parquet_parts(
         handle = pq.ParquetFile(path, read_dictionary=REPEATING_TEXT_COLUMNS)
         while True:
             with lock:
-                group = next(taken, None)
-            if group is None:
+                group = next(taken, groups)
+            if group >= first_failed[0]:
                 return
-            batches = _row_group_batches(handle, group)
-            parts[group] = _check_batches(batches, wanted, dictionaries[reader], reader)
+            try:
+                part = _check_batches(
+                    _row_group_batches(handle, group), wanted, dictionaries[reader], reader
+                )
+            except ExportTampered as exc:
+                unreadable[group] = exc
+                part = None
+            with lock:
+                if part is None or part.columns is None:
+                    first_failed[0] = min(first_failed[0], group)
+                if part is not None:
+                    parts[group] = part
 
     # Threads, not processes: Arrow's reading and the C loops release the GIL, and a thread's
     # columns need no pickling back.
@@ -158,7 +172,14 @@ def _parquet_parts(
         alongside = meanwhile()
         for done in reading:
             done.result()
-    return ProvenFile([parts[group] for group in range(groups)], dictionaries), alongside
+    # The parts in order up to the first group missing: the one that failed (its part ends in
+    # its failure), or the unreadable one.
+    proven: list[Part] = []
+    for group in range(groups):
+        if group not in parts:
+            return ProvenFile(proven, dictionaries, unreadable.get(group)), alongside
+        proven.append(parts[group])
+    return ProvenFile(proven, dictionaries), alongside
 
 
 def _parts(
@@ -284,6 +305,8 @@ def verify_export(
         line = int(exc.value)
         raise ExportTampered("position", first + line - 1, f"line {line} {exc.message}") from None
     checks = [check for part in proven_file.parts for check in part.checks]
+    if proven_file.unreadable is not None and _first_failure(checks, first, first_prev) is None:
+        raise proven_file.unreadable
     failure = _record_failure(checks, manifest, checkpoints, first, first_prev)
     if failure is not None:
         raise ExportTampered("position", failure[0], failure[1])
