@@ -34,7 +34,9 @@ def register(tools: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     parser.add_argument("directory", metavar="DIR", type=Path)
     add_question_options(parser)
     parser.add_argument("--format", default="table", metavar="|".join(FORMATS))
-    parser.add_argument("--workers", type=int, default=None, help="threads proving a Parquet export (default: one a core)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="threads proving a Parquet export (one a core)"
+    )
     parser.set_defaults(run=run)
 
 
