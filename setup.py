@@ -16,7 +16,7 @@ setup(
         Extension(
             "ledger.audit.row_digests",
             sources=["ledger/audit/row_digests.c"],
-            depends=["ledger/audit/binary_column.h"],
+            depends=["ledger/audit/binary_column.h", "ledger/audit/sha256_ni.h"],
             libraries=["crypto"],
             extra_compile_args=["-Wextra"],
             optional=False,

@@ -34,7 +34,9 @@ def register(tools: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     parser.add_argument("directory", metavar="DIR", type=Path)
     add_question_options(parser)
     parser.add_argument("--format", default="table", metavar="|".join(FORMATS))
-    parser.add_argument("--workers", type=int, default=None, help="processes (Parquet)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="threads proving a Parquet export (one a core)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     filters = filters_of(args)
     as_of = parse_as_of(args.as_of_date, args.as_known_at, args.at_position)
     # As rebuild and balances do: the proof's temporary arrays reuse freed memory instead of
-    # faulting fresh pages a batch (in the forked workers too; a sixth of their CPU measured).
+    # faulting fresh pages a batch (a sixth of the proof's CPU, measured).
     keep_freed_memory()
     try:
         replayed = verify_export(args.directory, trusted, workers=args.workers)

@@ -1,7 +1,7 @@
 """`audit replay DIR`: the books re-derived from an export alone, after the export proves itself.
 
-Order: the manifest's file hashes; the chain from genesis (every event's hash and link, in the
-worker processes for Parquet, a share of row groups each); the manifest's ends and every
+Order: the manifest's file hashes; the chain from genesis (every event's hash and link, in
+worker threads for Parquet, a share of row groups each); the manifest's ends and every
 checkpoint against the recomputed chain; every checkpoint's signature under a trusted key and
 the record covered to its end by a signed checkpoint (ledger/audit/export_checkpoints.py:
 events after the last one are refused, not replayed); only then the balances, by the
@@ -12,10 +12,11 @@ nothing is computed from a record that failed.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ledger.audit.batch_proof import BatchCheck, check_batch
-from ledger.audit.event_table import EVENT_SCHEMA
+from ledger.audit.event_table import EVENT_SCHEMA, REPEATING_TEXT_COLUMNS
 from ledger.audit.export import EXTENSIONS
 from ledger.audit.export_checkpoints import proven_checkpoints, require_covered
 from ledger.audit.export_reader import (
@@ -43,13 +44,47 @@ from projections.domain.asof import AsOf
 from projections.domain.filters import Filters
 from projections.domain.rows import BalanceRow, View
 from projections.domain.selection import Selection
-from projections.replay import Dictionaries, ReplayColumns, batch_columns, concatenate
+from projections.replay import (
+    Dictionaries,
+    ReplayColumns,
+    batch_columns,
+    code_maps,
+    concatenate,
+)
 from schemas.chain import GENESIS_HASH
-from schemas.errors import InvalidQuery, QueryParameter
+from schemas.envelope import Checkpoint
+from schemas.errors import IntegrityFailure, InvalidQuery, QueryParameter
 
 T = TypeVar("T")
-# A part of the events file and what it proved: checks, columns, the worker's dictionaries.
-Part = tuple[list[BatchCheck], ReplayColumns | None, dict[str, list[str]]]
+
+
+@dataclass(frozen=True)
+class Part:
+    """A run of the events file proven: its batches' checks, their columns (none after a
+    failure), and which of the readers' dictionaries the columns' codes refer to."""
+
+    checks: list[BatchCheck]
+    columns: ReplayColumns | None
+    reader: int
+
+
+@dataclass(frozen=True)
+class ProvenFile:
+    """The events file's parts in order up to the first that failed or could not be read, each
+    reader's dictionaries, and the unreadable row group that ended them (if one did)."""
+
+    parts: list[Part]
+    dictionaries: list[Dictionaries]
+    unreadable: ExportTampered | None = None
+
+    def columns(self) -> tuple[ReplayColumns, Dictionaries]:
+        """Every part's columns in order, their codes in one new set of dictionaries."""
+        merged = Dictionaries()
+        maps = [code_maps(reader.as_lists(), merged) for reader in self.dictionaries]
+        recoded = [
+            p.columns.recoded_by(maps[p.reader]) for p in self.parts if p.columns is not None
+        ]
+        return concatenate(recoded), merged
 
 
 @dataclass(frozen=True)
@@ -67,8 +102,9 @@ class ReplayedExport:
     verify_s: float
 
 
-def _check_part(batches: Iterator[Any], wanted: set[int]) -> Part:
-    dictionaries = Dictionaries()
+def _check_batches(
+    batches: Iterator[Any], wanted: set[int], dictionaries: Dictionaries, reader: int
+) -> Part:
     checks: list[BatchCheck] = []
     parts: list[ReplayColumns] = []
     for batch in batches:
@@ -77,55 +113,95 @@ def _check_part(batches: Iterator[Any], wanted: set[int]) -> Part:
         check = check_batch(batch, wanted)
         checks.append(check)
         if check.failure is not None:
-            return checks, None, dictionaries.as_lists()
+            return Part(checks, None, reader)
         parts.append(batch_columns(batch, dictionaries))
-    return checks, concatenate(parts), dictionaries.as_lists()
+    return Part(checks, concatenate(parts), reader)
 
 
-def _parquet_part(path: Path, groups: list[int], wanted: set[int]) -> Part:
-    handle = pq.ParquetFile(path)
+def _row_group_batches(handle: pq.ParquetFile, group: int) -> Iterator[Any]:
+    try:
+        # One thread a core: Arrow's own threads would only contend with the others.
+        table = handle.read_row_group(group, use_threads=False)
+    except (pa.ArrowException, OSError) as exc:
+        first = handle.metadata.row_group(group).column(0).statistics.min
+        raise ExportTampered(
+            "position", first, f"its row group cannot be read (a changed byte?): {exc}"
+        ) from None
+    yield from table.to_batches()
 
-    def batches() -> Iterator[Any]:
-        for group in groups:
+
+def _parquet_parts(
+    path: Path, groups: int, wanted: set[int], readers: int, meanwhile: Callable[[], T]
+) -> tuple[ProvenFile, T]:
+    """The row groups proven by `readers` threads, each taking the next group when it is done
+    with one (the shares even out whatever else runs on the cores), and what `meanwhile`
+    returns: it runs on this thread meanwhile. Groups after one that failed are not read."""
+    taken = iter(range(groups))
+    lock = threading.Lock()
+    parts: dict[int, Part] = {}
+    unreadable: dict[int, ExportTampered] = {}
+    first_failed = [groups]
+    dictionaries = [Dictionaries() for _ in range(readers)]
+
+    def read(reader: int) -> None:
+        # The repeating text columns stay dictionary arrays: the proof and the columns take
+        # them as such, and none is decoded to a string a row.
+        handle = pq.ParquetFile(path, read_dictionary=REPEATING_TEXT_COLUMNS)
+        while True:
+            with lock:
+                group = next(taken, groups)
+            if group >= first_failed[0]:
+                return
             try:
-                # One worker a core: Arrow's own threads would only contend with the others.
-                table = handle.read_row_group(group, use_threads=False)
-            except (pa.ArrowException, OSError) as exc:
-                first = handle.metadata.row_group(group).column(0).statistics.min
-                raise ExportTampered(
-                    "position", first, f"its row group cannot be read (a changed byte?): {exc}"
-                ) from None
-            yield from table.to_batches()
+                part = _check_batches(
+                    _row_group_batches(handle, group), wanted, dictionaries[reader], reader
+                )
+            except ExportTampered as exc:
+                unreadable[group] = exc
+                part = None
+            with lock:
+                if part is None or part.columns is None:
+                    first_failed[0] = min(first_failed[0], group)
+                if part is not None:
+                    parts[group] = part
 
-    return _check_part(batches(), wanted)
+    # Threads, not processes: Arrow's reading and the C loops release the GIL, and a thread's
+    # columns need no pickling back.
+    with ThreadPoolExecutor(readers, thread_name_prefix="proof") as threads:
+        reading = [threads.submit(read, reader) for reader in range(readers)]
+        alongside = meanwhile()
+        for done in reading:
+            done.result()
+    # The parts in order up to the first group missing: the one that failed (its part ends in
+    # its failure), or the unreadable one.
+    proven: list[Part] = []
+    for group in range(groups):
+        if group not in parts:
+            return ProvenFile(proven, dictionaries, unreadable.get(group)), alongside
+        proven.append(parts[group])
+    return ProvenFile(proven, dictionaries), alongside
 
 
 def _parts(
     path: Path, file_format: str, wanted: set[int], workers: int, meanwhile: Callable[[], T]
-) -> tuple[list[Part], T]:
-    """The events file checked in parts (Parquet row groups shared over worker processes), and
-    what `meanwhile` returns: it runs here while the workers prove their shares."""
+) -> tuple[ProvenFile, T]:
+    """The events file proven in parts (Parquet row groups shared by threads), and what
+    `meanwhile` returns: it runs here while the threads prove the file."""
     if file_format != "parquet":
         alongside = meanwhile()
-        return [_check_part(read_batches(path, file_format, EVENT_SCHEMA), wanted)], alongside
+        dictionaries = Dictionaries()
+        batches = read_batches(path, file_format, EVENT_SCHEMA)
+        return ProvenFile([_check_batches(batches, wanted, dictionaries, 0)], [dictionaries]), (
+            alongside
+        )
     try:
         handle = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
         raise ExportTampered(path.name, str(path), f"cannot be read as Parquet: {exc}") from None
     if not handle.schema_arrow.equals(EVENT_SCHEMA):
         raise ExportTampered(path.name, str(path), "its columns are not the export's")
-    groups = list(range(handle.num_row_groups))
-    count = max(1, min(workers, len(groups)))
-    size = -(-len(groups) // count)
-    shares = [groups[i : i + size] for i in range(0, len(groups), size)]
-    if len(shares) == 1:
-        alongside = meanwhile()
-        return [_parquet_part(path, shares[0], wanted)], alongside
-    context = multiprocessing.get_context("fork")
-    with context.Pool(len(shares)) as pool:
-        proving = pool.starmap_async(_parquet_part, [(path, share, wanted) for share in shares])
-        alongside = meanwhile()
-        return proving.get(), alongside
+    groups = handle.num_row_groups
+    return _parquet_parts(path, groups, wanted, max(1, min(workers, groups)), meanwhile)
 
 
 def _first_failure(
@@ -211,23 +287,31 @@ def verify_export(
     events_path = directory / f"events.{extension}"
     if not events_path.is_file():
         raise ExportTampered("file", events_path.name, "is missing")
+
+    def alongside() -> tuple[list[str], list[Checkpoint] | IntegrityFailure]:
+        # The files' SHA-256 and the checkpoints' signatures are taken while the threads prove
+        # the chain; what they find is reported after the chain's own failures, as before.
+        damaged = file_problems(directory, manifest)
+        try:
+            return damaged, proven_checkpoints(checkpoints, trusted)
+        except IntegrityFailure as failure:
+            return damaged, failure
+
     try:
-        # The files' SHA-256 is taken while the workers prove the chain, not before.
-        parts, damaged = _parts(
-            events_path,
-            file_format,
-            wanted,
-            workers or os.cpu_count() or 1,
-            lambda: file_problems(directory, manifest),
+        proven_file, (damaged, proven) = _parts(
+            events_path, file_format, wanted, workers or os.cpu_count() or 1, alongside
         )
     except UnreadableLine as exc:
         line = int(exc.value)
         raise ExportTampered("position", first + line - 1, f"line {line} {exc.message}") from None
-    checks = [check for part_checks, _, _ in parts for check in part_checks]
+    checks = [check for part in proven_file.parts for check in part.checks]
+    if proven_file.unreadable is not None and _first_failure(checks, first, first_prev) is None:
+        raise proven_file.unreadable
     failure = _record_failure(checks, manifest, checkpoints, first, first_prev)
     if failure is not None:
         raise ExportTampered("position", failure[0], failure[1])
-    proven = proven_checkpoints(checkpoints, trusted)
+    if isinstance(proven, IntegrityFailure):
+        raise proven
     last, last_hash = checks[-1].last_position, checks[-1].last_hash
     require_covered(proven, last)
     if damaged:
@@ -237,10 +321,7 @@ def verify_export(
             "every event still chains: the change lies outside the events' content, "
             "but the files are not the ones exported",
         )
-    dictionaries = Dictionaries()
-    columns = concatenate(
-        [part.recoded(lists, dictionaries) for _, part, lists in parts if part is not None]
-    )
+    columns, dictionaries = proven_file.columns()
     return ReplayedExport(
         first,
         last,

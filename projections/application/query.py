@@ -176,7 +176,7 @@ def view_rows(fetch: Fetch, view: View, filters: Filters) -> list[BalanceRow]:
         rows = _summed_agency_years(fetch, filters)
     else:
         rows = fetch(stored_view, filters.narrowest_selection(stored_view))
-    kept = [row for row in rows if filters.keeps(row)]
+    kept = list(rows) if filters.keeps_all else [row for row in rows if filters.keeps(row)]
     if view is View.COUNTY_YEAR:
         recipient_rows = [row for row in kept if isinstance(row, RecipientYearRow)]
         assert len(recipient_rows) == len(kept), "county-year rolls up recipient-year rows"

@@ -4,7 +4,7 @@ and years (single years or ranges such as 2019..2021), for the CLI and HTTP alik
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from projections.domain.rows import BalanceRow, View
 from projections.domain.selection import Selection
@@ -45,6 +45,11 @@ class Filters:
                 raise InvalidQuery(
                     name, values[0], f"the {view.value} view has no {name}; use {views}"
                 )
+
+    @property
+    def keeps_all(self) -> bool:
+        """True when no filter is set (every row is kept: no row need be asked)."""
+        return not any(getattr(self, field.name) for field in fields(self))
 
     def has_year(self, year: int) -> bool:
         """True when the year filter keeps `year`."""

@@ -30,7 +30,14 @@ from projections.domain.selection import EVERYTHING, Selection
 from projections.replay import index_files
 from projections.replay.asof_index import AsOfIndex
 from projections.replay.builder import ColumnBuilder
-from projections.replay.columns import CodeNames, Dictionaries, ReplayColumns, concatenate
+from projections.replay.columns import (
+    CodeMaps,
+    CodeNames,
+    Dictionaries,
+    ReplayColumns,
+    code_maps,
+    concatenate,
+)
 from projections.replay.export_columns import batch_columns
 from projections.replay.layout import (
     HASH_PREFIX_HEX_CHARS,
@@ -67,6 +74,7 @@ __all__ = [
     "HASH_PREFIX_HEX_CHARS",
     "AsOfIndex",
     "BaseTotals",
+    "CodeMaps",
     "CodeNames",
     "ColumnBuilder",
     "Dictionaries",
@@ -87,6 +95,7 @@ __all__ = [
     "balances",
     "batch_columns",
     "check_chain",
+    "code_maps",
     "concatenate",
     "every_view",
     "load_index",

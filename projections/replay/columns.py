@@ -149,22 +149,41 @@ class ReplayColumns:
 
     def recoded(self, lists: Mapping[str, list[str]], into: Dictionaries) -> ReplayColumns:
         """These columns, whose codes refer to `lists`, with the codes of `into` instead."""
+        return self.recoded_by(code_maps(lists, into))
 
-        def codes(values: list[str], target: StringDictionary) -> npt.NDArray[np.int64]:
-            return np.array([target.code(value) for value in values], dtype=np.int64)
-
-        programmes = codes(lists["programmes"], into.programmes)
-        recipients = codes(lists["recipients"], into.recipients)
-        agencies = codes(lists["agencies"], into.agencies)
+    def recoded_by(self, maps: CodeMaps) -> ReplayColumns:
+        """These columns with each code replaced by its map's (code_maps)."""
         events = self.events.arrays()
         timeline = self.timeline.arrays()
-        if len(programmes):
-            events["programme"] = programmes[self.events.programme]
-            timeline["programme"] = programmes[self.timeline.programme]
-        events["recipient"] = recipients[self.events.recipient]
-        if len(agencies):
-            timeline["agency"] = agencies[self.timeline.agency]
+        if len(maps.programmes):
+            events["programme"] = maps.programmes[self.events.programme]
+            timeline["programme"] = maps.programmes[self.timeline.programme]
+        events["recipient"] = maps.recipients[self.events.recipient]
+        if len(maps.agencies):
+            timeline["agency"] = maps.agencies[self.timeline.agency]
         return ReplayColumns(EventColumns.of(events), self.postings, TimelineColumns.of(timeline))
+
+
+@dataclass(frozen=True)
+class CodeMaps:
+    """Each code of one set of dictionaries, as its value's code in another."""
+
+    programmes: npt.NDArray[np.int64]
+    recipients: npt.NDArray[np.int64]
+    agencies: npt.NDArray[np.int64]
+
+
+def code_maps(lists: Mapping[str, list[str]], into: Dictionaries) -> CodeMaps:
+    """The codes of `lists` (Dictionaries.as_lists) as the codes of `into` (adding values)."""
+
+    def codes(values: list[str], target: StringDictionary) -> npt.NDArray[np.int64]:
+        return np.array([target.code(value) for value in values], dtype=np.int64)
+
+    return CodeMaps(
+        codes(lists["programmes"], into.programmes),
+        codes(lists["recipients"], into.recipients),
+        codes(lists["agencies"], into.agencies),
+    )
 
 
 def concatenate(parts: list[ReplayColumns]) -> ReplayColumns:

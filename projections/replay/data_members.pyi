@@ -1,20 +1,31 @@
 """Members of the export's `data` column read in C (projections/replay/data_members.c)."""
 
-from typing import Any
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
 from ledger.audit.row_digests import ColumnBuffers
 
-# The rows asked for: int64 indexes into the column (C-contiguous), in the order wanted.
-Rows = npt.NDArray[np.signedinteger[Any]]
+# What a row asks for, its code in `reads`; READ_ONE_YEAR + j reads the amount key j.
+READ_NOTHING: Final[int]
+READ_YEAR_MAP: Final[int]
+READ_ONE_YEAR: Final[int]
 
-def integer_members(data: ColumnBuffers, rows: Rows, key: bytes, /) -> bytes:
-    """int64 of the leftmost `KEY-?[0-9]+` in each of the rows (0 where none)."""
+# A uint8 code a row (C-contiguous), one of the READ_ codes.
+Reads = npt.NDArray[np.uint8]
+# (int64 postings a row, int64 years, int64 amounts, int32 recipient offsets (a row + 1),
+# uint8 recipient found a row, the recipients' UTF-8 bytes).
+RowMembers = tuple[bytes, bytes, bytes, bytes, bytes, bytes]
 
-def string_members(data: ColumnBuffers, rows: Rows, key: bytes, /) -> tuple[bytes, bytes, bytes]:
-    """(int32 offsets, strings, uint8 found) of the first `KEY([^"]*)"` in each of the rows."""
-
-def year_maps(data: ColumnBuffers, rows: Rows, key: bytes, /) -> tuple[bytes, bytes, bytes]:
-    """(int64 counts, years, amounts) of the first `KEY{"YYYY":amount,...}` in each row."""
+def row_members(
+    data: ColumnBuffers,
+    reads: Reads,
+    recipient_key: bytes,
+    map_key: bytes,
+    year_key: bytes,
+    amount_keys: tuple[bytes, ...],
+    /,
+) -> RowMembers:
+    """Each row's postings (by its code: none, its map of years at `map_key`, or the year at
+    `year_key` and the amount at its amount key) and its first `recipient_key` string."""

@@ -5,7 +5,7 @@ Everything is converted column-wise, `data` included: the batch was proven first
 which a key such as `"amount_ore":` can only stand where that member is (a quote inside a string
 is escaped). The members are read by a C scanner over the column's buffers
 (projections/replay/data_members.c: the meaning of a regular expression a member, without
-Arrow's regex engine: ~1 µs an event less).
+Arrow's regex engine), in one call a batch that walks each row's `data` once.
 Which field holds a kind's money, and whether it is one year or a map of years, is the event
 type's declared meaning (schemas/meaning.py, through projections.domain.kinds); the tests hold
 these columns to projections.domain.facts, the projector's decoder. Events of an older schema
@@ -14,6 +14,7 @@ version go through that decoder (upcast) one by one.
 
 from __future__ import annotations
 
+import binascii
 from typing import Any, Final
 
 import numpy as np
@@ -24,9 +25,14 @@ import pyarrow.compute as pc
 
 from ledger.audit.event_table import column_buffers, column_bytes
 from projections.domain.facts import current_data
-from projections.domain.kinds import MEANING_OF_KIND, EventKind, kind_of
+from projections.domain.kinds import KIND_COUNT, MEANING_OF_KIND, EventKind, kind_of
 from projections.replay.columns import Dictionaries, ReplayColumns
-from projections.replay.data_members import integer_members, string_members, year_maps
+from projections.replay.data_members import (
+    READ_NOTHING,
+    READ_ONE_YEAR,
+    READ_YEAR_MAP,
+    row_members,
+)
 from projections.replay.layout import HASH_PREFIX_HEX_CHARS
 from schemas.events import EVENT_SCHEMA_VERSION
 from schemas.meaning import YEAR_FIELD, Span
@@ -40,87 +46,75 @@ AMOUNT_FIELDS: Final[dict[EventKind, tuple[str, Span]]] = {
 }
 # The member of the kinds whose money is a map of years (read with one expression).
 (YEARS_FIELD,) = {field for field, span in AMOUNT_FIELDS.values() if span is Span.YEARS}
-HEX_BASE: Final = 16
-# Each byte's value as a hex digit (either case); HEX_BASE for anything else.
-HEX_VALUES: Final = np.full(256, HEX_BASE, dtype=np.uint8)
-HEX_VALUES[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10)
-HEX_VALUES[np.frombuffer(b"abcdef", np.uint8)] = np.arange(10, 16)
-HEX_VALUES[np.frombuffer(b"ABCDEF", np.uint8)] = np.arange(10, 16)
+# The members holding one year's amount, in the order the scanner takes their keys.
+ONE_YEAR_FIELDS: Final = tuple(
+    sorted({field for field, span in AMOUNT_FIELDS.values() if span is Span.ONE_YEAR})
+)
+
+
+def _reads_of_kind() -> npt.NDArray[np.uint8]:
+    """What the scanner reads of a row, by its kind's code: its one year (its amount field's
+    code), its map of years, or nothing beyond the recipient."""
+    reads = np.full(KIND_COUNT, READ_NOTHING, dtype=np.uint8)
+    for kind, (field, span) in AMOUNT_FIELDS.items():
+        if span is Span.YEARS:
+            reads[kind] = READ_YEAR_MAP
+        else:
+            reads[kind] = READ_ONE_YEAR + ONE_YEAR_FIELDS.index(field)
+    return reads
+
+
+READS_OF_KIND: Final = _reads_of_kind()
 # Kinds that put an agency in charge, with the member that names it.
 AGENCY_FIELDS: Final[dict[EventKind, str]] = {
     kind: meaning.agency_field
     for kind, meaning in MEANING_OF_KIND.items()
     if meaning.agency_field is not None
 }
+TIMELINE_KIND: Final = np.isin(np.arange(KIND_COUNT), [int(kind) for kind in AGENCY_FIELDS])
 
 
 def _codes(column: pa.Array, code_of: Any) -> I64:
-    """A string column as dictionary codes: each distinct value looked up once (null: 0)."""
-    encoded = pc.dictionary_encode(column)
-    table = np.array([code_of(v) for v in encoded.dictionary.to_pylist()], dtype=np.int64)
-    indices = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
-    if not len(table):
-        return np.zeros(len(indices), dtype=np.int64)
-    return np.where(indices >= 0, table[np.maximum(indices, 0)], 0)
+    """A string column (or a dictionary array of strings) as dictionary codes: each distinct
+    value looked up once (null: 0)."""
+    encoded = column if pa.types.is_dictionary(column.type) else pc.dictionary_encode(column)
+    # A slot past the values' codes holds null's: a null's index is filled to point at it.
+    table = np.array([*map(code_of, encoded.dictionary.to_pylist()), 0], dtype=np.int64)
+    indices = encoded.indices
+    if indices.null_count:
+        indices = pc.fill_null(indices, len(table) - 1)
+    codes: I64 = table[np.asarray(indices)]
+    return codes
 
 
 def _key(name: str) -> bytes:
     return f'"{name}":'.encode()
 
 
-def _integers(data: pa.Array, rows: npt.NDArray[np.bool_], name: str) -> I64:
-    """The integer member `name` of the `rows` (0 where a row has none), in row order."""
-    return np.frombuffer(
-        integer_members(column_buffers(data), np.flatnonzero(rows), _key(name)), np.int64
+MEMBER_KEYS: Final = (
+    _key("recipient"),
+    _key(YEARS_FIELD),
+    _key(YEAR_FIELD),
+    tuple(_key(field) for field in ONE_YEAR_FIELDS),
+)
+
+
+def _members(data: pa.Array, reads: npt.NDArray[np.uint8]) -> tuple[I64, I64, I64, pa.Array]:
+    """(posting count per event, years, amounts) in event order, as the decoder's postings,
+    and each row's `recipient` string (null where it has none): one walk over each `data`."""
+    counts, years, amounts, offsets, found, strings = row_members(
+        column_buffers(data), reads, *MEMBER_KEYS
     )
-
-
-def _recipients(data: pa.Array) -> pa.Array:
-    """Each row's `recipient` string (null where it has none)."""
-    rows = np.arange(len(data), dtype=np.int64)
-    offsets, strings, found = string_members(column_buffers(data), rows, _key("recipient") + b'"')
     validity = np.packbits(np.frombuffer(found, np.bool_), bitorder="little")
-    return pa.StringArray.from_buffers(
+    recipients = pa.StringArray.from_buffers(
         len(data), pa.py_buffer(offsets), pa.py_buffer(strings), pa.py_buffer(validity)
     )
-
-
-def _postings(data: pa.Array, kinds: I64, current: npt.NDArray[np.bool_]) -> tuple[I64, I64, I64]:
-    """(posting count per event, years, amounts) in event order, as the decoder's postings;
-    events of an older schema version have a map of years only after the decoder's upcast."""
-    counts = np.zeros(len(kinds), dtype=np.int64)
-    one_year = np.zeros(len(kinds), dtype=np.bool_)
-    amount = np.zeros(len(kinds), dtype=np.int64)
-    for field in sorted({f for f, span in AMOUNT_FIELDS.values() if span is Span.ONE_YEAR}):
-        rows = np.isin(kinds, [k for k, (f, _) in AMOUNT_FIELDS.items() if f == field])
-        if rows.any():
-            amount[rows] = _integers(data, rows, field)
-            one_year |= rows
-    year = np.zeros(len(kinds), dtype=np.int64)
-    year[one_year] = _integers(data, one_year, YEAR_FIELD)
-    counts[one_year] = 1
-    multi = current & np.isin(
-        kinds, [k for k, (_, span) in AMOUNT_FIELDS.items() if span is Span.YEARS]
+    return (
+        np.frombuffer(counts, np.int64),
+        np.frombuffer(years, np.int64),
+        np.frombuffer(amounts, np.int64),
+        recipients,
     )
-    pairs_years, pairs_amounts = np.empty(0, np.int64), np.empty(0, np.int64)
-    if multi.any():
-        found = year_maps(column_buffers(data), np.flatnonzero(multi), _key(YEARS_FIELD) + b"{")
-        counts[multi] = np.frombuffer(found[0], np.int64)
-        pairs_years, pairs_amounts = (
-            np.frombuffer(found[1], np.int64),
-            np.frombuffer(found[2], np.int64),
-        )
-    starts = np.cumsum(counts) - counts
-    years = np.zeros(int(counts.sum()), dtype=np.int64)
-    amounts = np.zeros(len(years), dtype=np.int64)
-    years[starts[one_year]] = year[one_year]
-    amounts[starts[one_year]] = amount[one_year]
-    if len(pairs_years):
-        lengths = counts[multi]
-        within = np.arange(len(pairs_years)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        slots = np.repeat(starts[multi], lengths) + within
-        years[slots], amounts[slots] = pairs_years, pairs_amounts
-    return counts, years, amounts
 
 
 def _hash_prefixes(hashes: pa.Array) -> npt.NDArray[np.uint64]:
@@ -128,15 +122,19 @@ def _hash_prefixes(hashes: pa.Array) -> npt.NDArray[np.uint64]:
     buffer, offsets = column_bytes(hashes)
     if not len(hashes):
         return np.zeros(0, dtype=">u8")
-    nibbles = HEX_VALUES[
-        buffer[offsets[:-1, None].astype(np.int64) + np.arange(HASH_PREFIX_HEX_CHARS)]
-    ]
-    assert (nibbles < HEX_BASE).all() and (np.diff(offsets) >= HASH_PREFIX_HEX_CHARS).all(), (
-        "the proof let through a hash that is not hex"
-    )
-    packed = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
-    prefixes: npt.NDArray[np.uint64] = packed.astype(np.uint8).view(">u8").ravel()
-    return prefixes
+    widths = np.diff(offsets)
+    assert (widths >= HASH_PREFIX_HEX_CHARS).all(), "the proof let through a hash too short"
+    if (widths == widths[0]).all():
+        # Every hash its 64 digits (as the proof holds them): the prefixes are a strided slice.
+        rows = buffer[offsets[0] : offsets[-1]].reshape(len(hashes), int(widths[0]))
+        digits = rows[:, :HASH_PREFIX_HEX_CHARS]
+    else:
+        digits = buffer[offsets[:-1, None].astype(np.int64) + np.arange(HASH_PREFIX_HEX_CHARS)]
+    try:
+        raw = binascii.unhexlify(np.ascontiguousarray(digits).tobytes())
+    except binascii.Error:
+        raise AssertionError("the proof let through a hash that is not hex") from None
+    return np.frombuffer(raw, dtype=">u8")
 
 
 def _upcast_rows(
@@ -168,15 +166,18 @@ def batch_columns(batch: pa.RecordBatch, dictionaries: Dictionaries) -> ReplayCo
     hash_prefix = _hash_prefixes(batch.column("hash"))
     kinds = _codes(batch.column("type"), lambda name: int(kind_of(name)))
     programmes = _codes(batch.column("programme_id"), dictionaries.programmes.code)
-    recipients = _codes(_recipients(data), dictionaries.recipients.code)
     current = np.asarray(batch.column("schema_version")) == EVENT_SCHEMA_VERSION
-    counts, years, amounts = _postings(data, kinds, current)
+    reads = READS_OF_KIND[kinds]
+    # An older schema version's map of years is read by the decoder's upcast instead.
+    reads[~current & (reads == READ_YEAR_MAP)] = READ_NOTHING
+    counts, years, amounts, recipient_names = _members(data, reads)
+    recipients = _codes(recipient_names, dictionaries.recipients.code)
     old = np.flatnonzero(~current)
     if len(old):
         counts, years, amounts = _with_upcast(
             counts, years, amounts, _upcast_rows(batch, old, kinds, recipients, dictionaries)
         )
-    timeline_rows = np.flatnonzero(np.isin(kinds, [int(k) for k in AGENCY_FIELDS]))
+    timeline_rows = np.flatnonzero(TIMELINE_KIND[kinds])
     agencies = [
         dictionaries.agencies.code(
             orjson.loads(data[row].as_py())[AGENCY_FIELDS[EventKind(int(kinds[row]))]]

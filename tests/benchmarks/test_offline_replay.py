@@ -5,8 +5,9 @@ a real hash chain; the replay store holds the same plan's columns. The offline r
 export (file hashes, every event's hash and link from genesis, every checkpoint) and then sums
 it with the engine; the rebuild verifies its store (CRC-32C, positions, checkpoint prefixes) and
 sums it. Target: the offline replay at >= 1M events/s; the ratio to the rebuild is reported.
-Both also report the CPU they spent an event (this process and its workers, user and system):
-on cores shared with other work the wall-clock rate follows the load, the CPU much less.
+Both also report the CPU they spent an event (every thread of this process and any child, user
+and system): on cores shared with other work the wall-clock rate follows the load, the CPU much
+less.
 """
 
 import os

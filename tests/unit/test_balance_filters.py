@@ -2,6 +2,7 @@
 
 import csv
 import io
+from dataclasses import fields
 
 import pytest
 
@@ -129,3 +130,23 @@ def test_csv_for_swedish_excel_keeps_zeros_and_uses_decimal_commas() -> None:
     assert kronor_text(-1) == "-0,01"
     plain = csv_bytes(named_fields(View.RECIPIENT_YEAR), [record], None).decode()
     assert plain.splitlines()[1].startswith("p,0123,Järfälla,2019,135000000050,5,-250")
+
+
+def test_only_filters_with_nothing_set_keep_every_row_unasked() -> None:
+    """`keeps_all` lets a reader skip asking each row; any one filter set turns it off."""
+    assert Filters().keeps_all
+    one_set = [
+        Filters(programmes=("p",)),
+        Filters(recipients=("0180",)),
+        Filters(counties=("01",)),
+        Filters(agencies=("delmos",)),
+        Filters(years=((2020, 2020),)),
+    ]
+    assert not any(filters.keeps_all for filters in one_set)
+    assert {field.name for field in fields(Filters)} == {
+        "programmes",
+        "recipients",
+        "counties",
+        "agencies",
+        "years",
+    }, "a new filter is covered here"

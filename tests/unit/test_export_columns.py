@@ -6,11 +6,13 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.audit.batch_proof import canonical_texts, check_batch
-from ledger.audit.event_table import event_batch
+from ledger.audit.event_table import REPEATING_TEXT_COLUMNS, event_batch
 from projections.consumer.columnizer import Columnizer
 from projections.replay import batch_columns
 from projections.replay.columns import Dictionaries, ReplayColumns
@@ -72,8 +74,7 @@ def test_canonical_bytes_are_the_chains_and_every_link_holds() -> None:
     """The vectorised canonical text of each row is schemas.chain's canonical bytes."""
     envelopes = list(synthetic_envelopes(EVENTS))
     batch = event_batch(envelopes)
-    texts = canonical_texts(batch).to_pylist()
-    assert [t.encode() for t in texts] == [canonical_bytes(e) for e in envelopes]
+    assert canonical_texts(batch) == [canonical_bytes(e) for e in envelopes]
     assert check_batch(batch, {1_000}).failure is None
 
 
@@ -129,9 +130,7 @@ def test_instants_of_any_year_spell_as_the_envelope_does(micros: list[int]) -> N
         envelope["recorded_at"] = f"{text}Z"
     rechained(envelopes)
     batch = event_batch(envelopes)
-    assert [t.encode() for t in canonical_texts(batch).to_pylist()] == [
-        canonical_bytes(e) for e in envelopes
-    ]
+    assert canonical_texts(batch) == [canonical_bytes(e) for e in envelopes]
     assert check_batch(batch, set()).failure is None
 
 
@@ -183,3 +182,65 @@ def test_a_missing_value_and_an_altered_row_fail_at_the_first_of_them() -> None:
         failure = check_batch(event_batch(envelopes), set()).failure
         first = min(missing_at, altered_at)
         assert failure is not None and failure[0] == envelopes[first]["position"]
+
+
+def test_data_that_parses_alike_but_is_not_the_hashed_text_fails_on_a_row_json_escapes() -> None:
+    """A row whose note JSON must escape is hashed by Python's encoder: its `data` is still
+    hashed as the export's text, so a member written twice (a forged amount first, the genuine
+    one last: parsed, they are the same JSON) fails at its position."""
+    envelopes = list(synthetic_envelopes(300))
+    target = next(e for e in envelopes[100:] if e["type"] == "FundsDisbursed")
+    target["note"] = 'a "quoted" note'
+    rechained(envelopes)
+    batch = event_batch(envelopes)
+    assert check_batch(batch, set()).failure is None
+    row = target["position"] - envelopes[0]["position"]
+    genuine = batch.column("data")[row].as_py()
+    forged = genuine.replace('{"amount_ore":', '{"amount_ore":999999999,"amount_ore":', 1)
+    assert forged != genuine and orjson.loads(forged) == orjson.loads(genuine)
+    texts = batch.column("data").to_pylist()
+    texts[row] = forged
+    columns = [
+        pa.array(texts, pa.string()) if name == "data" else batch.column(name)
+        for name in batch.schema.names
+    ]
+    failure = check_batch(pa.RecordBatch.from_arrays(columns, schema=batch.schema), set()).failure
+    assert failure is not None and failure[0] == target["position"]
+    assert "altered" in failure[1]
+
+
+def as_dictionaries(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch with its repeating text columns as dictionary arrays (as the offline replay
+    reads Parquet)."""
+    columns = [
+        pc.dictionary_encode(batch.column(name))
+        if name in REPEATING_TEXT_COLUMNS
+        else batch.column(name)
+        for name in batch.schema.names
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def test_repeating_columns_read_as_dictionaries_prove_and_read_alike() -> None:
+    """The same events, their kinds, programmes, actors, agencies and notes as dictionary
+    arrays: the same canonical bytes, the same proof, the same columns; an act moved to
+    another agency still fails at its position."""
+    envelopes = list(synthetic_envelopes(600))
+    envelopes[250]["note"] = 'a "quoted" note'
+    rechained(envelopes)
+    plain = event_batch(envelopes)
+    encoded = as_dictionaries(plain)
+    assert pa.types.is_dictionary(encoded.column("agency").type)
+    assert canonical_texts(encoded) == canonical_texts(plain)
+    assert check_batch(encoded, set()).failure is None
+    dictionaries = Dictionaries()
+    assert named(batch_columns(encoded, dictionaries), dictionaries) == export_columns(envelopes)
+    agencies = plain.column("agency").to_pylist()
+    agencies[400] = f"not {agencies[400]}"
+    columns = [
+        pa.array(agencies) if name == "agency" else plain.column(name)
+        for name in plain.schema.names
+    ]
+    altered = as_dictionaries(pa.RecordBatch.from_arrays(columns, schema=plain.schema))
+    failure = check_batch(altered, set()).failure
+    assert failure is not None and failure[0] == envelopes[400]["position"]
