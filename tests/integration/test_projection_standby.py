@@ -35,30 +35,36 @@ from tests.relay_runs import projector_process, wait_until_applied
 EVENTS = 500
 TIMEOUT_S = 120
 NOBODY_HOLDS = "nobody holds the checkpoint partition"
+PROJECTOR_LOG = "project.log"
 
 
-class _ShunsTheFirst(RangePartitionAssignor):  # type: ignore[misc]
-    """kafka-python's range assignor (same name: the group agrees on it), except that the first
-    member subscribed to `topic` is never given anything: as the library's stuck leader."""
+class _ShunsUntilTold(RangePartitionAssignor):  # type: ignore[misc]
+    """kafka-python's range assignor (same name: the group agrees on it), except that members
+    subscribed to `topic` are given nothing, as by the library's stuck leader, until the
+    standby's log says it found nobody holding the partition. Not only the first member: a
+    member that joins again under a new id (a session lost on a loaded machine, seen in CI)
+    would otherwise be given the partition before the standby ever looked."""
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, log: Path) -> None:
         self.topic = topic
-        self.shunned: str | None = None
+        self.log = log
 
     def assign(self, cluster: Any, members: Any) -> dict[str, Any]:
         assignment: dict[str, Any] = RangePartitionAssignor.assign(cluster, members)
+        if self.log.exists() and NOBODY_HOLDS in self.log.read_text():
+            return assignment
         for member in members:
             if self.topic in member.metadata.topics:
-                self.shunned = self.shunned or member.member_id
-                if member.member_id == self.shunned:
-                    assignment[member.member_id] = ConsumerProtocolAssignment(self.version, [], b"")
+                assignment[member.member_id] = ConsumerProtocolAssignment(self.version, [], b"")
         return assignment
 
 
 class _Leader:
     """A member of the group, on a topic of its own, that joined first and so leads it."""
 
-    def __init__(self, bootstrap: str, group: str, own_topic: str, shunning: str) -> None:
+    def __init__(
+        self, bootstrap: str, group: str, own_topic: str, shunning: str, log: Path
+    ) -> None:
         ensure_topics(bootstrap, {own_topic: 1})
         self.consumer = open_consumer(
             bootstrap,
@@ -68,7 +74,7 @@ class _Leader:
                 session_timeout_ms=6_000,
                 heartbeat_interval_ms=1_000,
                 metadata_max_age_ms=1_000,
-                partition_assignment_strategy=[_ShunsTheFirst(shunning)],
+                partition_assignment_strategy=[_ShunsUntilTold(shunning, log)],
             ),
         )
         self.consumer.subscribe([own_topic])
@@ -97,12 +103,14 @@ class _Leader:
 
 @pytest.fixture
 def leader(own_kafka: ApacheKafka, topic_name: str, tmp_path: Path) -> Iterator[_Leader]:
-    """The group's leader, which gives the checkpoint partition to nobody the first time."""
+    """The group's leader, which gives the checkpoint partition to nobody until the standby
+    (logging to tmp_path/project.log) says so."""
     member = _Leader(
         own_kafka.bootstrap_servers,
         f"standby-{tmp_path.name}",
         f"{topic_name}.leader",
         shunning=f"{topic_name}.checkpoints",
+        log=tmp_path / PROJECTOR_LOG,
     )
     try:
         member.lead()
@@ -121,7 +129,7 @@ def test_a_standby_in_a_group_that_gave_the_checkpoint_partition_to_nobody_joins
     )
     group = f"standby-{tmp_path.name}"
     read_store = f"sqlite:///{tmp_path / 'read.db'}"
-    log = tmp_path / "project.log"
+    log = tmp_path / PROJECTOR_LOG
     with log.open("w") as stderr:
         projector = projector_process(
             bootstrap, topic_name, read_store, tmp_path / "replay", "--group", group, log=stderr
