@@ -571,6 +571,7 @@ static int digest_block(Block *block, int rows, int extensions, EVP_MD_CTX *cont
         }
         return 0;
     }
+#if SHA_NI_BUILT
     size_t blocks[BLOCK_ROWS];
     for (int row = 0; row < rows; row++) {
         unsigned char *message = (unsigned char *)block->bytes + block->starts[row];
@@ -585,6 +586,9 @@ static int digest_block(Block *block, int rows, int extensions, EVP_MD_CTX *cont
                     paired ? digests + (row + 1) * DIGEST_BYTES : NULL);
     }
     return 0;
+#else
+    return -1; /* never: without the code built, the extensions are never present */
+#endif
 }
 
 /* A block of rows proven: each row's prev hash and pieces hashed and held to its claimed hash,

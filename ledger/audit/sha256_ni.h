@@ -11,7 +11,6 @@
 #ifndef GRANT_LEDGER_SHA256_NI_H
 #define GRANT_LEDGER_SHA256_NI_H
 
-#include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -20,6 +19,26 @@
 /* Padding adds 0x80, zeros to a block's last 8 bytes, then the length in bits: at most this. */
 #define SHA_PADDING_BYTES (SHA_BLOCK_BYTES + 8)
 #define SHA_ROUND_GROUPS 16 /* of four rounds */
+/* The message's padding written after its `size` bytes (room for SHA_PADDING_BYTES more);
+ * the blocks it then makes. */
+static inline size_t sha_pad(unsigned char *message, size_t size) {
+    size_t blocks = (size + 9 + SHA_BLOCK_BYTES - 1) / SHA_BLOCK_BYTES;
+    size_t padded = blocks * SHA_BLOCK_BYTES;
+    uint64_t bits = (uint64_t)size * 8;
+    memset(message + size, 0, padded - size);
+    message[size] = 0x80;
+    for (int i = 0; i < 8; i++) {
+        message[padded - 1 - i] = (unsigned char)(bits >> (8 * i));
+    }
+    return blocks;
+}
+
+/* The SHA extensions are x86's: elsewhere (an ARM server, say) this builds without them and
+ * the caller hashes by libcrypto (sha_extensions_present is 0). */
+#if defined(__x86_64__) && !defined(GRANT_LEDGER_WITHOUT_SHA_NI)
+#define SHA_NI_BUILT 1
+#include <immintrin.h>
+
 #define SHA_TARGET __attribute__((target("sha,sse4.1,ssse3")))
 
 static const uint32_t SHA_ROUND_CONSTANTS[4 * SHA_ROUND_GROUPS] = {
@@ -125,20 +144,6 @@ SHA_TARGET static inline void sha_blocks(ShaState *a, const unsigned char *block
     }
 }
 
-/* The message's padding written after its `size` bytes (room for SHA_PADDING_BYTES more);
- * the blocks it then makes. */
-static inline size_t sha_pad(unsigned char *message, size_t size) {
-    size_t blocks = (size + 9 + SHA_BLOCK_BYTES - 1) / SHA_BLOCK_BYTES;
-    size_t padded = blocks * SHA_BLOCK_BYTES;
-    uint64_t bits = (uint64_t)size * 8;
-    memset(message + size, 0, padded - size);
-    message[size] = 0x80;
-    for (int i = 0; i < 8; i++) {
-        message[padded - 1 - i] = (unsigned char)(bits >> (8 * i));
-    }
-    return blocks;
-}
-
 /* The digests of two padded messages (`b` NULL: one), their common blocks interleaved. */
 SHA_TARGET static void sha256_pair(const unsigned char *a, size_t blocks_a, unsigned char *digest_a,
                                    const unsigned char *b, size_t blocks_b,
@@ -159,5 +164,12 @@ SHA_TARGET static void sha256_pair(const unsigned char *a, size_t blocks_a, unsi
         sha_digest(state_b, digest_b);
     }
 }
+
+#else
+#define SHA_NI_BUILT 0
+
+static int sha_extensions_present(void) { return 0; }
+
+#endif /* x86-64 */
 
 #endif
