@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from projections.domain.asof import AsOf
-from projections.replay import accumulators
+from projections.replay import accumulators, posting_sums
 from projections.replay.accumulators import BinSums
 from projections.replay.agency_periods import DaySpan, agency_periods, latest_days
 from projections.replay.columns import CodeNames, ReplayColumns
@@ -104,21 +104,28 @@ class CumulativeSums:
     def before(self, boundary: int, plus: BinSums | None = None) -> BinSums:
         """Sums of the chunks before `boundary`, for the bins they reached; with `plus` (sums
         over bins of this index, e.g. of the events a question counts in a straddled chunk)
-        added, in the index's own bins: no dense accumulator of the whole key space."""
+        added, in the index's own bins: no dense accumulator of the whole key space. One C pass
+        over the index's bins (posting_sums.sums_before)."""
+        assert 0 <= boundary < len(self.chunk_offsets), f"boundary {boundary} outside the chunks"
         snapshot = boundary // SNAPSHOT_CHUNKS
-        totals = np.array(self.snapshots[snapshot])
-        since = slice(
-            int(self.chunk_offsets[snapshot * SNAPSHOT_CHUNKS]), int(self.chunk_offsets[boundary])
+        plus = plus if plus is not None else BinSums.empty()
+        out_bins = np.empty(len(self.bins), dtype=np.int64)
+        out_sums = np.empty(len(self.bins), dtype=np.int64)
+        count = posting_sums.sums_before(
+            self.bins,
+            self.first_chunk,
+            self.snapshots[snapshot],
+            self.chunk_columns,
+            self.chunk_sums,
+            int(self.chunk_offsets[snapshot * SNAPSHOT_CHUNKS]),
+            int(self.chunk_offsets[boundary]),
+            boundary,
+            plus.bins,
+            plus.sums,
+            out_bins,
+            out_sums,
         )
-        np.add.at(totals, self.chunk_columns[since], self.chunk_sums[since])
-        reached = self.first_chunk < boundary
-        if plus is not None and len(plus):
-            columns = np.searchsorted(self.bins, plus.bins)
-            assert int(columns[-1]) < len(self.bins), "a bin the index has never reached"
-            assert np.array_equal(self.bins[columns], plus.bins), "a bin the index never reached"
-            totals[columns] += plus.sums  # plus.bins are distinct: no repeated index here
-            reached[columns] = True
-        return BinSums(self.bins[reached], totals[reached])
+        return BinSums(out_bins[:count], out_sums[:count])
 
 
 @dataclass(frozen=True)

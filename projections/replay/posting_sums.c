@@ -12,6 +12,10 @@
  * space, a bin outside the accumulator is an AssertionError naming the event, never a write
  * out of bounds. Events are checked one at a time, so on such an error the accumulators hold
  * the events before it: the caller clears them (range_sums does).
+ *
+ * Beside the loop, smaller ones of the engine: mark_pairs (the pairs a store holds), sums_before
+ * (an as-of index's sums at a chunk boundary) and grant_rows (the recipient-year table from
+ * sorted grant bin sums).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -388,9 +392,277 @@ static PyObject *mark_pairs(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* grant_rows(bins, sums, pair_programme, pair_recipient, year_first, year_count, measure_slots,
+ * grant_slots, out) -> rows: the recipient-year table straight from grant bin sums.
+ *
+ * Bins come sorted strictly ascending (a dense accumulator's touched bins, an index's merged
+ * sums), so the bins of one (pair, year) are adjacent and rows come out in bin order, which is
+ * key order when the pairs are numbered in name order. A row is made for a (pair, year) whose
+ * recipient is a real one (code > 0) and which a posting reached in one of `grant_slots`, as
+ * projections.replay.totals declares it. `out` is int64, (3 + len(grant_slots)) columns of
+ * `capacity` each, laid one after the other: programme, recipient, year, then each grant slot's
+ * sum (0 where no posting reached it). One read of the bins instead of ~20 numpy passes. */
+#define GRANT_SLOTS_MAX 8
+
+typedef struct {
+    const int64_t *bins, *sums, *pair_programme, *pair_recipient;
+    const Py_ssize_t *grant_slots;
+    Py_ssize_t count, pairs, year_first, year_count, measure_slots, slot_count, capacity;
+    int64_t *out;
+} GrantRows;
+
+/* Returns the number of rows, or -1 with *at_bin the bin that broke the order or the pairs. */
+static Py_ssize_t run_grant_rows(const GrantRows *g, Py_ssize_t *at_bin) {
+    const Py_ssize_t capacity = g->capacity, slot_count = g->slot_count;
+    int64_t *restrict out = g->out;
+    Py_ssize_t rows = 0;
+    Py_ssize_t bin = 0;
+    while (bin < g->count) {
+        const int64_t row_key = g->bins[bin] / g->measure_slots;
+        int64_t slot_sums[GRANT_SLOTS_MAX] = {0};
+        int reached = 0;
+        /* One division a bin: the measure is what the row key leaves. */
+        for (; bin < g->count; bin++) {
+            const int64_t value = g->bins[bin];
+            if (value < 0 || (bin > 0 && value <= g->bins[bin - 1])) {
+                *at_bin = bin;
+                return -1;
+            }
+            const int64_t key = value / g->measure_slots;
+            if (key != row_key) break;
+            const Py_ssize_t measure = (Py_ssize_t)(value - key * g->measure_slots);
+            for (Py_ssize_t s = 0; s < slot_count; s++) {
+                if (g->grant_slots[s] == measure) {
+                    slot_sums[s] = g->sums[bin];
+                    reached = 1;
+                }
+            }
+        }
+        const int64_t unit = row_key / g->year_count;
+        if (unit >= g->pairs) {
+            *at_bin = bin - 1;
+            return -1;
+        }
+        const int64_t recipient = g->pair_recipient[unit];
+        if (!reached || recipient <= 0) continue;
+        out[rows] = g->pair_programme[unit];
+        out[capacity + rows] = recipient;
+        out[2 * capacity + rows] = g->year_first + row_key % g->year_count;
+        for (Py_ssize_t s = 0; s < slot_count; s++) out[(3 + s) * capacity + rows] = slot_sums[s];
+        rows++;
+    }
+    return rows;
+}
+
+enum { BINS, SUMS, PAIR_PROGRAMME, PAIR_RECIPIENT, GRANT_SLOTS, OUT, ROW_BUFFERS };
+
+static PyObject *grant_rows(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *objects[ROW_BUFFERS];
+    GrantRows g;
+    memset(&g, 0, sizeof g);
+    if (!PyArg_ParseTuple(args, "OOOOnnnOO", &objects[BINS], &objects[SUMS],
+                          &objects[PAIR_PROGRAMME], &objects[PAIR_RECIPIENT], &g.year_first,
+                          &g.year_count, &g.measure_slots, &objects[GRANT_SLOTS], &objects[OUT]))
+        return NULL;
+    static const struct {
+        Py_ssize_t itemsize;
+        int writable;
+        const char *name;
+    } SPEC[ROW_BUFFERS] = {
+        {8, 0, "bins"}, {8, 0, "sums"}, {8, 0, "pair programme"}, {8, 0, "pair recipient"},
+        {sizeof(Py_ssize_t), 0, "grant slots"}, {8, 1, "out"},
+    };
+    Buffer buffers[ROW_BUFFERS];
+    memset(buffers, 0, sizeof buffers);
+    for (int i = 0; i < ROW_BUFFERS; i++) {
+        if (get_buffer(objects[i], &buffers[i], SPEC[i].itemsize, SPEC[i].writable,
+                       SPEC[i].name) != 0) {
+            release(buffers, ROW_BUFFERS);
+            return NULL;
+        }
+    }
+    g.count = items(&buffers[BINS]);
+    g.pairs = items(&buffers[PAIR_PROGRAMME]);
+    g.slot_count = items(&buffers[GRANT_SLOTS]);
+    const Py_ssize_t columns = 3 + g.slot_count;
+    g.capacity = items(&buffers[OUT]) / columns;
+    g.bins = buffers[BINS].view.buf;
+    g.sums = buffers[SUMS].view.buf;
+    g.pair_programme = buffers[PAIR_PROGRAMME].view.buf;
+    g.pair_recipient = buffers[PAIR_RECIPIENT].view.buf;
+    g.grant_slots = buffers[GRANT_SLOTS].view.buf;
+    g.out = buffers[OUT].view.buf;
+    const char *bad = NULL;
+    if (items(&buffers[SUMS]) != g.count)
+        bad = "the bins and their sums differ in length";
+    else if (items(&buffers[PAIR_RECIPIENT]) != g.pairs)
+        bad = "the pair columns differ in length";
+    else if (g.year_count <= 0 || g.measure_slots <= 0)
+        bad = "a key space's width is not positive";
+    else if (g.slot_count > GRANT_SLOTS_MAX)
+        bad = "too many grant slots";
+    else if (items(&buffers[OUT]) % columns != 0 || g.capacity < g.count)
+        bad = "out does not hold a column per field of a row per bin";
+    for (Py_ssize_t s = 0; bad == NULL && s < g.slot_count; s++)
+        if (g.grant_slots[s] < 0 || g.grant_slots[s] >= g.measure_slots)
+            bad = "a grant slot outside the measure slots";
+    if (bad != NULL) {
+        release(buffers, ROW_BUFFERS);
+        PyErr_SetString(PyExc_ValueError, bad);
+        return NULL;
+    }
+    Py_ssize_t at_bin = 0, rows;
+    Py_BEGIN_ALLOW_THREADS
+    rows = run_grant_rows(&g, &at_bin);
+    Py_END_ALLOW_THREADS
+    release(buffers, ROW_BUFFERS);
+    if (rows < 0) {
+        PyErr_Format(PyExc_AssertionError,
+                     "grant bin %zd: bins not strictly ascending, or its pair outside the table",
+                     at_bin);
+        return NULL;
+    }
+    return PyLong_FromSsize_t(rows);
+}
+
+/* sums_before(bins, first_chunk, snapshot, chunk_columns, chunk_sums, since_start, since_stop,
+ * boundary, plus_bins, plus_sums, out_bins, out_sums) -> count: an as-of index's sums before a
+ * chunk boundary (asof_index.CumulativeSums.before), with a question's own sums added.
+ *
+ * Per index bin: the running total at the last snapshot, plus the chunk entries since it
+ * ([since_start, since_stop) of chunk_columns/chunk_sums), plus the question's sum for that bin
+ * when `plus` has it. A bin counts when a chunk before the boundary first reached it, or `plus`
+ * reaches it. Both bin lists ascend; every plus bin must be an index bin (the question's chunks
+ * are indexed ones), else an AssertionError. The counted bins and their sums are written to
+ * out_bins/out_sums (out_sums first holds every bin's total: compacted in place). One pass over
+ * the index's bins instead of a copy, a scatter, a binary search per plus bin and two masks. */
+enum {
+    B_BINS, B_FIRST_CHUNK, B_SNAPSHOT, B_CHUNK_COLUMNS, B_CHUNK_SUMS, B_PLUS_BINS, B_PLUS_SUMS,
+    B_OUT_BINS, B_OUT_SUMS, BEFORE_BUFFERS
+};
+
+typedef enum { BEFORE_OK = 0, COLUMN_OUTSIDE, PLUS_NOT_ASCENDING, PLUS_NOT_INDEXED } BeforeFault;
+
+static BeforeFault run_sums_before(Buffer *b, Py_ssize_t since_start, Py_ssize_t since_stop,
+                                   Py_ssize_t boundary, Py_ssize_t *count, Py_ssize_t *at) {
+    const Py_ssize_t n = items(&b[B_BINS]), plus_count = items(&b[B_PLUS_BINS]);
+    const int64_t *restrict bins = b[B_BINS].view.buf;
+    const int32_t *restrict first_chunk = b[B_FIRST_CHUNK].view.buf;
+    const int32_t *restrict columns = b[B_CHUNK_COLUMNS].view.buf;
+    const int64_t *restrict chunk_sums = b[B_CHUNK_SUMS].view.buf;
+    const int64_t *restrict plus_bins = b[B_PLUS_BINS].view.buf;
+    const int64_t *restrict plus_sums = b[B_PLUS_SUMS].view.buf;
+    int64_t *restrict out_bins = b[B_OUT_BINS].view.buf;
+    int64_t *restrict totals = b[B_OUT_SUMS].view.buf;
+    memcpy(totals, b[B_SNAPSHOT].view.buf, (size_t)n * sizeof(int64_t));
+    for (Py_ssize_t e = since_start; e < since_stop; e++) {
+        const int32_t column = columns[e];
+        if (column < 0 || column >= n) {
+            *at = e;
+            return COLUMN_OUTSIDE;
+        }
+        totals[column] += chunk_sums[e];
+    }
+    Py_ssize_t kept = 0, p = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t total = totals[i];
+        int reached = first_chunk[i] < boundary;
+        if (p < plus_count && plus_bins[p] <= bins[i]) {
+            if (p > 0 && plus_bins[p] <= plus_bins[p - 1]) {
+                *at = p;
+                return PLUS_NOT_ASCENDING;
+            }
+            if (plus_bins[p] != bins[i]) {
+                *at = p;
+                return PLUS_NOT_INDEXED;
+            }
+            total += plus_sums[p++];
+            reached = 1;
+        }
+        if (reached) {
+            out_bins[kept] = bins[i];
+            totals[kept++] = total; /* kept <= i: this bin's total was read above */
+        }
+    }
+    if (p < plus_count) {
+        *at = p;
+        return PLUS_NOT_INDEXED;
+    }
+    *count = kept;
+    return BEFORE_OK;
+}
+
+static PyObject *sums_before(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *objects[BEFORE_BUFFERS];
+    Py_ssize_t since_start, since_stop, boundary;
+    if (!PyArg_ParseTuple(args, "OOOOOnnnOOOO", &objects[B_BINS], &objects[B_FIRST_CHUNK],
+                          &objects[B_SNAPSHOT], &objects[B_CHUNK_COLUMNS], &objects[B_CHUNK_SUMS],
+                          &since_start, &since_stop, &boundary, &objects[B_PLUS_BINS],
+                          &objects[B_PLUS_SUMS], &objects[B_OUT_BINS], &objects[B_OUT_SUMS]))
+        return NULL;
+    static const struct {
+        Py_ssize_t itemsize;
+        int writable;
+        const char *name;
+    } SPEC[BEFORE_BUFFERS] = {
+        {8, 0, "bins"}, {4, 0, "first chunk"}, {8, 0, "snapshot"}, {4, 0, "chunk columns"},
+        {8, 0, "chunk sums"}, {8, 0, "plus bins"}, {8, 0, "plus sums"}, {8, 1, "out bins"},
+        {8, 1, "out sums"},
+    };
+    Buffer buffers[BEFORE_BUFFERS];
+    memset(buffers, 0, sizeof buffers);
+    for (int i = 0; i < BEFORE_BUFFERS; i++) {
+        if (get_buffer(objects[i], &buffers[i], SPEC[i].itemsize, SPEC[i].writable,
+                       SPEC[i].name) != 0) {
+            release(buffers, BEFORE_BUFFERS);
+            return NULL;
+        }
+    }
+    const Py_ssize_t n = items(&buffers[B_BINS]);
+    const char *bad = NULL;
+    if (items(&buffers[B_FIRST_CHUNK]) != n || items(&buffers[B_SNAPSHOT]) != n ||
+        items(&buffers[B_OUT_BINS]) != n || items(&buffers[B_OUT_SUMS]) != n)
+        bad = "the index's bins, first chunks, snapshot and outputs differ in length";
+    else if (items(&buffers[B_CHUNK_COLUMNS]) != items(&buffers[B_CHUNK_SUMS]))
+        bad = "the chunk columns and sums differ in length";
+    else if (items(&buffers[B_PLUS_BINS]) != items(&buffers[B_PLUS_SUMS]))
+        bad = "the plus bins and sums differ in length";
+    else if (since_start < 0 || since_start > since_stop ||
+             since_stop > items(&buffers[B_CHUNK_COLUMNS]))
+        bad = "the chunk entries since the snapshot lie outside the chunk columns";
+    if (bad != NULL) {
+        release(buffers, BEFORE_BUFFERS);
+        PyErr_SetString(PyExc_ValueError, bad);
+        return NULL;
+    }
+    Py_ssize_t count = 0, at = 0;
+    BeforeFault fault;
+    Py_BEGIN_ALLOW_THREADS
+    fault = run_sums_before(buffers, since_start, since_stop, boundary, &count, &at);
+    Py_END_ALLOW_THREADS
+    release(buffers, BEFORE_BUFFERS);
+    if (fault == COLUMN_OUTSIDE) {
+        PyErr_Format(PyExc_AssertionError, "chunk entry %zd: its column is outside the bins", at);
+        return NULL;
+    }
+    if (fault != BEFORE_OK) {
+        PyErr_Format(PyExc_AssertionError, "plus bin %zd: %s", at,
+                     fault == PLUS_NOT_ASCENDING ? "the plus bins do not ascend"
+                                                 : "a bin the index never reached");
+        return NULL;
+    }
+    return PyLong_FromSsize_t(count);
+}
+
 static PyMethodDef METHODS[] = {
     {"mark_pairs", mark_pairs, METH_VARARGS,
      "Flag the (programme, recipient) pairs of the window's events."},
+    {"grant_rows", grant_rows, METH_VARARGS,
+     "The recipient-year rows of sorted grant bin sums; returns how many."},
+    {"sums_before", sums_before, METH_VARARGS,
+     "An as-of index's sums before a chunk boundary, a question's own sums added."},
     {"scatter", scatter, METH_VARARGS,
      "Add the window's counted postings to dense grant and period accumulators."},
     {NULL, NULL, 0, NULL},

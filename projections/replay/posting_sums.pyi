@@ -44,3 +44,32 @@ def mark_pairs(
     seen: npt.NDArray[np.bool_],
 ) -> None:
     """Flag the (programme, recipient) pairs of the window's events."""
+
+def grant_rows(
+    bins: npt.NDArray[np.int64],
+    sums: npt.NDArray[np.int64],
+    pair_programme: npt.NDArray[np.int64],
+    pair_recipient: npt.NDArray[np.int64],
+    year_first: int,
+    year_count: int,
+    measure_slots: int,
+    grant_slots: npt.NDArray[np.intp],
+    out: npt.NDArray[np.int64],
+) -> int:
+    """The recipient-year rows of sorted grant bin sums, column after column in `out`."""
+
+def sums_before(
+    bins: npt.NDArray[np.int64],
+    first_chunk: npt.NDArray[np.int32],
+    snapshot: npt.NDArray[np.int64],
+    chunk_columns: npt.NDArray[np.int32],
+    chunk_sums: npt.NDArray[np.int64],
+    since_start: int,
+    since_stop: int,
+    boundary: int,
+    plus_bins: npt.NDArray[np.int64],
+    plus_sums: npt.NDArray[np.int64],
+    out_bins: npt.NDArray[np.int64],
+    out_sums: npt.NDArray[np.int64],
+) -> int:
+    """An as-of index's sums before a chunk boundary, a question's own sums added."""
