@@ -8,6 +8,7 @@ local replay store with numpy. Table output shows SEK; JSON and CSV give integer
 import argparse
 import csv
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -104,7 +105,7 @@ def balances_of(args: argparse.Namespace, settings: Settings) -> BalanceAnswer:
     )
 
 
-def write_rows(view: View, rows: list[BalanceRow], output_format: str) -> None:
+def write_rows(view: View, rows: Sequence[BalanceRow], output_format: str) -> None:
     """Rows to stdout as a table (SEK), JSON or CSV (integer öre)."""
     fields = FIELDS[view]
     records = [as_record(row) for row in rows]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -336,7 +336,7 @@ def verify_export(
 
 def export_balances(
     replayed: ReplayedExport, view: View, filters: Filters, as_of: AsOf, *, today: date
-) -> list[BalanceRow]:
+) -> Sequence[BalanceRow]:
     """One view of the verified record's balances, as `balances` gives them (the same filters
     and derived views, the same engine)."""
     filters.check_for(view)

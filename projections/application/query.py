@@ -7,7 +7,7 @@ recipient-year), several values per filter, and the log position the answer refl
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,7 +24,13 @@ from projections.domain.rows import (
     View,
 )
 from projections.domain.selection import Selection
-from projections.replay import Dictionaries, Manifest, ReplayStore, store_balances
+from projections.replay import (
+    Dictionaries,
+    Manifest,
+    RecipientYearRows,
+    ReplayStore,
+    store_balances,
+)
 from projections.store.read_store import ReadStore
 from schemas.calendar import today_in_stockholm
 from schemas.errors import QueryParameter, Unavailable, UnknownSubject
@@ -55,7 +61,7 @@ def ready_manifest(replay: ReplayStore) -> Manifest:
 
 def replay_balances(
     replay: ReplayStore, view: View, selection: Selection, as_of: AsOf, *, today: date | None = None
-) -> list[BalanceRow]:
+) -> Sequence[BalanceRow]:
     """Balances as of a date, an instant and/or a position, from the replay store with numpy."""
     assert view in STORED_VIEWS, f"{view} is derived: ask balances_answer"
     selection.check_for(view)
@@ -91,7 +97,7 @@ class BalanceAnswer:
     """The rows of one view, and which part of the log they reflect."""
 
     view: View
-    rows: list[BalanceRow]
+    rows: Sequence[BalanceRow]  # recipient-year from the replay store: RecipientYearRows
     position: int  # the highest log position counted (the at_position of a replay question)
     source: str  # READ_STORE or REPLAY_STORE
 
@@ -141,7 +147,7 @@ def replay_answer(
     manifest = ready_manifest(replay)
     require_known(replay.dictionaries, filters, "ledger")
 
-    def fetch(stored_view: View, selection: Selection) -> list[BalanceRow]:
+    def fetch(stored_view: View, selection: Selection) -> Sequence[BalanceRow]:
         return replay_balances(replay, stored_view, selection, as_of, today=today)
 
     rows = view_rows(fetch, view, filters)
@@ -149,7 +155,7 @@ def replay_answer(
     return BalanceAnswer(view, rows, position, REPLAY_STORE)
 
 
-Fetch = Callable[[View, Selection], list[BalanceRow]]
+Fetch = Callable[[View, Selection], Sequence[BalanceRow]]
 
 
 def require_known(dictionaries: Dictionaries, filters: Filters, source: str) -> None:
@@ -166,16 +172,20 @@ def require_known(dictionaries: Dictionaries, filters: Filters, source: str) -> 
             )
 
 
-def view_rows(fetch: Fetch, view: View, filters: Filters) -> list[BalanceRow]:
+def view_rows(fetch: Fetch, view: View, filters: Filters) -> Sequence[BalanceRow]:
     """A view's rows: the store narrows what it can, the filters keep the rest; derived views
     are computed from the stored ones. `fetch` answers a stored view (the read store, the
     replay store, an auditor's export)."""
     stored_view = View.RECIPIENT_YEAR if view is View.COUNTY_YEAR else view
+    rows: Sequence[BalanceRow]
     if stored_view is View.AGENCY_YEAR and len(filters.programmes) > 1:
         # Agency rows carry no programme: each programme's split is asked for and summed.
         rows = _summed_agency_years(fetch, filters)
     else:
         rows = fetch(stored_view, filters.narrowest_selection(stored_view))
+    if isinstance(rows, RecipientYearRows) and view is View.RECIPIENT_YEAR:
+        # The engine's columns, in key order: filtered as columns, no row made here.
+        return rows if filters.keeps_all else rows.kept_by(filters)
     kept = list(rows) if filters.keeps_all else [row for row in rows if filters.keeps(row)]
     if view is View.COUNTY_YEAR:
         recipient_rows = [row for row in kept if isinstance(row, RecipientYearRow)]

@@ -9,6 +9,7 @@ CLI) and for any other reader, such as an auditor replaying an export file offli
                                batches); with their `Dictionaries`
     balances(columns, dictionaries.names(), view, today=..., selection=..., as_of=...)
                             -- the rows `grant-ledger balances` shows, from those columns
+                               (recipient-year as RecipientYearRows: columns until read)
     totals(...)             -- the same as base tables (code arrays), e.g. to reconcile a read store
 
 A store adds `store_balances` (through its as-of index when one fits) and `rebuild_totals`
@@ -19,7 +20,7 @@ modules behind this one are the engine's internals.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
@@ -49,6 +50,7 @@ from projections.replay.manifest import Manifest, PartitionMark
 from projections.replay.questions import question_totals
 from projections.replay.questions import rebuild_totals as _rebuild_totals
 from projections.replay.range_sums import EVERY_SUM, Wanted
+from projections.replay.recipient_year_rows import RecipientYearRows, collector_paused
 from projections.replay.scan import CHUNK_EVENTS
 from projections.replay.store import ReplayStore, ReplayStoreBusy, ReplayStoreError
 from projections.replay.totals import (
@@ -59,7 +61,7 @@ from projections.replay.totals import (
     RecipientYearTotals,
 )
 from projections.replay.verify import Verification, check_chain, verify_chain, verify_store
-from projections.replay.views import balances_from_totals
+from projections.replay.views import balances_from_totals, recipient_year_rows
 
 # The sums each view is made of: recipient- and programme-years come from the grant bins, the
 # agency split from the period bins.
@@ -85,6 +87,7 @@ __all__ = [
     "PostingColumns",
     "ProgrammeDayTotals",
     "ProgrammeYearTotals",
+    "RecipientYearRows",
     "RecipientYearTotals",
     "ReplayColumns",
     "ReplayStore",
@@ -96,6 +99,7 @@ __all__ = [
     "batch_columns",
     "check_chain",
     "code_maps",
+    "collector_paused",
     "concatenate",
     "every_view",
     "load_index",
@@ -150,13 +154,25 @@ def balances(
     as_of: AsOf = CURRENT,
     index: AsOfIndex | None = None,
     position_sorted: bool | None = None,
-) -> list[BalanceRow]:
+) -> Sequence[BalanceRow]:
     """The rows of one balance view over these columns, sorted by key, as `balances` shows them.
 
     `today` is the "now" of the programme-year view's agency (at year end, or today). Views
     derived from these (county-year) are the application's to make.
     """
     assert view in STORED_VIEWS, f"{view} is derived from the stored views"
+    if view is View.RECIPIENT_YEAR:
+        # The row-heavy view stays columns until read (see recipient_year_rows).
+        base = totals(
+            columns,
+            names,
+            as_of=as_of,
+            programme_id=selection.programme_id,
+            index=index,
+            position_sorted=position_sorted,
+            view=view,
+        )
+        return recipient_year_rows(base, selection)
     rows = every_view(
         columns,
         names,
@@ -208,7 +224,7 @@ def store_balances(
     today: date,
     selection: Selection = EVERYTHING,
     as_of: AsOf = CURRENT,
-) -> list[BalanceRow]:
+) -> Sequence[BalanceRow]:
     """`balances` over a replay store's columns, through its as-of index when one fits."""
     return balances(
         store.load(),
