@@ -47,7 +47,7 @@ def write_balance_file(answer: BalanceAnswer, path: Path, file_format: str) -> N
     records = [as_record(row) for row in answer.rows]
     path.parent.mkdir(parents=True, exist_ok=True)
     if file_format == "csv":
-        path.write_bytes(csv_bytes(fields, records, None))
+        path.write_bytes(csv_bytes(fields, [tuple(r.values()) for r in records], None))
     elif file_format == "parquet":
         table = pa.Table.from_pylist(records, schema=balance_schema(view))
         pq.write_table(table, path, compression="zstd")

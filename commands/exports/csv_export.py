@@ -7,7 +7,7 @@ codes written as `="0123"` so Excel keeps them as text with their leading zero.
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from commands.exports.records import CODE_FIELDS
@@ -23,24 +23,24 @@ EXCEL_SV_LINE_END = "\r\n"
 NEEDS_QUOTES = frozenset(';"\r\n')
 
 
-def csv_bytes(
-    fields: tuple[str, ...], records: Iterable[dict[str, Any]], dialect: str | None
-) -> bytes:
-    """The header row and one line per record."""
+def csv_bytes(fields: tuple[str, ...], rows: Iterable[Sequence[Any]], dialect: str | None) -> bytes:
+    """The header row and one line per row (its values in `fields` order)."""
     assert dialect in (None, *DIALECTS), dialect
     out = io.StringIO()
     if dialect is None:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(fields)
-        writer.writerows([record[field] for field in fields] for record in records)
+        writer.writerows(rows)
         return out.getvalue().encode("utf-8")
     # Written by hand: the csv module would quote `="0123"` (it holds quotes), and a quoted
     # formula is no longer one for every Excel.
     out.write(BOM)
     out.write(EXCEL_SV_DELIMITER.join(_quoted(_excel_header(field)) for field in fields))
     out.write(EXCEL_SV_LINE_END)
-    for record in records:
-        out.write(EXCEL_SV_DELIMITER.join(_excel_cell(field, record[field]) for field in fields))
+    cells = [_excel_cell_writer(field) for field in fields]
+    for row in rows:
+        assert len(row) == len(fields), (fields, row)
+        out.write(EXCEL_SV_DELIMITER.join(map(_apply, cells, row)))
         out.write(EXCEL_SV_LINE_END)
     return out.getvalue().encode("utf-8")
 
@@ -58,12 +58,25 @@ def _excel_header(field: str) -> str:
     return field
 
 
-def _excel_cell(field: str, value: Any) -> str:
+def _excel_cell_writer(field: str) -> Callable[[Any], str]:
+    """How a field's values are written: kronor, a code kept as text, or quoted text."""
     if field.endswith(MONEY_SUFFIX):
-        return kronor_text(value)
+        return kronor_text
     if field in CODE_FIELDS:
-        assert str(value).isdigit(), value  # official codes: digits only, safe in a formula
-        return f'="{value}"'
+        return _code_formula
+    return _quoted_text
+
+
+def _apply(cell: Callable[[Any], str], value: Any) -> str:
+    return cell(value)
+
+
+def _code_formula(value: Any) -> str:
+    assert str(value).isdigit(), value  # official codes: digits only, safe in a formula
+    return f'="{value}"'
+
+
+def _quoted_text(value: Any) -> str:
     return _quoted(str(value))
 
 

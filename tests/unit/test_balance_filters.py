@@ -4,10 +4,11 @@ import csv
 import io
 from dataclasses import fields
 
+import numpy as np
 import pytest
 
 from commands.exports.csv_export import EXCEL_SV, csv_bytes, kronor_text
-from commands.exports.records import named_fields, named_record
+from commands.exports.records import named_fields, named_record, named_records, named_values
 from projections.domain.counties import county_of, county_rows
 from projections.domain.filters import Filters, parse_counties, parse_years
 from projections.domain.rows import (
@@ -17,6 +18,7 @@ from projections.domain.rows import (
     RecipientYearRow,
     View,
 )
+from projections.replay import RecipientYearRows, RecipientYearTotals
 from schemas.errors import InvalidQuery
 
 MALMO, LUND, GOTEBORG, REGION_SKANE, ORG = "1280", "1281", "1480", "12", "8020123456"
@@ -118,17 +120,17 @@ def test_records_carry_the_name_after_the_code() -> None:
 
 def test_csv_for_swedish_excel_keeps_zeros_and_uses_decimal_commas() -> None:
     """BOM, semicolons, kronor with a decimal comma, codes as ="0123" text."""
-    record = named_record(
-        View.RECIPIENT_YEAR, RecipientYearRow("p", "0123", 2019, 135_000_000_050, 5, -250, 0)
+    values = named_values(
+        View.RECIPIENT_YEAR, [RecipientYearRow("p", "0123", 2019, 135_000_000_050, 5, -250, 0)]
     )
-    body = csv_bytes(named_fields(View.RECIPIENT_YEAR), [record], EXCEL_SV)
+    body = csv_bytes(named_fields(View.RECIPIENT_YEAR), values, EXCEL_SV)
     assert body.startswith("\ufeff".encode())
     lines = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
     assert lines[0][:5] == ["programme_id", "recipient", "recipient_name", "year", "requested_kr"]
     assert lines[1][:6] == ["p", '="0123"', "Järfälla", "2019", "1350000000,50", "0,05"]
     assert lines[1][6] == "-2,50"
     assert kronor_text(-1) == "-0,01"
-    plain = csv_bytes(named_fields(View.RECIPIENT_YEAR), [record], None).decode()
+    plain = csv_bytes(named_fields(View.RECIPIENT_YEAR), values, None).decode()
     assert plain.splitlines()[1].startswith("p,0123,Järfälla,2019,135000000050,5,-250")
 
 
@@ -150,3 +152,32 @@ def test_only_filters_with_nothing_set_keep_every_row_unasked() -> None:
         "agencies",
         "years",
     }, "a new filter is covered here"
+
+
+def test_records_of_the_engines_columns_are_the_records_of_its_rows() -> None:
+    """A replay answer's columns give the same records, values and CSV as its rows one by one
+    (names by code, outstanding by the row's own property)."""
+    table = RecipientYearTotals(
+        *(
+            np.array(values, dtype=np.int64)
+            for values in (
+                [0, 0, 1],
+                [1, 2, 1],
+                [2019, 2019, 2020],
+                [5, 0, 0],
+                [100, 40, 7],
+                [60, 50, 0],
+                [0, 10, 0],
+            )
+        )
+    )
+    columns = RecipientYearRows(table, ["p-a", "p-b"], ["", MALMO, ORG])
+    rows = list(columns)
+    view = View.RECIPIENT_YEAR
+    assert named_records(view, columns) == [named_record(view, row) for row in rows]
+    assert named_values(view, columns) == named_values(view, rows)
+    assert [record["outstanding_ore"] for record in named_records(view, columns)] == [40, -10, 7]
+    for dialect in (None, EXCEL_SV):
+        assert csv_bytes(named_fields(view), named_values(view, columns), dialect) == csv_bytes(
+            named_fields(view), named_values(view, rows), dialect
+        )
