@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from projections.replay import posting_sums
+
 I64 = npt.NDArray[np.int64]
 
 # Dense accumulators are allocated once per pass: an int64 sum and a flag per bin. Above this
@@ -64,12 +66,14 @@ class DenseSums:
         self.touched[:] = False
 
     def take(self) -> BinSums:
-        """The touched bins and their sums; the accumulator is empty again afterwards."""
-        present = np.flatnonzero(self.touched)
-        result = BinSums(present.astype(np.int64), self.sums[present])
-        self.sums[present] = 0
-        self.touched[present] = False
-        return result
+        """The touched bins and their sums; the accumulator is empty again afterwards (one C
+        pass: posting_sums.take_touched)."""
+        touched = int(np.count_nonzero(self.touched))
+        bins = np.empty(touched, dtype=np.int64)
+        sums = np.empty(touched, dtype=np.int64)
+        taken = posting_sums.take_touched(self.sums, self.touched, bins, sums)
+        assert taken == touched, (taken, touched)
+        return BinSums(bins, sums)
 
 
 class SparseSums:

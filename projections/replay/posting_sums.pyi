@@ -32,6 +32,10 @@ def scatter(
     grant_touched: Any,
     period_sums: Any,
     period_touched: Any,
+    grant_words: npt.NDArray[np.uint64] | None = None,
+    grant_word_columns: npt.NDArray[np.int64] | None = None,
+    period_words: npt.NDArray[np.uint64] | None = None,
+    period_word_columns: npt.NDArray[np.int64] | None = None,
 ) -> None:
     """Add the window's counted postings to dense grant and period accumulators."""
 
@@ -67,9 +71,17 @@ def sums_before(
     since_start: int,
     since_stop: int,
     boundary: int,
-    plus_bins: npt.NDArray[np.int64],
     plus_sums: npt.NDArray[np.int64],
+    plus_touched: npt.NDArray[np.bool_],
     out_bins: npt.NDArray[np.int64],
     out_sums: npt.NDArray[np.int64],
 ) -> int:
     """An as-of index's sums before a chunk boundary, a question's own sums added."""
+
+def take_touched(
+    sums: npt.NDArray[np.int64],
+    touched: npt.NDArray[np.bool_],
+    out_bins: npt.NDArray[np.int64],
+    out_sums: npt.NDArray[np.int64],
+) -> int:
+    """A dense accumulator's touched bins and sums, cleared as they are taken."""
