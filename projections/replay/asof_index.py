@@ -13,6 +13,7 @@ kept beside the columns, valid for the store generation it was built for.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy.typing as npt
 
 from projections.domain.asof import AsOf
 from projections.replay import accumulators, posting_sums
-from projections.replay.accumulators import BinSums
+from projections.replay.accumulators import BinSums, DenseSums
 from projections.replay.agency_periods import DaySpan, agency_periods, latest_days
 from projections.replay.columns import CodeNames, ReplayColumns
 from projections.replay.counting import Counted, EventWindow, counted
@@ -30,6 +31,7 @@ from projections.replay.layout import EventColumns, TimelineColumns
 from projections.replay.range_sums import (
     EVERY_SUM,
     Accumulators,
+    ColumnWords,
     KeyTables,
     QuestionSums,
     Wanted,
@@ -43,6 +45,7 @@ Flags = npt.NDArray[np.bool_]
 
 # Grant-years later appends may bring (applications look ahead) while the index still answers.
 LATER_YEARS_HEADROOM = 2
+WORD_BITS = 64
 # A running total of the sums is kept at every this many chunk boundaries; a question adds at
 # most this many chunks' own sums to one.
 SNAPSHOT_CHUNKS = 8
@@ -100,15 +103,20 @@ class CumulativeSums:
     chunk_offsets: I64  # chunk k's sums are entries chunk_offsets[k] .. chunk_offsets[k + 1]
     chunk_columns: npt.NDArray[np.int32]  # which bin (its column in `bins`)
     chunk_sums: I64
+    # A bin's column without a search: bit b of word w is set when bin 64w + b is one of `bins`;
+    # its column is the set bits before it (word_columns[w] + the set bits below b in word w).
+    # A question's straddled chunks are summed straight into the index's columns with it.
+    words: npt.NDArray[np.uint64]
+    word_columns: I64
 
-    def before(self, boundary: int, plus: BinSums | None = None) -> BinSums:
-        """Sums of the chunks before `boundary`, for the bins they reached; with `plus` (sums
-        over bins of this index, e.g. of the events a question counts in a straddled chunk)
-        added, in the index's own bins: no dense accumulator of the whole key space. One C pass
-        over the index's bins (posting_sums.sums_before)."""
+    def before(self, boundary: int, plus: DenseSums | None = None) -> BinSums:
+        """Sums of the chunks before `boundary`, for the bins they reached; with `plus` (a
+        question's own sums, e.g. of the events it counts in a straddled chunk, summed in this
+        index's columns: `column_words`) added. One C pass over the index's bins
+        (posting_sums.sums_before)."""
         assert 0 <= boundary < len(self.chunk_offsets), f"boundary {boundary} outside the chunks"
+        assert plus is None or plus.size == len(self.bins), "plus sums are per index column"
         snapshot = boundary // SNAPSHOT_CHUNKS
-        plus = plus if plus is not None else BinSums.empty()
         out_bins = np.empty(len(self.bins), dtype=np.int64)
         out_sums = np.empty(len(self.bins), dtype=np.int64)
         count = posting_sums.sums_before(
@@ -120,12 +128,21 @@ class CumulativeSums:
             int(self.chunk_offsets[snapshot * SNAPSHOT_CHUNKS]),
             int(self.chunk_offsets[boundary]),
             boundary,
-            plus.bins,
-            plus.sums,
+            NO_SUMS if plus is None else plus.sums,
+            NO_FLAGS if plus is None else plus.touched,
             out_bins,
             out_sums,
         )
         return BinSums(out_bins[:count], out_sums[:count])
+
+    @property
+    def column_words(self) -> ColumnWords:
+        """How a bin of the key space finds its column in this index."""
+        return ColumnWords(self.words, self.word_columns)
+
+
+NO_SUMS = np.empty(0, dtype=np.int64)
+NO_FLAGS = np.empty(0, dtype=np.bool_)
 
 
 @dataclass(frozen=True)
@@ -258,7 +275,22 @@ def _cumulative(parts: list[BinSums], size: int) -> CumulativeSums:
         offsets,
         np.concatenate(columns) if columns else np.empty(0, dtype=np.int32),
         np.concatenate([part.sums for part in parts]) if parts else np.empty(0, dtype=np.int64),
+        *_column_words(bins, size),
     )
+
+
+def _column_words(bins: I64, size: int) -> tuple[npt.NDArray[np.uint64], I64]:
+    """The bitmap of the reached bins, 64 to a word, and the reached bins before each word."""
+    # packbits' little bit order puts bin 8k + i at bit i of byte k, which is bit 8k + i of a
+    # little-endian uint64: the words' layout needs a little-endian machine.
+    assert sys.byteorder == "little", "the column words are little-endian bitmaps"
+    word_count = -(-size // WORD_BITS)
+    reached = np.zeros(word_count * WORD_BITS, dtype=np.bool_)
+    reached[bins] = True
+    words = np.packbits(reached, bitorder="little").view(np.uint64)
+    word_columns = np.zeros(word_count, dtype=np.int64)
+    np.cumsum(np.bitwise_count(words)[:-1], dtype=np.int64, out=word_columns[1:])
+    return words, word_columns
 
 
 def _columns_of_bins(parts: list[BinSums], size: int) -> tuple[I64, list[npt.NDArray[np.int32]]]:
@@ -299,30 +331,45 @@ def indexed_sums(
             clamp_days=True,
         )
     leading, stop = index.zones.leading_and_stop(as_of)
-    into = Accumulators.for_keys(keys, wanted)
     straddled = EventWindow.of(
         events,
         leading * index.chunk_events,
         min(stop * index.chunk_events, index.events),
         int(index.zones.posting_start[leading]),
     )
+    if appended.stop == appended.start and _columns_fit(index):
+        # Every bin the straddled chunks reach is one of the index's: summed in its columns.
+        into = Accumulators(
+            DenseSums(len(index.grants.bins)) if wanted.grants else None,
+            DenseSums(len(index.periods.bins)) if wanted.periods else None,
+            index.grants.column_words,
+            index.periods.column_words,
+        )
+        if straddled.stop > straddled.start:
+            question = counted(events, straddled, as_of, programme, position_sorted=True)
+            add_postings(events, columns.postings, question, keys, into)
+        grants, periods = into.grants, into.periods
+        assert isinstance(grants, DenseSums | None) and isinstance(periods, DenseSums | None)
+        return QuestionSums(
+            keys,
+            None if grants is None else index.grants.before(leading, grants),
+            None if periods is None else index.periods.before(leading, periods),
+        )
+    into = Accumulators.for_keys(keys, wanted)
     for window in (straddled, appended):
         if window.stop > window.start:
             question = counted(events, window, as_of, programme, position_sorted=True)
             add_postings(events, columns.postings, question, keys, into)
-    if appended.stop == appended.start:
-        # Every bin the straddled chunks reach is one of the index's: added in its bins.
-        scanned = into.take(keys)
-        return QuestionSums(
-            keys,
-            None if scanned.grants is None else index.grants.before(leading, scanned.grants),
-            None if scanned.periods is None else index.periods.before(leading, scanned.periods),
-        )
     if into.grants is not None:
         into.grants.add_sums(index.grants.before(leading))
     if into.periods is not None:
         into.periods.add_sums(index.periods.before(leading))
     return into.take(keys)
+
+
+def _columns_fit(index: AsOfIndex) -> bool:
+    """The index's columns fit dense accumulators (any index of a real ledger does)."""
+    return max(len(index.grants.bins), len(index.periods.bins)) <= accumulators.DENSE_BINS_MAX
 
 
 def _still_valid(columns: ReplayColumns, index: AsOfIndex, as_of: AsOf) -> bool:

@@ -17,7 +17,7 @@ from projections.replay.asof_index import AsOfIndex, ChunkZones, CumulativeSums
 from projections.replay.key_spaces import PairIndex, YearSpan
 from projections.replay.range_sums import KeyTables
 
-INDEX_FORMAT_VERSION = 5
+INDEX_FORMAT_VERSION = 6
 INDEX_MANIFEST = "asof-index.json"
 ARRAY_ALIGNMENT_BYTES = 64
 

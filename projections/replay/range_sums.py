@@ -62,12 +62,24 @@ class Wanted:
 EVERY_SUM = Wanted()
 
 
+@dataclass(frozen=True)
+class ColumnWords:
+    """An as-of index's reached bins as a bitmap with the count before each word: the dense
+    accumulator then holds one sum per index column, not per bin of the key space."""
+
+    words: npt.NDArray[np.uint64]
+    word_columns: npt.NDArray[np.int64]
+
+
 @dataclass
 class Accumulators:
     """One dense accumulator per key space wanted, reused across the ranges of a pass."""
 
     grants: DenseSums | SparseSums | None
     periods: DenseSums | SparseSums | None
+    # Set: the dense accumulators are over these index columns (every bin must be one of them).
+    grant_columns: ColumnWords | None = None
+    period_columns: ColumnWords | None = None
 
     @classmethod
     def for_keys(cls, keys: KeyTables, wanted: Wanted = EVERY_SUM) -> Accumulators:
@@ -107,6 +119,7 @@ def add_postings(
     if all(isinstance(accumulator, DenseSums) for accumulator in wanted):
         _scatter_dense(events, postings, counted, keys, into)
     else:
+        assert into.grant_columns is None and into.period_columns is None, "columns are dense"
         _add_postings_numpy(events, postings, counted, keys, into)
 
 
@@ -149,6 +162,8 @@ def _scatter_dense(
             None if grants is None else grants.touched,
             None if periods is None else periods.sums,
             None if periods is None else periods.touched,
+            *_words_of(into.grant_columns),
+            *_words_of(into.period_columns),
         )
     except AssertionError:
         # The events before the bad one were added: nothing of this pass may be read.
@@ -156,6 +171,10 @@ def _scatter_dense(
             if accumulator is not None:
                 accumulator.clear()
         raise
+
+
+def _words_of(columns: ColumnWords | None) -> tuple[Any, Any]:
+    return (None, None) if columns is None else (columns.words, columns.word_columns)
 
 
 def _add_postings_numpy(
