@@ -15,19 +15,22 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import orjson
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from commands.exports.records import named_records
 from ledger.proof.coordinates import MessageAt
 from projections.application.memory import keep_freed_memory
 from projections.application.query import replay_balances
 from projections.application.rebuild import rebuild
 from projections.domain.asof import AsOf
-from projections.domain.rows import View
+from projections.domain.rows import BalanceRow, View
 from projections.domain.selection import Selection
 from projections.replay import ReplayStore
 from projections.store.read_store import ReadStore
@@ -46,10 +49,10 @@ from tests.settings import FULL_REPLAY_EVENTS
 REBUILD_MIN_RATIO_TO_CONSUMER = 100
 PEAK_MEMORY_MAX_BYTES = 1024**3
 BYTES_PER_EVENT_MAX = 64
-# An as-of question's share of the rebuild. The recipient-year view returns a row per recipient,
-# programme and year (about 180 000 Python row objects on the decade ledger): making them costs
-# more than the engine's answer, so its bound is looser.
-QUERY_MAX_SHARE_OF_REBUILD = {View.AGENCY_YEAR: 1 / 50, View.RECIPIENT_YEAR: 1 / 5}
+# An as-of question's share of the rebuild, for either view. The recipient-year answer (~180 000
+# rows on the decade ledger) is the engine's columns (RecipientYearRows), as the HTTP and CSV
+# writers take it; what writing it as JSON costs on top is reported beside, not bounded here.
+QUERY_MAX_SHARE_OF_REBUILD = 1 / 50
 REBUILD_ROUNDS = 5
 MEMORY_LIMIT_ROUNDS = 5
 QUERY_ROUNDS = 10
@@ -230,8 +233,8 @@ def test_c_rebuild_from_the_local_replay_store(
 def test_d_as_of_question(
     benchmark: BenchmarkFixture, local_ledger: LocalLedger, name: str, view: View
 ) -> None:
-    """One as-of question (index + a scan of the straddled chunks): <= 1/50 of the rebuild for
-    the agency-year view, <= 1/5 for the row-heavy recipient-year view."""
+    """One as-of question (index + a scan of the straddled chunks): <= 1/50 of the rebuild; for
+    the recipient-year view, the JSON body of its answer timed beside."""
     if "rebuild_local_s" not in BENCH_RESULTS:
         rebuild_local(local_ledger)  # builds the as-of index
         pytest.skip("run with test_c for the ratio")
@@ -250,9 +253,26 @@ def test_d_as_of_question(
     )
     assert rows
     share = median_seconds(benchmark) / BENCH_RESULTS["rebuild_local_s"]
+    json_s = json_body_seconds(view, rows)
     benchmark.extra_info.update(
-        question=name, view=view.value, rows=len(rows), share_of_rebuild=round(share, 4)
+        question=name,
+        view=view.value,
+        rows=len(rows),
+        share_of_rebuild=round(share, 4),
+        answer_ms=round(median_seconds(benchmark) * 1e3, 2),
+        json_body_ms=round(json_s * 1e3, 1),
     )
-    print(f"\n(d) as-of {name} ({view.value}, {len(rows)} rows): 1/{1 / share:.0f} of the rebuild")
+    print(
+        f"\n(d) as-of {name} ({view.value}, {len(rows)} rows): 1/{1 / share:.0f} of the rebuild "
+        f"({median_seconds(benchmark) * 1e3:.1f} ms); its JSON body {json_s * 1e3:.0f} ms more"
+    )
     if local_ledger.events >= FULL_REPLAY_EVENTS:
-        assert share <= QUERY_MAX_SHARE_OF_REBUILD[view]
+        assert share <= QUERY_MAX_SHARE_OF_REBUILD
+
+
+def json_body_seconds(view: View, rows: Sequence[BalanceRow]) -> float:
+    """Seconds to write an answer as the HTTP API's JSON rows (named records, orjson), once."""
+    started = time.perf_counter()
+    body = orjson.dumps({"rows": named_records(view, rows)})
+    assert body.count(b'"year"') == len(rows)
+    return time.perf_counter() - started
