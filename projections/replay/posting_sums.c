@@ -88,6 +88,13 @@ static const char *FAULT_TEXT[] = {
     "a bin the as-of index never reached",
 };
 
+/* Whether a buffer's struct format is one native-order integer or bool (NULL means 'B'). */
+static int native_integer_format(const char *format) {
+    if (format == NULL) return 1;
+    if (*format == '@' || *format == '=' || (PY_LITTLE_ENDIAN && *format == '<')) format++;
+    return format[0] != '\0' && format[1] == '\0' && strchr("bBhHiIlLqQnN?", format[0]) != NULL;
+}
+
 static int get_buffer(PyObject *object, Buffer *buffer, Py_ssize_t itemsize, int writable,
                       const char *name) {
     int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
@@ -100,6 +107,13 @@ static int get_buffer(PyObject *object, Buffer *buffer, Py_ssize_t itemsize, int
     if (buffer->view.itemsize != itemsize || buffer->view.ndim != 1) {
         PyErr_Format(PyExc_ValueError, "%s: expected a 1-d array of %zd-byte items, got %zd-byte",
                      name, itemsize, buffer->view.itemsize);
+        return -1;
+    }
+    if (!native_integer_format(buffer->view.format)) {
+        /* A float64 array has int64's size: its bytes read as integers would be sums that are
+         * silently wrong, so only native integers (and bools) are taken. */
+        PyErr_Format(PyExc_ValueError, "%s: expected native integers, got format '%s'", name,
+                     buffer->view.format == NULL ? "B" : buffer->view.format);
         return -1;
     }
     return 0;
