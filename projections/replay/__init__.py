@@ -161,28 +161,19 @@ def balances(
     derived from these (county-year) are the application's to make.
     """
     assert view in STORED_VIEWS, f"{view} is derived from the stored views"
-    if view is View.RECIPIENT_YEAR:
-        # The row-heavy view stays columns until read (see recipient_year_rows).
-        base = totals(
-            columns,
-            names,
-            as_of=as_of,
-            programme_id=selection.programme_id,
-            index=index,
-            position_sorted=position_sorted,
-            view=view,
-        )
-        return recipient_year_rows(base, selection)
-    rows = every_view(
+    base = totals(
         columns,
         names,
-        today=today,
-        selection=selection,
         as_of=as_of,
+        programme_id=selection.programme_id,
         index=index,
         position_sorted=position_sorted,
-        only=view,
+        view=view,
     )
+    if view is View.RECIPIENT_YEAR:
+        # The row-heavy view stays columns until read (see recipient_year_rows).
+        return recipient_year_rows(base, selection)
+    rows = balances_from_totals(base, today=today, as_of=as_of, selection=selection, only=view)
     return list(rows.view(view))
 
 
