@@ -10,6 +10,7 @@ kafka-python cannot decode, and the last test shows the standby is then told not
 waits, as before).
 """
 
+import contextlib
 import signal
 import threading
 import time
@@ -34,6 +35,8 @@ from tests.relay_runs import projector_process, wait_until_applied
 
 EVENTS = 500
 TIMEOUT_S = 120
+# Runs of the scenario before the test gives up on the group's lead staying with its leader.
+SCENARIO_ATTEMPTS = 3
 NOBODY_HOLDS = "nobody holds the checkpoint partition"
 PROJECTOR_LOG = "project.log"
 
@@ -48,10 +51,13 @@ class _ShunsUntilTold(RangePartitionAssignor):  # type: ignore[misc]
     def __init__(self, topic: str, log: Path) -> None:
         self.topic = topic
         self.log = log
+        # Set once this leader has given the partition out (after the standby's word).
+        self.gave_the_partition = False
 
     def assign(self, cluster: Any, members: Any) -> dict[str, Any]:
         assignment: dict[str, Any] = RangePartitionAssignor.assign(cluster, members)
         if self.log.exists() and NOBODY_HOLDS in self.log.read_text():
+            self.gave_the_partition = True
             return assignment
         for member in members:
             if self.topic in member.metadata.topics:
@@ -66,6 +72,7 @@ class _Leader:
         self, bootstrap: str, group: str, own_topic: str, shunning: str, log: Path
     ) -> None:
         ensure_topics(bootstrap, {own_topic: 1})
+        self.assignor = _ShunsUntilTold(shunning, log)
         self.consumer = open_consumer(
             bootstrap,
             **consumer_config(
@@ -74,7 +81,7 @@ class _Leader:
                 session_timeout_ms=6_000,
                 heartbeat_interval_ms=1_000,
                 metadata_max_age_ms=1_000,
-                partition_assignment_strategy=[_ShunsUntilTold(shunning, log)],
+                partition_assignment_strategy=[self.assignor],
             ),
         )
         self.consumer.subscribe([own_topic])
@@ -101,16 +108,12 @@ class _Leader:
         self.consumer.close()
 
 
-@pytest.fixture
-def leader(own_kafka: ApacheKafka, topic_name: str, tmp_path: Path) -> Iterator[_Leader]:
+@contextlib.contextmanager
+def leading(bootstrap: str, group: str, topic_name: str, log: Path) -> Iterator[_Leader]:
     """The group's leader, which gives the checkpoint partition to nobody until the standby
-    (logging to tmp_path/project.log) says so."""
+    (logging to `log`) says so."""
     member = _Leader(
-        own_kafka.bootstrap_servers,
-        f"standby-{tmp_path.name}",
-        f"{topic_name}.leader",
-        shunning=f"{topic_name}.checkpoints",
-        log=tmp_path / PROJECTOR_LOG,
+        bootstrap, group, f"{topic_name}.leader", shunning=f"{topic_name}.checkpoints", log=log
     )
     try:
         member.lead()
@@ -119,32 +122,61 @@ def leader(own_kafka: ApacheKafka, topic_name: str, tmp_path: Path) -> Iterator[
         member.leave()
 
 
+@pytest.fixture
+def leader(own_kafka: ApacheKafka, topic_name: str, tmp_path: Path) -> Iterator[_Leader]:
+    """`leading` the test's group, its standby logging to tmp_path/project.log."""
+    group = f"standby-{tmp_path.name}"
+    with leading(own_kafka.bootstrap_servers, group, topic_name, tmp_path / PROJECTOR_LOG) as it:
+        yield it
+
+
 def test_a_standby_in_a_group_that_gave_the_checkpoint_partition_to_nobody_joins_again(
-    own_kafka: ApacheKafka, leader: _Leader, topic_name: str, tmp_path: Path
+    own_kafka: ApacheKafka, topic_name: str, tmp_path: Path
 ) -> None:
+    """The standby says nobody holds the partition, joins again and applies every event. The
+    state is the test leader's to make: where the group's lead moved to the projector (the
+    leader's session lost on a loaded machine, seen in CI) the projector was simply given the
+    partition, nothing was tested, and the scenario runs again in a fresh group."""
     bootstrap = own_kafka.bootstrap_servers
     checkpoints = f"{topic_name}.checkpoints"
     produce_envelopes(
         bootstrap, topic_name, synthetic_envelopes(EVENTS), checkpoint_topic=checkpoints
     )
-    group = f"standby-{tmp_path.name}"
-    read_store = f"sqlite:///{tmp_path / 'read.db'}"
-    log = tmp_path / PROJECTOR_LOG
+    tried: list[str] = []
+    for attempt in range(SCENARIO_ATTEMPTS):
+        run = tmp_path / f"attempt-{attempt}"
+        run.mkdir()
+        group = f"standby-{tmp_path.name}-{attempt}"
+        with leading(bootstrap, group, topic_name, run / PROJECTOR_LOG) as leader:
+            exit_code, said = _standby_run(bootstrap, topic_name, group, run)
+            assert exit_code == 0, said
+            assert "Traceback" not in said, said
+            if NOBODY_HOLDS not in said:
+                # Active without the state ever made: someone other than this leader assigned.
+                assert not leader.assignor.gave_the_partition, said
+                tried.append(said)
+                continue
+            assert leader.consumer.assignment(), "the leader stayed in the group throughout"
+        assert f"in group {group}, {NOBODY_HOLDS} ({checkpoints}:{CHECKPOINT_PARTITION}" in said
+        assert said.index(NOBODY_HOLDS) < said.index("project: active"), said
+        return
+    pytest.fail(f"the group's lead never stayed with the test's leader: {tried}")
+
+
+def _standby_run(bootstrap: str, topic_name: str, group: str, run: Path) -> tuple[int, str]:
+    """A projector in `group` until it applied every event; its exit code and its log."""
+    read_store = f"sqlite:///{run / 'read.db'}"
+    log = run / PROJECTOR_LOG
     with log.open("w") as stderr:
         projector = projector_process(
-            bootstrap, topic_name, read_store, tmp_path / "replay", "--group", group, log=stderr
+            bootstrap, topic_name, read_store, run / "replay", "--group", group, log=stderr
         )
     try:
         wait_until_applied(read_store, EVENTS, {"project": projector}, [log], TIMEOUT_S)
     finally:
         projector.send_signal(signal.SIGTERM)
         exit_code = projector.wait(TIMEOUT_S)
-    said = log.read_text()
-    assert exit_code == 0, said
-    assert leader.consumer.assignment(), "the leader stayed in the group throughout"
-    assert f"in group {group}, {NOBODY_HOLDS} ({checkpoints}:{CHECKPOINT_PARTITION}" in said, said
-    assert said.index(NOBODY_HOLDS) < said.index("project: active"), said
-    assert "Traceback" not in said, said
+    return exit_code, log.read_text()
 
 
 def test_the_coordinator_says_whether_anyone_holds_a_partition(
