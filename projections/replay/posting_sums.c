@@ -502,14 +502,19 @@ typedef struct {
     int64_t *out;
 } GrantRows;
 
-/* Returns the number of rows, or -1 with *at_bin the bin that broke the order or the pairs. */
-static Py_ssize_t run_grant_rows(const GrantRows *g, Py_ssize_t *at_bin) {
+/* Returns the number of rows, or -1 with *at_bin the bin that broke the order or the pairs.
+ * `measure_slots` is g->measure_slots, passed apart so that the caller can pass the engine's
+ * own count as a constant: the division by it, one a bin, then compiles to a multiplication
+ * (a 64-bit division takes tens of cycles: 2.8 -> 2.1 ms on a decade ledger's 493 000
+ * bins, measured against the build before in one process). */
+static inline Py_ssize_t grant_rows_of(const GrantRows *g, const int64_t measure_slots,
+                                       Py_ssize_t *at_bin) {
     const Py_ssize_t capacity = g->capacity, slot_count = g->slot_count;
     int64_t *restrict out = g->out;
     Py_ssize_t rows = 0;
     Py_ssize_t bin = 0;
     while (bin < g->count) {
-        const int64_t row_key = g->bins[bin] / g->measure_slots;
+        const int64_t row_key = g->bins[bin] / measure_slots;
         int64_t slot_sums[GRANT_SLOTS_MAX] = {0};
         int reached = 0;
         /* One division a bin: the measure is what the row key leaves. */
@@ -519,9 +524,9 @@ static Py_ssize_t run_grant_rows(const GrantRows *g, Py_ssize_t *at_bin) {
                 *at_bin = bin;
                 return -1;
             }
-            const int64_t key = value / g->measure_slots;
+            const int64_t key = value / measure_slots;
             if (key != row_key) break;
-            const Py_ssize_t measure = (Py_ssize_t)(value - key * g->measure_slots);
+            const Py_ssize_t measure = (Py_ssize_t)(value - key * measure_slots);
             for (Py_ssize_t s = 0; s < slot_count; s++) {
                 if (g->grant_slots[s] == measure) {
                     slot_sums[s] = g->sums[bin];
@@ -538,11 +543,21 @@ static Py_ssize_t run_grant_rows(const GrantRows *g, Py_ssize_t *at_bin) {
         if (!reached || recipient <= 0) continue;
         out[rows] = g->pair_programme[unit];
         out[capacity + rows] = recipient;
-        out[2 * capacity + rows] = g->year_first + row_key % g->year_count;
+        out[2 * capacity + rows] = g->year_first + (row_key - unit * g->year_count);
         for (Py_ssize_t s = 0; s < slot_count; s++) out[(3 + s) * capacity + rows] = slot_sums[s];
         rows++;
     }
     return rows;
+}
+
+/* The engine's measure slots (projections.replay.key_spaces.MEASURE_SLOTS: five measures and
+ * the slot of postings without one), spelled here only to specialise the loop for them. */
+#define ENGINE_MEASURE_SLOTS 6
+
+static Py_ssize_t run_grant_rows(const GrantRows *g, Py_ssize_t *at_bin) {
+    if (g->measure_slots == ENGINE_MEASURE_SLOTS)
+        return grant_rows_of(g, ENGINE_MEASURE_SLOTS, at_bin);
+    return grant_rows_of(g, g->measure_slots, at_bin);
 }
 
 enum { BINS, SUMS, PAIR_PROGRAMME, PAIR_RECIPIENT, GRANT_SLOTS, OUT, ROW_BUFFERS };
@@ -810,4 +825,13 @@ static struct PyModuleDef MODULE = {
     .m_methods = METHODS,
 };
 
-PyMODINIT_FUNC PyInit_posting_sums(void) { return PyModule_Create(&MODULE); }
+PyMODINIT_FUNC PyInit_posting_sums(void) {
+    PyObject *module = PyModule_Create(&MODULE);
+    if (module == NULL) return NULL;
+    /* Held to key_spaces.MEASURE_SLOTS by projections.replay.totals at import. */
+    if (PyModule_AddIntConstant(module, "ENGINE_MEASURE_SLOTS", ENGINE_MEASURE_SLOTS) != 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

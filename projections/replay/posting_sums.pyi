@@ -1,9 +1,12 @@
 """Type stubs of the C extension projections/replay/posting_sums.c."""
 
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+
+# The measure slots the loops are specialised for (key_spaces.MEASURE_SLOTS).
+ENGINE_MEASURE_SLOTS: Final[int]
 
 def scatter(
     programme: npt.NDArray[np.uint16],

@@ -31,6 +31,8 @@ PROGRAMME_MEASURES = (Measure.APPROPRIATED, Measure.AWARDED, Measure.DISBURSED, 
 DAY_MEASURES = (Measure.AWARDED, Measure.DISBURSED, Measure.RECOVERED)
 # A measure's slot in a bin is its code (key_spaces.MEASURE_SLOT_OF_KIND).
 GRANT_SLOTS = np.array(GRANT_MEASURES, dtype=np.intp)
+# The C loops divide by the engine's slot count as a constant (any other count works, slower).
+assert posting_sums.ENGINE_MEASURE_SLOTS == MEASURE_SLOTS, "posting_sums.c's slots are stale"
 
 
 @dataclass(frozen=True)

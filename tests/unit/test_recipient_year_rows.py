@@ -221,3 +221,29 @@ def test_labels_by_code_or_by_row_agree(answer: RecipientYearRows) -> None:
     assert answer.recipient_labels(lambda code: f"<{code}>") == expected
     few = answer[:3]
     assert few.recipient_labels(lambda code: f"<{code}>") == expected[:3]
+
+
+@pytest.mark.parametrize("slots", [MEASURE_SLOTS, MEASURE_SLOTS + 1, MEASURE_SLOTS + 3])
+def test_any_slot_count_gives_the_same_rows(slots: int) -> None:
+    """The loop is specialised for the engine's slot count (a division by a constant); any
+    other count takes the general loop and lays the same rows out."""
+    assert posting_sums.ENGINE_MEASURE_SLOTS == MEASURE_SLOTS
+    _, pairs = tiny_space()
+    keys = [(1, 0, Measure.AWARDED), (1, 1, Measure.REQUESTED), (1, 1, Measure.RECOVERED)]
+    keys += [(2, 2, Measure.DISBURSED), (2, 2, Measure.APPROPRIATED)]
+    bins = np.array([((pair * 3) + year) * slots + int(m) for pair, year, m in keys], np.int64)
+    out = np.zeros(7 * len(bins), dtype=np.int64)
+    rows = posting_sums.grant_rows(
+        bins, np.arange(1, len(bins) + 1, dtype=np.int64), pairs.programme, pairs.recipient,
+        2020, 3, slots, GRANT_SLOTS, out,
+    )  # fmt: skip
+    table = out.reshape(7, len(bins))[:, :rows]
+    assert table.tolist() == [
+        [0, 0, 1],  # programme
+        [4, 4, 2],  # recipient
+        [2020, 2021, 2022],  # year
+        [0, 2, 0],  # requested
+        [1, 0, 0],  # awarded
+        [0, 0, 4],  # disbursed
+        [0, 3, 0],  # recovered
+    ]
