@@ -128,6 +128,30 @@ static void release(Buffer *buffers, int count) {
     }
 }
 
+/* What an entry point takes: per argument, its item size, whether it is written to, whether
+ * None may stand for it, and its name for errors. */
+typedef struct {
+    Py_ssize_t itemsize;
+    int writable;
+    int optional;
+    const char *name;
+} BufferSpec;
+
+/* Every argument's buffer, or none: on a refusal the ones taken are released, 0 / -1. */
+static int get_buffers(PyObject *const *objects, const BufferSpec *spec, Buffer *buffers,
+                       int count) {
+    memset(buffers, 0, (size_t)count * sizeof *buffers);
+    for (int i = 0; i < count; i++) {
+        if (spec[i].optional && objects[i] == Py_None) continue;
+        if (get_buffer(objects[i], &buffers[i], spec[i].itemsize, spec[i].writable,
+                       spec[i].name) != 0) {
+            release(buffers, count);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static Py_ssize_t items(const Buffer *buffer) {
     return buffer->view.len / buffer->view.itemsize;
 }
@@ -307,12 +331,7 @@ static PyObject *scatter(PyObject *self, PyObject *args) {
                           &objects[GRANT_WORD_COLUMNS], &objects[PERIOD_WORDS],
                           &objects[PERIOD_WORD_COLUMNS]))
         return NULL;
-    static const struct {
-        Py_ssize_t itemsize;
-        int writable;
-        int optional;
-        const char *name;
-    } SPEC[BUFFERS] = {
+    static const BufferSpec SPEC[BUFFERS] = {
         {2, 0, 0, "programme"}, {4, 0, 0, "recipient"}, {4, 0, 0, "effective_day"},
         {1, 0, 0, "kind"}, {1, 0, 0, "posting_count"}, {2, 0, 0, "year"},
         {8, 0, 0, "amount_ore"}, {1, 0, 1, "mask"}, {sizeof(Py_ssize_t), 0, 0, "measure slots"},
@@ -322,15 +341,7 @@ static PyObject *scatter(PyObject *self, PyObject *args) {
         {8, 0, 1, "period words"}, {8, 0, 1, "period word columns"},
     };
     Buffer buffers[BUFFERS];
-    memset(buffers, 0, sizeof buffers);
-    for (int i = 0; i < BUFFERS; i++) {
-        if (SPEC[i].optional && objects[i] == Py_None) continue;
-        if (get_buffer(objects[i], &buffers[i], SPEC[i].itemsize, SPEC[i].writable,
-                       SPEC[i].name) != 0) {
-            release(buffers, BUFFERS);
-            return NULL;
-        }
-    }
+    if (get_buffers(objects, SPEC, buffers, BUFFERS) != 0) return NULL;
     const char *bad = NULL;
     p.events = items(&buffers[PROGRAMME]);
     p.postings = items(&buffers[YEAR]);
@@ -368,7 +379,6 @@ static PyObject *scatter(PyObject *self, PyObject *args) {
              (buffers[PERIOD_WORDS].held &&
               items(&buffers[PERIOD_WORDS]) != items(&buffers[PERIOD_WORD_COLUMNS])))
         bad = "an index's words and word columns go together, of one length";
-
     if (bad != NULL) {
         release(buffers, BUFFERS);
         PyErr_SetString(PyExc_ValueError, bad);
@@ -432,20 +442,10 @@ static PyObject *mark_pairs(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOnnnO", &objects[0], &objects[1], &start, &stop,
                           &recipient_codes, &objects[2]))
         return NULL;
-    static const struct {
-        Py_ssize_t itemsize;
-        int writable;
-        const char *name;
-    } SPEC[3] = {{2, 0, "programme"}, {4, 0, "recipient"}, {1, 1, "seen"}};
+    static const BufferSpec SPEC[3] = {
+        {2, 0, 0, "programme"}, {4, 0, 0, "recipient"}, {1, 1, 0, "seen"}};
     Buffer buffers[3];
-    memset(buffers, 0, sizeof buffers);
-    for (int i = 0; i < 3; i++) {
-        if (get_buffer(objects[i], &buffers[i], SPEC[i].itemsize, SPEC[i].writable,
-                       SPEC[i].name) != 0) {
-            release(buffers, 3);
-            return NULL;
-        }
-    }
+    if (get_buffers(objects, SPEC, buffers, 3) != 0) return NULL;
     Py_ssize_t events = items(&buffers[0]), slots = items(&buffers[2]);
     const char *bad = NULL;
     if (items(&buffers[1]) != events)
@@ -571,23 +571,12 @@ static PyObject *grant_rows(PyObject *self, PyObject *args) {
                           &objects[PAIR_PROGRAMME], &objects[PAIR_RECIPIENT], &g.year_first,
                           &g.year_count, &g.measure_slots, &objects[GRANT_SLOTS], &objects[OUT]))
         return NULL;
-    static const struct {
-        Py_ssize_t itemsize;
-        int writable;
-        const char *name;
-    } SPEC[ROW_BUFFERS] = {
-        {8, 0, "bins"}, {8, 0, "sums"}, {8, 0, "pair programme"}, {8, 0, "pair recipient"},
-        {sizeof(Py_ssize_t), 0, "grant slots"}, {8, 1, "out"},
+    static const BufferSpec SPEC[ROW_BUFFERS] = {
+        {8, 0, 0, "bins"}, {8, 0, 0, "sums"}, {8, 0, 0, "pair programme"},
+        {8, 0, 0, "pair recipient"}, {sizeof(Py_ssize_t), 0, 0, "grant slots"}, {8, 1, 0, "out"},
     };
     Buffer buffers[ROW_BUFFERS];
-    memset(buffers, 0, sizeof buffers);
-    for (int i = 0; i < ROW_BUFFERS; i++) {
-        if (get_buffer(objects[i], &buffers[i], SPEC[i].itemsize, SPEC[i].writable,
-                       SPEC[i].name) != 0) {
-            release(buffers, ROW_BUFFERS);
-            return NULL;
-        }
-    }
+    if (get_buffers(objects, SPEC, buffers, ROW_BUFFERS) != 0) return NULL;
     g.count = items(&buffers[BINS]);
     g.pairs = items(&buffers[PAIR_PROGRAMME]);
     g.slot_count = items(&buffers[GRANT_SLOTS]);
@@ -606,7 +595,6 @@ static PyObject *grant_rows(PyObject *self, PyObject *args) {
         bad = "the pair columns differ in length";
     else if (g.year_count <= 0 || g.measure_slots <= 0)
         bad = "a key space's width is not positive";
-
     else if (g.slot_count > GRANT_SLOTS_MAX)
         bad = "too many grant slots";
     else if (items(&buffers[OUT]) % columns != 0 || g.capacity < g.count)
@@ -691,24 +679,13 @@ static PyObject *sums_before(PyObject *self, PyObject *args) {
                           &since_start, &since_stop, &boundary, &objects[B_PLUS_SUMS],
                           &objects[B_PLUS_TOUCHED], &objects[B_OUT_BINS], &objects[B_OUT_SUMS]))
         return NULL;
-    static const struct {
-        Py_ssize_t itemsize;
-        int writable;
-        const char *name;
-    } SPEC[BEFORE_BUFFERS] = {
-        {8, 0, "bins"}, {4, 0, "first chunk"}, {8, 0, "snapshot"}, {4, 0, "chunk columns"},
-        {8, 0, "chunk sums"}, {8, 0, "plus sums"}, {1, 0, "plus touched"}, {8, 1, "out bins"},
-        {8, 1, "out sums"},
+    static const BufferSpec SPEC[BEFORE_BUFFERS] = {
+        {8, 0, 0, "bins"}, {4, 0, 0, "first chunk"}, {8, 0, 0, "snapshot"},
+        {4, 0, 0, "chunk columns"}, {8, 0, 0, "chunk sums"}, {8, 0, 0, "plus sums"},
+        {1, 0, 0, "plus touched"}, {8, 1, 0, "out bins"}, {8, 1, 0, "out sums"},
     };
     Buffer buffers[BEFORE_BUFFERS];
-    memset(buffers, 0, sizeof buffers);
-    for (int i = 0; i < BEFORE_BUFFERS; i++) {
-        if (get_buffer(objects[i], &buffers[i], SPEC[i].itemsize, SPEC[i].writable,
-                       SPEC[i].name) != 0) {
-            release(buffers, BEFORE_BUFFERS);
-            return NULL;
-        }
-    }
+    if (get_buffers(objects, SPEC, buffers, BEFORE_BUFFERS) != 0) return NULL;
     const Py_ssize_t n = items(&buffers[B_BINS]), plus = items(&buffers[B_PLUS_SUMS]);
     const char *bad = NULL;
     if (items(&buffers[B_FIRST_CHUNK]) != n || items(&buffers[B_SNAPSHOT]) != n ||
@@ -772,18 +749,10 @@ static PyObject *take_touched(PyObject *self, PyObject *args) {
     PyObject *objects[4];
     if (!PyArg_ParseTuple(args, "OOOO", &objects[0], &objects[1], &objects[2], &objects[3]))
         return NULL;
-    static const struct {
-        Py_ssize_t itemsize;
-        const char *name;
-    } SPEC[4] = {{8, "sums"}, {1, "touched"}, {8, "out bins"}, {8, "out sums"}};
+    static const BufferSpec SPEC[4] = {
+        {8, 1, 0, "sums"}, {1, 1, 0, "touched"}, {8, 1, 0, "out bins"}, {8, 1, 0, "out sums"}};
     Buffer buffers[4];
-    memset(buffers, 0, sizeof buffers);
-    for (int i = 0; i < 4; i++) {
-        if (get_buffer(objects[i], &buffers[i], SPEC[i].itemsize, 1, SPEC[i].name) != 0) {
-            release(buffers, 4);
-            return NULL;
-        }
-    }
+    if (get_buffers(objects, SPEC, buffers, 4) != 0) return NULL;
     const Py_ssize_t n = items(&buffers[0]), capacity = items(&buffers[2]);
     if (items(&buffers[1]) != n || items(&buffers[3]) != capacity) {
         release(buffers, 4);
