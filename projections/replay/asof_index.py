@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from projections.domain.asof import AsOf
 from projections.replay import accumulators, posting_sums
-from projections.replay.accumulators import BinSums, DenseSums
+from projections.replay.accumulators import WORD_BITS, BinSums, DenseSums, flag_words
 from projections.replay.agency_periods import DaySpan, agency_periods, latest_days
 from projections.replay.columns import CodeNames, ReplayColumns
 from projections.replay.counting import Counted, EventWindow, counted
@@ -45,7 +45,6 @@ Flags = npt.NDArray[np.bool_]
 
 # Grant-years later appends may bring (applications look ahead) while the index still answers.
 LATER_YEARS_HEADROOM = 2
-WORD_BITS = 64
 # A running total of the sums is kept at every this many chunk boundaries; a question adds at
 # most this many chunks' own sums to one.
 SNAPSHOT_CHUNKS = 8
@@ -142,7 +141,7 @@ class CumulativeSums:
 
 
 NO_SUMS = np.empty(0, dtype=np.int64)
-NO_FLAGS = np.empty(0, dtype=np.bool_)
+NO_FLAGS = np.empty(0, dtype=np.uint64)
 
 
 @dataclass(frozen=True)
@@ -284,7 +283,7 @@ def _column_words(bins: I64, size: int) -> tuple[npt.NDArray[np.uint64], I64]:
     # packbits' little bit order puts bin 8k + i at bit i of byte k, which is bit 8k + i of a
     # little-endian uint64: the words' layout needs a little-endian machine.
     assert sys.byteorder == "little", "the column words are little-endian bitmaps"
-    word_count = -(-size // WORD_BITS)
+    word_count = flag_words(size)
     reached = np.zeros(word_count * WORD_BITS, dtype=np.bool_)
     reached[bins] = True
     words = np.packbits(reached, bitorder="little").view(np.uint64)

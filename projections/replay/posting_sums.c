@@ -4,7 +4,7 @@
  * What a bin is (projections/replay/key_spaces.py) stays declared in Python: the key tables
  * (pair -> key part, period -> key part, kind -> measure slot) and the year span come in as
  * arrays and numbers. Per event: its pair's and its period's key parts and its measure; per
- * posting: + year * MEASURE_SLOTS, then sums[bin] += amount and touched[bin] = 1. The numpy
+ * posting: + year * MEASURE_SLOTS, then sums[bin] += amount and bin's touched bit set. The numpy
  * version of the same (range_sums.add_postings) made ~15 whole-chunk temporaries; this one
  * reads each column once.
  *
@@ -48,10 +48,10 @@ typedef struct {
     int clamp_days;
     Py_ssize_t year_first, year_count, measure_slots;
     int64_t *grant_sums;
-    uint8_t *grant_touched;
+    uint64_t *grant_touched; /* a bit a bin */
     Py_ssize_t grant_bins;
     int64_t *period_sums;
-    uint8_t *period_touched;
+    uint64_t *period_touched;
     Py_ssize_t period_bins;
     /* NULL: the sums are over the key space's bins. Else they are over an as-of index's
      * columns: a bin's column is found by its index's bitmap (asof_index.CumulativeSums). */
@@ -188,21 +188,25 @@ static Fault event_keys(const Pass *p, Py_ssize_t event, Py_ssize_t *grant_key,
 
 /* Postings are binned a block at a time, then scattered: the scatter loop has no branch and no
  * dependency between iterations, so the CPU keeps many cache misses in flight (the sums are
- * tens of MB, hit at random); prefetching a few postings ahead adds to that. */
+ * tens of MB, hit at random); prefetching a few postings ahead adds to that. The touched flags
+ * are a bit a bin (bit b of word w: bin 64w + b), an eighth of a flag byte's footprint: they
+ * stay in the CPU's caches beside the sums, and a take visits only the set bits. */
 #define BLOCK_POSTINGS 512
 #define PREFETCH_AHEAD 16
 
-static void scatter_block(int64_t *restrict sums, uint8_t *restrict touched,
+static void scatter_block(int64_t *restrict sums, uint64_t *restrict touched,
                           const size_t *restrict bins, const int64_t *restrict amounts,
                           Py_ssize_t count) {
     for (Py_ssize_t i = 0; i < count; i++) {
-        if (i + PREFETCH_AHEAD < count) {
-            __builtin_prefetch(&sums[bins[i + PREFETCH_AHEAD]], 1);
-            __builtin_prefetch(&touched[bins[i + PREFETCH_AHEAD]], 1);
-        }
+        if (i + PREFETCH_AHEAD < count) __builtin_prefetch(&sums[bins[i + PREFETCH_AHEAD]], 1);
         sums[bins[i]] += amounts[i];
-        touched[bins[i]] = 1;
+        touched[bins[i] >> 6] |= 1ULL << (bins[i] & 63);
     }
+}
+
+/* The words of touched flags `bins` bins take: a bit each. */
+static Py_ssize_t flag_words(Py_ssize_t bins) {
+    return (bins + 63) / 64;
 }
 
 /* The set bits of a word. The builtin is one instruction where the target has one (aarch64, or
@@ -336,8 +340,8 @@ static PyObject *scatter(PyObject *self, PyObject *args) {
         {1, 0, 0, "kind"}, {1, 0, 0, "posting_count"}, {2, 0, 0, "year"},
         {8, 0, 0, "amount_ore"}, {1, 0, 1, "mask"}, {sizeof(Py_ssize_t), 0, 0, "measure slots"},
         {sizeof(Py_ssize_t), 0, 1, "pair keys"}, {sizeof(Py_ssize_t), 0, 1, "period keys"},
-        {8, 1, 1, "grant sums"}, {1, 1, 1, "grant touched"}, {8, 1, 1, "period sums"},
-        {1, 1, 1, "period touched"}, {8, 0, 1, "grant words"}, {8, 0, 1, "grant word columns"},
+        {8, 1, 1, "grant sums"}, {8, 1, 1, "grant touched"}, {8, 1, 1, "period sums"},
+        {8, 1, 1, "period touched"}, {8, 0, 1, "grant words"}, {8, 0, 1, "grant word columns"},
         {8, 0, 1, "period words"}, {8, 0, 1, "period word columns"},
     };
     Buffer buffers[BUFFERS];
@@ -364,11 +368,11 @@ static PyObject *scatter(PyObject *self, PyObject *args) {
              buffers[PERIOD_SUMS].held != buffers[PERIOD_TOUCHED].held)
         bad = "periods need period keys, sums and touched flags together";
     else if (buffers[GRANT_SUMS].held &&
-             items(&buffers[GRANT_SUMS]) != items(&buffers[GRANT_TOUCHED]))
-        bad = "the grant sums and flags differ in length";
+             flag_words(items(&buffers[GRANT_SUMS])) != items(&buffers[GRANT_TOUCHED]))
+        bad = "the grant flags are not a bit per grant sum";
     else if (buffers[PERIOD_SUMS].held &&
-             items(&buffers[PERIOD_SUMS]) != items(&buffers[PERIOD_TOUCHED]))
-        bad = "the period sums and flags differ in length";
+             flag_words(items(&buffers[PERIOD_SUMS])) != items(&buffers[PERIOD_TOUCHED]))
+        bad = "the period flags are not a bit per period sum";
     else if (p.recipient_codes < 0 || p.days_count < 0 || p.year_count <= 0 ||
              p.measure_slots <= 0)
         bad = "a key table's width is not positive";
@@ -628,7 +632,7 @@ static PyObject *grant_rows(PyObject *self, PyObject *args) {
  * Per index bin (column): the running total at the last snapshot, plus the chunk entries since
  * it ([since_start, since_stop) of chunk_columns/chunk_sums), plus the question's own sum in
  * that column (plus_sums/plus_touched: the question's straddled chunks summed straight into the
- * index's columns; both empty for none). A bin counts when a chunk before the boundary first
+ * index's columns, a flag bit a column; both empty for none). A bin counts when a chunk before the boundary first
  * reached it, or the question's events did. The counted bins and their sums are written to
  * out_bins/out_sums (out_sums first holds every column's total: compacted in place). One pass
  * over the index's bins instead of a copy, a scatter, a search per bin and two masks. */
@@ -647,7 +651,7 @@ static Py_ssize_t run_sums_before(Buffer *b, Py_ssize_t since_start, Py_ssize_t 
     const int64_t *restrict chunk_sums = b[B_CHUNK_SUMS].view.buf;
     const int plus = items(&b[B_PLUS_SUMS]) > 0;
     const int64_t *restrict plus_sums = b[B_PLUS_SUMS].view.buf;
-    const uint8_t *restrict plus_touched = b[B_PLUS_TOUCHED].view.buf;
+    const uint64_t *restrict plus_touched = b[B_PLUS_TOUCHED].view.buf;
     int64_t *restrict out_bins = b[B_OUT_BINS].view.buf;
     int64_t *restrict totals = b[B_OUT_SUMS].view.buf;
     memcpy(totals, b[B_SNAPSHOT].view.buf, (size_t)n * sizeof(int64_t));
@@ -661,7 +665,8 @@ static Py_ssize_t run_sums_before(Buffer *b, Py_ssize_t since_start, Py_ssize_t 
     }
     Py_ssize_t kept = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        const int reached = first_chunk[i] < boundary || (plus && plus_touched[i]);
+        const int reached =
+            first_chunk[i] < boundary || (plus && ((plus_touched[i >> 6] >> (i & 63)) & 1));
         if (!reached) continue;
         out_bins[kept] = bins[i];
         /* kept <= i: this column's total is read before anything is written over it */
@@ -682,7 +687,7 @@ static PyObject *sums_before(PyObject *self, PyObject *args) {
     static const BufferSpec SPEC[BEFORE_BUFFERS] = {
         {8, 0, 0, "bins"}, {4, 0, 0, "first chunk"}, {8, 0, 0, "snapshot"},
         {4, 0, 0, "chunk columns"}, {8, 0, 0, "chunk sums"}, {8, 0, 0, "plus sums"},
-        {1, 0, 0, "plus touched"}, {8, 1, 0, "out bins"}, {8, 1, 0, "out sums"},
+        {8, 0, 0, "plus touched"}, {8, 1, 0, "out bins"}, {8, 1, 0, "out sums"},
     };
     Buffer buffers[BEFORE_BUFFERS];
     if (get_buffers(objects, SPEC, buffers, BEFORE_BUFFERS) != 0) return NULL;
@@ -693,8 +698,8 @@ static PyObject *sums_before(PyObject *self, PyObject *args) {
         bad = "the index's bins, first chunks, snapshot and outputs differ in length";
     else if (items(&buffers[B_CHUNK_COLUMNS]) != items(&buffers[B_CHUNK_SUMS]))
         bad = "the chunk columns and sums differ in length";
-    else if (items(&buffers[B_PLUS_TOUCHED]) != plus || (plus != 0 && plus != n))
-        bad = "the plus sums and flags are one per index bin, or none";
+    else if (items(&buffers[B_PLUS_TOUCHED]) != flag_words(plus) || (plus != 0 && plus != n))
+        bad = "the plus sums (and their flags, a bit each) are one per index bin, or none";
     else if (since_start < 0 || since_start > since_stop ||
              since_stop > items(&buffers[B_CHUNK_COLUMNS]))
         bad = "the chunk entries since the snapshot lie outside the chunk columns";
@@ -717,29 +722,30 @@ static PyObject *sums_before(PyObject *self, PyObject *args) {
 
 /* take_touched(sums, touched, out_bins, out_sums) -> count: a dense accumulator's touched bins
  * (ascending) and their sums, each bin cleared as it is taken (DenseSums.take). The outputs are
- * sized by the caller (numpy counts the flags); finding more touched bins than they hold is a
- * ValueError, the accumulator then left as it was from that bin on. The flags are read eight at
- * a time: a question touches a few percent of a decade's key space, so most words are zero and
- * skipped whole. One pass instead of numpy's flatnonzero, a gather and two scatters of zeros. */
-static Py_ssize_t run_take_touched(int64_t *restrict sums, uint8_t *restrict touched,
+ * sized by the caller (numpy counts the flags' bits); finding more touched bins than they hold
+ * is a ValueError, the accumulator then left as it was from that bin on. The flags are a bit a
+ * bin: a take reads 1/64 of the key space's width and visits only the set bits (a pass's chunk,
+ * or a question, touches a few percent of a decade's key space). */
+static Py_ssize_t run_take_touched(int64_t *restrict sums, uint64_t *restrict touched,
                                    Py_ssize_t n, int64_t *restrict out_bins,
                                    int64_t *restrict out_sums, Py_ssize_t capacity) {
     Py_ssize_t count = 0;
-    for (Py_ssize_t word_start = 0; word_start < n; word_start += 8) {
-        const Py_ssize_t word_end = word_start + 8 <= n ? word_start + 8 : n;
-        if (word_end - word_start == 8) {
-            uint64_t word;
-            memcpy(&word, touched + word_start, sizeof word);
-            if (word == 0) continue;
-        }
-        for (Py_ssize_t bin = word_start; bin < word_end; bin++) {
-            if (!touched[bin]) continue;
-            if (count == capacity) return -1;
+    const Py_ssize_t words = flag_words(n);
+    for (Py_ssize_t word = 0; word < words; word++) {
+        uint64_t bits = touched[word];
+        while (bits != 0) {
+            const Py_ssize_t bin = word * 64 + __builtin_ctzll(bits);
+            /* A bit past the last bin, or more bins than the outputs hold: refused as it is. */
+            if (bin >= n || count == capacity) {
+                touched[word] = bits;
+                return -1;
+            }
             out_bins[count] = bin;
             out_sums[count++] = sums[bin];
             sums[bin] = 0;
-            touched[bin] = 0;
+            bits &= bits - 1;
         }
+        touched[word] = 0;
     }
     return count;
 }
@@ -750,13 +756,14 @@ static PyObject *take_touched(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOOO", &objects[0], &objects[1], &objects[2], &objects[3]))
         return NULL;
     static const BufferSpec SPEC[4] = {
-        {8, 1, 0, "sums"}, {1, 1, 0, "touched"}, {8, 1, 0, "out bins"}, {8, 1, 0, "out sums"}};
+        {8, 1, 0, "sums"}, {8, 1, 0, "touched"}, {8, 1, 0, "out bins"}, {8, 1, 0, "out sums"}};
     Buffer buffers[4];
     if (get_buffers(objects, SPEC, buffers, 4) != 0) return NULL;
     const Py_ssize_t n = items(&buffers[0]), capacity = items(&buffers[2]);
-    if (items(&buffers[1]) != n || items(&buffers[3]) != capacity) {
+    if (items(&buffers[1]) != flag_words(n) || items(&buffers[3]) != capacity) {
         release(buffers, 4);
-        PyErr_SetString(PyExc_ValueError, "the sums and flags, or the two outputs, differ in length");
+        PyErr_SetString(PyExc_ValueError,
+                        "the flags are not a bit per sum, or the two outputs differ in length");
         return NULL;
     }
     Py_ssize_t count;
@@ -766,7 +773,8 @@ static PyObject *take_touched(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     release(buffers, 4);
     if (count < 0) {
-        PyErr_SetString(PyExc_ValueError, "more touched bins than the outputs hold");
+        PyErr_SetString(PyExc_ValueError,
+                        "more touched bins than the outputs hold, or a flag past the last sum");
         return NULL;
     }
     return PyLong_FromSsize_t(count);

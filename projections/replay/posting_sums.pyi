@@ -75,7 +75,7 @@ def sums_before(
     since_stop: int,
     boundary: int,
     plus_sums: npt.NDArray[np.int64],
-    plus_touched: npt.NDArray[np.bool_],
+    plus_touched: npt.NDArray[np.uint64],
     out_bins: npt.NDArray[np.int64],
     out_sums: npt.NDArray[np.int64],
 ) -> int:
@@ -83,7 +83,7 @@ def sums_before(
 
 def take_touched(
     sums: npt.NDArray[np.int64],
-    touched: npt.NDArray[np.bool_],
+    touched: npt.NDArray[np.uint64],
     out_bins: npt.NDArray[np.int64],
     out_sums: npt.NDArray[np.int64],
 ) -> int:

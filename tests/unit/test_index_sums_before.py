@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from projections.replay import asof_index, posting_sums
-from projections.replay.accumulators import BinSums, DenseSums
+from projections.replay.accumulators import BinSums, DenseSums, flag_words
 from projections.replay.asof_index import SNAPSHOT_CHUNKS, AsOfIndex, CumulativeSums
 from projections.replay.columns import ReplayColumns
 from projections.replay.counting import Counted, EventWindow
@@ -29,7 +29,7 @@ def added_up(sums: CumulativeSums, boundary: int, plus: DenseSums | None) -> Bin
     reached = sums.first_chunk < boundary
     if plus is not None:
         totals += plus.sums
-        reached |= plus.touched
+        reached |= plus.reached()
     return BinSums(sums.bins[reached], totals[reached])
 
 
@@ -91,7 +91,7 @@ def test_sums_in_the_index_columns_are_the_sums_by_bin(indexed: Indexed) -> None
     expected = by_bin.take(index.keys).grants
     assert expected is not None and len(expected) > 0
     columns = in_columns(indexed)
-    touched = np.flatnonzero(columns.touched)
+    touched = np.flatnonzero(columns.reached())
     assert np.array_equal(index.grants.bins[touched], expected.bins)
     assert np.array_equal(columns.sums[touched], expected.sums)
 
@@ -108,7 +108,7 @@ def test_a_bin_the_index_never_reached_is_named(indexed: Indexed) -> None:
     """A bin of the window taken out of the index's bitmap: the scatter names it, not a column
     of another bin."""
     words = indexed.index.grants.column_words
-    first = int(np.flatnonzero(in_columns(indexed).touched)[0])
+    first = int(np.flatnonzero(in_columns(indexed).reached())[0])
     bin_ = int(indexed.index.grants.bins[first])
     holed = words.words.copy()
     holed[bin_ // 64] &= ~np.uint64(1 << (bin_ % 64))
@@ -125,17 +125,17 @@ def test_malformed_input_is_refused_by_name(indexed: Indexed) -> None:
     sums = indexed.index.grants
     n = len(sums.bins)
     out = (np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
-    no_sums, no_flags = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.bool_)
+    no_sums, no_flags = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint64)
     columns = sums.chunk_columns.copy()
     columns[0] = n
 
     def call(
         chunk_columns: np.ndarray, first: np.ndarray, stop: int, plus: np.ndarray = no_sums
     ) -> int:
+        flags = no_flags if plus is no_sums else np.zeros(flag_words(len(plus)), np.uint64)
         return posting_sums.sums_before(
             sums.bins, first, sums.snapshots[0], chunk_columns, sums.chunk_sums,
-            0, stop, 1, plus, no_flags if plus is no_sums else np.zeros(len(plus), np.bool_),
-            *out,
+            0, stop, 1, plus, flags, *out,
         )  # fmt: skip
 
     with pytest.raises(AssertionError, match="chunk entry 0"):
@@ -146,3 +146,8 @@ def test_malformed_input_is_refused_by_name(indexed: Indexed) -> None:
         call(sums.chunk_columns, sums.first_chunk, len(columns) + 1)
     with pytest.raises(ValueError, match="one per index bin"):
         call(sums.chunk_columns, sums.first_chunk, 1, np.zeros(n - 1, dtype=np.int64))
+    with pytest.raises(ValueError, match="one per index bin"):
+        posting_sums.sums_before(
+            sums.bins, sums.first_chunk, sums.snapshots[0], sums.chunk_columns, sums.chunk_sums,
+            0, 1, 1, np.zeros(n, np.int64), np.zeros(flag_words(n) + 1, np.uint64), *out,
+        )  # fmt: skip

@@ -44,7 +44,7 @@ def sums_before(**changed: Any) -> int:
         "since_stop": 0,
         "boundary": 1,
         "plus_sums": np.empty(0, dtype=I64),
-        "plus_touched": np.empty(0, dtype=np.bool_),
+        "plus_touched": np.empty(0, dtype=np.uint64),
         "out_bins": np.empty(2, dtype=I64),
         "out_sums": np.empty(2, dtype=I64),
     }
@@ -95,7 +95,7 @@ def test_sums_before_refuses_floats(name: str, values: Any) -> None:
 def test_take_touched_refuses_float_sums() -> None:
     """A float accumulator is not cleared or read as integer sums."""
     sums = np.array([0.0, 2.5])
-    touched = np.array([False, True])
+    touched = np.array([0b10], dtype=np.uint64)
     with pytest.raises(ValueError, match="expected native integers"):
         posting_sums.take_touched(sums, touched, np.empty(1, dtype=I64), np.empty(1, dtype=I64))
-    assert touched.tolist() == [False, True] and sums.tolist() == [0.0, 2.5]
+    assert touched.tolist() == [0b10] and sums.tolist() == [0.0, 2.5]
