@@ -13,7 +13,6 @@ kept beside the columns, valid for the store generation it was built for.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +21,7 @@ import numpy.typing as npt
 
 from projections.domain.asof import AsOf
 from projections.replay import accumulators, posting_sums
-from projections.replay.accumulators import WORD_BITS, BinSums, DenseSums, flag_words
+from projections.replay.accumulators import BinSums, DenseSums, flag_words
 from projections.replay.agency_periods import DaySpan, agency_periods, latest_days
 from projections.replay.columns import CodeNames, ReplayColumns
 from projections.replay.counting import Counted, EventWindow, counted
@@ -92,13 +91,14 @@ class ChunkZones:
 class CumulativeSums:
     """Sums of every chunk before each boundary, for every bin some chunk reached.
 
-    Kept as a running total every SNAPSHOT_CHUNKS boundaries plus each chunk's own sums: a bin's
+    Kept as a running total every `snapshot_chunks` boundaries (the spacing it was built with,
+    SNAPSHOT_CHUNKS, kept with it) plus each chunk's own sums: a bin's
     money moves during a few chunks only, so this is a fraction of a total at every boundary.
     """
 
     bins: I64  # sorted
     first_chunk: npt.NDArray[np.int32]  # the chunk that first reached each bin
-    snapshots: I64  # [boundary // SNAPSHOT_CHUNKS, bin]: running totals
+    snapshots: I64  # [boundary // snapshot_chunks, bin]: running totals
     chunk_offsets: I64  # chunk k's sums are entries chunk_offsets[k] .. chunk_offsets[k + 1]
     chunk_columns: npt.NDArray[np.int32]  # which bin (its column in `bins`)
     chunk_sums: I64
@@ -107,6 +107,7 @@ class CumulativeSums:
     # A question's straddled chunks are summed straight into the index's columns with it.
     words: npt.NDArray[np.uint64]
     word_columns: I64
+    snapshot_chunks: int
 
     def before(self, boundary: int, plus: DenseSums | None = None) -> BinSums:
         """Sums of the chunks before `boundary`, for the bins they reached; with `plus` (a
@@ -115,7 +116,7 @@ class CumulativeSums:
         (posting_sums.sums_before)."""
         assert 0 <= boundary < len(self.chunk_offsets), f"boundary {boundary} outside the chunks"
         assert plus is None or plus.size == len(self.bins), "plus sums are per index column"
-        snapshot = boundary // SNAPSHOT_CHUNKS
+        snapshot = boundary // self.snapshot_chunks
         out_bins = np.empty(len(self.bins), dtype=np.int64)
         out_sums = np.empty(len(self.bins), dtype=np.int64)
         count = posting_sums.sums_before(
@@ -124,7 +125,7 @@ class CumulativeSums:
             self.snapshots[snapshot],
             self.chunk_columns,
             self.chunk_sums,
-            int(self.chunk_offsets[snapshot * SNAPSHOT_CHUNKS]),
+            int(self.chunk_offsets[snapshot * self.snapshot_chunks]),
             int(self.chunk_offsets[boundary]),
             boundary,
             NO_SUMS if plus is None else plus.sums,
@@ -254,56 +255,46 @@ def _zones_marking_pairs(
 
 
 def _cumulative(parts: list[BinSums], size: int) -> CumulativeSums:
-    """The chunks' sums over the bins any chunk reached, with running totals now and then."""
-    bins, columns = _columns_of_bins(parts, size)
-    first_chunk = np.full(len(bins), len(parts), dtype=np.int32)
-    for chunk in reversed(range(len(parts))):
-        first_chunk[columns[chunk]] = chunk
-    snapshots = np.zeros((len(parts) // SNAPSHOT_CHUNKS + 1, len(bins)), dtype=np.int64)
-    running = np.zeros(len(bins), dtype=np.int64)
-    for chunk, part in enumerate(parts):
-        running[columns[chunk]] += part.sums
-        if (chunk + 1) % SNAPSHOT_CHUNKS == 0:
-            snapshots[(chunk + 1) // SNAPSHOT_CHUNKS] = running
+    """The chunks' sums over the bins any chunk reached, with running totals now and then: the
+    bitmap of the reached bins is made first, and gives each entry its column (one C pass,
+    posting_sums.index_columns)."""
+    entry_bins = np.concatenate([part.bins for part in parts]) if parts else NO_SUMS
+    entry_sums = np.concatenate([part.sums for part in parts]) if parts else NO_SUMS
     offsets = np.zeros(len(parts) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(part) for part in parts])
+    words = np.zeros(flag_words(size), dtype=np.uint64)
+    posting_sums.mark_bins(entry_bins, size, words)
+    set_bits = np.bitwise_count(words).astype(np.int64)
+    word_columns = np.zeros(len(words), dtype=np.int64)
+    np.cumsum(set_bits[:-1], out=word_columns[1:])
+    columns = int(set_bits.sum())
+    bins = np.empty(columns, dtype=np.int64)
+    first_chunk = np.empty(columns, dtype=np.int32)
+    entry_columns = np.empty(len(entry_bins), dtype=np.int32)
+    snapshots = np.empty((len(parts) // SNAPSHOT_CHUNKS + 1, columns), dtype=np.int64)
+    posting_sums.index_columns(
+        entry_bins,
+        entry_sums,
+        offsets,
+        words,
+        word_columns,
+        SNAPSHOT_CHUNKS,
+        bins,
+        first_chunk,
+        entry_columns,
+        snapshots.reshape(-1),
+    )
     return CumulativeSums(
         bins,
         first_chunk,
         snapshots,
         offsets,
-        np.concatenate(columns) if columns else np.empty(0, dtype=np.int32),
-        np.concatenate([part.sums for part in parts]) if parts else np.empty(0, dtype=np.int64),
-        *_column_words(bins, size),
+        entry_columns,
+        entry_sums,
+        words,
+        word_columns,
+        SNAPSHOT_CHUNKS,
     )
-
-
-def _column_words(bins: I64, size: int) -> tuple[npt.NDArray[np.uint64], I64]:
-    """The bitmap of the reached bins, 64 to a word, and the reached bins before each word."""
-    # packbits' little bit order puts bin 8k + i at bit i of byte k, which is bit 8k + i of a
-    # little-endian uint64: the words' layout needs a little-endian machine.
-    assert sys.byteorder == "little", "the column words are little-endian bitmaps"
-    word_count = flag_words(size)
-    reached = np.zeros(word_count * WORD_BITS, dtype=np.bool_)
-    reached[bins] = True
-    words = np.packbits(reached, bitorder="little").view(np.uint64)
-    word_columns = np.zeros(word_count, dtype=np.int64)
-    np.cumsum(np.bitwise_count(words)[:-1], dtype=np.int64, out=word_columns[1:])
-    return words, word_columns
-
-
-def _columns_of_bins(parts: list[BinSums], size: int) -> tuple[I64, list[npt.NDArray[np.int32]]]:
-    """The bins any part reached (sorted), and each part's bins as columns into them."""
-    if size > accumulators.DENSE_BINS_MAX:
-        bins = np.unique(np.concatenate([part.bins for part in parts]))
-        return bins, [np.searchsorted(bins, part.bins).astype(np.int32) for part in parts]
-    reached = np.zeros(size, dtype=np.bool_)
-    for part in parts:
-        reached[part.bins] = True
-    bins = np.flatnonzero(reached).astype(np.int64)
-    column_of_bin = np.zeros(size, dtype=np.int32)
-    column_of_bin[bins] = np.arange(len(bins), dtype=np.int32)
-    return bins, [column_of_bin[part.bins] for part in parts]
 
 
 # --------------------------------------------------------------------------- questions

@@ -17,8 +17,12 @@ from projections.replay.asof_index import AsOfIndex, ChunkZones, CumulativeSums
 from projections.replay.key_spaces import PairIndex, YearSpan
 from projections.replay.range_sums import KeyTables
 
-INDEX_FORMAT_VERSION = 6
+INDEX_FORMAT_VERSION = 7
 INDEX_MANIFEST = "asof-index.json"
+# CumulativeSums' one field that is a number, not an array: kept in the manifest.
+SPACING_FIELD = "snapshot_chunks"
+ARRAY_FIELDS = [name for name in CumulativeSums.__dataclass_fields__ if name != SPACING_FIELD]
+assert len(ARRAY_FIELDS) == len(CumulativeSums.__dataclass_fields__) - 1, "the spacing is a field"
 ARRAY_ALIGNMENT_BYTES = 64
 
 
@@ -28,7 +32,7 @@ def _arrays(index: AsOfIndex) -> dict[str, npt.NDArray[Any]]:
         f"zones.{name}": getattr(zones, name) for name in ChunkZones.__dataclass_fields__
     }
     for name, cumulative in (("grant_sums", index.grants), ("period_sums", index.periods)):
-        for field in CumulativeSums.__dataclass_fields__:
+        for field in ARRAY_FIELDS:
             arrays[f"{name}.{field}"] = getattr(cumulative, field)
     arrays.update(
         {
@@ -80,6 +84,8 @@ def save(index: AsOfIndex, directory: Path) -> None:
         "generation": index.generation,
         "events": index.events,
         "chunk_events": index.chunk_events,
+        # Where the running totals are kept: read back with the index, never assumed.
+        "snapshot_chunks": [index.grants.snapshot_chunks, index.periods.snapshot_chunks],
         "years": [index.keys.years.first, index.keys.years.count],
         "days": [index.keys.periods.days.first, index.keys.periods.days.count],
         "recipient_codes": index.keys.pairs.recipient_codes,
@@ -137,10 +143,13 @@ def _index(meta: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> AsOfInd
         {int(k): int(v) for k, v in meta["folded_before"].items()},
     )
 
-    def cumulative(name: str) -> CumulativeSums:
-        return CumulativeSums(
-            *(arrays[f"{name}.{field}"] for field in CumulativeSums.__dataclass_fields__)
-        )
+    grant_spacing, period_spacing = (int(spacing) for spacing in meta["snapshot_chunks"])
+
+    def cumulative(name: str, spacing: int) -> CumulativeSums:
+        if spacing <= 0:
+            raise ValueError(f"{name}: snapshots every {spacing} chunks")
+        fields = {field: arrays[f"{name}.{field}"] for field in ARRAY_FIELDS}
+        return CumulativeSums(**fields, snapshot_chunks=spacing)
 
     return AsOfIndex(
         int(meta["generation"]),
@@ -148,7 +157,7 @@ def _index(meta: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> AsOfInd
         int(meta["chunk_events"]),
         KeyTables(pairs, periods, years),
         ChunkZones(*(arrays[f"zones.{field}"] for field in ChunkZones.__dataclass_fields__)),
-        cumulative("grant_sums"),
-        cumulative("period_sums"),
+        cumulative("grant_sums", grant_spacing),
+        cumulative("period_sums", period_spacing),
         arrays["timeline_positions"],
     )

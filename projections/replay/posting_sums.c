@@ -20,6 +20,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -780,6 +781,167 @@ static PyObject *take_touched(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(count);
 }
 
+/* mark_bins(bins, size, words): set bit b of word w for each bin 64w + b of `bins` (the as-of
+ * index's bitmap of the bins its chunks reached: asof_index.CumulativeSums.words). A bin outside
+ * [0, size) is an AssertionError naming it. */
+static PyObject *mark_bins(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *objects[2];
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, "OnO", &objects[0], &size, &objects[1])) return NULL;
+    static const BufferSpec SPEC[2] = {{8, 0, 0, "bins"}, {8, 1, 0, "words"}};
+    Buffer buffers[2];
+    if (get_buffers(objects, SPEC, buffers, 2) != 0) return NULL;
+    if (size < 0 || items(&buffers[1]) != flag_words(size)) {
+        release(buffers, 2);
+        PyErr_SetString(PyExc_ValueError, "the words are not a bit per bin of the key space");
+        return NULL;
+    }
+    const int64_t *bins = buffers[0].view.buf;
+    uint64_t *words = buffers[1].view.buf;
+    const Py_ssize_t count = items(&buffers[0]);
+    Py_ssize_t bad = -1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const int64_t bin = bins[i];
+        if (bin < 0 || bin >= size) {
+            bad = i;
+            break;
+        }
+        words[bin >> 6] |= 1ULL << (bin & 63);
+    }
+    Py_END_ALLOW_THREADS
+    release(buffers, 2);
+    if (bad >= 0) {
+        PyErr_Format(PyExc_AssertionError, "bin %zd: outside the key space of %zd bins", bad, size);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* index_columns(entry_bins, entry_sums, offsets, words, word_columns, snapshot_chunks, bins,
+ * first_chunk, entry_columns, snapshots): the as-of index's columns from its chunks' sums
+ * (asof_index._cumulative). The entries of chunk k are [offsets[k], offsets[k + 1]); `words`
+ * marks every bin they reached (mark_bins) and `word_columns` counts the marked bins before each
+ * word. Out: the marked bins ascending (a column each), each column's first chunk, each entry's
+ * column, and the running totals after every snapshot_chunks chunks (row r of `snapshots`, laid
+ * row after row, holds the sums of chunks [0, r * snapshot_chunks)). One pass over the entries
+ * instead of a searched column per entry and a numpy pass per chunk. */
+enum {
+    I_ENTRY_BINS, I_ENTRY_SUMS, I_OFFSETS, I_WORDS, I_WORD_COLUMNS, I_BINS, I_FIRST_CHUNK,
+    I_ENTRY_COLUMNS, I_SNAPSHOTS, INDEX_BUFFERS
+};
+
+/* Returns 0; -1 with *at the entry whose bin is not marked; -2 when the bitmap does not mark
+ * exactly one bin per column; -3 when memory for the running totals is short. */
+static int run_index_columns(Buffer *b, Py_ssize_t snapshot_chunks, Py_ssize_t *at) {
+    const int64_t *restrict entry_bins = b[I_ENTRY_BINS].view.buf;
+    const int64_t *restrict entry_sums = b[I_ENTRY_SUMS].view.buf;
+    const int64_t *restrict offsets = b[I_OFFSETS].view.buf;
+    const uint64_t *restrict words = b[I_WORDS].view.buf;
+    const int64_t *restrict word_columns = b[I_WORD_COLUMNS].view.buf;
+    int64_t *restrict bins = b[I_BINS].view.buf;
+    int32_t *restrict first_chunk = b[I_FIRST_CHUNK].view.buf;
+    int32_t *restrict entry_columns = b[I_ENTRY_COLUMNS].view.buf;
+    int64_t *restrict snapshots = b[I_SNAPSHOTS].view.buf;
+    const Py_ssize_t columns = items(&b[I_BINS]), word_count = items(&b[I_WORDS]);
+    const Py_ssize_t chunks = items(&b[I_OFFSETS]) - 1;
+    Py_ssize_t column = 0;
+    for (Py_ssize_t word = 0; word < word_count; word++) {
+        for (uint64_t bits = words[word]; bits != 0; bits &= bits - 1) {
+            if (column == columns) return -2;
+            bins[column++] = word * 64 + __builtin_ctzll(bits);
+        }
+    }
+    if (column != columns) return -2;
+    int64_t *running = calloc((size_t)(columns > 0 ? columns : 1), sizeof(int64_t));
+    if (running == NULL) return -3;
+    for (Py_ssize_t i = 0; i < columns; i++) first_chunk[i] = (int32_t)chunks;
+    memset(snapshots, 0, (size_t)columns * sizeof(int64_t)); /* row 0: before any chunk */
+    for (Py_ssize_t chunk = 0; chunk < chunks; chunk++) {
+        for (Py_ssize_t e = offsets[chunk]; e < offsets[chunk + 1]; e++) {
+            const int64_t bin = entry_bins[e];
+            const int64_t word = bin >> 6;
+            const uint64_t bits = word >= 0 && word < word_count ? words[word] : 0;
+            const unsigned bit = (unsigned)(bin & 63);
+            if (!((bits >> bit) & 1)) {
+                free(running);
+                *at = e;
+                return -1;
+            }
+            const int64_t c = word_columns[word] + (int64_t)bits_set(bits & ((1ULL << bit) - 1));
+            entry_columns[e] = (int32_t)c;
+            if (first_chunk[c] == chunks) first_chunk[c] = (int32_t)chunk;
+            running[c] += entry_sums[e];
+        }
+        if ((chunk + 1) % snapshot_chunks == 0)
+            memcpy(snapshots + ((chunk + 1) / snapshot_chunks) * columns, running,
+                   (size_t)columns * sizeof(int64_t));
+    }
+    free(running);
+    return 0;
+}
+
+static PyObject *index_columns(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *objects[INDEX_BUFFERS];
+    Py_ssize_t snapshot_chunks;
+    if (!PyArg_ParseTuple(args, "OOOOOnOOOO", &objects[I_ENTRY_BINS], &objects[I_ENTRY_SUMS],
+                          &objects[I_OFFSETS], &objects[I_WORDS], &objects[I_WORD_COLUMNS],
+                          &snapshot_chunks, &objects[I_BINS], &objects[I_FIRST_CHUNK],
+                          &objects[I_ENTRY_COLUMNS], &objects[I_SNAPSHOTS]))
+        return NULL;
+    static const BufferSpec SPEC[INDEX_BUFFERS] = {
+        {8, 0, 0, "entry bins"}, {8, 0, 0, "entry sums"}, {8, 0, 0, "offsets"},
+        {8, 0, 0, "words"}, {8, 0, 0, "word columns"}, {8, 1, 0, "bins"},
+        {4, 1, 0, "first chunk"}, {4, 1, 0, "entry columns"}, {8, 1, 0, "snapshots"},
+    };
+    Buffer buffers[INDEX_BUFFERS];
+    if (get_buffers(objects, SPEC, buffers, INDEX_BUFFERS) != 0) return NULL;
+    const Py_ssize_t entries = items(&buffers[I_ENTRY_BINS]);
+    const Py_ssize_t chunks = items(&buffers[I_OFFSETS]) - 1;
+    const Py_ssize_t columns = items(&buffers[I_BINS]);
+    const int64_t *offsets = buffers[I_OFFSETS].view.buf;
+    const char *bad = NULL;
+    if (items(&buffers[I_ENTRY_SUMS]) != entries || items(&buffers[I_ENTRY_COLUMNS]) != entries)
+        bad = "the entries' bins, sums and columns differ in length";
+    else if (items(&buffers[I_WORD_COLUMNS]) != items(&buffers[I_WORDS]))
+        bad = "the words and word columns differ in length";
+    else if (items(&buffers[I_FIRST_CHUNK]) != columns)
+        bad = "the bins and first chunks differ in length";
+    else if (chunks < 0 || chunks >= INT32_MAX || columns >= INT32_MAX)
+        bad = "the chunks or columns do not fit the index's int32 columns";
+    else if (snapshot_chunks <= 0 ||
+             items(&buffers[I_SNAPSHOTS]) != (chunks / snapshot_chunks + 1) * columns)
+        bad = "the snapshots are not a row of columns per snapshot_chunks chunks, plus one";
+    for (Py_ssize_t k = 0; bad == NULL && k < chunks; k++)
+        if (offsets[k] < 0 || offsets[k] > offsets[k + 1] || offsets[k + 1] > entries)
+            bad = "the chunk offsets do not ascend within the entries";
+    if (bad == NULL && chunks >= 0 && (offsets[0] != 0 || offsets[chunks] != entries))
+        bad = "the chunk offsets do not cover the entries";
+    if (bad != NULL) {
+        release(buffers, INDEX_BUFFERS);
+        PyErr_SetString(PyExc_ValueError, bad);
+        return NULL;
+    }
+    Py_ssize_t at = 0;
+    int result;
+    Py_BEGIN_ALLOW_THREADS
+    result = run_index_columns(buffers, snapshot_chunks, &at);
+    Py_END_ALLOW_THREADS
+    release(buffers, INDEX_BUFFERS);
+    if (result == -1) {
+        PyErr_Format(PyExc_AssertionError, "entry %zd: its bin is not marked in the words", at);
+        return NULL;
+    }
+    if (result == -2) {
+        PyErr_SetString(PyExc_AssertionError, "the words do not mark one bin per column");
+        return NULL;
+    }
+    if (result == -3) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef METHODS[] = {
     {"mark_pairs", mark_pairs, METH_VARARGS,
      "Flag the (programme, recipient) pairs of the window's events."},
@@ -787,6 +949,9 @@ static PyMethodDef METHODS[] = {
      "The recipient-year rows of sorted grant bin sums; returns how many."},
     {"sums_before", sums_before, METH_VARARGS,
      "An as-of index's sums before a chunk boundary, a question's own sums added."},
+    {"mark_bins", mark_bins, METH_VARARGS, "Mark bins in a bitmap, a bit a bin."},
+    {"index_columns", index_columns, METH_VARARGS,
+     "An as-of index's columns, first chunks and running totals from its chunks' sums."},
     {"take_touched", take_touched, METH_VARARGS,
      "A dense accumulator's touched bins and sums, cleared as they are taken."},
     {"scatter", scatter, METH_VARARGS,

@@ -88,3 +88,20 @@ def take_touched(
     out_sums: npt.NDArray[np.int64],
 ) -> int:
     """A dense accumulator's touched bins and sums, cleared as they are taken."""
+
+def mark_bins(bins: npt.NDArray[np.int64], size: int, words: npt.NDArray[np.uint64]) -> None:
+    """Mark bins in a bitmap, a bit a bin."""
+
+def index_columns(
+    entry_bins: npt.NDArray[np.int64],
+    entry_sums: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
+    words: npt.NDArray[np.uint64],
+    word_columns: npt.NDArray[np.int64],
+    snapshot_chunks: int,
+    bins: npt.NDArray[np.int64],
+    first_chunk: npt.NDArray[np.int32],
+    entry_columns: npt.NDArray[np.int32],
+    snapshots: npt.NDArray[np.int64],
+) -> None:
+    """An as-of index's columns, first chunks and running totals from its chunks' sums."""

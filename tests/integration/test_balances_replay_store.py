@@ -19,6 +19,7 @@ from projections.replay import (
     ReplayStore,
     ReplayStoreBusy,
     accumulators,
+    asof_index,
     balances,
     every_view,
     load_index,
@@ -234,6 +235,31 @@ def test_the_as_of_index_on_disk_answers_like_a_scan(
     for view in STORED_VIEWS:
         indexed = balances(loaded, names, view, today=today, as_of=as_of, index=index)
         assert indexed == list(scanned.view(view))
+
+
+def test_an_index_built_with_other_snapshot_spacing_is_read_with_its_own(
+    tmp_path: Path, envelopes: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Running totals kept every other number of chunks (an index of an earlier release) are read
+    at their own rows, not at the rows today's spacing would give."""
+    store = ReplayStore(tmp_path, durable=False)
+    columns, dictionaries = columns_of(envelopes)
+    with store.writing():
+        store.rewrite(
+            columns, dictionaries=dictionaries, max_position_hash=None, topic=None, partitions={}
+        )
+        with monkeypatch.context() as patched:
+            patched.setattr(asof_index, "SNAPSHOT_CHUNKS", SNAPSHOT_CHUNKS + 1)
+            rebuild_totals(store, chunk_events=16)
+    index = load_index(store)
+    assert index is not None and index.grants.snapshot_chunks == SNAPSHOT_CHUNKS + 1
+    names, today = dictionaries.names(), date(2026, 1, 1)
+    for position in range(1, len(columns.events) + 1, 37):
+        as_of = AsOf(at_position=position)
+        scanned = every_view(columns, names, today=today, as_of=as_of)
+        for view in STORED_VIEWS:
+            indexed = balances(columns, names, view, today=today, as_of=as_of, index=index)
+            assert indexed == list(scanned.view(view)), (position, view)
 
 
 def test_key_spaces_too_large_for_dense_sums_answer_the_same(
