@@ -26,17 +26,22 @@ from projections.replay.range_sums import (
 )
 
 # Events per chunk of a pass: the temporaries of one chunk (about 40 bytes per event) stay in
-# the CPU caches' reach, and the as-of index keeps a boundary every chunk.
-CHUNK_EVENTS = 1 << 18
+# the CPU caches' reach, and the as-of index keeps a boundary every chunk, so an as-of question
+# scans at most this many events. Measured on a decade's 10 M events against 1 << 18: the
+# question's scan halves (a position question 1.5-4 ms faster) for ~10 ms more rebuild; 1 << 16
+# cost the rebuild ~40 ms more.
+CHUNK_EVENTS = 1 << 17
 
 
 def chunk_windows(events: EventColumns, chunk_events: int = CHUNK_EVENTS) -> list[EventWindow]:
     """The store in consecutive windows of `chunk_events` events."""
-    starts = np.arange(0, len(events), chunk_events)
+    starts = range(0, len(events), chunk_events)
     if len(starts) == 0:
         return []
-    postings = np.add.reduceat(events.posting_count, starts, dtype=np.int64)
-    posting_starts = np.concatenate([[0], np.cumsum(postings)]).tolist()
+    # A sum per window: np.add.reduceat's generic loop over the uint8 counts took 4x longer.
+    counts = events.posting_count
+    postings = [int(counts[start : start + chunk_events].sum(dtype=np.int64)) for start in starts]
+    posting_starts = np.concatenate([[0], np.cumsum(postings, dtype=np.int64)]).tolist()
     return [
         EventWindow(
             start,
@@ -44,7 +49,7 @@ def chunk_windows(events: EventColumns, chunk_events: int = CHUNK_EVENTS) -> lis
             posting_starts[chunk],
             posting_starts[chunk + 1],
         )
-        for chunk, start in enumerate(starts.tolist())
+        for chunk, start in enumerate(starts)
     ]
 
 
