@@ -44,9 +44,9 @@ Flags = npt.NDArray[np.bool_]
 
 # Grant-years later appends may bring (applications look ahead) while the index still answers.
 LATER_YEARS_HEADROOM = 2
-# A running total of the sums is kept at every this many chunk boundaries; a question adds at
-# most this many chunks' own sums to one.
-SNAPSHOT_CHUNKS = 8
+# A running total of the sums is kept at every this many chunk boundaries (every 2 M events); a
+# question adds at most this many chunks' own sums to one.
+SNAPSHOT_CHUNKS = 16
 
 
 @dataclass(frozen=True)
