@@ -18,7 +18,7 @@ from projections.replay.range_sums import Accumulators, ColumnWords, add_posting
 from tests.ledgers.vectorised import synthetic_columns
 
 EVENTS = 30_000
-CHUNK_EVENTS = 1_024  # ~30 chunks: several snapshots, boundaries between them
+CHUNK_EVENTS = 512  # ~60 chunks: several snapshots, boundaries between them
 
 
 def added_up(sums: CumulativeSums, boundary: int, plus: DenseSums | None) -> BinSums:
@@ -44,7 +44,7 @@ class Indexed:
 
 @pytest.fixture(scope="module")
 def indexed() -> Indexed:
-    """An index over ~30 chunks, and the first half of chunk 13."""
+    """An index over ~60 chunks, and the first half of chunk 13."""
     columns, dictionaries, _ = synthetic_columns(EVENTS)
     built = asof_index.build(columns, dictionaries.names(), 1, chunk_events=CHUNK_EVENTS)
     assert built is not None and built.zones.count > 3 * SNAPSHOT_CHUNKS
