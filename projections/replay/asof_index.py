@@ -13,6 +13,7 @@ kept beside the columns, valid for the store generation it was built for.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,8 @@ Flags = npt.NDArray[np.bool_]
 
 # Grant-years later appends may bring (applications look ahead) while the index still answers.
 LATER_YEARS_HEADROOM = 2
+# Threads summing the pass's chunks (the C loops release the GIL).
+PASS_THREADS = 2
 # A running total of the sums is kept at every this many chunk boundaries (every 2 M events); a
 # question adds at most this many chunks' own sums to one.
 SNAPSHOT_CHUNKS = 16
@@ -201,15 +204,7 @@ def build(
     if prepared is None:
         return None
     keys = prepared.keys
-    into = Accumulators.for_keys(keys)
-    grant_parts: list[BinSums] = []
-    period_parts: list[BinSums] = []
-    for window in prepared.windows:
-        add_postings(columns.events, columns.postings, Counted(window, None), keys, into)
-        chunk = into.take(keys)
-        assert chunk.grants is not None and chunk.periods is not None
-        grant_parts.append(chunk.grants)
-        period_parts.append(chunk.periods)
+    grant_parts, period_parts = _chunk_sums(columns, prepared)
     return AsOfIndex(
         generation,
         len(columns.events),
@@ -220,6 +215,36 @@ def build(
         _cumulative(period_parts, keys.period_space.size),
         np.sort(columns.timeline.position.astype(np.int64)),
     )
+
+
+def _chunk_sums(columns: ReplayColumns, prepared: Prepared) -> tuple[list[BinSums], list[BinSums]]:
+    """Each chunk's grant and period sums. PASS_THREADS threads take every PASS_THREADS-th chunk
+    each, with accumulators of their own: the scatter and the take run in C without the GIL, so
+    the pass uses the second core once the digests beside it are done. A chunk's sums do not
+    depend on which thread summed it."""
+    windows, keys = prepared.windows, prepared.keys
+    grant_parts: list[BinSums | None] = [None] * len(windows)
+    period_parts: list[BinSums | None] = [None] * len(windows)
+    threads = max(1, min(PASS_THREADS, len(windows)))
+
+    def sum_chunks(first: int) -> None:
+        into = Accumulators.for_keys(keys)
+        for chunk in range(first, len(windows), threads):
+            counted = Counted(windows[chunk], None)
+            add_postings(columns.events, columns.postings, counted, keys, into)
+            taken = into.take(keys)
+            grant_parts[chunk], period_parts[chunk] = taken.grants, taken.periods
+
+    if threads == 1:
+        sum_chunks(0)
+    else:
+        with ThreadPoolExecutor(threads, thread_name_prefix="pass") as pool:
+            for done in [pool.submit(sum_chunks, first) for first in range(threads)]:
+                done.result()
+    grants = [part for part in grant_parts if part is not None]
+    periods = [part for part in period_parts if part is not None]
+    assert len(grants) == len(periods) == len(windows), "every chunk summed"
+    return grants, periods
 
 
 def _zones_marking_pairs(
