@@ -286,7 +286,7 @@ def test_a_rebuild_over_more_events_leaves_a_loaded_index_intact(
 ) -> None:
     """A rebuild writes its index to a new file and commits it by the index manifest: a reader
     that loaded (mapped) the previous index of the same generation keeps answering from it, and
-    only the new file is left."""
+    only the new file is left; loading again while the manifest is unchanged reuses the mapping."""
     store = ReplayStore(tmp_path, durable=False)
     columns, dictionaries = columns_of(envelopes)
     first_half = np.arange(columns.event_count) < EVENTS // 2
@@ -313,6 +313,7 @@ def test_a_rebuild_over_more_events_leaves_a_loaded_index_intact(
     assert every_view(loaded, names, today=today, as_of=as_of, index=earlier) == before
     (second_file,) = (path.name for path in tmp_path.glob("asof.*"))
     assert second_file != first_file
+    assert load_index(store) is later, "an unchanged manifest: the mapping is kept, not redone"
 
 
 def test_a_rebuild_keeps_nothing_computed_from_a_file_that_fails_its_digest(
