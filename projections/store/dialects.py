@@ -37,6 +37,12 @@ BULK_BATCH_ROWS = 16 * ROWS_PER_INSERT
 # default cache it spills pages to the WAL mid-way (measured: 0.236 -> 0.221 s CPU for the swap).
 # Pages are cached as used, so an idle connection costs nothing more.
 SQLITE_CACHE_KIB = 64 * 1024
+# SQLite's page size for a new read store (an existing one keeps its own). A rebuild's commit
+# writes the whole recipient-year table to the WAL and checkpoints it, a write per page: with
+# 16 KiB pages that is a quarter of the writes (measured on the decade ledger, in one process
+# against 4 KiB: the rebuild's swap 0.251 -> 0.216 s; a point lookup 8.6 -> 9.4 us; 64 KiB
+# pages gained 10 ms more and made a lookup 35% slower).
+SQLITE_PAGE_BYTES = 16 * 1024
 
 # One column's values for a bulk load: a numpy array (numbers, or str objects) or a list.
 Column = npt.NDArray[Any] | Sequence[Any]
@@ -135,6 +141,8 @@ class SqliteDialect:
         self.connection = sqlite3.connect(
             self.path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
+        # Takes effect only while the database is still empty (before WAL mode is set).
+        self.connection.execute(f"PRAGMA page_size={SQLITE_PAGE_BYTES}")
         self.connection.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: a commit survives a process crash; the replay store re-applies the
         # rest after a power loss (batches are applied exactly once either way).
