@@ -783,7 +783,7 @@ static PyObject *take_touched(PyObject *self, PyObject *args) {
 
 /* mark_bins(bins, size, words): set bit b of word w for each bin 64w + b of `bins` (the as-of
  * index's bitmap of the bins its chunks reached: asof_index.CumulativeSums.words). A bin outside
- * [0, size) is an AssertionError naming it. */
+ * [0, size) is an AssertionError naming it and its place in `bins`. */
 static PyObject *mark_bins(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *objects[2];
@@ -801,11 +801,13 @@ static PyObject *mark_bins(PyObject *self, PyObject *args) {
     uint64_t *words = buffers[1].view.buf;
     const Py_ssize_t count = items(&buffers[0]);
     Py_ssize_t bad = -1;
+    int64_t bad_bin = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < count; i++) {
         const int64_t bin = bins[i];
         if (bin < 0 || bin >= size) {
             bad = i;
+            bad_bin = bin;
             break;
         }
         words[bin >> 6] |= 1ULL << (bin & 63);
@@ -813,7 +815,8 @@ static PyObject *mark_bins(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     release(buffers, 2);
     if (bad >= 0) {
-        PyErr_Format(PyExc_AssertionError, "bin %zd: outside the key space of %zd bins", bad, size);
+        PyErr_Format(PyExc_AssertionError, "bin %lld (entry %zd): outside the key space of %zd bins",
+                     (long long)bad_bin, bad, size);
         return NULL;
     }
     Py_RETURN_NONE;
@@ -833,7 +836,9 @@ enum {
 };
 
 /* Returns 0; -1 with *at the entry whose bin is not marked; -2 when the bitmap does not mark
- * exactly one bin per column; -3 when memory for the running totals is short. */
+ * exactly one bin per column, or word_columns does not count the marked bins before each word
+ * (an entry's column is found by it: a wrong count would write outside the columns); -3 when
+ * memory for the running totals is short. */
 static int run_index_columns(Buffer *b, Py_ssize_t snapshot_chunks, Py_ssize_t *at) {
     const int64_t *restrict entry_bins = b[I_ENTRY_BINS].view.buf;
     const int64_t *restrict entry_sums = b[I_ENTRY_SUMS].view.buf;
@@ -848,6 +853,7 @@ static int run_index_columns(Buffer *b, Py_ssize_t snapshot_chunks, Py_ssize_t *
     const Py_ssize_t chunks = items(&b[I_OFFSETS]) - 1;
     Py_ssize_t column = 0;
     for (Py_ssize_t word = 0; word < word_count; word++) {
+        if (word_columns[word] != column) return -2;
         for (uint64_t bits = words[word]; bits != 0; bits &= bits - 1) {
             if (column == columns) return -2;
             bins[column++] = word * 64 + __builtin_ctzll(bits);
@@ -935,7 +941,9 @@ static PyObject *index_columns(PyObject *self, PyObject *args) {
         return NULL;
     }
     if (result == -2) {
-        PyErr_SetString(PyExc_AssertionError, "the words do not mark one bin per column");
+        PyErr_SetString(PyExc_AssertionError,
+                        "the words do not mark one bin per column, or the word columns do not "
+                        "count them");
         return NULL;
     }
     if (result == -3) return PyErr_NoMemory();

@@ -66,7 +66,9 @@ def test_the_index_columns_are_the_chunks_sums_by_numpy(chunks: int) -> None:
 def test_a_bin_outside_the_key_space_is_named() -> None:
     """A bin past the key space (even inside the last word's spare bits) is not marked."""
     words = np.zeros(flag_words(SIZE), dtype=np.uint64)
-    with pytest.raises(AssertionError, match=f"bin 1: outside the key space of {SIZE} bins"):
+    with pytest.raises(
+        AssertionError, match=f"bin {SIZE} \\(entry 1\\): outside the key space of {SIZE} bins"
+    ):
         posting_sums.mark_bins(np.array([0, SIZE], dtype=I64), SIZE, words)
     with pytest.raises(ValueError, match="not a bit per bin"):
         posting_sums.mark_bins(np.array([0], dtype=I64), SIZE, words[:-1])
@@ -117,12 +119,18 @@ def test_well_formed_input_gives_running_totals() -> None:
         ({"snapshot_chunks": 0}, ValueError, "a row of columns"),
         ({"entry_sums": np.zeros(4)}, ValueError, "expected native integers"),
         ({"entry_columns": np.empty(3, dtype=np.int32)}, ValueError, "differ in length"),
+        # An entry's column is word_columns[word] plus the marked bins below it in the word: a
+        # count that is not the bitmap's would write past the columns' first chunks and totals.
+        ({"word_columns": np.ones(1, dtype=I64)}, AssertionError, "do not count them"),
+        ({"word_columns": np.full(1, 1 << 40, dtype=I64)}, AssertionError, "do not count them"),
+        ({"word_columns": np.full(1, -(1 << 40), dtype=I64)}, AssertionError, "do not count"),
     ],
 )  # fmt: skip
 def test_malformed_input_is_refused_by_name(
     changes: dict[str, Any], error: type[Exception], message: str
 ) -> None:
-    """An unmarked bin, a bitmap that is not one bin per column, offsets outside the entries,
-    snapshots of the wrong shape, float sums: named, never read past."""
+    """An unmarked bin, a bitmap that is not one bin per column, word columns that do not count
+    its bits, offsets outside the entries, snapshots of the wrong shape, float sums: named, never
+    read or written past."""
     with pytest.raises(error, match=message):
         index_columns(**changes)
