@@ -13,6 +13,7 @@ kept beside the columns, valid for the store generation it was built for.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -221,18 +222,36 @@ def _chunk_sums(columns: ReplayColumns, prepared: Prepared) -> tuple[list[BinSum
     """Each chunk's grant and period sums. PASS_THREADS threads take every PASS_THREADS-th chunk
     each, with accumulators of their own: the scatter and the take run in C without the GIL, so
     the pass uses the second core once the digests beside it are done. A chunk's sums do not
-    depend on which thread summed it."""
+    depend on which thread summed it. A chunk that fails stops the pass with its error: the
+    earliest such chunk's, as one thread would name it (the first bad event in the store), not
+    whichever thread's was looked at first."""
     windows, keys = prepared.windows, prepared.keys
     grant_parts: list[BinSums | None] = [None] * len(windows)
     period_parts: list[BinSums | None] = [None] * len(windows)
     threads = max(1, min(PASS_THREADS, len(windows)))
+    failures: dict[int, Exception] = {}
+    failures_lock = threading.Lock()
+
+    def earliest_failure() -> int:
+        with failures_lock:
+            return min(failures, default=len(windows))
 
     def sum_chunks(first: int) -> None:
         into = Accumulators.for_keys(keys)
+        # Past a chunk that failed nothing is needed; the chunks before it still are (one of
+        # them may fail first).
         for chunk in range(first, len(windows), threads):
-            counted = Counted(windows[chunk], None)
-            add_postings(columns.events, columns.postings, counted, keys, into)
-            taken = into.take(keys)
+            if chunk > earliest_failure():
+                return
+            try:
+                add_postings(
+                    columns.events, columns.postings, Counted(windows[chunk], None), keys, into
+                )
+                taken = into.take(keys)
+            except Exception as error:
+                with failures_lock:
+                    failures[chunk] = error
+                return
             grant_parts[chunk], period_parts[chunk] = taken.grants, taken.periods
 
     if threads == 1:
@@ -241,6 +260,8 @@ def _chunk_sums(columns: ReplayColumns, prepared: Prepared) -> tuple[list[BinSum
         with ThreadPoolExecutor(threads, thread_name_prefix="pass") as pool:
             for done in [pool.submit(sum_chunks, first) for first in range(threads)]:
                 done.result()
+    if failures:
+        raise failures[min(failures)]
     grants = [part for part in grant_parts if part is not None]
     periods = [part for part in period_parts if part is not None]
     assert len(grants) == len(periods) == len(windows), "every chunk summed"
