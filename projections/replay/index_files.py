@@ -182,6 +182,11 @@ def _index(meta: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> AsOfInd
         if spacing <= 0:
             raise ValueError(f"{name}: snapshots every {spacing} chunks")
         fields = {field: arrays[f"{name}.{field}"] for field in ARRAY_FIELDS}
+        # A question reads the row its spacing gives: a spacing that is not the one the rows
+        # were kept at would answer from another boundary's totals, so the two must agree.
+        rows = (len(fields["chunk_offsets"]) - 1) // spacing + 1
+        if fields["snapshots"].shape != (rows, len(fields["bins"])):
+            raise ValueError(f"{name}: snapshots {fields['snapshots'].shape}, not every {spacing}")
         return CumulativeSums(**fields, snapshot_chunks=spacing)
 
     return AsOfIndex(

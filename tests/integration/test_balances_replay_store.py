@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
 from ledger.proof.coordinates import MessageAt
@@ -22,6 +23,7 @@ from projections.replay import (
     asof_index,
     balances,
     every_view,
+    index_files,
     load_index,
     rebuild_totals,
     verify_store,
@@ -260,6 +262,31 @@ def test_an_index_built_with_other_snapshot_spacing_is_read_with_its_own(
         for view in STORED_VIEWS:
             indexed = balances(columns, names, view, today=today, as_of=as_of, index=index)
             assert indexed == list(scanned.view(view)), (position, view)
+
+
+def test_an_index_whose_manifest_names_another_spacing_is_not_read(
+    tmp_path: Path, envelopes: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Running totals kept every 4 chunks under a manifest that says every 8 (or 3): read at
+    the manifest's rows they would be another boundary's totals, so the index is refused (the
+    questions scan) rather than answering from the wrong row."""
+    store = ReplayStore(tmp_path, durable=False)
+    columns, dictionaries = columns_of(envelopes)
+    with store.writing():
+        store.rewrite(
+            columns, dictionaries=dictionaries, max_position_hash=None, topic=None, partitions={}
+        )
+        with monkeypatch.context() as patched:
+            patched.setattr(asof_index, "SNAPSHOT_CHUNKS", 4)
+            rebuild_totals(store, chunk_events=16)
+    index = load_index(store)
+    assert index is not None and index.zones.count > 4 * 8
+    manifest_path = tmp_path / index_files.INDEX_MANIFEST
+    manifest = orjson.loads(manifest_path.read_bytes())
+    for spacing in (8, 3):
+        manifest["snapshot_chunks"] = [spacing, 4]
+        manifest_path.write_bytes(orjson.dumps(manifest))
+        assert load_index(store) is None, spacing
 
 
 def test_key_spaces_too_large_for_dense_sums_answer_the_same(
