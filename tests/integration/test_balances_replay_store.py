@@ -15,6 +15,7 @@ from projections.domain.asof import AsOf
 from projections.domain.rows import STORED_VIEWS, View
 from projections.domain.selection import Selection
 from projections.replay import (
+    Dictionaries,
     PartitionMark,
     ReplayColumns,
     ReplayStore,
@@ -239,20 +240,34 @@ def test_the_as_of_index_on_disk_answers_like_a_scan(
         assert indexed == list(scanned.view(view))
 
 
-def test_an_index_built_with_other_snapshot_spacing_is_read_with_its_own(
-    tmp_path: Path, envelopes: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Running totals kept every other number of chunks (an index of an earlier release) are read
-    at their own rows, not at the rows today's spacing would give."""
-    store = ReplayStore(tmp_path, durable=False)
+def indexed_every(
+    spacing: int,
+    directory: Path,
+    envelopes: list[dict[str, object]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[ReplayStore, ReplayColumns, Dictionaries]:
+    """A store of the envelopes whose index (16-event chunks) keeps running totals every
+    `spacing` chunks; its columns and dictionaries."""
+    store = ReplayStore(directory, durable=False)
     columns, dictionaries = columns_of(envelopes)
     with store.writing():
         store.rewrite(
             columns, dictionaries=dictionaries, max_position_hash=None, topic=None, partitions={}
         )
         with monkeypatch.context() as patched:
-            patched.setattr(asof_index, "SNAPSHOT_CHUNKS", SNAPSHOT_CHUNKS + 1)
+            patched.setattr(asof_index, "SNAPSHOT_CHUNKS", spacing)
             rebuild_totals(store, chunk_events=16)
+    return store, columns, dictionaries
+
+
+def test_an_index_built_with_other_snapshot_spacing_is_read_with_its_own(
+    tmp_path: Path, envelopes: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Running totals kept every other number of chunks (an index of an earlier release) are read
+    at their own rows, not at the rows today's spacing would give."""
+    store, columns, dictionaries = indexed_every(
+        SNAPSHOT_CHUNKS + 1, tmp_path, envelopes, monkeypatch
+    )
     index = load_index(store)
     assert index is not None and index.grants.snapshot_chunks == SNAPSHOT_CHUNKS + 1
     names, today = dictionaries.names(), date(2026, 1, 1)
@@ -270,15 +285,7 @@ def test_an_index_whose_manifest_names_another_spacing_is_not_read(
     """Running totals kept every 4 chunks under a manifest that says every 8 (or 3): read at
     the manifest's rows they would be another boundary's totals, so the index is refused (the
     questions scan) rather than answering from the wrong row."""
-    store = ReplayStore(tmp_path, durable=False)
-    columns, dictionaries = columns_of(envelopes)
-    with store.writing():
-        store.rewrite(
-            columns, dictionaries=dictionaries, max_position_hash=None, topic=None, partitions={}
-        )
-        with monkeypatch.context() as patched:
-            patched.setattr(asof_index, "SNAPSHOT_CHUNKS", 4)
-            rebuild_totals(store, chunk_events=16)
+    store, _, _ = indexed_every(4, tmp_path, envelopes, monkeypatch)
     index = load_index(store)
     assert index is not None and index.zones.count > 4 * 8
     manifest_path = tmp_path / index_files.INDEX_MANIFEST
