@@ -7,6 +7,7 @@ import mmap
 import threading
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ assert len(ARRAY_FIELDS) == len(CumulativeSums.__dataclass_fields__) - 1, "the s
 ARRAY_ALIGNMENT_BYTES = 64
 # Indexes kept mapped between loads (one per replay store directory, the newest few).
 LOADED_INDEXES_KEPT = 8
-_LOADED: OrderedDict[str, tuple[bytes, AsOfIndex]] = OrderedDict()
+_LOADED: OrderedDict[str, _Loaded] = OrderedDict()
 _LOADED_LOCK = threading.Lock()
 
 
@@ -111,10 +112,12 @@ def save(index: AsOfIndex, directory: Path) -> None:
 def load(directory: Path, generation: int) -> AsOfIndex | None:
     """The index of `generation`, memory-mapped; None when absent, stale or unreadable.
 
-    The last few indexes loaded are kept, each with the manifest that described it: a manifest
-    read again byte for byte names the same file (a rebuild writes a new file and a new manifest),
-    so the mapping is reused, and with it the pages a question already touched (mapping the file
-    afresh per question cost ~1 ms of page faults on the decade ledger)."""
+    The last few indexes loaded are kept, each with the manifest that described it and the
+    identity of the file it maps: while the manifest reads the same byte for byte and the file
+    is the same one at the same size, the mapping is reused, and with it the pages a question
+    already touched (mapping the file afresh per question cost ~1 ms of page faults on the decade
+    ledger). A rebuild writes a new file and a new manifest; a file changed under a kept mapping
+    (cut short, it would fault when read) is mapped afresh, and so refused."""
     try:
         manifest = (directory / INDEX_MANIFEST).read_bytes()
     except OSError:
@@ -122,20 +125,40 @@ def load(directory: Path, generation: int) -> AsOfIndex | None:
     key = str(directory.resolve())
     with _LOADED_LOCK:
         kept = _LOADED.get(key)
-        if kept is not None and kept[0] == manifest:
-            _LOADED.move_to_end(key)
-            return kept[1] if kept[1].generation == generation else None
-    index = _mapped(directory, generation, manifest)
-    if index is not None:
+    if kept is not None and kept.manifest == manifest and kept.file == _identity(kept.path):
         with _LOADED_LOCK:
-            _LOADED[key] = (manifest, index)
             _LOADED.move_to_end(key)
+        return kept.index if kept.index.generation == generation else None
+    loaded = _mapped(directory, generation, manifest)
+    with _LOADED_LOCK:
+        _LOADED.pop(key, None)
+        if loaded is not None:
+            _LOADED[key] = loaded
             while len(_LOADED) > LOADED_INDEXES_KEPT:
                 _LOADED.popitem(last=False)
-    return index
+    return None if loaded is None else loaded.index
 
 
-def _mapped(directory: Path, generation: int, manifest: bytes) -> AsOfIndex | None:
+@dataclass(frozen=True)
+class _Loaded:
+    """An index as mapped: the manifest that named its file, and that file's identity then."""
+
+    manifest: bytes
+    path: Path
+    file: tuple[int, int, int, int] | None
+    index: AsOfIndex
+
+
+def _identity(path: Path) -> tuple[int, int, int, int] | None:
+    """Which file this is and how it stands: device, inode, size, modification time (None: gone)."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+def _mapped(directory: Path, generation: int, manifest: bytes) -> _Loaded | None:
     """The index a manifest describes, memory-mapped; None when stale or unreadable."""
     try:
         meta = orjson.loads(manifest)
@@ -143,7 +166,9 @@ def _mapped(directory: Path, generation: int, manifest: bytes) -> AsOfIndex | No
             return None
         if not _is_array_file(str(meta["file"])):
             return None
-        with (directory / str(meta["file"])).open("rb") as handle:
+        path = directory / str(meta["file"])
+        with path.open("rb") as handle:
+            identity = _identity(path)
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         arrays = {
             name: np.ndarray(
@@ -154,7 +179,7 @@ def _mapped(directory: Path, generation: int, manifest: bytes) -> AsOfIndex | No
             )
             for name, entry in meta["arrays"].items()
         }
-        return _index(meta, arrays)
+        return _Loaded(manifest, path, identity, _index(meta, arrays))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

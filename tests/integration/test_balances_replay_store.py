@@ -296,6 +296,40 @@ def test_an_index_whose_manifest_names_another_spacing_is_not_read(
         assert load_index(store) is None, spacing
 
 
+@pytest.mark.parametrize(
+    "damage",
+    ["array file cut short", "manifest not JSON", "manifest names a file outside", "no manifest"],
+)
+def test_a_damaged_index_on_disk_is_not_read_and_questions_still_answer_right(
+    tmp_path: Path,
+    envelopes: list[dict[str, object]],
+    monkeypatch: pytest.MonkeyPatch,
+    damage: str,
+) -> None:
+    """After a question loaded (and kept) the index, its files are damaged under it: the next
+    load refuses the index, nothing crashes (a kept mapping of a file cut short would fault when
+    read), and questions answer what a scan of the columns gives."""
+    store, columns, dictionaries = indexed_every(SNAPSHOT_CHUNKS, tmp_path, envelopes, monkeypatch)
+    assert load_index(store) is not None
+    manifest_path = tmp_path / index_files.INDEX_MANIFEST
+    (array_file,) = tmp_path.glob("asof.*")
+    if damage == "array file cut short":
+        os.truncate(array_file, array_file.stat().st_size // 2)
+    elif damage == "manifest not JSON":
+        manifest_path.write_bytes(b"{not json")
+    elif damage == "manifest names a file outside":
+        manifest = orjson.loads(manifest_path.read_bytes())
+        manifest["file"] = "../" + array_file.name
+        manifest_path.write_bytes(orjson.dumps(manifest))
+    else:
+        manifest_path.unlink()
+    assert load_index(store) is None
+    names, today, as_of = dictionaries.names(), date(2026, 1, 1), AsOf(at_position=333)
+    scanned = every_view(columns, names, today=today, as_of=as_of)
+    for view in STORED_VIEWS:
+        assert replay_balances(store, view, Selection(), as_of) == list(scanned.view(view))
+
+
 def test_key_spaces_too_large_for_dense_sums_answer_the_same(
     tmp_path: Path, envelopes: list[dict[str, object]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
